@@ -1,0 +1,107 @@
+"""All settings, read once from the environment (and an optional ``.env`` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "logtriage"
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "logtriage"
+
+
+class Settings(BaseSettings):
+    """Every setting LogTriage reads; the README's configuration table lists the same names."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # Log source
+    loki_url: str | None = Field(default=None, description="Loki base URL; unset = demo log source.")
+    loki_tenant: str | None = Field(default=None, description="Sent as X-Scope-OrgID (multi-tenant Loki).")
+    loki_username: str | None = Field(default=None, description="Basic-auth user for Loki.")
+    loki_password: SecretStr | None = Field(default=None, description="Basic-auth password for Loki.")
+    loki_bearer_token: SecretStr | None = Field(default=None, description="Bearer token for Loki.")
+    loki_timeout_seconds: float = Field(default=30.0, gt=0, description="Read timeout per Loki request.")
+    loki_connect_timeout_seconds: float = Field(default=5.0, gt=0, description="Connect timeout for Loki.")
+    loki_max_retries: int = Field(default=4, ge=0, description="Retries on connect errors, 429 and 5xx.")
+    loki_page_size: int = Field(default=5000, gt=0, description="Lines per Loki request when paginating.")
+    log_limit: int = Field(default=5000, gt=0, description="Default maximum lines fetched for a triage.")
+
+    # Models
+    models_file: Path | None = Field(
+        default=None, description="YAML models file; unset = the local tiny models (embedded default)."
+    )
+    llama_server_bin: Path | None = Field(
+        default=None, description="An existing llama-server binary; unset = build it once from source."
+    )
+    local_model_host: str = Field(default="127.0.0.1", description="Address the local llama-server binds.")
+    local_model_port: int = Field(default=8091, description="Port of the local llama-server.")
+    local_model_parallel: int = Field(default=4, ge=1, description="Parallel slots of the local server.")
+    llm_connect_timeout_seconds: float = Field(default=5.0, gt=0, description="Connect timeout to models.")
+    llm_timeout_seconds: float = Field(default=300.0, gt=0, description="Read timeout while streaming.")
+
+    # Storage and files
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset = SQLite file in the data directory."
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir, description="SQLite file, tiny models.")
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir, description="Built llama-server and sources (outside the repo)."
+    )
+    prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", description="Prompt templates.")
+    golden_dir: Path = Field(default=PROJECT_ROOT / "golden", description="Golden set JSONL files.")
+
+    # Telemetry
+    otel_service_name: str = Field(default="logtriage", description="service.name of traces.")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP base URL (e.g. http://tempo:4318); unset = no export."
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, description="Full OTLP/HTTP traces URL; overrides the base endpoint."
+    )
+    otel_traces_exporter: str = Field(default="otlp", description="'otlp' or 'none'.")
+    otel_sdk_disabled: bool = Field(default=False, description="Disable tracing altogether.")
+    pushgateway_url: str | None = Field(default=None, description="Prometheus Pushgateway for eval results.")
+    metrics_port: int = Field(default=9464, ge=0, description="Port of /metrics; 0 disables the server.")
+    grafana_url: str | None = Field(default=None, description="Grafana base URL for Explore links.")
+    grafana_loki_datasource_uid: str = Field(default="loki", description="Loki datasource uid in Grafana.")
+    grafana_tempo_datasource_uid: str = Field(default="tempo", description="Tempo datasource uid in Grafana.")
+
+    # Dashboard
+    auth_user_header: str = Field(
+        default="X-Forwarded-User", description="Header with the user name set by the gateway's auth."
+    )
+
+    @field_validator("loki_url", "pushgateway_url", "grafana_url", "otel_exporter_otlp_endpoint")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return value.strip().rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL in use: DATABASE_URL, else a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'logtriage.db'}"
+
+    @property
+    def tiny_models_dir(self) -> Path:
+        """Where the generated tiny GGUF models live."""
+        return self.data_dir / "models"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

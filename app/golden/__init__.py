@@ -1,0 +1,1 @@
+"""Golden set: taxonomy, schema, import/export, labels and agreement."""

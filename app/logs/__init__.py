@@ -1,0 +1,1 @@
+"""Log sources (Loki, demo), the LogQL builder and the context budget."""
