@@ -1,0 +1,70 @@
+"""The structured root-cause answer a model must give, and its JSON schema for constrained decoding."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.errors import InvalidOutputError
+from app.golden.taxonomy import RootCause
+
+MAX_EVIDENCE = 8
+MAX_SUMMARY_CHARS = 400
+
+
+class RootCauseAnalysis(BaseModel):
+    """A model's answer: one root cause from the taxonomy, its confidence, cited lines and a summary."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    root_cause: RootCause
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[int] = Field(
+        default_factory=list,
+        max_length=MAX_EVIDENCE,
+        description="Line numbers, as shown in the prompt (1-based), of the lines that prove the cause.",
+    )
+    summary: str = Field(max_length=MAX_SUMMARY_CHARS)
+
+
+def rca_json_schema() -> dict[str, Any]:
+    """The JSON schema sent to the server for grammar-constrained output.
+
+    Bounded lengths keep a constrained (even random-weight) model from generating forever.
+    """
+    schema = RootCauseAnalysis.model_json_schema()
+    props = schema["properties"]
+    props["evidence"]["items"] = {"type": "integer", "minimum": 1, "maximum": 99999}
+    props["evidence"]["maxItems"] = MAX_EVIDENCE
+    props["summary"]["minLength"] = 1
+    props["summary"]["maxLength"] = MAX_SUMMARY_CHARS
+    schema["required"] = ["root_cause", "confidence", "evidence", "summary"]
+    schema["additionalProperties"] = False
+    for prop in props.values():
+        prop.pop("title", None)
+    schema.pop("title", None)
+    return schema
+
+
+def parse_rca(raw: str) -> RootCauseAnalysis:
+    """Validate a model's raw text as an RCA; raises InvalidOutputError saying what is wrong."""
+    text = raw.strip()
+    if text.startswith("```"):
+        text = text.strip("`")
+        text = text.removeprefix("json").strip()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidOutputError(
+            f"model output is not JSON ({exc.msg} at char {exc.pos})", raw=raw
+        ) from None
+    try:
+        return RootCauseAnalysis.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "output"
+        raise InvalidOutputError(
+            f"model output does not match the RCA schema: {where}: {first['msg']}", raw=raw
+        ) from None
