@@ -87,7 +87,7 @@ _server_lock = threading.Lock()
 _server_started: set[int] = set()
 
 
-def serve_metrics(port: int, addr: str = "0.0.0.0") -> bool:
+def serve_metrics(port: int, addr: str = "0.0.0.0") -> bool:  # noqa: S104 (scraped from other pods)
     """Start the /metrics HTTP server once per process; False when port is 0 or already served."""
     if port == 0:
         return False

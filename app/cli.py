@@ -1,0 +1,298 @@
+"""The ``logtriage`` command line: every command has ``--json`` for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from app.config import get_settings
+from app.errors import LogTriageError
+from app.logs.logql import LogFilter
+from app.logs.models import LEVELS, format_rfc3339_ns
+from app.services import Services, build_services
+from app.telemetry.tracing import flush_tracing
+from app.timeparse import resolve_window
+from app.triage import DEFAULT_PROMPT, ResultEvent, TokenStreamEvent, TriageRequest, TriageResult
+
+cli = typer.Typer(
+    name="logtriage",
+    help="Triage Kubernetes logs with small local language models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+prompts_cli = typer.Typer(help="List, show and diff prompt versions.", no_args_is_help=True)
+cli.add_typer(prompts_cli, name="prompts")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+NamespaceOpt = Annotated[str, typer.Option("--namespace", "-n", help="Kubernetes namespace.")]
+SinceOpt = Annotated[str | None, typer.Option(help="Relative window ending now (or at --end): 15m, 1h, 6h, 24h.")]
+StartOpt = Annotated[str | None, typer.Option(help="Window start, RFC3339.")]
+EndOpt = Annotated[str | None, typer.Option(help="Window end, RFC3339 (default now).")]
+PodOpt = Annotated[str | None, typer.Option(help="Only this pod.")]
+ContainerOpt = Annotated[str | None, typer.Option(help="Only this container.")]
+LevelOpt = Annotated[str | None, typer.Option(help=f"Only lines of this level: {', '.join(LEVELS)}.")]
+QueryOpt = Annotated[str | None, typer.Option("--query", "-q", help="Only lines containing this text.")]
+
+
+def services() -> Services:
+    """The services for this process's settings."""
+    return build_services(get_settings())
+
+
+def emit_json(data: Any) -> None:
+    """Print JSON to stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def make_filter(
+    namespace: str, pod: str | None, container: str | None, level: str | None, query: str | None
+) -> LogFilter:
+    """A validated log filter from CLI options."""
+    from pydantic import ValidationError
+
+    from app.errors import InputError
+
+    try:
+        return LogFilter(namespace=namespace, pod=pod, container=container, level=level, contains=query)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"invalid {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+
+
+@cli.command("models")
+def models_cmd(as_json: JsonOpt = False) -> None:
+    """List the configured models with their health."""
+    from app.llm.models import check_health
+
+    svc = services()
+    rows = [check_health(model, svc.http_client) for model in svc.models]
+    if as_json:
+        emit_json([row.model_dump(mode="json") for row in rows])
+        return
+    table = Table("name", "quantization", "base_url", "context", "health", "detail")
+    for row in rows:
+        data = row.model_dump()
+        table.add_row(
+            Text(str(data.get("name", ""))),
+            Text(str(data.get("quantization", ""))),
+            Text(str(data.get("base_url", ""))),
+            Text(str(data.get("context_length", ""))),
+            Text("ok" if data.get("ok") else "down", style="green" if data.get("ok") else "red"),
+            Text(str(data.get("detail", ""))),
+        )
+    out.print(table)
+
+
+@cli.command("logs")
+def logs_cmd(
+    namespace: NamespaceOpt,
+    since: SinceOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    query: QueryOpt = None,
+    pod: PodOpt = None,
+    container: ContainerOpt = None,
+    level: LevelOpt = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="Most lines to fetch.")] = 1000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch logs of a namespace from the log source (Loki or demo)."""
+    log_filter = make_filter(namespace, pod, container, level, query)
+    start_at, end_at = resolve_window(since, start, end)
+    svc = services()
+    result = svc.triage.fetch_logs(log_filter, start_at, end_at, limit)
+    if as_json:
+        emit_json(
+            {
+                "query": result.query,
+                "source": result.source,
+                "start": start_at.isoformat(),
+                "end": end_at.isoformat(),
+                "truncated": result.truncated,
+                "count": len(result.entries),
+                "entries": [
+                    {"ts": format_rfc3339_ns(e.ts_ns), "labels": e.labels, "level": e.level, "line": e.line}
+                    for e in result.entries
+                ],
+            }
+        )
+        return
+    err.print(Text(f"{result.query}  ({len(result.entries)} lines{', truncated' if result.truncated else ''})"))
+    for entry in result.entries:
+        line = Text(f"{format_rfc3339_ns(entry.ts_ns)[:23]}Z {entry.pod} {entry.level.upper():5} ")
+        line.append(entry.line)
+        out.print(line)
+
+
+def _latency_line(elapsed_ms: float, ttft_ms: float | None, tokens: int) -> Text:
+    rate = tokens / ((elapsed_ms - (ttft_ms or 0)) / 1000) if ttft_ms and elapsed_ms > ttft_ms else 0.0
+    ttft = f"{ttft_ms:.0f} ms" if ttft_ms is not None else "…"
+    return Text(f"elapsed {elapsed_ms / 1000:.1f} s · ttft {ttft} · {tokens} tokens · {rate:.1f} tok/s", style="dim")
+
+
+@cli.command("triage")
+def triage_cmd(
+    namespace: NamespaceOpt,
+    model: Annotated[str, typer.Option(help="Model name from the models file (see `logtriage models`).")],
+    since: SinceOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    prompt: Annotated[str, typer.Option(help="Prompt as name, name@latest or name@<hash>.")] = DEFAULT_PROMPT,
+    query: QueryOpt = None,
+    pod: PodOpt = None,
+    container: ContainerOpt = None,
+    level: LevelOpt = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="Most lines to fetch.")] = 5000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find the root cause of what went wrong in a namespace's logs."""
+    log_filter = make_filter(namespace, pod, container, level, query)
+    start_at, end_at = resolve_window(since, start, end)
+    svc = services()
+    request = TriageRequest(filter=log_filter, start=start_at, end=end_at, model=model, prompt=prompt, limit=limit)
+    cancel = threading.Event()
+    result: TriageResult | None = None
+    live_view = not as_json and sys.stdout.isatty()
+    try:
+        with svc.local_models_for(model):
+            if live_view:
+                result = _triage_live(svc, request, cancel)
+            else:
+                result = svc.triage.run(request, cancel)
+    except KeyboardInterrupt:
+        cancel.set()
+        raise
+    finally:
+        flush_tracing()
+    if as_json:
+        emit_json(_result_json(result))
+    elif not live_view:
+        _print_result(result)
+    if result.status != "ok":
+        raise LogTriageError(result.error or "triage failed")
+
+
+def _result_json(result: TriageResult) -> dict[str, Any]:
+    data = result.model_dump(mode="json", exclude={"raw_output"})
+    data["evidence"] = [e["text"] for e in data["evidence"]]
+    data["evidence_lines"] = [e for e in result.model_dump(mode="json")["evidence"]]
+    return data
+
+
+def _triage_live(svc: Services, request: TriageRequest, cancel: threading.Event) -> TriageResult:
+    text = Text()
+    status = Text("fetching logs…", style="dim")
+    result: TriageResult | None = None
+    ttft: float | None = None
+    with Live(Text.assemble(text, "\n", status), console=out, refresh_per_second=12, transient=False) as live:
+        for event in svc.triage.stream(request, cancel):
+            if isinstance(event, TokenStreamEvent):
+                if ttft is None:
+                    ttft = event.elapsed_ms
+                text.append(event.text)
+                status = _latency_line(event.elapsed_ms, ttft, event.tokens_so_far)
+            elif isinstance(event, ResultEvent):
+                result = event.result
+            else:
+                status = Text(type(event).__name__.removesuffix("Event").lower() + " ready, waiting for model…")
+            live.update(Text.assemble(text, "\n", status))
+    assert result is not None
+    _print_result(result)
+    return result
+
+
+def _print_result(result: TriageResult) -> None:
+    if result.status != "ok":
+        return
+    out.print(Text.assemble(("root cause: ", "bold"), (result.root_cause or "", "bold red")))
+    out.print(Text(f"confidence: {result.confidence:.2f}"))
+    out.print(Text.assemble(("summary: ", "bold"), result.summary or ""))
+    for line in result.evidence:
+        out.print(Text("  " + line.text))
+    out.print(
+        Text(
+            f"{result.prompt_version} · {result.model} · ttft {result.ttft_ms} ms · total {result.total_ms} ms · "
+            f"{result.tokens_per_s} tok/s · {result.prompt_tokens}+{result.completion_tokens} tokens · "
+            f"trace {result.trace_id}",
+            style="dim",
+        )
+    )
+
+
+@prompts_cli.command("list")
+def prompts_list(as_json: JsonOpt = False) -> None:
+    """List prompts and every stored version."""
+    versions = services().prompts.all_versions()
+    if as_json:
+        emit_json(
+            [
+                {
+                    "ref": v.ref,
+                    "name": v.name,
+                    "sha256": v.sha256,
+                    "description": v.description,
+                    "params": v.params,
+                    "first_seen": v.first_seen,
+                    "current": v.is_current,
+                }
+                for v in versions
+            ]
+        )
+        return
+    table = Table("version", "current", "first seen", "description")
+    for v in versions:
+        table.add_row(Text(v.ref), "yes" if v.is_current else "", str(v.first_seen or "")[:19], Text(v.description))
+    out.print(table)
+
+
+@prompts_cli.command("show")
+def prompts_show(ref: Annotated[str, typer.Argument(help="name, name@latest or name@<hash>")], as_json: JsonOpt = False) -> None:
+    """Show one prompt version's file."""
+    version = services().prompts.resolve(ref)
+    if as_json:
+        emit_json(version.model_dump(mode="json") | {"ref": version.ref})
+        return
+    err.print(Text(f"{version.ref}  {version.source_path}", style="dim"))
+    sys.stdout.write(version.template)
+
+
+@prompts_cli.command("diff")
+def prompts_diff(
+    ref_a: Annotated[str, typer.Argument(help="First version")],
+    ref_b: Annotated[str, typer.Argument(help="Second version")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Unified diff between two prompt versions."""
+    diff = services().prompts.diff(ref_a, ref_b)
+    if as_json:
+        emit_json({"a": ref_a, "b": ref_b, "diff": diff})
+        return
+    sys.stdout.write(diff or "(identical)\n")
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning LogTriage errors into one line and a non-zero exit."""
+    try:
+        cli(prog_name="logtriage")
+    except LogTriageError as exc:
+        err.print(Text(f"error: {exc.user_message()}", style="red"))
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print(Text("cancelled", style="yellow"))
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, sessions and Alembic migrations (SQLite or PostgreSQL)."""

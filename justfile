@@ -1,0 +1,46 @@
+# LogTriage recipes. Run them through uv so the project's environment is used: `uv run just <recipe>`.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Start the dashboard on the embedded default (demo logs, local llama-server with the tiny model, SQLite).
+demo *ARGS:
+    uv run logtriage demo {{ARGS}}
+
+# Run the whole test suite (unit, real llama-server, browser, PostgreSQL, Pushgateway).
+test *ARGS:
+    uv run pytest {{ARGS}}
+
+# Lint, format check and type check.
+lint:
+    uv run ruff check .
+    uv run ruff format --check .
+    uv run ty check app
+
+# Format the code.
+fmt:
+    uv run ruff format .
+    uv run ruff check --fix .
+
+# Run every benchmark in bench/ and print its ratios.
+bench:
+    for script in bench/bench_*.py; do echo "== $script"; uv run python "$script"; done
+
+# Validate the Kubernetes manifests offline (kustomize builds, schemas, cross-checks).
+k8s-validate:
+    uv run pytest tests/k8s -q
+
+# Scan k8s/ with checkov (IaC security scanner); findings are justified in k8s/README.md.
+k8s-scan:
+    uvx checkov@3.3.30 -d k8s --framework kubernetes --compact --quiet
+
+# Serve the local models (builds llama-server once, generates the tiny models).
+serve-models:
+    uv run logtriage serve-models
+
+# Regenerate the synthetic golden set.
+golden-generate:
+    uv run python -m app.golden.synthetic --out golden/starter.jsonl

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from app.errors import StoreError
+from app.store.db import get_engine, migrate, session_scope
+
+
+def test_sqlite_database_is_created_and_migrated(tmp_path: Path) -> None:
+    engine = get_engine(f"sqlite:///{tmp_path / 'nested' / 'store.db'}")
+    assert {"prompt_versions", "triage_runs", "alembic_version"} <= set(inspect(engine).get_table_names())
+    migrate(engine)  # a second upgrade is a no-op
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_errors_inside_a_session_roll_back_and_become_store_errors(tmp_path: Path) -> None:
+    engine = get_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    with pytest.raises(StoreError, match="database error"), session_scope(engine) as session:
+        session.execute(text("INSERT INTO no_such_table VALUES (1)"))
+
+
+def test_unreachable_database_is_a_clear_error() -> None:
+    with pytest.raises(StoreError) as excinfo:
+        get_engine("postgresql+psycopg://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
+    message = excinfo.value.user_message()
+    assert "Connection refused" in message
+    assert "DATABASE_URL" in message
+    assert "secret" not in message
+    assert "\n" not in message
