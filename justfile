@@ -11,7 +11,9 @@ demo *ARGS:
     uv run logtriage demo {{ARGS}}
 
 # Run the whole test suite (unit, real llama-server, browser, PostgreSQL, Pushgateway).
+# The first run builds llama-server once (8-12 min on 2 cores); later runs find it in the cache.
 test *ARGS:
+    uv run logtriage build-server
     uv run pytest {{ARGS}}
 
 # Lint, format check and type check.

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from app.config import get_settings
+from app.console import JsonOpt, emit_json, err, out, services
 from app.errors import LogTriageError
 from app.logs.logql import LogFilter
 from app.logs.models import LEVELS, format_rfc3339_ns
-from app.services import Services, build_services
+from app.services import Services
 from app.telemetry.tracing import flush_tracing
 from app.timeparse import resolve_window
 from app.triage import DEFAULT_PROMPT, ResultEvent, TokenStreamEvent, TriageRequest, TriageResult
@@ -32,28 +32,16 @@ cli = typer.Typer(
 prompts_cli = typer.Typer(help="List, show and diff prompt versions.", no_args_is_help=True)
 cli.add_typer(prompts_cli, name="prompts")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 NamespaceOpt = Annotated[str, typer.Option("--namespace", "-n", help="Kubernetes namespace.")]
-SinceOpt = Annotated[str | None, typer.Option(help="Relative window ending now (or at --end): 15m, 1h, 6h, 24h.")]
+SinceOpt = Annotated[
+    str | None, typer.Option(help="Relative window ending now (or at --end): 15m, 1h, 6h, 24h.")
+]
 StartOpt = Annotated[str | None, typer.Option(help="Window start, RFC3339.")]
 EndOpt = Annotated[str | None, typer.Option(help="Window end, RFC3339 (default now).")]
 PodOpt = Annotated[str | None, typer.Option(help="Only this pod.")]
 ContainerOpt = Annotated[str | None, typer.Option(help="Only this container.")]
 LevelOpt = Annotated[str | None, typer.Option(help=f"Only lines of this level: {', '.join(LEVELS)}.")]
 QueryOpt = Annotated[str | None, typer.Option("--query", "-q", help="Only lines containing this text.")]
-
-
-def services() -> Services:
-    """The services for this process's settings."""
-    return build_services(get_settings())
-
-
-def emit_json(data: Any) -> None:
-    """Print JSON to stdout."""
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
 def make_filter(
@@ -129,7 +117,9 @@ def logs_cmd(
             }
         )
         return
-    err.print(Text(f"{result.query}  ({len(result.entries)} lines{', truncated' if result.truncated else ''})"))
+    err.print(
+        Text(f"{result.query}  ({len(result.entries)} lines{', truncated' if result.truncated else ''})")
+    )
     for entry in result.entries:
         line = Text(f"{format_rfc3339_ns(entry.ts_ns)[:23]}Z {entry.pod} {entry.level.upper():5} ")
         line.append(entry.line)
@@ -139,7 +129,9 @@ def logs_cmd(
 def _latency_line(elapsed_ms: float, ttft_ms: float | None, tokens: int) -> Text:
     rate = tokens / ((elapsed_ms - (ttft_ms or 0)) / 1000) if ttft_ms and elapsed_ms > ttft_ms else 0.0
     ttft = f"{ttft_ms:.0f} ms" if ttft_ms is not None else "…"
-    return Text(f"elapsed {elapsed_ms / 1000:.1f} s · ttft {ttft} · {tokens} tokens · {rate:.1f} tok/s", style="dim")
+    return Text(
+        f"elapsed {elapsed_ms / 1000:.1f} s · ttft {ttft} · {tokens} tokens · {rate:.1f} tok/s", style="dim"
+    )
 
 
 @cli.command("triage")
@@ -161,16 +153,15 @@ def triage_cmd(
     log_filter = make_filter(namespace, pod, container, level, query)
     start_at, end_at = resolve_window(since, start, end)
     svc = services()
-    request = TriageRequest(filter=log_filter, start=start_at, end=end_at, model=model, prompt=prompt, limit=limit)
+    request = TriageRequest(
+        filter=log_filter, start=start_at, end=end_at, model=model, prompt=prompt, limit=limit
+    )
     cancel = threading.Event()
     result: TriageResult | None = None
     live_view = not as_json and sys.stdout.isatty()
     try:
-        with svc.local_models_for(model):
-            if live_view:
-                result = _triage_live(svc, request, cancel)
-            else:
-                result = svc.triage.run(request, cancel)
+        with svc.local_models_for(model, progress=lambda msg: err.print(Text(msg, style="dim"))):
+            result = _triage_live(svc, request, cancel) if live_view else svc.triage.run(request, cancel)
     except KeyboardInterrupt:
         cancel.set()
         raise
@@ -187,7 +178,7 @@ def triage_cmd(
 def _result_json(result: TriageResult) -> dict[str, Any]:
     data = result.model_dump(mode="json", exclude={"raw_output"})
     data["evidence"] = [e["text"] for e in data["evidence"]]
-    data["evidence_lines"] = [e for e in result.model_dump(mode="json")["evidence"]]
+    data["evidence_lines"] = list(result.model_dump(mode="json")["evidence"])
     return data
 
 
@@ -206,7 +197,9 @@ def _triage_live(svc: Services, request: TriageRequest, cancel: threading.Event)
             elif isinstance(event, ResultEvent):
                 result = event.result
             else:
-                status = Text(type(event).__name__.removesuffix("Event").lower() + " ready, waiting for model…")
+                status = Text(
+                    type(event).__name__.removesuffix("Event").lower() + " ready, waiting for model…"
+                )
             live.update(Text.assemble(text, "\n", status))
     assert result is not None
     _print_result(result)
@@ -253,12 +246,16 @@ def prompts_list(as_json: JsonOpt = False) -> None:
         return
     table = Table("version", "current", "first seen", "description")
     for v in versions:
-        table.add_row(Text(v.ref), "yes" if v.is_current else "", str(v.first_seen or "")[:19], Text(v.description))
+        table.add_row(
+            Text(v.ref), "yes" if v.is_current else "", str(v.first_seen or "")[:19], Text(v.description)
+        )
     out.print(table)
 
 
 @prompts_cli.command("show")
-def prompts_show(ref: Annotated[str, typer.Argument(help="name, name@latest or name@<hash>")], as_json: JsonOpt = False) -> None:
+def prompts_show(
+    ref: Annotated[str, typer.Argument(help="name, name@latest or name@<hash>")], as_json: JsonOpt = False
+) -> None:
     """Show one prompt version's file."""
     version = services().prompts.resolve(ref)
     if as_json:
@@ -280,6 +277,109 @@ def prompts_diff(
         emit_json({"a": ref_a, "b": ref_b, "diff": diff})
         return
     sys.stdout.write(diff or "(identical)\n")
+
+
+def _progress(message: str) -> None:
+    err.print(Text(message, style="dim"))
+
+
+@cli.command("serve-models")
+def serve_models_cmd(as_json: JsonOpt = False) -> None:
+    """Serve the local tiny models with llama-server (building it once) until interrupted."""
+    import time
+
+    from app.llm.server import serve_local_models
+
+    settings = get_settings()
+    servers = serve_local_models(settings, progress=_progress)
+    try:
+        listing = [
+            {"model": s.alias, "base_url": s.base_url, "gguf": str(s.model_path), "pid": s.pid}
+            for s in servers
+        ]
+        if as_json:
+            emit_json(listing)
+        else:
+            for item in listing:
+                out.print(Text(f"{item['model']}: {item['base_url']}  ({item['gguf']})"))
+            err.print(Text("serving; press Ctrl-C to stop", style="dim"))
+        sys.stdout.flush()
+        while True:
+            time.sleep(3600)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@cli.command("build-server")
+def build_server_cmd(as_json: JsonOpt = False) -> None:
+    """Build llama.cpp's llama-server and llama-quantize once (cached in CACHE_DIR), or find LLAMA_SERVER_BIN."""
+    from app.llm.server import ensure_llama_quantize, ensure_llama_server
+
+    settings = get_settings()
+    server = ensure_llama_server(settings, progress=_progress)
+    quantize = ensure_llama_quantize(settings, progress=_progress)
+    if as_json:
+        emit_json({"llama_server": str(server), "llama_quantize": str(quantize)})
+        return
+    out.print(Text(f"llama-server: {server}\nllama-quantize: {quantize}"))
+
+
+@cli.command("make-tiny-model")
+def make_tiny_model_cmd(
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the GGUF files (default: DATA_DIR/models).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate the tiny random-weight Llama GGUF and quantize it to Q8_0 and Q4_K_M."""
+    from app.llm.server import ensure_llama_quantize
+    from app.llm.tiny_model import make_tiny_model
+
+    settings = get_settings()
+    target = out_dir or settings.tiny_models_dir
+    paths = make_tiny_model(target, ensure_llama_quantize(settings, progress=_progress))
+    if as_json:
+        emit_json({quant: str(path) for quant, path in paths.items()})
+        return
+    for quant, path in paths.items():
+        out.print(Text(f"{quant}: {path} ({path.stat().st_size / 1e6:.1f} MB)"))
+
+
+@cli.command("demo")
+def demo_cmd(
+    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
+    address: Annotated[str, typer.Option(help="Dashboard address.")] = "127.0.0.1",
+) -> None:
+    """Start the dashboard; on the embedded default, the local model servers first."""
+    import subprocess
+
+    from app.config import PROJECT_ROOT
+    from app.llm.server import serve_local_models
+
+    settings = get_settings()
+    servers = serve_local_models(settings, progress=_progress) if settings.models_file is None else []
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_ROOT / "streamlit_app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true",
+    ]
+    _progress(f"dashboard on http://{address}:{port}/ (Ctrl-C to stop)")
+    try:
+        subprocess.run(command, cwd=PROJECT_ROOT, check=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for server in servers:
+            server.stop()
 
 
 def main() -> None:

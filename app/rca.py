@@ -12,6 +12,7 @@ from app.golden.taxonomy import RootCause
 
 MAX_EVIDENCE = 8
 MAX_SUMMARY_CHARS = 400
+CONFIDENCE_STEPS = [round(step * 0.05, 2) for step in range(21)]
 
 
 class RootCauseAnalysis(BaseModel):
@@ -38,6 +39,9 @@ def rca_json_schema() -> dict[str, Any]:
     props = schema["properties"]
     props["evidence"]["items"] = {"type": "integer", "minimum": 1, "maximum": 99999}
     props["evidence"]["maxItems"] = MAX_EVIDENCE
+    # llama.cpp's grammar enforces minimum/maximum only on integers, so a bare number could come back as
+    # 4.5E0; a closed set of confidences in 0.05 steps keeps constrained output inside [0, 1].
+    props["confidence"] = {"type": "number", "enum": CONFIDENCE_STEPS}
     props["summary"]["minLength"] = 1
     props["summary"]["maxLength"] = MAX_SUMMARY_CHARS
     schema["required"] = ["root_cause", "confidence", "evidence", "summary"]
@@ -57,9 +61,7 @@ def parse_rca(raw: str) -> RootCauseAnalysis:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidOutputError(
-            f"model output is not JSON ({exc.msg} at char {exc.pos})", raw=raw
-        ) from None
+        raise InvalidOutputError(f"model output is not JSON ({exc.msg} at char {exc.pos})", raw=raw) from None
     try:
         return RootCauseAnalysis.model_validate(data)
     except ValidationError as exc:

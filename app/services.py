@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -9,7 +11,7 @@ import httpx
 from sqlalchemy import Engine
 
 from app.config import Settings
-from app.llm.models import ModelConfig, get_models
+from app.llm.models import ModelConfig, default_local_models, get_models
 from app.logs.models import LogSource
 from app.logs.source import make_log_source
 from app.prompts.registry import PromptRegistry
@@ -67,6 +69,28 @@ class Services:
             engine=self.engine,
             http_client=self.http_client,
         )
+
+    def uses_local_models(self) -> bool:
+        """True on the embedded default: no models file, so the local tiny models serve."""
+        return self.settings.models_file is None
+
+    @contextmanager
+    def local_models_for(
+        self, model_name: str, progress: Callable[[str], None] | None = None
+    ) -> Iterator[None]:
+        """Make sure the local llama-servers run while a command uses a local tiny model."""
+        local_names = {m.name for m in default_local_models(self.settings)}
+        if not self.uses_local_models() or model_name not in local_names:
+            yield
+            return
+        from app.llm.server import serve_local_models
+
+        servers = serve_local_models(self.settings, progress=progress)
+        try:
+            yield
+        finally:
+            for server in servers:
+                server.stop()
 
 
 def build_services(settings: Settings) -> Services:

@@ -15,7 +15,9 @@ def parse_duration(text: str) -> timedelta:
     """A duration like 15m, 1h, 6h, 2d."""
     match = _DURATION.match(text or "")
     if not match:
-        raise InputError(f"cannot read duration {text!r}", hint="use a number and a unit, e.g. 15m, 1h, 6h, 2d")
+        raise InputError(
+            f"cannot read duration {text!r}", hint="use a number and a unit, e.g. 15m, 1h, 6h, 2d"
+        )
     seconds = float(match[1]) * _UNITS[match[2].lower()]
     if seconds <= 0:
         raise InputError(f"duration {text!r} must be positive")
@@ -30,7 +32,9 @@ def parse_instant(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InputError(f"cannot read time {text!r}", hint="use RFC3339, e.g. 2026-11-26T10:00:00Z") from None
+        raise InputError(
+            f"cannot read time {text!r}", hint="use RFC3339, e.g. 2026-11-26T10:00:00Z"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -42,10 +46,7 @@ def resolve_window(
     end_at = parse_instant(end) if end else now
     if start and since:
         raise InputError("give either --since or --start, not both")
-    if start:
-        start_at = parse_instant(start)
-    else:
-        start_at = end_at - parse_duration(since or "1h")
+    start_at = parse_instant(start) if start else end_at - parse_duration(since or "1h")
     if end_at <= start_at:
         raise InputError(
             f"end {end_at.isoformat()} is not after start {start_at.isoformat()}", hint="check --start/--end"

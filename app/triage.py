@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -168,7 +167,8 @@ def validate_window(start: datetime, end: datetime) -> None:
         raise InputError("start and end must carry a timezone", hint="use RFC3339, e.g. 2026-11-26T10:00:00Z")
     if end <= start:
         raise InputError(
-            f"end ({end.isoformat()}) is not after start ({start.isoformat()})", hint="swap or widen the range"
+            f"end ({end.isoformat()}) is not after start ({start.isoformat()})",
+            hint="swap or widen the range",
         )
     if (end - start).total_seconds() > MAX_WINDOW:
         raise InputError("the time range is longer than 7 days", hint="narrow it; triage works on a window")
@@ -192,26 +192,27 @@ def sampling_params(version: PromptVersion) -> SamplingParams:
     try:
         return SamplingParams.model_validate(version.params)
     except ValueError as exc:
-        raise InputError(f"prompt {version.ref} has invalid params: {' '.join(str(exc).split())[:200]}") from None
+        raise InputError(
+            f"prompt {version.ref} has invalid params: {' '.join(str(exc).split())[:200]}"
+        ) from None
 
 
-def make_token_counter(client: LLMClient) -> tuple[Callable[[str], int], str]:
-    """Count tokens with the server's tokenizer when it has one, else estimate; says which."""
+def make_token_counter(client: LLMClient) -> Callable[[str], int] | None:
+    """The server's tokenizer when it has one (None = estimate); fit_to_budget falls back on LLMError."""
     try:
         probe = client.tokenize_count("probe")
     except LLMError:
         probe = None
     if probe is None:
-        return estimate_tokens, "estimate"
+        return None
 
     def count(text: str) -> int:
-        try:
-            value = client.tokenize_count(text)
-        except LLMError:
-            value = None
-        return value if value is not None else estimate_tokens(text)
+        value = client.tokenize_count(text)
+        if value is None:
+            raise LLMError("the model server stopped answering /tokenize")
+        return value
 
-    return count, "server"
+    return count
 
 
 def rca_to_result_fields(rca: RootCauseAnalysis, budget: BudgetResult) -> dict[str, Any]:
@@ -263,20 +264,14 @@ class TriageService:
         """Build the LogQL for a filter and run it on the log source."""
         validate_window(start, end)
         query = build_logql(log_filter)
-        began = time.perf_counter()
         with self._tracer.start_as_current_span("logs.query") as span:
             span.set_attribute("logtriage.log_source", self.log_source.name)
             span.set_attribute("logtriage.logql", query)
             try:
                 result = self.log_source.query_range(query, start, end, limit=limit)
             except LogTriageError as exc:
-                metrics.ERRORS.labels(kind=error_kind(exc)).inc()
-                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                span.set_status(Status(StatusCode.ERROR, exc.user_message()))
                 raise
-            finally:
-                metrics.LOKI_QUERY_DURATION.labels(source=self.log_source.name).observe(
-                    time.perf_counter() - began
-                )
             span.set_attribute("logtriage.log_lines", len(result.entries))
             span.set_attribute("logtriage.truncated", result.truncated)
         return result
@@ -297,10 +292,17 @@ class TriageService:
         params = sampling_params(version)
         client = client or self.llm_client(model)
         with self._tracer.start_as_current_span("context.budget") as span:
-            count_tokens, counter = make_token_counter(client)
+            count_tokens = make_token_counter(client)
             empty = fit_to_budget([], max_tokens=1, count_tokens=count_tokens)
             skeleton = render_prompt(version, prompt_context(namespace, start, end, empty))
-            overhead = count_tokens(skeleton.system + "\n" + skeleton.user) + PROMPT_OVERHEAD_MARGIN
+            skeleton_text = skeleton.system + "\n" + skeleton.user
+            try:
+                skeleton_tokens = (
+                    count_tokens(skeleton_text) if count_tokens else estimate_tokens(skeleton_text)
+                )
+            except LLMError:
+                skeleton_tokens = estimate_tokens(skeleton_text)
+            overhead = skeleton_tokens + PROMPT_OVERHEAD_MARGIN
             max_log_tokens = model.context_length - params.max_tokens - overhead
             if max_log_tokens < 32:
                 raise InputError(
@@ -314,7 +316,7 @@ class TriageService:
             span.set_attribute("logtriage.budget.tokens_after", budget.report.tokens_after)
             span.set_attribute("logtriage.budget.lines_kept", budget.report.kept_lines)
             span.set_attribute("logtriage.budget.lines_total", budget.report.total_lines)
-            span.set_attribute("logtriage.budget.token_counter", counter)
+            span.set_attribute("logtriage.budget.token_counter", budget.report.token_counter)
         with self._tracer.start_as_current_span("prompt.render") as span:
             span.set_attribute("logtriage.prompt.name", version.name)
             span.set_attribute("logtriage.prompt.sha256", version.sha256)
@@ -400,7 +402,7 @@ class TriageService:
                     **(self._stats_fields(stats) if stats else {}),
                 )
             metrics.TRIAGE_REQUESTS.labels(**labels, outcome=result.status).inc()
-            if result.error_kind and result.error_kind not in {"loki_connect", "loki_timeout", "loki_http"}:
+            if result.error_kind:
                 metrics.ERRORS.labels(kind=result.error_kind).inc()
         self._store(result, logs, prepared)
         yield ResultEvent(result)
@@ -440,15 +442,19 @@ class TriageService:
                     if isinstance(event, DoneEvent):
                         s = event.stats
                         span.set_attribute(tr.GEN_AI_RESPONSE_MODEL, model.name)
-                        span.set_attribute(tr.GEN_AI_USAGE_INPUT_TOKENS, s.prompt_tokens)
-                        span.set_attribute(tr.GEN_AI_USAGE_OUTPUT_TOKENS, s.completion_tokens)
+                        if s.prompt_tokens is not None:
+                            span.set_attribute(tr.GEN_AI_USAGE_INPUT_TOKENS, s.prompt_tokens)
+                            metrics.PROMPT_TOKENS.labels(**labels).observe(s.prompt_tokens)
+                        if s.completion_tokens is not None:
+                            span.set_attribute(tr.GEN_AI_USAGE_OUTPUT_TOKENS, s.completion_tokens)
                         span.set_attribute(tr.GEN_AI_RESPONSE_FINISH_REASONS, [s.finish_reason or "unknown"])
                         span.set_attribute(tr.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, s.ttft_ms / 1000)
                         metrics.INFERENCE_DURATION.labels(**labels).observe(s.total_ms / 1000)
                         metrics.TIME_TO_FIRST_TOKEN.labels(**labels).observe(s.ttft_ms / 1000)
                         if s.inter_token_ms_mean:
-                            metrics.TIME_PER_OUTPUT_TOKEN.labels(**labels).observe(s.inter_token_ms_mean / 1000)
-                        metrics.PROMPT_TOKENS.labels(**labels).observe(s.prompt_tokens)
+                            metrics.TIME_PER_OUTPUT_TOKEN.labels(**labels).observe(
+                                s.inter_token_ms_mean / 1000
+                            )
                     yield event
             except LogTriageError as exc:
                 span.set_status(Status(StatusCode.ERROR, exc.user_message()))
@@ -465,7 +471,9 @@ class TriageService:
             "completion_tokens": stats.completion_tokens,
         }
 
-    def _store(self, result: TriageResult, logs: LogQueryResult | None, prepared: PreparedPrompt | None) -> None:
+    def _store(
+        self, result: TriageResult, logs: LogQueryResult | None, prepared: PreparedPrompt | None
+    ) -> None:
         row = TriageRunRow(
             id=result.run_id,
             created_at=datetime.now(UTC),
@@ -488,7 +496,9 @@ class TriageService:
             quantization=result.quantization,
             budget=prepared.budget.report.model_dump() if prepared else {},
             raw_output=result.raw_output,
-            result=result.model_dump(mode="json", include={"root_cause", "confidence", "evidence", "summary"}),
+            result=result.model_dump(
+                mode="json", include={"root_cause", "confidence", "evidence", "summary"}
+            ),
             root_cause=result.root_cause,
             ttft_ms=result.ttft_ms,
             total_ms=result.total_ms,
@@ -505,7 +515,9 @@ class TriageService:
 def recent_runs(engine: Engine, limit: int = 50) -> list[TriageRunRow]:
     """The most recent triage runs, newest first."""
     with session_scope(engine) as session:
-        return list(session.scalars(select(TriageRunRow).order_by(TriageRunRow.created_at.desc()).limit(limit)))
+        return list(
+            session.scalars(select(TriageRunRow).order_by(TriageRunRow.created_at.desc()).limit(limit))
+        )
 
 
 def queue_for_labeling(engine: Engine, run_id: str) -> None:

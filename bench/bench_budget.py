@@ -28,8 +28,19 @@ PODS: tuple[tuple[str, str, str], ...] = (
 PATHS = ("/api/v1/payments", "/api/v1/refunds", "/api/v1/orders/{id}", "/healthz", "/metrics")
 
 
-def _info_line(rng: random.Random, container: str) -> str:
+RARE_EVENTS = (
+    'Successfully pulled image "registry.local/payments/api:1.42.0" in 2.31s',
+    "leader election: acquired lease payments/worker-leader",
+    'level=info msg="config reloaded" feature_flags=refunds_v2,fast_checkout',
+    "LOG:  database system was interrupted; last known up at 2026-01-02 03:01:44 UTC",
+    "Started container api",
+)
+
+
+def _info_line(rng: random.Random, container: str, ts_ns: int) -> str:
     """A noisy info line whose ids, durations and addresses vary from line to line."""
+    if rng.random() < 0.002:
+        return rng.choice(RARE_EVENTS)
     if container == "controller":
         path = rng.choice(PATHS).format(id=rng.randint(1, 99_999))
         return (
@@ -52,7 +63,11 @@ def _info_line(rng: random.Random, container: str) -> str:
         return f'level=info msg="processed order" order_id={uuid.UUID(int=rng.getrandbits(128))} amount={rng.randint(1, 999)}.{rng.randint(0, 99):02d}'
     if kind == 2:
         return f'level=info msg="cache refresh" keys={rng.randint(100, 5000)} took={rng.random():.2f}s'
-    return f"I0102 03:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.{rng.randint(0, 999_999):06d}       1 reflector.go:{rng.randint(100, 400)}] Listing and watching *v1.ConfigMap"
+    clock = time.strftime("%H:%M:%S", time.gmtime(ts_ns // 1_000_000_000))
+    return (
+        f"I0102 {clock}.{ts_ns // 1000 % 1_000_000:06d}       1 reflector.go:{rng.randint(100, 400)}]"
+        " Listing and watching *v1.ConfigMap"
+    )
 
 
 def _problem_line(rng: random.Random, container: str) -> str:
@@ -81,7 +96,7 @@ def make_window(lines: int, seed: int = 7) -> list[LogEntry]:
         # The incident: the second half of the window, mostly the api pods and postgres.
         in_incident = ts > START_NS + WINDOW_NS // 2 and container in {"api", "worker", "postgres"}
         problem = rng.random() < (0.15 if in_incident else 0.005)
-        text = _problem_line(rng, container) if problem else _info_line(rng, container)
+        text = _problem_line(rng, container) if problem else _info_line(rng, container, ts)
         labels = {"namespace": namespace, "pod": pod, "container": container}
         entries.append(LogEntry(ts_ns=ts, labels=labels, line=text))
     entries.sort(key=lambda entry: entry.ts_ns)
@@ -90,7 +105,9 @@ def make_window(lines: int, seed: int = 7) -> list[LogEntry]:
 
 def main() -> None:
     """Print reduction, error/warn retention and throughput for two window sizes and three budgets."""
-    print(f"{'lines':>7} {'budget':>7} {'before':>10} {'after':>7} {'ratio':>7} {'out':>5} {'err/warn kept':>18} {'lines/s':>9}")
+    print(
+        f"{'lines':>7} {'budget':>7} {'before':>10} {'after':>7} {'ratio':>7} {'out':>5} {'err/warn kept':>18} {'lines/s':>9}"
+    )
     for size in (5_000, 50_000):
         entries = make_window(size)
         for budget in (2_000, 4_000, 8_000):

@@ -10,7 +10,7 @@ import pytest
 
 from app.config import get_settings
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.fixtures.llama", "tests.fixtures.fake_loki", "tests.fixtures.otlp"]
 
 
 def require_component(available: bool, what: str, how: str) -> None:

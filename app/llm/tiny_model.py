@@ -22,14 +22,14 @@ import numpy as np
 from app.errors import ModelServerError
 
 # Bump when the generated file changes, so caches keyed by file name are not reused stale.
-TINY_MODEL_VERSION = 1
+TINY_MODEL_VERSION = 2
 QUANTIZATIONS = ("Q8_0", "Q4_K_M")
 
 # Multiples of 256: K-quants work on 256-value super-blocks along a row; llama-quantize falls back to
 # other types for rows that do not divide (and Q4_K_M would then not be what it claims to be).
 N_EMBD = 256
 N_FF = 512
-N_LAYER = 2
+N_LAYER = 4
 N_HEAD = 4
 N_HEAD_KV = 2
 CONTEXT_LENGTH = 8192
@@ -44,19 +44,20 @@ CHATML_TEMPLATE = (
 _SPECIAL = ("<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>")
 _UNK, _BOS, _EOS, _IM_START, _IM_END = range(len(_SPECIAL))
 
-_WORDS = (
-    "root_cause confidence evidence summary oom_killed crash_config_error image_pull_error "
-    "dependency_unavailable dns_resolution_failure probe_failure volume_mount_failure "
-    "tls_certificate_error permission_denied node_resource_pressure scheduling_failure "
-    "application_exception healthy error warn warning info debug fatal failed failure connection refused "
-    "timeout timed out pod pods container restart restarting back off memory killed OOMKilled exit code "
-    "image pull ErrImagePull ImagePullBackOff registry dns lookup resolve no such host certificate "
-    "expired x509 tls handshake permission denied forbidden unauthorized node pressure evicted "
-    "scheduling Pending insufficient cpu exception panic traceback stack healthy ready liveness "
-    "readiness probe volume mount secret configmap service database postgres redis kafka http https "
-    "request response status started starting listening port the a an of to in is and for on with at "
-    "from by not was be this that kubelet kube namespace deployment replica job system user assistant"
-).split()
+# Log and RCA words that get whole-word tokens, so prompts tokenize into fewer, more realistic pieces.
+_WORD_TEXT = """
+root_cause confidence evidence summary oom_killed crash_config_error image_pull_error
+dependency_unavailable dns_resolution_failure probe_failure volume_mount_failure
+tls_certificate_error permission_denied node_resource_pressure scheduling_failure
+application_exception healthy error warn warning info debug fatal failed failure connection refused
+timeout timed out pod pods container restart restarting back off memory killed OOMKilled exit code
+image pull ErrImagePull ImagePullBackOff registry dns lookup resolve no such host certificate
+expired x509 tls handshake permission denied forbidden unauthorized node pressure evicted
+scheduling Pending insufficient cpu exception panic traceback stack healthy ready liveness
+readiness probe volume mount secret configmap service database postgres redis kafka http https
+request response status started starting listening port the a an of to in is and for on with at
+from by not was be this that kubelet kube namespace deployment replica job system user assistant
+"""
 _JSON_PIECES = ('{"', '"}', '":', '",', '": "', '", "', '": [', "],", "[]", "{}", '":0', "0.", "null")
 
 # Per-token preference in logits: strong enough to dominate the random part (std ~1 logit).
@@ -84,7 +85,7 @@ def build_vocab() -> tuple[list[str], list[float], list[int]]:
     pieces: dict[str, None] = {"▁": None, "▁▁": None}
     for code in range(33, 127):
         pieces[chr(code)] = None
-    for word in (*_WORDS, *_JSON_PIECES):
+    for word in (*_WORD_TEXT.split(), *_JSON_PIECES):
         for variant in (word, "▁" + word):
             for end in range(1, len(variant) + 1):
                 pieces[variant[:end]] = None

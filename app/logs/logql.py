@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Literal
+from datetime import datetime
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from app.errors import InputError, UnsupportedQueryError
-from app.logs.models import LEVELS, Level
+from app.logs.models import LEVELS, Level, LogEntry, datetime_to_ns
 
 MatchOp = Literal["=", "!=", "=~", "!~"]
 LineOp = Literal["|=", "!=", "|~", "!~"]
+# Longest first, so "=~" is not read as "=" followed by "~".
+_MATCH_OPS: tuple[MatchOp, ...] = ("=~", "!~", "!=", "=")
+_LINE_OPS: tuple[LineOp, ...] = ("|=", "|~", "!=", "!~")
 
 # Loki 3 writes these values into ``detected_level``; several of them mean one of our levels, so the
 # level filter matches all of them (Loki says "warn", an app's own label may say "warning").
@@ -45,6 +49,30 @@ _LEVEL_ALIASES: dict[str, Level] = {
 
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHORT_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def query_window_ns(start: datetime, end: datetime, limit: int | None = None) -> tuple[int, int]:
+    """The [start, end) window of a log query in Unix nanoseconds, after checking it (and the limit)."""
+    try:
+        start_ns, end_ns = datetime_to_ns(start), datetime_to_ns(end)
+    except ValueError:
+        raise InputError("the start and end of the time range must be timezone-aware") from None
+    if end_ns <= start_ns:
+        raise InputError(
+            f"the end of the time range ({end.isoformat()}) is not after its start ({start.isoformat()})"
+        )
+    if limit is not None and limit < 1:
+        raise InputError(f"the line limit must be at least 1, not {limit}")
+    return start_ns, end_ns
+
+
+def check_label_name(label: str) -> str:
+    """``label`` unchanged when it is a valid Loki label name; InputError otherwise."""
+    if not _LABEL_NAME.fullmatch(label):
+        raise InputError(
+            f"{label!r} is not a valid label name (letters, digits and _, not starting with a digit)"
+        )
+    return label
 
 
 def escape_logql_string(value: str) -> str:
@@ -198,16 +226,17 @@ class ParsedQuery(BaseModel):
     line_filters: list[LineFilter]
     label_filters: list[LabelMatcher]
 
-    def matches(self, labels: Mapping[str, str], line: str, detected_level: str) -> bool:
-        """Whether a line with these stream labels and detected level is selected by the query."""
-        if not all(m.matches(labels) for m in self.matchers):
+    def matches(self, entry: LogEntry) -> bool:
+        """Whether the query selects ``entry``."""
+        if not all(m.matches(entry.labels) for m in self.matchers):
             return False
-        if not all(f.matches(line) for f in self.line_filters):
+        if not all(f.matches(entry.line) for f in self.line_filters):
             return False
         if self.label_filters:
-            # detected_level is computed per line, so it joins the stream labels for label filters.
-            with_level = {**labels, "detected_level": detected_level}
-            return all(m.matches(with_level) for m in self.label_filters)
+            # Label filters also see structured metadata and the level Loki 3 detects for each line.
+            level = entry.structured_metadata.get("detected_level") or entry.level
+            visible = {**entry.labels, **entry.structured_metadata, "detected_level": level}
+            return all(m.matches(visible) for m in self.label_filters)
         return True
 
     def selector_value(self, name: str) -> str | None:
@@ -351,8 +380,8 @@ def parse_selector_and_filters(query: str) -> ParsedQuery:
     if reader.take("}") is None:
         while True:
             name = reader.label_name()
-            op = reader.expect("=~", "!~", "!=", "=")
-            matchers.append(LabelMatcher(name=name, op=op, value=reader.string()))  # type: ignore[arg-type]
+            op = cast(MatchOp, reader.expect(*_MATCH_OPS))
+            matchers.append(LabelMatcher(name=name, op=op, value=reader.string()))
             if reader.expect(",", "}") == "}":
                 break
     if not matchers:
@@ -360,13 +389,13 @@ def parse_selector_and_filters(query: str) -> ParsedQuery:
     line_filters: list[LineFilter] = []
     label_filters: list[LabelMatcher] = []
     while not reader.at_end():
-        op = reader.expect("|=", "|~", "!=", "!~", "|")
-        if op != "|":
-            line_filters.append(LineFilter(op=op, value=reader.string()))  # type: ignore[arg-type]
+        stage = reader.expect(*_LINE_OPS, "|")
+        if stage != "|":
+            line_filters.append(LineFilter(op=cast(LineOp, stage), value=reader.string()))
             continue
         name = reader.label_name()
-        label_op = reader.take("=~", "!~", "!=", "=")
+        label_op = reader.take(*_MATCH_OPS)
         if label_op is None:
             raise _unsupported(query, reader.pos, f"the pipeline stage '| {name}'")
-        label_filters.append(LabelMatcher(name=name, op=label_op, value=reader.string()))  # type: ignore[arg-type]
+        label_filters.append(LabelMatcher(name=name, op=cast(MatchOp, label_op), value=reader.string()))
     return ParsedQuery(matchers=matchers, line_filters=line_filters, label_filters=label_filters)

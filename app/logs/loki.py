@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -30,7 +29,8 @@ from app.errors import (
     LokiHTTPError,
     LokiTimeoutError,
 )
-from app.logs.models import LogEntry, LogQueryResult, datetime_to_ns
+from app.logs.logql import check_label_name, query_window_ns
+from app.logs.models import LogEntry, LogQueryResult
 from app.telemetry.metrics import LOKI_QUERY_DURATION
 
 logger = logging.getLogger(__name__)
@@ -46,8 +46,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 # A server asking us to wait longer than this is treated as if it had asked for this long, so a
 # misconfigured proxy cannot park a triage for an hour.
 MAX_RETRY_AFTER_SECONDS = 30.0
-
-_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 # --- Loki's response, as documented (GET /loki/api/v1/query_range, resultType "streams") ---------
@@ -120,11 +118,8 @@ def parse_query_response(payload: Mapping[str, Any]) -> list[LogEntry]:
                     # Without categorize-labels Loki merges parsed labels into the stream labels; keep
                     # that meaning so the two encodings give the same entries.
                     labels = {**labels, **categorized.parsed}
-            # Already validated above, so the per-entry validation is skipped for speed (50k entries).
             entries.append(
-                LogEntry.model_construct(
-                    ts_ns=int(value[0]), labels=labels, line=value[1], structured_metadata=metadata
-                )
+                LogEntry(ts_ns=int(value[0]), labels=labels, line=value[1], structured_metadata=metadata)
             )
     return entries
 
@@ -329,9 +324,7 @@ class LokiClient:
 
     def query_range(self, query: str, start: datetime, end: datetime, *, limit: int) -> LogQueryResult:
         """Lines matching ``query`` in [start, end), up to ``limit``, newest kept, returned oldest first."""
-        start_ns, end_ns = _window_ns(start, end)
-        if limit < 1:
-            raise InputError(f"the line limit must be at least 1, not {limit}")
+        start_ns, end_ns = query_window_ns(start, end, limit)
         tracer = trace.get_tracer("logtriage.logs")
         began = time.perf_counter()
         with tracer.start_as_current_span(
@@ -362,7 +355,6 @@ class LokiClient:
         collected: list[LogEntry] = []
         cursor = PageCursor(end_ns=end_ns)
         pages = 0
-        stuck = False
         while True:
             size = page_request_size(self.page_size, limit - len(collected), len(cursor.seen_at_boundary))
             params = {
@@ -380,32 +372,35 @@ class LokiClient:
                 break  # the window is exhausted
             if len(collected) > limit:
                 break
-            if not new:
-                # More lines share one timestamp than a page holds; logcli gives up here too.
+            if not new and cursor.boundary_ns is not None:
+                # A full page of lines already seen: more lines share this timestamp than a page holds
+                # and Loki cannot page inside one timestamp. Step past it rather than stop (as logcli
+                # does), so older lines still arrive.
+                if cursor.boundary_ns <= start_ns:
+                    break
                 logger.warning(
-                    "more than %d Loki lines share timestamp %s; older lines were not fetched "
-                    "(raise LOKI_PAGE_SIZE to get them)",
+                    "more than %d Loki lines share timestamp %d; some of them may be missing "
+                    "(raise LOKI_PAGE_SIZE to get them all)",
                     self.page_size,
                     cursor.boundary_ns,
                 )
-                stuck = True
-                break
+                cursor = PageCursor(end_ns=cursor.boundary_ns)
+                continue
             cursor = advance_cursor(cursor, page)
-        truncated = stuck or len(collected) > limit
+        truncated = len(collected) > limit
         newest_first = collected[:limit]
         newest_first.reverse()
         return newest_first, truncated, pages
 
     def labels(self, start: datetime, end: datetime) -> list[str]:
         """Label names seen in [start, end), sorted."""
-        start_ns, end_ns = _window_ns(start, end)
+        start_ns, end_ns = query_window_ns(start, end)
         return self._labels(LABELS_PATH, start_ns, end_ns)
 
     def label_values(self, label: str, start: datetime, end: datetime) -> list[str]:
         """Values of ``label`` seen in [start, end), sorted."""
-        if not _LABEL_NAME.match(label):
-            raise InputError(f"{label!r} is not a valid label name")
-        start_ns, end_ns = _window_ns(start, end)
+        check_label_name(label)
+        start_ns, end_ns = query_window_ns(start, end)
         return self._labels(f"/loki/api/v1/label/{label}/values", start_ns, end_ns)
 
     def _labels(self, path: str, start_ns: int, end_ns: int) -> list[str]:
@@ -470,14 +465,15 @@ class LokiClient:
         except _RetryableStatus as exc:
             raise self._http_error(path, exc.response) from None
         except httpx.TimeoutException as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
             raise LokiTimeoutError(
-                f"Loki at {self.base_url} did not answer {path} in time "
-                f"({self.max_retries + 1} attempts): {exc!r}",
+                f"Loki at {self.base_url} did not answer {path} in time ({attempts} attempts): {exc!r}",
                 hint="try a shorter time range, or raise LOKI_TIMEOUT_SECONDS",
             ) from None
         except httpx.TransportError as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
             raise LokiConnectError(
-                f"could not connect to Loki at {self.base_url} ({self.max_retries + 1} attempts): {exc}",
+                f"could not connect to Loki at {self.base_url} ({attempts} attempts): {exc}",
                 hint="check LOKI_URL and that Loki is running",
             ) from None
         if response.status_code >= 400:
@@ -500,15 +496,3 @@ class LokiClient:
             if asked is not None:
                 return min(asked, MAX_RETRY_AFTER_SECONDS)
         return backoff_seconds(state.attempt_number, self.backoff_base, self.backoff_max)
-
-
-def _window_ns(start: datetime, end: datetime) -> tuple[int, int]:
-    try:
-        start_ns, end_ns = datetime_to_ns(start), datetime_to_ns(end)
-    except ValueError:
-        raise InputError("start and end must be timezone-aware datetimes") from None
-    if end_ns <= start_ns:
-        raise InputError(
-            f"the end of the time range ({end.isoformat()}) is not after its start ({start.isoformat()})"
-        )
-    return start_ns, end_ns

@@ -12,29 +12,66 @@ Level = Literal["critical", "error", "warn", "info", "debug", "unknown"]
 LEVELS: tuple[Level, ...] = ("critical", "error", "warn", "info", "debug", "unknown")
 
 _LEVEL_PATTERNS: tuple[tuple[Level, re.Pattern[str]], ...] = (
-    ("critical", re.compile(r"\b(fatal|panic|critical|crit|emerg(ency)?|alert)\b|\blevel=(fatal|panic|crit)", re.I)),
-    ("error", re.compile(r"\b(error|err|exception|failed|failure|traceback|severe)\b|\blevel=error|^E\d{4} ", re.I)),
-    ("warn", re.compile(r"\b(warn|warning|backoff|back-off|retrying|unhealthy)\b|\blevel=warn|^W\d{4} ", re.I)),
+    (
+        "critical",
+        re.compile(r"\b(fatal|panic|critical|crit|emerg(ency)?|alert)\b|\blevel=(fatal|panic|crit)", re.I),
+    ),
+    (
+        "error",
+        re.compile(r"\b(error|err|exception|failed|failure|traceback|severe)\b|\blevel=error|^E\d{4} ", re.I),
+    ),
+    (
+        "warn",
+        re.compile(r"\b(warn|warning|backoff|back-off|retrying|unhealthy)\b|\blevel=warn|^W\d{4} ", re.I),
+    ),
     ("debug", re.compile(r"\b(debug|trace)\b|\blevel=debug", re.I)),
     ("info", re.compile(r"\b(info|notice)\b|\blevel=info|^I\d{4} ", re.I)),
 )
 
 
-def detect_level(line: str, labels: dict[str, str] | None = None) -> Level:
-    """The level of a log line: a level label when present, else guessed from the text."""
-    if labels:
-        for key in ("detected_level", "level", "severity"):
-            value = labels.get(key, "").lower()
-            if value in {"warning", "warn"}:
-                return "warn"
-            if value in {"fatal", "panic", "crit"}:
-                return "critical"
-            if value in LEVELS:
-                return value  # type: ignore[return-value]
+# Every alternative of the patterns above contains one of these words (lowercased), or is a klog prefix
+# at the start of the line. A line with none of them is "unknown" for certain, and telling so with
+# substring tests is ~100x cheaper than running five case-insensitive regexes (~0.2 ms on a long line).
+_LEVEL_WORDS = (
+    "fatal", "panic", "crit", "emerg", "alert", "err", "exception", "fail", "traceback", "severe",
+    "warn", "backoff", "back-off", "retrying", "unhealthy", "debug", "trace", "info", "notice",
+)  # fmt: skip
+
+
+def level_from_labels(labels: dict[str, str]) -> Level | None:
+    """The level a detected_level/level/severity label states, or None when no label decides."""
+    for key in ("detected_level", "level", "severity"):
+        value = labels.get(key, "").lower()
+        if value in {"warning", "warn"}:
+            return "warn"
+        if value in {"fatal", "panic", "crit"}:
+            return "critical"
+        if value in LEVELS:
+            return value  # type: ignore[return-value]
+    return None
+
+
+def level_from_text(line: str) -> Level:
+    """The level guessed from a line's text by the level patterns alone."""
     for level, pattern in _LEVEL_PATTERNS:
         if pattern.search(line):
             return level
     return "unknown"
+
+
+def detect_level(line: str, labels: dict[str, str] | None = None) -> Level:
+    """The level of a log line: a level label when present, else guessed from the text."""
+    if labels:
+        decided = level_from_labels(labels)
+        if decided is not None:
+            return decided
+    # Non-ASCII text can case-fold onto ASCII letters under re.IGNORECASE, and a klog prefix needs no
+    # word; both take the exact path.
+    if line.isascii() and line[:1] not in "EeWwIi":
+        lowered = line.lower()
+        if not any(word in lowered for word in _LEVEL_WORDS):
+            return "unknown"
+    return level_from_text(line)
 
 
 def ns_to_datetime(ts_ns: int) -> datetime:
@@ -57,7 +94,8 @@ def format_rfc3339_ns(ts_ns: int) -> str:
 
 
 _RFC3339 = re.compile(
-    r"^(?P<base>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?(?P<tz>Z|[+-]\d{2}:\d{2})$", re.I
+    r"^(?P<base>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d{1,9}))?(?P<tz>Z|[+-]\d{2}:\d{2})$",
+    re.I,
 )
 
 
@@ -127,9 +165,7 @@ class LogSource(Protocol):
 
     name: str
 
-    def query_range(
-        self, query: str, start: datetime, end: datetime, *, limit: int
-    ) -> LogQueryResult:
+    def query_range(self, query: str, start: datetime, end: datetime, *, limit: int) -> LogQueryResult:
         """Lines matching ``query`` in [start, end), up to ``limit``, newest kept, returned oldest first."""
         ...
 

@@ -92,14 +92,20 @@ def split_front_matter(text: str, where: str = "prompt") -> tuple[FrontMatter, s
     except (yaml.YAMLError, ValidationError) as exc:
         raise PromptError(f"{where}: invalid front matter: {' '.join(str(exc).split())[:300]}") from None
     if not _NAME.match(front.name):
-        raise PromptError(f"{where}: prompt name {front.name!r} must be lowercase letters, digits, '.', '_', '-'")
+        raise PromptError(
+            f"{where}: prompt name {front.name!r} must be lowercase letters, digits, '.', '_', '-'"
+        )
     return front, match["body"]
 
 
 def _environment() -> SandboxedEnvironment:
     # Sandboxed: templates are data that people edit; StrictUndefined: a typo is an error, not "".
     return SandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
 
 
@@ -253,7 +259,9 @@ class PromptRegistry:
         if len(matches) > 1:
             raise UnknownPromptError(f"version {ref!r} is ambiguous", hint="give more hex digits")
         version = matches[0]
-        return version.model_copy(update={"is_current": version.sha256 in {v.sha256 for v in current.values()}})
+        return version.model_copy(
+            update={"is_current": version.sha256 in {v.sha256 for v in current.values()}}
+        )
 
     def diff(self, ref_a: str, ref_b: str) -> str:
         """A unified diff between two versions named by ref."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -66,3 +66,129 @@ class TriageRunRow(Base):
     completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
     trace_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     queued_for_labeling: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class GoldenExampleRow(Base):
+    """A golden-set example: the log window and, once adjudicated, its label."""
+
+    __tablename__ = "golden_examples"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20), index=True)  # synthetic | labeled | imported
+    namespace: Mapped[str] = mapped_column(String(253))
+    window_start: Mapped[str] = mapped_column(String(40))  # RFC3339 text, kept verbatim for round trips
+    window_end: Mapped[str] = mapped_column(String(40))
+    logs: Mapped[list[Any]] = mapped_column(JSON)
+    label: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # the adjudicated label
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # unknown fields, kept as they came
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    triage_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    needs_second_opinion: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LabelRow(Base):
+    """One labeler's current label of one example (unique per example and labeler)."""
+
+    __tablename__ = "labels"
+    __table_args__ = (UniqueConstraint("example_id", "labeler", name="uq_labels_example_labeler"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    example_id: Mapped[str] = mapped_column(String(200), index=True)
+    labeler: Mapped[str] = mapped_column(String(200), index=True)
+    root_cause: Mapped[str] = mapped_column(String(60))
+    evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    severity: Mapped[str] = mapped_column(String(20))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    # Set on the reserved labeler "adjudicator": the person who settled a disagreement.
+    adjudicated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LabelHistoryRow(Base):
+    """Every label ever saved, append-only, so a changed mind never erases the earlier answer."""
+
+    __tablename__ = "label_history"
+    __table_args__ = (Index("uq_label_history_revision", "example_id", "labeler", "revision", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    example_id: Mapped[str] = mapped_column(String(200), index=True)
+    labeler: Mapped[str] = mapped_column(String(200))
+    revision: Mapped[int] = mapped_column(Integer)
+    root_cause: Mapped[str] = mapped_column(String(60))
+    evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    severity: Mapped[str] = mapped_column(String(20))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    adjudicated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EvalRunRow(Base):
+    """An eval run's header: its fingerprint, status and headline metrics."""
+
+    __tablename__ = "eval_runs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # running | completed | failed | cancelled
+    prompt_ref: Mapped[str] = mapped_column(String(220))
+    prompt_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    quantization: Mapped[str] = mapped_column(String(40), default="")
+    gguf_file: Mapped[str] = mapped_column(Text, default="")
+    base_url: Mapped[str] = mapped_column(Text, default="")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    golden_version: Mapped[str] = mapped_column(String(64), index=True)
+    slice: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    item_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    concurrency: Mapped[int] = mapped_column(Integer, default=1)
+    fingerprint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # server build, versions, git rev
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # headline metrics when finished
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class EvalItemRow(Base):
+    """One golden example's result within a run; exactly one per (run, example)."""
+
+    __tablename__ = "eval_items"
+    __table_args__ = (UniqueConstraint("run_id", "example_id", name="uq_eval_items_run_example"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(36), index=True)
+    example_id: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    expected: Mapped[str] = mapped_column(String(60))
+    predicted: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    outcome: Mapped[str] = mapped_column(
+        String(20)
+    )  # correct | wrong | invalid_output | timeout | server_error
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    raw_output: Mapped[str] = mapped_column(Text, default="")
+    parsed: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    expected_evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    cited_evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    ttft_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    total_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    tokens_per_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    trace_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EvalCacheRow(Base):
+    """A model answer keyed by (prompt hash, model+quantization+file, params, example content hash)."""
+
+    __tablename__ = "eval_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    raw_output: Mapped[str] = mapped_column(Text)
+    outcome_kind: Mapped[str] = mapped_column(String(20))  # ok | invalid_output
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -68,7 +68,9 @@ class RecentTraces(SpanProcessor):
             start_ns=span.start_time or 0,
             end_ns=span.end_time or 0,
             status=span.status.status_code.name,
-            attributes={k: (list(v) if isinstance(v, tuple) else v) for k, v in (span.attributes or {}).items()},
+            attributes={
+                k: (list(v) if isinstance(v, tuple) else v) for k, v in (span.attributes or {}).items()
+            },
         )
         with self._lock:
             spans = self._traces.setdefault(record.trace_id, [])
@@ -115,7 +117,9 @@ def setup_tracing(settings: Settings) -> TracerProvider | None:
     with _setup_lock:
         if _provider is not None:
             return _provider
-        resource = Resource.create({"service.name": settings.otel_service_name, "service.version": __version__})
+        resource = Resource.create(
+            {"service.name": settings.otel_service_name, "service.version": __version__}
+        )
         provider = TracerProvider(resource=resource)
         provider.add_span_processor(RECENT_TRACES)
         endpoint = traces_endpoint(settings)

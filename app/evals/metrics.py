@@ -1,0 +1,288 @@
+"""Scores of an eval run: pure functions over a list of item results, 0 wherever a ratio has no denominator.
+
+Conventions, the same everywhere (tables, comparisons, the Pushgateway):
+
+* an item whose model gave no usable answer (invalid output, timeout, server error) counts as the
+  prediction ``"invalid"``: wrong for accuracy, a miss for its true class's recall, and in the confusion
+  matrix's extra ``invalid`` column; it is nobody's false positive;
+* per-class scores and the macro average cover the taxonomy classes that occur in the items, as truth
+  or as a prediction (scikit-learn's ``labels`` = those classes, ``zero_division=0``);
+* micro-F1 pools those classes' counts, so it equals accuracy when every answer is valid and falls below
+  it when answers are missing;
+* latency figures cover the items the model answered (correct, wrong or invalid output), cached ones
+  with the figures measured when they were first run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Literal, get_args
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.golden.taxonomy import ROOT_CAUSES
+from app.llm.client import percentile
+
+Outcome = Literal["correct", "wrong", "invalid_output", "timeout", "server_error"]
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
+ANSWERED: frozenset[str] = frozenset({"correct", "wrong", "invalid_output"})
+INVALID = "invalid"
+"""The prediction of an item without a usable answer, and the confusion matrix's extra column."""
+LATENCY_QUANTILES: tuple[float, ...] = (0.5, 0.95, 0.99)
+
+
+class ItemResult(BaseModel):
+    """One golden example's result in a run: what was expected, what came back, why it failed, what it cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    example_id: str
+    content_hash: str = ""
+    expected: str
+    predicted: str | None = None
+    outcome: Outcome
+    error: str | None = None
+    raw_output: str = ""
+    parsed: dict[str, Any] | None = None
+    expected_evidence: list[int] = Field(default_factory=list, description="Labeled evidence, entry indices.")
+    cited_evidence: list[int] = Field(default_factory=list, description="Entries behind the cited lines.")
+    ttft_ms: float | None = None
+    total_ms: float | None = None
+    tokens_per_s: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    trace_id: str | None = None
+    cached: bool = False
+
+    @property
+    def predicted_label(self) -> str:
+        """The predicted class, or ``"invalid"`` when there is no usable answer."""
+        return (
+            self.predicted if self.predicted is not None and self.outcome in ("correct", "wrong") else INVALID
+        )
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(example id, content hash): what must match for two runs' items to be the same item."""
+        return self.example_id, self.content_hash
+
+
+class ClassMetrics(BaseModel):
+    """Precision, recall and F1 of one class; support = items of that class, predicted = items called it."""
+
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+    predicted: int
+
+
+class ConfusionMatrix(BaseModel):
+    """Counts of (expected row, predicted column); rows in taxonomy order, columns the same plus ``invalid``."""
+
+    rows: list[str]
+    columns: list[str]
+    counts: list[list[int]]
+
+
+class LatencySummary(BaseModel):
+    """Latency quantiles (ms) of answered items, mean decoding speed and token totals."""
+
+    timed_items: int = 0
+    total_ms: dict[str, float] = Field(default_factory=dict, description="Quantile ('0.5') -> ms.")
+    ttft_ms: dict[str, float] = Field(default_factory=dict, description="Quantile ('0.5') -> ms.")
+    tokens_per_s_mean: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+class RunMetrics(BaseModel):
+    """Every score of a set of items."""
+
+    items: int
+    outcomes: dict[str, int]
+    accuracy: float
+    macro_f1: float
+    micro_f1: float
+    invalid_output_rate: float
+    error_rate: float = Field(description="Share of items that timed out or hit a server error.")
+    evidence_recall: float
+    evidence_items: int = Field(description="Items with labeled evidence (evidence recall's base).")
+    cached_items: int
+    per_class: list[ClassMetrics]
+    confusion: ConfusionMatrix
+    latency: LatencySummary
+
+
+# --- the formulas, shared with the bootstrap (which feeds them arrays of resampled counts) ---------------
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator, or 0 when the denominator is 0."""
+    return numerator / denominator if denominator else 0.0
+
+
+def f1_from_counts(tp: np.ndarray, n_true: np.ndarray, n_pred: np.ndarray) -> np.ndarray:
+    """F1 per class from true positives, true counts and predicted counts (any shape; 0 where undefined)."""
+    # 2PR/(P+R) = 2TP/(true + predicted), which is defined wherever the class occurs at all.
+    denominator = n_true + n_pred
+    return np.divide(2.0 * tp, denominator, out=np.zeros(np.shape(tp), dtype=float), where=denominator > 0)
+
+
+def macro_from_counts(tp: np.ndarray, n_true: np.ndarray, n_pred: np.ndarray) -> np.ndarray:
+    """Mean F1 over the classes (last axis) that occur as truth or prediction; 0 where none does."""
+    f1 = f1_from_counts(tp, n_true, n_pred)
+    present = (n_true + n_pred) > 0
+    count = present.sum(axis=-1)
+    total = np.where(present, f1, 0.0).sum(axis=-1)
+    return np.divide(total, count, out=np.zeros(np.shape(total), dtype=float), where=count > 0)
+
+
+def label_codes(items: Sequence[ItemResult]) -> tuple[np.ndarray, np.ndarray]:
+    """Expected and predicted labels as taxonomy indices; ``invalid`` (and unknown labels) is len(taxonomy)."""
+    index = {label: i for i, label in enumerate(ROOT_CAUSES)}
+    other = len(ROOT_CAUSES)
+    expected = np.array([index.get(item.expected, other) for item in items], dtype=np.int64)
+    predicted = np.array([index.get(item.predicted_label, other) for item in items], dtype=np.int64)
+    return expected, predicted
+
+
+def class_indicators(items: Sequence[ItemResult]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per item and taxonomy class (n x K 0/1 arrays): is it truly the class, predicted as it, both."""
+    expected, predicted = label_codes(items)
+    classes = np.arange(len(ROOT_CAUSES))
+    is_true = (expected[:, None] == classes[None, :]).astype(float)
+    is_pred = (predicted[:, None] == classes[None, :]).astype(float)
+    return is_true, is_pred, is_true * is_pred
+
+
+# --- the metrics -----------------------------------------------------------------------------------------
+
+
+def accuracy(items: Sequence[ItemResult]) -> float:
+    """Share of items whose prediction equals the expected class (failed items count as wrong)."""
+    return ratio(sum(1 for item in items if item.outcome == "correct"), len(items))
+
+
+def precision_recall_by_class(items: Sequence[ItemResult]) -> list[ClassMetrics]:
+    """Precision, recall, F1, support and predicted count of every class that occurs, in taxonomy order."""
+    truth = Counter(item.expected for item in items)
+    predicted = Counter(item.predicted_label for item in items)
+    hits = Counter(item.expected for item in items if item.outcome == "correct")
+    rows: list[ClassMetrics] = []
+    for label in ROOT_CAUSES:
+        support, called, tp = truth[label], predicted[label], hits[label]
+        if support == 0 and called == 0:
+            continue
+        precision, recall = ratio(tp, called), ratio(tp, support)
+        f1 = float(f1_from_counts(np.array(tp), np.array(support), np.array(called)))
+        rows.append(
+            ClassMetrics(
+                label=label, precision=precision, recall=recall, f1=f1, support=support, predicted=called
+            )
+        )
+    return rows
+
+
+def macro_f1(items: Sequence[ItemResult]) -> float:
+    """Unweighted mean F1 over the classes that occur as truth or prediction."""
+    rows = precision_recall_by_class(items)
+    return ratio(sum(row.f1 for row in rows), len(rows))
+
+
+def micro_f1(items: Sequence[ItemResult]) -> float:
+    """F1 of the pooled counts over the taxonomy classes (missing answers are misses, not false positives)."""
+    tp = sum(1 for item in items if item.outcome == "correct")
+    n_true = sum(1 for item in items if item.expected in ROOT_CAUSES)
+    n_pred = sum(1 for item in items if item.predicted_label in ROOT_CAUSES)
+    return float(f1_from_counts(np.array(tp), np.array(n_true), np.array(n_pred)))
+
+
+def confusion_matrix(items: Sequence[ItemResult]) -> ConfusionMatrix:
+    """Counts of expected (rows, taxonomy order) against predicted (columns, taxonomy order + invalid)."""
+    rows = list(ROOT_CAUSES)
+    columns = [*ROOT_CAUSES, INVALID]
+    column_of = {label: i for i, label in enumerate(columns)}
+    row_of = {label: i for i, label in enumerate(rows)}
+    counts = [[0] * len(columns) for _ in rows]
+    for item in items:
+        row = row_of.get(item.expected)
+        if row is not None:
+            counts[row][column_of.get(item.predicted_label, column_of[INVALID])] += 1
+    return ConfusionMatrix(rows=rows, columns=columns, counts=counts)
+
+
+def invalid_output_rate(items: Sequence[ItemResult]) -> float:
+    """Share of items whose answer did not validate against the RCA schema."""
+    return ratio(sum(1 for item in items if item.outcome == "invalid_output"), len(items))
+
+
+def error_rate(items: Sequence[ItemResult]) -> float:
+    """Share of items that timed out or got a server error."""
+    return ratio(sum(1 for item in items if item.outcome in ("timeout", "server_error")), len(items))
+
+
+def evidence_recall(items: Sequence[ItemResult]) -> float:
+    """Labeled evidence lines the model cited / labeled evidence lines, over items with labeled evidence."""
+    labeled = cited = 0
+    for item in items:
+        if item.expected_evidence:
+            expected = set(item.expected_evidence)
+            labeled += len(expected)
+            cited += len(expected & set(item.cited_evidence))
+    return ratio(cited, labeled)
+
+
+def _quantiles(values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    return {f"{q:g}": float(percentile(values, q * 100) or 0.0) for q in LATENCY_QUANTILES}
+
+
+def latency_summary(items: Sequence[ItemResult]) -> LatencySummary:
+    """p50/p95/p99 of total time and TTFT, mean tokens/s and token totals, over answered items."""
+    answered = [item for item in items if item.outcome in ANSWERED]
+    totals = [item.total_ms for item in answered if item.total_ms is not None]
+    ttfts = [item.ttft_ms for item in answered if item.ttft_ms is not None]
+    speeds = [item.tokens_per_s for item in answered if item.tokens_per_s]
+    return LatencySummary(
+        timed_items=len(totals),
+        total_ms=_quantiles(totals),
+        ttft_ms=_quantiles(ttfts),
+        tokens_per_s_mean=ratio(sum(speeds), len(speeds)),
+        prompt_tokens=sum(item.prompt_tokens or 0 for item in answered),
+        completion_tokens=sum(item.completion_tokens or 0 for item in answered),
+    )
+
+
+def outcome_counts(items: Sequence[ItemResult]) -> dict[str, int]:
+    """Items per outcome, every outcome listed."""
+    counts = Counter(item.outcome for item in items)
+    return {outcome: counts[outcome] for outcome in OUTCOMES}
+
+
+def score_run(items: Sequence[ItemResult]) -> RunMetrics:
+    """Every metric of a run's items."""
+    return RunMetrics(
+        items=len(items),
+        outcomes=outcome_counts(items),
+        accuracy=accuracy(items),
+        macro_f1=macro_f1(items),
+        micro_f1=micro_f1(items),
+        invalid_output_rate=invalid_output_rate(items),
+        error_rate=error_rate(items),
+        evidence_recall=evidence_recall(items),
+        evidence_items=sum(1 for item in items if item.expected_evidence),
+        cached_items=sum(1 for item in items if item.cached),
+        per_class=precision_recall_by_class(items),
+        confusion=confusion_matrix(items),
+        latency=latency_summary(items),
+    )

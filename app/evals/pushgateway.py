@@ -1,0 +1,147 @@
+"""Push a run's results to the Prometheus Pushgateway, where Grafana's eval dashboard and the alerts read them.
+
+One group per (prompt version, model, quantization) under ``job="logtriage_eval"``; the gauges are named as
+``EVAL_METRIC_NAMES`` in ``app.telemetry.metrics``. Pushes use POST (``pushadd_to_gateway``), which replaces
+only the metric families pushed: a failed run pushes its partial results *without*
+``logtriage_eval_last_success_timestamp_seconds``, so the last success stays on the gateway and the
+staleness alert fires when successes stop.
+
+The HTTP request goes through an ``httpx.Client`` we are given (prometheus_client's handler hook), so its
+errors are translated here and tests can use ``httpx.MockTransport``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
+
+from app.errors import ExportError
+from app.evals.metrics import LATENCY_QUANTILES, RunMetrics
+from app.evals.runner import RunHeader
+from app.telemetry.metrics import EVAL_METRIC_NAMES
+
+JOB = "logtriage_eval"
+PUSH_TIMEOUT_S = 10.0
+
+_HELP: dict[str, tuple[str, tuple[str, ...]]] = {
+    "logtriage_eval_precision_ratio": (
+        "Precision of one root-cause class in the latest eval run.",
+        ("class",),
+    ),
+    "logtriage_eval_recall_ratio": ("Recall of one root-cause class in the latest eval run.", ("class",)),
+    "logtriage_eval_f1_ratio": ("F1 of one root-cause class in the latest eval run.", ("class",)),
+    "logtriage_eval_macro_f1_ratio": ("Macro-averaged F1 over the classes in the latest eval run.", ()),
+    "logtriage_eval_micro_f1_ratio": ("Micro-averaged F1 in the latest eval run.", ()),
+    "logtriage_eval_accuracy_ratio": (
+        "Share of items answered with the right class in the latest eval run.",
+        (),
+    ),
+    "logtriage_eval_invalid_output_ratio": ("Share of items whose answer was not a valid RCA.", ()),
+    "logtriage_eval_latency_seconds": (
+        "Quantiles of the time per answered item in the latest eval run.",
+        ("quantile",),
+    ),
+    "logtriage_eval_time_to_first_token_seconds": (
+        "Quantiles of the time to first token per answered item in the latest eval run.",
+        ("quantile",),
+    ),
+    "logtriage_eval_items": ("Items in the latest eval run.", ()),
+    "logtriage_eval_duration_seconds": ("Wall time of the latest eval run.", ()),
+    "logtriage_eval_last_success_timestamp_seconds": ("Unix time the last successful eval run finished.", ()),
+}
+assert tuple(_HELP) == EVAL_METRIC_NAMES, "the pushed gauges are exactly the names dashboards and alerts use"
+
+Handler = Callable[[str, str, float | None, list[tuple[str, str]], bytes], Callable[[], None]]
+
+
+def grouping_key(header: RunHeader) -> dict[str, str]:
+    """The Pushgateway group of a run (besides ``job``): prompt version, model and quantization."""
+    return {"prompt_version": header.prompt_ref, "model": header.model, "quantization": header.quantization}
+
+
+def build_registry(header: RunHeader, metrics: RunMetrics, *, now: float | None = None) -> CollectorRegistry:
+    """A fresh registry holding a run's gauges; the success timestamp only when the run succeeded."""
+    registry = CollectorRegistry()
+    gauges = {
+        name: Gauge(name, help_text, labels, registry=registry)
+        for name, (help_text, labels) in _HELP.items()
+        if name != "logtriage_eval_last_success_timestamp_seconds" or header.succeeded
+    }
+    for row in metrics.per_class:
+        gauges["logtriage_eval_precision_ratio"].labels(row.label).set(row.precision)
+        gauges["logtriage_eval_recall_ratio"].labels(row.label).set(row.recall)
+        gauges["logtriage_eval_f1_ratio"].labels(row.label).set(row.f1)
+    gauges["logtriage_eval_macro_f1_ratio"].set(metrics.macro_f1)
+    gauges["logtriage_eval_micro_f1_ratio"].set(metrics.micro_f1)
+    gauges["logtriage_eval_accuracy_ratio"].set(metrics.accuracy)
+    gauges["logtriage_eval_invalid_output_ratio"].set(metrics.invalid_output_rate)
+    for quantile in LATENCY_QUANTILES:
+        key = f"{quantile:g}"
+        total, ttft = metrics.latency.total_ms.get(key), metrics.latency.ttft_ms.get(key)
+        if total is not None:
+            gauges["logtriage_eval_latency_seconds"].labels(key).set(total / 1000)
+        if ttft is not None:
+            gauges["logtriage_eval_time_to_first_token_seconds"].labels(key).set(ttft / 1000)
+    gauges["logtriage_eval_items"].set(metrics.items)
+    gauges["logtriage_eval_duration_seconds"].set(header.duration_s or 0.0)
+    if header.succeeded:
+        finished = header.ended_at.timestamp() if header.ended_at else (now or time.time())
+        gauges["logtriage_eval_last_success_timestamp_seconds"].set(finished)
+    return registry
+
+
+def httpx_handler(client: httpx.Client) -> Handler:
+    """A prometheus_client push handler that sends the request with ``client`` and raises ExportError."""
+
+    def handler(
+        url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes
+    ) -> Callable[[], None]:
+        def send() -> None:
+            where = str(httpx.URL(url).copy_with(path="/"))
+            try:
+                response = client.request(method, url, content=data, headers=headers, timeout=timeout)
+            except httpx.TimeoutException:
+                raise ExportError(
+                    f"the Pushgateway at {where} did not answer within {timeout}s",
+                    hint="check PUSHGATEWAY_URL",
+                ) from None
+            except httpx.HTTPError as exc:
+                raise ExportError(
+                    f"could not reach the Pushgateway at {where}: {exc}", hint="check PUSHGATEWAY_URL"
+                ) from None
+            if response.is_error:
+                body = " ".join(response.text.split())[:300]
+                raise ExportError(
+                    f"the Pushgateway at {where} refused the push: HTTP {response.status_code}: {body}"
+                )
+
+        return send
+
+    return handler
+
+
+def push_run(
+    gateway_url: str | None,
+    header: RunHeader,
+    *,
+    client: httpx.Client,
+    timeout_s: float = PUSH_TIMEOUT_S,
+) -> dict[str, str]:
+    """Push a finished (or failed) run's gauges to the Pushgateway; the grouping key pushed to."""
+    if not gateway_url:
+        raise ExportError("PUSHGATEWAY_URL is not set", hint="set it to the Pushgateway's base URL")
+    if header.summary is None:
+        raise ExportError(f"run {header.id} has no results to push yet (status {header.status})")
+    key = grouping_key(header)
+    pushadd_to_gateway(
+        gateway_url,
+        job=JOB,
+        registry=build_registry(header, header.summary),
+        grouping_key=key,
+        timeout=timeout_s,
+        handler=httpx_handler(client),
+    )
+    return {"job": JOB, **key}

@@ -1,0 +1,846 @@
+"""Scenarios where the container itself fails: OOM kills, bad configuration, application bugs.
+
+Several share one symptom on purpose: a CrashLoopBackOff whose events and kubelet lines look alike,
+told apart only by the application's last lines (or the kernel's OOM line).
+"""
+
+from __future__ import annotations
+
+from app.golden.scenarios import formats as f
+from app.golden.scenarios.formats import Line
+from app.golden.scenarios.lifecycle import (
+    container_exited,
+    container_started,
+    crashloop,
+    image_of,
+    ready,
+    startup,
+)
+from app.golden.scenarios.noise import app_log, go_log, herring, request_path
+from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.window import Pod, Window
+
+_LIMITS_MI = (256, 384, 512, 768, 1024, 1536, 2048)
+
+
+def process_name(pod: Pod) -> str:
+    """The process name the kernel reports (``comm``, cut to 15 characters as Linux does)."""
+    names = {"jvm": "java", "python": "python3", "node": "node"}
+    return names.get(pod.runtime, pod.app.replace("-", "")[:15])
+
+
+def kernel_oom(w: Window, pod: Pod, at: float, *, npd_event: bool = True, evidence: bool = True) -> int:
+    """The kernel's memory-cgroup OOM kill of the pod's main process; returns the limit in MiB."""
+    limit_mi = w.pick(_LIMITS_MI)
+    limit_kb = limit_mi * 1024
+    pid = w.rng.randint(2000, 60000)
+    adj = w.pick((985, 992, 999, 968))
+    process = process_name(pod)
+    killed = (
+        f"Memory cgroup out of memory: Killed process {pid} ({process}) total-vm:{limit_kb * w.rng.randint(3, 6)}kB, "
+        f"anon-rss:{limit_kb - w.rng.randint(2000, 9000)}kB, file-rss:{w.rng.randint(9000, 40000)}kB, shmem-rss:0kB, "
+        f"UID:{w.pick((1000, 1001, 65532))} pgtables:{w.rng.randint(2000, 9000)}kB oom_score_adj:{adj}"
+    )
+    kernel = w.kernel(pod.node)
+    w.add(
+        at,
+        kernel,
+        f.kernel(f"{process} invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj={adj}"),
+    )
+    w.add(
+        at + 0.001,
+        kernel,
+        f.kernel(f"memory: usage {limit_kb}kB, limit {limit_kb}kB, failcnt {w.rng.randint(10, 9000)}"),
+    )
+    w.add(at + 0.002, w.kernel(pod.node, "error"), f.kernel(killed), evidence=evidence)
+    if npd_event:
+        w.add(
+            at + w.rng.uniform(0.5, 3),
+            w.events("default"),
+            f.kube_event("Warning", "OOMKilling", f"node/{pod.node}", killed),
+            evidence=evidence,
+        )
+    return limit_mi
+
+
+# --- oom_killed -----------------------------------------------------------------------------------
+
+
+@scenario("oom_killed")
+def oom_jvm_heap_growth(w: Window) -> Verdict:
+    pod = w.app("jvm")
+    w.crowd(pod, 1, 3)
+    job = w.rng.randint(1000, 9999)
+    w.add(
+        20,
+        pod,
+        f.spring(
+            pod.app,
+            "INFO",
+            "task-1",
+            "c.e.export.ExportJob",
+            f"Starting export job {job} (format=csv, tenant=t-{w.rng.randint(10, 99)})",
+        ),
+    )
+    at = 30.0
+    for rows in sorted(w.rng.sample(range(100_000, 3_000_000, 50_000), 4)):
+        w.add(
+            at,
+            pod,
+            f.spring(
+                pod.app, "INFO", "task-1", "c.e.export.ExportJob", f"Export job {job}: buffered {rows} rows"
+            ),
+        )
+        at += w.rng.uniform(8, 30)
+    if w.chance(0.6):
+        w.add(
+            at,
+            pod,
+            f.spring(
+                pod.app,
+                "WARN",
+                "task-1",
+                "c.e.export.ExportJob",
+                f"Export job {job}: buffer exceeds 80% of max heap",
+            ),
+        )
+    limit = kernel_oom(w, pod, at + w.rng.uniform(2, 10))
+    container_exited(w, pod, at + 11, 137)
+    restart = container_started(w, pod, at + w.rng.uniform(14, 20))
+    w.block(restart + 1, pod, [*startup(w, pod), ready(w, pod)])
+    w.quiet(pod, at, restart + 8)
+    return Verdict(
+        f"{pod.name} (Java) was OOM-killed by the kernel at its {limit}Mi memory limit while buffering export job {job}, then restarted.",
+        "critical",
+    )
+
+
+@scenario("oom_killed")
+def oom_go_cache_crashloop(w: Window) -> Verdict:
+    pod = w.app("go")
+    w.crowd(pod, 1, 3)
+
+    def run(at: float, attempt: int) -> float:
+        at = w.block(at + 0.4, pod, [*startup(w, pod), ready(w, pod)])
+        for _ in range(w.rng.randint(2, 4)):
+            at += w.rng.uniform(3, 12)
+            w.add(
+                at,
+                pod,
+                go_log(
+                    pod,
+                    "info",
+                    "cache/warm.go:77",
+                    "warming cache",
+                    loaded=w.rng.randint(10_000, 900_000),
+                    rss_mb=w.rng.randint(300, 1400),
+                ),
+            )
+        kernel_oom(w, pod, at + w.rng.uniform(1, 5), evidence=attempt == 0)
+        return at + 6
+
+    crashloop(w, pod, run, exit_code=137, runs=w.rng.randint(2, 3))
+    return Verdict(
+        f"{pod.name} is OOM-killed (exit 137) every time it warms its cache, and is in CrashLoopBackOff.",
+        "critical",
+    )
+
+
+@scenario("oom_killed")
+def oom_python_batch(w: Window) -> Verdict:
+    pod = w.app("python")
+    w.crowd(pod, 1, 2)
+    w.quiet(pod, 0)
+    at = w.rng.uniform(10, 40)
+    dataset = w.pick(("events", "orders", "clickstream", "ledger_entries"))
+    for part in range(w.rng.randint(3, 5)):
+        w.add(
+            at,
+            pod,
+            f.python_log(
+                "INFO",
+                "worker.loader",
+                f"loading partition {part} of {dataset} into DataFrame (rows={w.rng.randint(400_000, 4_000_000)})",
+            ),
+        )
+        at += w.rng.uniform(10, 40)
+    limit = kernel_oom(w, pod, at)
+    container_exited(w, pod, at + 0.3, 137, evidence=True)
+    if w.chance(0.5):
+        container_started(w, pod, at + w.rng.uniform(12, 20))
+    return Verdict(
+        f"The {pod.app} worker was killed by the kernel OOM killer (exit 137) at its {limit}Mi limit while loading {dataset} partitions.",
+        "critical",
+    )
+
+
+@scenario("oom_killed")
+def oom_node_ssr(w: Window) -> Verdict:
+    pod = w.app("node")
+    twin = w.app(replica_of=pod)
+    w.crowd(pod, 0, 2)
+    w.noise_weight(twin, 2.0)
+    killed_at = w.rng.uniform(w.duration_s * 0.4, w.duration_s * 0.7)
+    w.quiet(pod, killed_at, killed_at + 20)
+    for _ in range(3):
+        w.add(
+            killed_at - w.rng.uniform(5, 60),
+            pod,
+            f.pino(
+                40,
+                "render queue growing",
+                pod.name,
+                queued=w.rng.randint(50, 400),
+                heapUsedMb=w.rng.randint(600, 1500),
+            ),
+        )
+    kernel_oom(w, pod, killed_at)
+    container_exited(w, pod, killed_at + 0.2, 137, evidence=w.chance(0.5))
+    restart = container_started(w, pod, killed_at + w.rng.uniform(8, 15))
+    w.block(restart + 0.5, pod, [*startup(w, pod), ready(w, pod)])
+    return Verdict(
+        f"{pod.name} (Node.js SSR) exceeded its memory limit and was OOM-killed by the kernel; the replica kept serving.",
+        "warning",
+    )
+
+
+@scenario("oom_killed", "hard")
+def oom_crashloop_shared_symptom(w: Window) -> Verdict:
+    pod = w.app()
+    w.crowd(pod, 2, 3)
+
+    # No OOMKilling event here: only the kernel line separates this from a config or dependency crash.
+    def run(at: float, attempt: int) -> float:
+        at = w.block(at + 0.4, pod, [*startup(w, pod), ready(w, pod)])
+        for _ in range(w.rng.randint(2, 5)):
+            at += w.rng.uniform(2, 9)
+            w.add(
+                at,
+                pod,
+                app_log(w, pod, "info", "request completed", path=request_path(w, pod.namespace), status=200),
+            )
+        kernel_oom(w, pod, at + w.rng.uniform(0.5, 3), npd_event=False, evidence=attempt == 0)
+        return at + 4
+
+    crashloop(w, pod, run, exit_code=137, exit_evidence=True)
+    return Verdict(
+        f"{pod.name} is in CrashLoopBackOff because the kernel OOM-kills it under load (exit 137); the app logs nothing before dying.",
+        "critical",
+    )
+
+
+@scenario("oom_killed", "hard")
+def oom_with_red_herrings(w: Window) -> Verdict:
+    pod = w.app()
+    others = w.crowd(pod, 2, 3)
+    killed_at = w.rng.uniform(w.duration_s * 0.3, w.duration_s * 0.7)
+    w.quiet(pod, killed_at - 1, killed_at + 20)
+    for offset in (-8, -3, 4):
+        source = w.pick([pod, *[p for p in others if p.runtime in ("go", "jvm", "python", "node")]] or [pod])
+        w.add(killed_at + offset + w.rng.uniform(-1, 1), source, herring(w, source))
+    w.add(
+        killed_at - 2,
+        pod,
+        app_log(w, pod, "warn", "request to redis failed, retrying in 1s", error="i/o timeout"),
+    )
+    kernel_oom(w, pod, killed_at)
+    container_exited(w, pod, killed_at + 0.2, 137)
+    restart = container_started(w, pod, killed_at + w.rng.uniform(10, 18))
+    w.block(restart + 0.5, pod, [*startup(w, pod), ready(w, pod)])
+    return Verdict(
+        f"{pod.name} was OOM-killed by the kernel (exit 137); the nearby retry and slow-request warnings are unrelated.",
+        "critical",
+    )
+
+
+@scenario("oom_killed", "hard")
+def oom_sidecar_container(w: Window) -> Verdict:
+    pod = w.app()
+    side = w.sidecar(pod, w.pick(("log-shipper", "istio-proxy", "otel-agent")), "envoy")
+    w.crowd(pod, 1, 2)
+    w.noise_weight(pod, 2.5)
+    w.quiet(side, 0)
+    process = {"log-shipper": "fluent-bit", "istio-proxy": "envoy", "otel-agent": "otelcol-contrib"}[
+        side.container
+    ]
+    killed_at = w.rng.uniform(w.duration_s * 0.3, w.duration_s * 0.7)
+    limit_kb = w.pick((64, 128, 256)) * 1024
+    pid = w.rng.randint(2000, 60000)
+    kernel = w.kernel(side.node)
+    w.add(
+        killed_at,
+        kernel,
+        f.kernel(
+            f"{process[:15]} invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=999"
+        ),
+    )
+    w.add(
+        killed_at + 0.002,
+        w.kernel(side.node, "error"),
+        f.kernel(
+            f"Memory cgroup out of memory: Killed process {pid} ({process[:15]}) total-vm:{limit_kb * 4}kB, anon-rss:{limit_kb - 1500}kB, file-rss:{w.rng.randint(4000, 20000)}kB, shmem-rss:0kB, UID:1337 pgtables:{w.rng.randint(400, 1500)}kB oom_score_adj:999"
+        ),
+        evidence=True,
+    )
+    container_exited(w, side, killed_at + 0.1, 137)
+    w.event(
+        killed_at + 2,
+        side,
+        "Warning",
+        "BackOff",
+        f"Back-off restarting failed container {side.container} in pod {side.full}",
+        evidence=True,
+    )
+    return Verdict(
+        f"The {side.container} sidecar of {pod.name} was OOM-killed at its {limit_kb // 1024}Mi limit; the main container kept serving.",
+        "warning",
+    )
+
+
+# --- crash_config_error --------------------------------------------------------------------------
+
+_ENV_VARS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "STRIPE_API_KEY",
+    "JWT_SECRET",
+    "S3_BUCKET",
+    "KAFKA_BROKERS",
+    "SMTP_HOST",
+)
+
+
+@scenario("crash_config_error")
+def config_spring_datasource(w: Window) -> Verdict:
+    pod = w.app("jvm")
+    w.crowd(pod, 1, 3)
+    var = w.pick(("DB_URL", "DATABASE_URL", "JDBC_URL", "POSTGRES_URL"))
+    prop = w.pick(("spring.datasource.url", "spring.datasource.url", "spring.r2dbc.url"))
+
+    def run(at: float, attempt: int) -> float:
+        at = w.block(at + 0.5, pod, startup(w, pod)) + w.rng.uniform(1.5, 4)
+        report = [
+            f.spring(pod.app, "ERROR", "main", "o.s.b.d.LoggingFailureAnalysisReporter", ""),
+            f.jvm(""),
+            f.jvm("***************************"),
+            f.jvm("APPLICATION FAILED TO START"),
+            f.jvm("***************************"),
+            f.jvm(""),
+            f.jvm("Description:"),
+            f.jvm(""),
+            f.jvm(f"Failed to bind properties under '{prop}' to java.lang.String:"),
+            f.jvm(""),
+            f.jvm(f"    Property: {prop}"),
+            f.jvm(f'    Value: "${{{var}}}"'),
+            f.jvm("    Origin: class path resource [application.yaml] - 4:10"),
+            f.jvm(
+                f"    Reason: java.lang.IllegalArgumentException: Could not resolve placeholder '{var}' in value \"${{{var}}}\""
+            ),
+            f.jvm(""),
+            f.jvm("Action:"),
+            f.jvm(""),
+            f.jvm("Update your application's configuration"),
+        ]
+        evidence = (0, 3, 8, 13) if attempt == 0 else ()
+        return w.block(at, pod, report, evidence=evidence)
+
+    crashloop(w, pod, run, exit_code=1, runs=w.rng.randint(2, 3))
+    return Verdict(
+        f"{pod.name} fails at start-up: Spring cannot bind '{prop}' because the placeholder {var} is not set.",
+        "critical",
+    )
+
+
+@scenario("crash_config_error")
+def config_python_env_keyerror(w: Window) -> Verdict:
+    pod = w.app("python")
+    w.crowd(pod, 1, 3)
+    var = w.pick(_ENV_VARS)
+    module = w.pick(("settings", "config", "core.config"))
+
+    def run(at: float, attempt: int) -> float:
+        trace = [
+            f.python_plain("Traceback (most recent call last):"),
+            f.python_plain('  File "/app/main.py", line 9, in <module>'),
+            f.python_plain(f"    from app.{module} import settings"),
+            f.python_plain(
+                f'  File "/app/app/{module.replace(".", "/")}.py", line {w.rng.randint(6, 40)}, in <module>'
+            ),
+            f.python_plain(f'    {var.lower()} = os.environ["{var}"]'),
+            f.python_plain("                   ~~~~~~~~~~^^^^^^^^^^^^^^^^"),
+            f.python_plain('  File "<frozen os>", line 714, in __getitem__'),
+            f.python_plain(f"KeyError: '{var}'"),
+        ]
+        return w.block(at + w.rng.uniform(0.5, 2), pod, trace, evidence=(0, 4, 7) if attempt == 0 else ())
+
+    crashloop(w, pod, run, exit_code=1)
+    return Verdict(
+        f"{pod.name} crashes on import because the environment variable {var} is not set (KeyError).",
+        "critical",
+    )
+
+
+@scenario("crash_config_error")
+def config_go_envconfig(w: Window) -> Verdict:
+    pod = w.app("go")
+    w.crowd(pod, 1, 3)
+    var = w.pick(_ENV_VARS)
+
+    def run(at: float, attempt: int) -> float:
+        w.add(at + 0.2, pod, startup(w, pod)[0])
+        w.add(
+            at + 0.3,
+            pod,
+            go_log(
+                pod,
+                "fatal",
+                "cmd/server/main.go:41",
+                "failed to load configuration",
+                error=f"envconfig: required key {var} missing value",
+            ),
+            evidence=attempt == 0,
+        )
+        return at + 0.4
+
+    crashloop(w, pod, run, exit_code=1, runs=w.rng.randint(3, 4))
+    return Verdict(
+        f"{pod.name} exits immediately: required configuration key {var} has no value.", "critical"
+    )
+
+
+@scenario("crash_config_error")
+def config_node_invalid_json(w: Window) -> Verdict:
+    pod = w.app("node")
+    w.crowd(pod, 1, 3)
+    position = w.rng.randint(80, 900)
+    path = w.pick(("/etc/app/config.json", "/config/settings.json", "/app/config/production.json"))
+
+    def run(at: float, attempt: int) -> float:
+        trace = [
+            f.node_plain("/app/dist/config.js:14"),
+            f.node_plain("    throw new Error(`Invalid configuration file ${path}: ${err.message}`);"),
+            f.node_plain("    ^"),
+            f.node_plain(""),
+            f.node_plain(
+                f"Error: Invalid configuration file {path}: Unexpected token }} in JSON at position {position}"
+            ),
+            f.node_plain("    at loadConfig (/app/dist/config.js:14:11)"),
+            f.node_plain("    at Object.<anonymous> (/app/dist/server.js:9:16)"),
+            f.node_plain("    at Module._compile (node:internal/modules/cjs/loader:1469:14)"),
+            f.node_plain(""),
+            f.node_plain("Node.js v20.18.1"),
+        ]
+        return w.block(at + 0.6, pod, trace, evidence=(4,) if attempt == 0 else ())
+
+    crashloop(w, pod, run, exit_code=1)
+    return Verdict(
+        f"{pod.name} cannot parse its configuration file {path} (invalid JSON) and exits at start-up.",
+        "critical",
+    )
+
+
+@scenario("crash_config_error")
+def config_invalid_flag(w: Window) -> Verdict:
+    pod = w.app("go")
+    w.crowd(pod, 1, 3)
+    flag = w.pick(("metrics-bind-address", "health-probe-addr", "leader-elect-namespace", "log-format"))
+
+    def run(at: float, attempt: int) -> float:
+        usage = [
+            f.go_plain(f"flag provided but not defined: -{flag}"),
+            f.go_plain("Usage of /app/server:"),
+            f.go_plain("  -addr string"),
+            f.go_plain('    	listen address (default ":8080")'),
+            f.go_plain("  -config string"),
+            f.go_plain('    	path to the config file (default "/etc/app/config.yaml")'),
+        ]
+        return w.block(at + 0.1, pod, usage, evidence=(0,) if attempt == 0 else ())
+
+    crashloop(w, pod, run, exit_code=2, exit_evidence=False)
+    return Verdict(
+        f"{pod.name} is started with an unknown flag -{flag} and exits with usage (exit 2).", "critical"
+    )
+
+
+@scenario("crash_config_error", "hard")
+def config_crashloop_missing_secret_env(w: Window) -> Verdict:
+    pod = w.app(w.pick(("go", "node")))
+    others = w.crowd(pod, 2, 3)
+    var = w.pick(_ENV_VARS)
+    for other in others:
+        if other.runtime in ("go", "jvm", "python", "node"):
+            w.add(w.rng.uniform(5, w.duration_s - 5), other, herring(w, other))
+
+    def run(at: float, attempt: int) -> float:
+        if pod.runtime == "go":
+            # A panic, which looks like a bug, but its message is a missing setting.
+            lines = [
+                f.go_plain(f"panic: config: {var} must be set"),
+                f.go_plain(""),
+                f.go_plain("goroutine 1 [running]:"),
+                f.go_plain(f"github.com/acme/{pod.app}/internal/config.MustLoad()"),
+                f.go_plain(f"	/src/internal/config/config.go:{w.rng.randint(30, 90)} +0x1c5"),
+                f.go_plain("main.main()"),
+                f.go_plain("	/src/cmd/server/main.go:27 +0x25"),
+            ]
+        else:
+            lines = [
+                f.node_plain(f"Error: Missing required environment variable {var}"),
+                f.node_plain("    at requireEnv (/app/dist/env.js:8:11)"),
+                f.node_plain("    at Object.<anonymous> (/app/dist/server.js:5:20)"),
+                f.node_plain(""),
+                f.node_plain("Node.js v20.18.1"),
+            ]
+        at = w.block(at + 0.3, pod, startup(w, pod)) + 0.2
+        return w.block(at, pod, lines, evidence=(0,) if attempt == 0 else ())
+
+    crashloop(w, pod, run, exit_code=2 if pod.runtime == "go" else 1)
+    return Verdict(
+        f"{pod.name} is in CrashLoopBackOff because {var} is missing from its environment (the Secret does not provide it).",
+        "critical",
+    )
+
+
+@scenario("crash_config_error", "hard")
+def config_secret_key_missing(w: Window) -> Verdict:
+    pod = w.app()
+    w.crowd(pod, 2, 3)
+    w.quiet(pod, 0)
+    secret = f"{pod.app}-{w.pick(('db', 'secrets', 'credentials', 'env'))}"
+    key = w.pick(("DB_PASSWORD", "API_TOKEN", "CLIENT_SECRET", "REDIS_PASSWORD"))
+    message = f"couldn't find key {key} in Secret {pod.namespace}/{secret}"
+    at = w.rng.uniform(10, 60)
+    for attempt in range(w.rng.randint(3, 5)):
+        w.event(at, pod, "Normal", "Pulled", f'Container image "{image_of(pod)}" already present on machine')
+        w.event(at + 0.01, pod, "Warning", "Failed", f"Error: {message}", evidence=attempt == 0)
+        w.add(
+            at + 0.02,
+            w.kubelet(pod.node),
+            f.klog(
+                "E",
+                "pod_workers.go:1298",
+                "Error syncing pod, skipping",
+                pid=w.rng.randint(900, 3000),
+                err=f'failed to "StartContainer" for "{pod.container}" with CreateContainerConfigError: "{message}"',
+                pod=pod.ref,
+                podUID=pod.uid,
+            ),
+            evidence=attempt == 0,
+        )
+        at += w.rng.uniform(10, 90)
+        if at > w.duration_s - 10:
+            break
+    return Verdict(
+        f"{pod.name} cannot start (CreateContainerConfigError): its env refers to key {key}, which Secret {secret} lacks.",
+        "critical",
+    )
+
+
+@scenario("crash_config_error", "hard")
+def config_yaml_after_flux_apply(w: Window) -> Verdict:
+    pod = w.app("go")
+    flux = w.platform("flux")
+    w.crowd(pod, 1, 2)
+    w.ensure_duration(480)
+    applied = w.rng.uniform(20, 60)
+    config_map = f"{pod.app}-config"
+    w.add(
+        applied,
+        flux,
+        f.flux(
+            "info",
+            "kustomization",
+            "Kustomization",
+            pod.namespace,
+            "server-side apply completed",
+            output={
+                f"ConfigMap/{pod.namespace}/{config_map}": "configured",
+                f"Deployment/{pod.namespace}/{pod.app}": "configured",
+            },
+            revision=f"main@sha1:{w.hexid(40)}",
+        ),
+        evidence=True,
+    )
+    line = w.rng.randint(8, 60)
+
+    def run(at: float, attempt: int) -> float:
+        w.add(at + 0.2, pod, startup(w, pod)[0])
+        w.add(
+            at + 0.3,
+            pod,
+            go_log(
+                pod,
+                "fatal",
+                "cmd/server/main.go:52",
+                "cannot parse configuration",
+                path="/etc/app/config.yaml",
+                error=f"yaml: line {line}: did not find expected key",
+            ),
+            evidence=attempt == 0,
+        )
+        return at + 0.35
+
+    crashloop(w, pod, run, exit_code=1, start=applied + w.rng.uniform(90, 200))
+    return Verdict(
+        f"After Flux applied a new {config_map}, {pod.name} cannot parse /etc/app/config.yaml (line {line}) and crashloops.",
+        "critical",
+    )
+
+
+# --- application_exception -----------------------------------------------------------------------
+
+
+def _go_panic(pod: Pod, w: Window, message: str, function: str, goroutine: int) -> list[Line]:
+    module = f"github.com/acme/{pod.app}"
+    lines = [f.go_plain(f"panic: {message}")]
+    if "nil pointer" in message:
+        lines.append(
+            f.go_plain(
+                f"[signal SIGSEGV: segmentation violation code=0x1 addr=0x{w.rng.randint(8, 80):x} pc=0x{w.rng.getrandbits(24):x}]"
+            )
+        )
+    return [
+        *lines,
+        f.go_plain(""),
+        f.go_plain(f"goroutine {goroutine} [running]:"),
+        f.go_plain(
+            f"{module}/internal/{function}(0xc000{w.rng.getrandbits(24):06x}, {{0x{w.rng.getrandbits(24):x}, 0xc000{w.rng.getrandbits(20):05x}}})"
+        ),
+        f.go_plain(
+            f"	/src/internal/{function.split('.')[0]}/{function.split('.')[0]}.go:{w.rng.randint(40, 400)} +0x{w.rng.getrandbits(12):x}"
+        ),
+        f.go_plain(f"created by {module}/internal/worker.(*Pool).Start in goroutine 1"),
+        f.go_plain(f"	/src/internal/worker/pool.go:{w.rng.randint(30, 90)} +0x{w.rng.getrandbits(12):x}"),
+    ]
+
+
+@scenario("application_exception")
+def app_go_nil_panic(w: Window) -> Verdict:
+    pod = w.app("go")
+    w.crowd(pod, 1, 3)
+    function = w.pick(
+        (
+            "sync.(*Reconciler).apply",
+            "orders.(*Processor).handle",
+            "billing.(*Invoicer).render",
+            "events.(*Consumer).dispatch",
+        )
+    )
+
+    def run(at: float, attempt: int) -> float:
+        at = w.block(at + 0.3, pod, [*startup(w, pod), ready(w, pod)]) + w.rng.uniform(5, 40)
+        lines = _go_panic(
+            pod,
+            w,
+            "runtime error: invalid memory address or nil pointer dereference",
+            function,
+            w.rng.randint(30, 400),
+        )
+        return w.block(at, pod, lines, evidence=(0, 4) if attempt == 0 else ())
+
+    crashloop(w, pod, run, exit_code=2)
+    return Verdict(
+        f"{pod.name} panics with a nil pointer dereference in {function} and crashloops.", "critical"
+    )
+
+
+@scenario("application_exception")
+def app_go_index_out_of_range(w: Window) -> Verdict:
+    pod = w.app("go")
+    w.crowd(pod, 1, 3)
+    length = w.rng.randint(0, 6)
+    function = w.pick(("events.(*Consumer).dispatch", "pricing.(*Engine).tier", "search.(*Ranker).top"))
+
+    def run(at: float, attempt: int) -> float:
+        at = w.block(at + 0.3, pod, [*startup(w, pod), ready(w, pod)]) + w.rng.uniform(3, 30)
+        lines = _go_panic(
+            pod,
+            w,
+            f"runtime error: index out of range [{length}] with length {length}",
+            function,
+            w.rng.randint(30, 400),
+        )
+        return w.block(at, pod, lines, evidence=(0, 3) if attempt == 0 else ())
+
+    crashloop(w, pod, run, exit_code=2)
+    return Verdict(f"{pod.name} crashes with an index-out-of-range panic in {function}.", "critical")
+
+
+@scenario("application_exception")
+def app_java_npe_500(w: Window) -> Verdict:
+    pod = w.app("jvm")
+    ingress = w.platform("ingress-nginx")
+    w.crowd(pod, 0, 2)
+    entity, field = w.pick(
+        (("customer", "getAddress"), ("order", "getItems"), ("invoice", "getLines"), ("cart", "getOwner"))
+    )
+    cls = entity.capitalize()
+    first = True
+    for _ in range(w.rng.randint(2, 4)):
+        at = w.rng.uniform(10, w.duration_s - 10)
+        lines = [
+            f.spring(
+                pod.app,
+                "ERROR",
+                f"nio-8080-exec-{w.rng.randint(1, 10)}",
+                "o.a.c.c.C.[.[.[/].[dispatcherServlet]",
+                f'Servlet.service() for servlet [dispatcherServlet] in context with path [] threw exception [Request processing failed: java.lang.NullPointerException: Cannot invoke "com.acme.{pod.namespace}.model.{cls}.{field}()" because "{entity}" is null] with root cause',
+            ),
+            f.jvm(
+                f'java.lang.NullPointerException: Cannot invoke "com.acme.{pod.namespace}.model.{cls}.{field}()" because "{entity}" is null'
+            ),
+            f.jvm(
+                f"\tat com.acme.{pod.namespace}.service.{cls}Service.summary({cls}Service.java:{w.rng.randint(40, 300)})"
+            ),
+            f.jvm(
+                f"\tat com.acme.{pod.namespace}.web.{cls}Controller.get({cls}Controller.java:{w.rng.randint(20, 120)})"
+            ),
+            f.jvm(
+                "\tat java.base/jdk.internal.reflect.DirectMethodHandleAccessor.invoke(DirectMethodHandleAccessor.java:103)"
+            ),
+            f.jvm("\tat org.springframework.web.servlet.FrameworkServlet.service(FrameworkServlet.java:885)"),
+        ]
+        end = w.block(at, pod, lines, evidence=(0, 1, 2) if first else ())
+        w.add(
+            end + 0.01,
+            ingress,
+            f.nginx_access(
+                f"10.0.{w.rng.randint(0, 9)}.{w.rng.randint(2, 254)}",
+                f"GET /api/{entity}s/{w.rng.randint(1000, 99999)} HTTP/1.1",
+                500,
+                142,
+                f"{pod.namespace}-{pod.app}-8080",
+                f"{pod.ip}:8080",
+                w.rng.uniform(0.01, 0.08),
+                w.hexid(32),
+            ),
+        )
+        first = False
+    return Verdict(
+        f"{pod.name} returns 500s: a NullPointerException ({entity} is null) in {cls}Service on some requests.",
+        "warning",
+    )
+
+
+@scenario("application_exception", "hard")
+def app_python_request_keyerror(w: Window) -> Verdict:
+    pod = w.app("python")
+    w.crowd(pod, 1, 3)
+    key = w.pick(("shipping_address", "customer_id", "line_items", "currency"))
+    handler = w.pick(("create_order", "quote", "apply_coupon", "submit_invoice"))
+    first = True
+    for _ in range(w.rng.randint(2, 3)):
+        at = w.rng.uniform(10, w.duration_s - 10)
+        client = f"10.244.{w.rng.randint(0, 7)}.{w.rng.randint(2, 254)}:{w.port()}"
+        lines = [
+            f.python_log("ERROR", "uvicorn.error", "Exception in ASGI application"),
+            f.python_plain("Traceback (most recent call last):"),
+            f.python_plain(
+                '  File "/usr/local/lib/python3.12/site-packages/uvicorn/protocols/http/httptools_impl.py", line 409, in run_asgi'
+            ),
+            f.python_plain("    result = await app(  # type: ignore[func-returns-value]"),
+            f.python_plain(
+                f'  File "/app/app/routes/{handler}.py", line {w.rng.randint(20, 200)}, in {handler}'
+            ),
+            f.python_plain(f'    value = payload["{key}"]'),
+            f.python_plain(f"KeyError: '{key}'"),
+        ]
+        end = w.block(at, pod, lines, evidence=(0, 5, 6) if first else ())
+        w.add(end, pod, f.uvicorn_access(client, f"POST /api/{handler.replace('_', '-')} HTTP/1.1", 500))
+        first = False
+    return Verdict(
+        f"{pod.name} raises KeyError '{key}' in its {handler} handler for some payloads and returns 500; config and infrastructure are fine.",
+        "warning",
+    )
+
+
+@scenario("application_exception")
+def app_node_unhandled_rejection(w: Window) -> Verdict:
+    pod = w.app("node")
+    w.crowd(pod, 1, 3)
+    prop = w.pick(("id", "items", "email", "price"))
+
+    def run(at: float, attempt: int) -> float:
+        at = w.block(at + 0.3, pod, [*startup(w, pod), ready(w, pod)]) + w.rng.uniform(3, 40)
+        lines = [
+            f.node_plain("node:internal/process/promises:391"),
+            f.node_plain("    triggerUncaughtException(err, true /* fromPromise */);"),
+            f.node_plain("    ^"),
+            f.node_plain(""),
+            f.node_plain(
+                f"[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason \"TypeError: Cannot read properties of undefined (reading '{prop}')\".] {{"
+            ),
+            f.node_plain("  code: 'ERR_UNHANDLED_REJECTION'"),
+            f.node_plain("}"),
+            f.node_plain(""),
+            f.node_plain("Node.js v20.18.1"),
+        ]
+        return w.block(at, pod, lines, evidence=(4,) if attempt == 0 else ())
+
+    crashloop(w, pod, run, exit_code=1)
+    return Verdict(
+        f"{pod.name} crashes on an unhandled promise rejection (TypeError reading '{prop}' of undefined).",
+        "critical",
+    )
+
+
+@scenario("application_exception", "hard")
+def app_crashloop_concurrent_map(w: Window) -> Verdict:
+    pod = w.app("go")
+    w.crowd(pod, 2, 3)
+
+    def run(at: float, attempt: int) -> float:
+        at = w.block(at + 0.3, pod, [*startup(w, pod), ready(w, pod)])
+        at += w.rng.uniform(2, 10)
+        w.add(
+            at,
+            pod,
+            go_log(pod, "warn", "store/redis.go:64", "redis ping slow, retrying in 1s", error="i/o timeout"),
+        )
+        w.add(at + 1.1, pod, go_log(pod, "info", "store/redis.go:70", "redis connection established"))
+        lines = [
+            f.go_plain("fatal error: concurrent map writes"),
+            f.go_plain(""),
+            f.go_plain(f"goroutine {w.rng.randint(40, 900)} [running]:"),
+            f.go_plain(f"github.com/acme/{pod.app}/internal/session.(*Store).Put(...)"),
+            f.go_plain(f"	/src/internal/session/store.go:{w.rng.randint(30, 120)}"),
+        ]
+        return w.block(at + w.rng.uniform(4, 30), pod, lines, evidence=(0, 3) if attempt == 0 else ())
+
+    crashloop(w, pod, run, exit_code=2)
+    return Verdict(
+        f"{pod.name} crashloops on a data race ('fatal error: concurrent map writes' in session.Store); the Redis retry is benign.",
+        "critical",
+    )
+
+
+@scenario("application_exception", "hard")
+def app_exception_with_dependency_herring(w: Window) -> Verdict:
+    pod = w.app("python")
+    w.crowd(pod, 1, 3)
+    broker = w.pick(("rabbitmq", "redis", "kafka"))
+    at = w.rng.uniform(20, 80)
+    w.add(
+        at,
+        pod,
+        f.python_log("WARNING", "worker.broker", f"connection to {broker} reset by peer, reconnecting in 1s"),
+    )
+    w.add(at + 1.3, pod, f.python_log("INFO", "worker.broker", f"reconnected to {broker}"))
+    first = True
+    for _ in range(w.rng.randint(2, 4)):
+        at = w.rng.uniform(40, w.duration_s - 10)
+        job = w.rng.randint(10000, 99999)
+        lines = [
+            f.python_log("ERROR", "worker.jobs", f"job {job} failed"),
+            f.python_plain("Traceback (most recent call last):"),
+            f.python_plain('  File "/app/worker/jobs.py", line 88, in run'),
+            f.python_plain("    total += int(row['quantity'])"),
+            f.python_plain("             ^^^^^^^^^^^^^^^^^^^^"),
+            f.python_plain("ValueError: invalid literal for int() with base 10: 'N/A'"),
+        ]
+        w.block(at, pod, lines, evidence=(0, 3, 5) if first else ())
+        first = False
+    return Verdict(
+        f"{pod.app} jobs fail with ValueError parsing quantity 'N/A'; the brief {broker} reconnect is unrelated.",
+        "warning",
+    )

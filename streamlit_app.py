@@ -1,0 +1,52 @@
+"""The LogTriage dashboard's router: page config, session defaults, /metrics, and the pages that exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from app.ui import cache, components
+
+ROOT = Path(__file__).resolve().parent
+USER_KEY = "user"
+
+# (section, file, title, icon); a page is listed only when its file exists, so pages that other
+# people add later (labeling, evals, comparison) appear without touching this file.
+PAGES = (
+    ("Investigate", "pages/triage.py", "Triage", ":material/troubleshoot:"),
+    ("Investigate", "pages/label.py", "Label", ":material/label:"),
+    ("Evaluate", "pages/evals.py", "Evals", ":material/analytics:"),
+    ("Evaluate", "pages/compare.py", "Compare", ":material/compare_arrows:"),
+    ("Configure", "pages/prompts.py", "Prompts", ":material/description:"),
+    ("Configure", "pages/models.py", "Models", ":material/memory:"),
+)
+
+
+def navigation_pages(root: Path) -> dict[str, list[st.Page]]:
+    """The pages whose files exist under ``root``, grouped by section; Triage is the default."""
+    sections: dict[str, list[st.Page]] = {}
+    for section, path, title, icon in PAGES:
+        if (root / path).is_file():
+            page = st.Page(root / path, title=title, icon=icon, default=path == "pages/triage.py")
+            sections.setdefault(section, []).append(page)
+    return sections
+
+
+# An emoji favicon is drawn locally; a Material icon would be fetched from fonts.gstatic.com.
+st.set_page_config(page_title="LogTriage", page_icon="🔎", layout="wide")
+
+with components.error_boundary("starting the dashboard"):
+    settings = cache.get_app_settings()
+    if settings.metrics_port:
+        cache.start_metrics_server(settings.metrics_port)
+    if USER_KEY not in st.session_state:
+        # Set by the gateway's auth in front of the dashboard; absent when run locally.
+        st.session_state[USER_KEY] = st.context.headers.get(settings.auth_user_header)
+
+page = st.navigation(navigation_pages(ROOT))
+with st.sidebar:
+    if st.session_state.get(USER_KEY):
+        st.caption("Signed in as")
+        st.text(st.session_state[USER_KEY])
+page.run()

@@ -1,0 +1,100 @@
+"""Start a Streamlit app as a real server under a path prefix, and launch Debian's Chromium.
+
+Used by the e2e fixtures and by ``bench/bench_dashboard.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Browser, Playwright
+
+from tests.fixtures.llama import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE_PATH = "logtriage"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+STARTUP_TIMEOUT_S = 60
+# Variables of the calling process that must not leak into the app it starts.
+_SCRUBBED = ("LOKI_URL", "MODELS_FILE", "DATABASE_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "GRAFANA_URL")
+
+
+@dataclass
+class Dashboard:
+    """A running Streamlit server: its URL (with the path prefix, ending in /) and its output."""
+
+    url: str
+    log_path: Path
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    def log_tail(self, chars: int = 3000) -> str:
+        """The end of the server's output, for failure messages."""
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+
+def start_streamlit(script: Path, data_dir: Path, env: dict[str, str]) -> Dashboard:
+    """Run ``streamlit run <script>`` headless under /logtriage on a free port; returns once healthy."""
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED and not k.startswith("STREAMLIT_")}
+    full_env.update(
+        DATA_DIR=str(data_dir),
+        METRICS_PORT="0",
+        # The path prefix comes from the environment, as the Kubernetes deployment sets it.
+        STREAMLIT_SERVER_BASE_URL_PATH=BASE_PATH,
+        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+    )
+    full_env.update(env)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "streamlit.log"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(script),
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+    ]  # fmt: skip
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    dashboard = Dashboard(url=f"http://127.0.0.1:{port}/{BASE_PATH}/", log_path=log_path, process=process)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}:\n{dashboard.log_tail()}")
+        try:
+            if httpx.get(f"{dashboard.url}_stcore/health", timeout=1).text == "ok":
+                return dashboard
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    stop_streamlit(dashboard)
+    raise RuntimeError(f"streamlit did not become healthy in {STARTUP_TIMEOUT_S}s:\n{dashboard.log_tail()}")
+
+
+def stop_streamlit(dashboard: Dashboard) -> None:
+    """Stop the server process."""
+    dashboard.process.terminate()
+    try:
+        dashboard.process.wait(10)
+    except subprocess.TimeoutExpired:
+        dashboard.process.kill()
+        dashboard.process.wait()
+
+
+def launch_chromium(playwright: Playwright, executable: Path = CHROMIUM) -> Browser:
+    """Debian's Chromium, headless, with the flags that keep it quiet and offline."""
+    return playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)

@@ -1,0 +1,3 @@
+"""Tests of app.llm."""
+
+from __future__ import annotations

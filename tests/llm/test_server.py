@@ -1,0 +1,303 @@
+"""Finding, building and running llama-server."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.errors import ModelServerError
+from app.llm import server as server_module
+from app.llm.models import check_health, default_local_models
+from app.llm.server import (
+    LLAMA_CPP_PYTHON_VERSION,
+    LocalModelServer,
+    build_dir,
+    build_log_path,
+    cmake_commands,
+    download_sdist,
+    ensure_llama_quantize,
+    ensure_llama_server,
+    sdist_path,
+    serve_local_models,
+    source_dir,
+)
+from tests.fixtures.llama import LlamaBinaries, free_port
+
+SDIST_NAME = f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}.tar.gz"
+
+
+def executable(path: Path, script: str = "#!/bin/sh\nexit 0\n") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(script)
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("LLAMA_SERVER_BIN", raising=False)
+    return Settings()
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+# --- finding and building ---------------------------------------------------------------------------------
+
+
+def test_llama_server_bin_is_used_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    binary = executable(tmp_path / "opt" / "llama-server")
+    quantize = executable(tmp_path / "opt" / "llama-quantize")
+    monkeypatch.setenv("LLAMA_SERVER_BIN", str(binary))
+    settings = Settings()
+    assert ensure_llama_server(settings) == binary
+    assert ensure_llama_quantize(settings) == quantize
+
+
+@pytest.mark.parametrize("make", ["missing", "not-executable"])
+def test_llama_server_bin_that_cannot_run_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: str
+) -> None:
+    binary = tmp_path / "llama-server"
+    if make == "not-executable":
+        binary.write_text("not a program")
+    monkeypatch.setenv("LLAMA_SERVER_BIN", str(binary))
+    with pytest.raises(ModelServerError, match="is not an executable file"):
+        ensure_llama_server(Settings())
+
+
+def test_a_cached_build_is_found_without_building(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cached = executable(build_dir(settings) / "bin" / "llama-server")
+    executable(build_dir(settings) / "bin" / "llama-quantize")
+
+    def no_build(*args: object, **kwargs: object) -> Path:
+        raise AssertionError("must not build when the binaries are cached")
+
+    monkeypatch.setattr(server_module, "build_llama_cpp", no_build)
+    assert ensure_llama_server(settings) == cached
+    assert ensure_llama_quantize(settings) == cached.with_name("llama-quantize")
+    assert cached.parent == settings.cache_dir / f"build-{LLAMA_CPP_PYTHON_VERSION}" / "bin"
+
+
+def test_concurrent_callers_build_once(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    builds: list[int] = []
+
+    def slow_build(settings: Settings, **kwargs: object) -> Path:
+        builds.append(1)
+        time.sleep(0.3)
+        executable(build_dir(settings) / "bin" / "llama-server")
+        executable(build_dir(settings) / "bin" / "llama-quantize")
+        return build_dir(settings) / "bin"
+
+    monkeypatch.setattr(server_module, "build_llama_cpp", slow_build)
+    messages: list[str] = []
+    results: list[Path] = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(ensure_llama_server(settings, progress=messages.append))
+        )
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(builds) == 1
+    assert results == [build_dir(settings) / "bin" / "llama-server"] * 3
+    assert any("another process is building" in m for m in messages)
+
+
+def test_cmake_commands_use_the_portable_flags() -> None:
+    configure, build = cmake_commands(Path("/src"), Path("/build"), jobs=2)
+    assert configure == [
+        "cmake", "-S", "/src", "-B", "/build",
+        "-DCMAKE_BUILD_TYPE=Release", "-DGGML_NATIVE=OFF", "-DGGML_AVX=ON", "-DGGML_AVX2=ON", "-DGGML_FMA=ON",
+        "-DGGML_F16C=ON", "-DGGML_AVX512=OFF", "-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF",
+        "-DBUILD_SHARED_LIBS=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_UI=OFF",
+        "-DLLAMA_USE_PREBUILT_UI=OFF", "-DLLAMA_OPENSSL=OFF", "-DLLAMA_CURL=OFF",
+    ]  # fmt: skip
+    assert build == ["cmake", "--build", "/build", "--target", "llama-server", "llama-quantize", "-j", "2"]
+
+
+def fake_sdist() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        data = b"cmake_minimum_required(VERSION 3.14)\n"
+        info = tarfile.TarInfo(f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}/vendor/llama.cpp/CMakeLists.txt")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def fake_pip(tmp_path: Path, sdist: bytes, calls: Path) -> list[str]:
+    """A pip stand-in that records its arguments and writes ``sdist`` into --dest, as pip download does."""
+    payload = tmp_path / "payload.tar.gz"
+    payload.write_bytes(sdist)
+    script = executable(
+        tmp_path / "fake-pip",
+        "#!/bin/sh\n"
+        f'echo "$@" >> {calls}\n'
+        'while [ $# -gt 0 ]; do if [ "$1" = "--dest" ]; then dest="$2"; fi; shift; done\n'
+        f'cp {payload} "$dest/{SDIST_NAME}"\n',
+    )
+    return [str(script)]
+
+
+def test_sdist_is_downloaded_with_pip_verified_and_then_reused(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    sdist = fake_sdist()
+    monkeypatch.setattr(server_module, "LLAMA_CPP_PYTHON_SDIST_SHA256", hashlib.sha256(sdist).hexdigest())
+    calls = tmp_path / "calls.txt"
+    pip = fake_pip(tmp_path, sdist, calls)
+    path = download_sdist(settings, pip_command=pip)
+    assert path == sdist_path(settings)
+    assert path.read_bytes() == sdist
+    args = calls.read_text().split()
+    assert args[:4] == ["download", "--no-deps", "--no-binary", ":all:"]
+    assert f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}" in args
+    download_sdist(settings, pip_command=pip)
+    assert len(calls.read_text().splitlines()) == 1  # verified file on disk: no second download
+
+
+def test_sdist_with_the_wrong_hash_is_rejected(settings: Settings, tmp_path: Path) -> None:
+    pip = fake_pip(tmp_path, fake_sdist(), tmp_path / "calls.txt")
+    with pytest.raises(ModelServerError, match="sha256"):
+        download_sdist(settings, pip_command=pip)
+    assert not sdist_path(settings).exists()
+    assert [p for p in sdist_path(settings).parent.iterdir() if p.name.startswith("sdist-")] == []
+
+
+def test_pip_failure_is_reported_with_its_last_words(settings: Settings, tmp_path: Path) -> None:
+    pip = [
+        str(
+            executable(
+                tmp_path / "pip", "#!/bin/sh\necho 'ERROR: No matching distribution found' >&2\nexit 1\n"
+            )
+        )
+    ]
+    with pytest.raises(ModelServerError, match="No matching distribution"):
+        download_sdist(settings, pip_command=pip)
+
+
+def test_failed_build_names_its_log(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    sdist = fake_sdist()
+    monkeypatch.setattr(server_module, "LLAMA_CPP_PYTHON_SDIST_SHA256", hashlib.sha256(sdist).hexdigest())
+    sdist_path(settings).parent.mkdir(parents=True)
+    sdist_path(settings).write_bytes(sdist)
+    tools = tmp_path / "tools"
+    executable(tools / "cmake", "#!/bin/sh\necho 'CMake Error: no compiler works' >&2\nexit 1\n")
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+
+    with pytest.raises(ModelServerError) as caught:
+        ensure_llama_server(settings)
+    assert str(build_log_path(settings)) in str(caught.value)
+    assert "CMake Error: no compiler works" in caught.value.user_message()
+    assert (source_dir(settings) / "CMakeLists.txt").exists()  # extracted from the sdist
+
+
+# --- running ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.llama
+def test_local_server_starts_serves_and_stops(
+    llama_binaries: LlamaBinaries, tiny_models: dict[str, Path], tmp_path: Path, llm_http: httpx.Client
+) -> None:
+    local = LocalModelServer(
+        llama_binaries.server, tiny_models["Q8_0"], port=free_port(), parallel=2, context_length=1024,
+        alias="tiny-q8_0", log_path=tmp_path / "server.log",
+    )  # fmt: skip
+    with local:
+        props = llm_http.get(f"{local.base_url}/props").json()
+        assert props["total_slots"] == 2
+        assert props["default_generation_settings"]["n_ctx"] == 1024  # per slot, as asked
+        assert props["model_path"].endswith(tiny_models["Q8_0"].name)
+        models = llm_http.get(f"{local.base_url}/v1/models").json()
+        assert [m["id"] for m in models["data"]] == ["tiny-q8_0"]
+        assert llm_http.get(f"{local.base_url}/metrics").status_code == 200  # --metrics is on
+        pid = local.pid
+        assert pid is not None
+    assert local.pid is None
+    assert not port_open(local.port)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+@pytest.mark.llama
+def test_port_in_use_is_reported_or_reused(
+    llama_binaries: LlamaBinaries, llama_server: LocalModelServer
+) -> None:
+    same_port = LocalModelServer(llama_binaries.server, llama_server.model_path, port=llama_server.port)
+    with pytest.raises(ModelServerError, match="already in use"):
+        same_port.start()
+    same_port.start(reuse_running=True)
+    assert not same_port.owned
+    same_port.stop()
+    assert port_open(llama_server.port)  # the running server was left alone
+
+
+@pytest.mark.llama
+def test_server_that_cannot_load_the_model_names_its_log(
+    llama_binaries: LlamaBinaries, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\0" * 64)
+    local = LocalModelServer(
+        llama_binaries.server, broken, port=free_port(), log_path=tmp_path / "broken.log"
+    )
+    with pytest.raises(ModelServerError, match=r"exited with code \d+ while starting; see .*broken.log"):
+        local.start(timeout_s=30)
+    assert local.pid is None
+
+
+def two_free_ports() -> int:
+    for _ in range(50):
+        port = free_port()
+        if port < 65535 and not port_open(port + 1):
+            return port
+    raise RuntimeError("no two consecutive free ports")
+
+
+@pytest.mark.llama
+def test_serve_local_models_runs_one_server_per_quantization(
+    llama_binaries: LlamaBinaries, monkeypatch: pytest.MonkeyPatch, llm_http: httpx.Client
+) -> None:
+    monkeypatch.setenv("LLAMA_SERVER_BIN", str(llama_binaries.server))
+    monkeypatch.setenv("LOCAL_MODEL_PORT", str(two_free_ports()))
+    monkeypatch.setenv("LOCAL_MODEL_PARALLEL", "2")
+    settings = Settings()
+    messages: list[str] = []
+    servers = serve_local_models(settings, progress=messages.append, timeout_s=60)
+    try:
+        assert all(s.owned for s in servers)
+        for model in default_local_models(settings):
+            health = check_health(model, llm_http, settings)
+            assert health.ok, health.detail
+            assert health.total_slots == 2
+            assert health.model_path is not None
+            assert health.model_path.endswith(f"-{model.quantization}.gguf")
+            assert (settings.tiny_models_dir / str(model.gguf_file)).exists()
+        assert [m for m in messages if m.startswith("starting")] == [
+            f"starting {m.name} on {m.base_url}" for m in default_local_models(settings)
+        ]
+    finally:
+        for server in servers:
+            server.stop()
+    assert not any(port_open(s.port) for s in servers)
