@@ -2,9 +2,9 @@
 # LogTriage: the Streamlit dashboard and the `logtriage` CLI (the eval CronJob) in one image.
 # Runs as uid 10001 with a read-only root filesystem: HOME, XDG and Streamlit's config live on the
 # /tmp emptyDir, DATA_DIR and CACHE_DIR on their own writable mounts (k8s/apps/base/logtriage).
-ARG PYTHON_IMAGE=python:3.11.14-slim-trixie
 
-FROM ${PYTHON_IMAGE} AS build
+# Both stages use the same Python image: the virtualenv's interpreter links to its /usr/local/bin.
+FROM python:3.11.14-slim-trixie AS build
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /uvx /bin/
 # Use the image's Python, install into /app/.venv, compile bytecode now (the runtime cannot write it).
 ENV UV_COMPILE_BYTECODE=1 \
@@ -26,7 +26,7 @@ COPY golden/ golden/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev
 
-FROM ${PYTHON_IMAGE} AS runtime
+FROM python:3.11.14-slim-trixie AS runtime
 ARG UID=10001
 RUN groupadd --system --gid "${UID}" logtriage \
     && useradd --system --uid "${UID}" --gid "${UID}" --home-dir /tmp --no-create-home \

@@ -146,7 +146,9 @@ def triage_cmd(
     pod: PodOpt = None,
     container: ContainerOpt = None,
     level: LevelOpt = None,
-    limit: Annotated[int, typer.Option(min=1, max=100_000, help="Most lines to fetch.")] = 5000,
+    limit: Annotated[
+        int | None, typer.Option(min=1, max=100_000, help="Most lines to fetch (default LOG_LIMIT).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find the root cause of what went wrong in a namespace's logs."""

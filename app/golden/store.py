@@ -257,6 +257,7 @@ def run_with_retries(engine: Engine, work: Callable[[Connection], T], what: str)
         except DBAPIError as exc:
             if attempt == MAX_ATTEMPTS or not _is_transient(exc):
                 raise StoreError(f"could not {what}: {exc.__class__.__name__}: {exc.orig}") from None
+            log.debug("retrying %s (attempt %d) after %s", what, attempt, exc.orig)
             # Jittered backoff so the racers do not collide again in lockstep.
             time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 7)))
         except SQLAlchemyError as exc:

@@ -18,7 +18,11 @@ from app.services import Services, build_services
 # One window per class: (cause, log lines, indices of the lines that prove it).
 WINDOWS: dict[str, tuple[list[str], list[int]]] = {
     "oom_killed": (
-        ["starting worker pool size=8", "Memory cgroup out of memory: Killed process 4242 (java)", "OOMKilled"],
+        [
+            "starting worker pool size=8",
+            "Memory cgroup out of memory: Killed process 4242 (java)",
+            "OOMKilled",
+        ],
         [1, 2],
     ),
     "crash_config_error": (
@@ -26,7 +30,11 @@ WINDOWS: dict[str, tuple[list[str], list[int]]] = {
         [1, 2],
     ),
     "image_pull_error": (
-        ["Pulling image registry.example.com/api:v9", "Failed to pull image: manifest unknown", "ErrImagePull"],
+        [
+            "Pulling image registry.example.com/api:v9",
+            "Failed to pull image: manifest unknown",
+            "ErrImagePull",
+        ],
         [1, 2],
     ),
     "dependency_unavailable": (
@@ -34,7 +42,11 @@ WINDOWS: dict[str, tuple[list[str], list[int]]] = {
         [1, 2],
     ),
     "dns_resolution_failure": (
-        ["resolving db.internal", "lookup db.internal on 10.96.0.10:53: no such host", "NXDOMAIN db.internal"],
+        [
+            "resolving db.internal",
+            "lookup db.internal on 10.96.0.10:53: no such host",
+            "NXDOMAIN db.internal",
+        ],
         [1, 2],
     ),
     "probe_failure": (
@@ -50,7 +62,11 @@ WINDOWS: dict[str, tuple[list[str], list[int]]] = {
         [1],
     ),
     "permission_denied": (
-        ["listing pods", 'pods is forbidden: User "system:serviceaccount:a:b" cannot list resource', "denied"],
+        [
+            "listing pods",
+            'pods is forbidden: User "system:serviceaccount:a:b" cannot list resource',
+            "denied",
+        ],
         [1],
     ),
     "node_resource_pressure": (
@@ -111,7 +127,9 @@ def small_golden_set(copies: int = 2) -> list[GoldenExample]:
     for cause, (lines, evidence) in WINDOWS.items():
         for n in range(copies):
             source = "synthetic" if n % 2 == 0 else "labeled"
-            examples.append(make_example(f"{cause}-{n}", cause, [*lines, f"request id {n}"], evidence, source=source))
+            examples.append(
+                make_example(f"{cause}-{n}", cause, [*lines, f"request id {n}"], evidence, source=source)
+            )
     return sorted(examples, key=lambda example: example.id)
 
 
@@ -132,7 +150,9 @@ def golden_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
-def write_models_file(path: Path, base_url: str, *, name: str = "fake-q4", quantization: str = "Q4_K_M") -> Path:
+def write_models_file(
+    path: Path, base_url: str, *, name: str = "fake-q4", quantization: str = "Q4_K_M"
+) -> Path:
     """A models file with one model at ``base_url``."""
     entry = {
         "name": name,

@@ -18,13 +18,15 @@ def window(*lines: str) -> list[LogEntry]:
     """Log entries one second apart, as a log source returns them."""
     start = 1_772_366_400_000_000_000
     labels = {"namespace": "shop", "pod": "checkout-5f7c9", "container": "checkout"}
-    return [LogEntry(ts_ns=start + n * 1_000_000_000, labels=labels, line=line) for n, line in enumerate(lines)]
+    return [
+        LogEntry(ts_ns=start + n * 1_000_000_000, labels=labels, line=line) for n, line in enumerate(lines)
+    ]
 
 
 HEALTHY = (
     '{"level":"info","ts":"2026-03-01T12:00:00Z","msg":"request served","path":"/api/cart","status":200}',
     '10.244.1.7 - - [01/Mar/2026:12:00:01 +0000] "GET /healthz HTTP/1.1" 200 2 "-" "kube-probe/1.31"',
-    "I0301 12:00:02.000000    2301 kubelet.go:2412] \"SyncLoop (PLEG): event for pod\" pod=\"shop/checkout-5f7c9\"",
+    'I0301 12:00:02.000000    2301 kubelet.go:2412] "SyncLoop (PLEG): event for pod" pod="shop/checkout-5f7c9"',
     '[INFO] 10.244.1.7:40112 - 4711 "A IN redis.shop.svc.cluster.local. udp 58 false 512" NOERROR qr,aa,rd 112 0.0002s',
     "2026-03-01 12:00:04.120 UTC [61] LOG:  checkpoint complete: wrote 42 buffers (0.3%)",
 )
@@ -35,7 +37,7 @@ def test_an_oom_killed_window_is_oom_killed_citing_the_kill() -> None:
         *HEALTHY[:2],
         "Mar 01 12:00:02 node-3 kernel: Memory cgroup out of memory: Killed process 4242 (java) "
         "total-vm:4823412kB, anon-rss:1048576kB",
-        '    State:          Terminated\n      Reason:       OOMKilled\n      Exit Code:    137',
+        "    State:          Terminated\n      Reason:       OOMKilled\n      Exit Code:    137",
         'reason=BackOff type=Warning msg="Back-off restarting failed container checkout in pod checkout-5f7c9"',
     )
 
@@ -72,7 +74,7 @@ def test_a_clean_window_is_healthy_with_no_evidence() -> None:
 
 
 def test_one_stray_timeout_in_a_quiet_window_is_still_healthy() -> None:
-    answer = classify_logs(window(*HEALTHY, "level=warn msg=\"slow request\" err=\"context deadline exceeded\""))
+    answer = classify_logs(window(*HEALTHY, 'level=warn msg="slow request" err="context deadline exceeded"'))
 
     assert answer.root_cause == "healthy"
     assert "weak hits" in answer.summary
@@ -83,8 +85,8 @@ def test_probe_failures_after_a_refused_database_blame_the_database() -> None:
         window(
             "psycopg2.OperationalError: could not connect to server: Connection refused\n\tIs the server running "
             'on host "postgres.shop.svc" (10.96.12.4) and accepting TCP/IP connections on port 5432?',
-            'Warning  Unhealthy  pod/checkout-5f7c9  Readiness probe failed: HTTP probe failed with statuscode: 503',
-            'Warning  Unhealthy  pod/checkout-5f7c9  Readiness probe failed: HTTP probe failed with statuscode: 503',
+            "Warning  Unhealthy  pod/checkout-5f7c9  Readiness probe failed: HTTP probe failed with statuscode: 503",
+            "Warning  Unhealthy  pod/checkout-5f7c9  Readiness probe failed: HTTP probe failed with statuscode: 503",
         )
     )
 
@@ -146,10 +148,14 @@ def test_macro_f1_and_accuracy_match_scikit_learn(starter_items) -> None:
     gold = [item.expected for item in starter_items.items]
     predicted = [item.predicted for item in starter_items.items]
 
-    assert starter_items.macro_f1 == pytest.approx(f1_score(gold, predicted, average="macro", zero_division=0))
+    assert starter_items.macro_f1 == pytest.approx(
+        f1_score(gold, predicted, average="macro", zero_division=0)
+    )
     assert starter_items.accuracy == pytest.approx(accuracy_score(gold, predicted))
     for row in starter_items.per_class:
-        assert row.f1 == pytest.approx(f1_score(gold, predicted, labels=[row.label], average="macro", zero_division=0))
+        assert row.f1 == pytest.approx(
+            f1_score(gold, predicted, labels=[row.label], average="macro", zero_division=0)
+        )
 
 
 def test_the_command_prints_accuracy_macro_f1_and_a_class_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -162,7 +168,9 @@ def test_the_command_prints_accuracy_macro_f1_and_a_class_table(capsys: pytest.C
     assert "healthy " in out
 
 
-def test_the_command_reports_a_broken_file_and_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_reports_a_broken_file_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = tmp_path / "broken.jsonl"
     broken.write_text("{not json\n")
 

@@ -940,6 +940,8 @@ def test_dockerfile_builds_a_non_root_image_the_pods_can_run() -> None:
     for image in images:
         resolved = re.sub(r"\$\{(\w+)\}", lambda m: arguments.get(m.group(1), m.group(0)), image)
         assert resolved in stages or _image_is_pinned(resolved), f"image {resolved} is not pinned"
+    stage_images = re.findall(r"^FROM (\S+) AS \S+$", text, re.MULTILINE)
+    assert len(set(stage_images)) == 1, f"build and runtime must share the Python image: {stage_images}"
     assert "uv sync --frozen --no-dev" in text
     for path in ("app/", "pages/", "prompts/", "golden/", "streamlit_app.py", "pyproject.toml", "uv.lock"):
         assert re.search(rf"^COPY .*{re.escape(path)}", text, re.MULTILINE), (

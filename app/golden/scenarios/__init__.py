@@ -5,7 +5,7 @@ Importing this package registers every scenario in ``SCENARIOS`` (root cause -> 
 
 from __future__ import annotations
 
-from app.golden.scenarios import workload
+from app.golden.scenarios import access, network, workload
 from app.golden.scenarios.registry import SCENARIOS, Scenario, Verdict
 
-__all__ = ["SCENARIOS", "Scenario", "Verdict", "workload"]
+__all__ = ["SCENARIOS", "Scenario", "Verdict", "access", "network", "workload"]

@@ -75,12 +75,10 @@ def klog(
     return Line(component, render)
 
 
-def logr(severity: str, source: str, logger: str, message: str, *, pid: int = 1, **fields: object) -> Line:
+def logr(severity: str, source: str, logger: str, msg: str, *, pid: int = 1, **fields: object) -> Line:
     """A klog line in the older logr style cert-manager writes: ``logger "msg"="..." "key"="..."``."""
     pairs = "".join(f" {quote(key)}={quote(value)}" for key, value in fields.items())
-    return klog(
-        severity, source, f'{logger} "msg"={quote(message)}{pairs}', component="cert-manager", pid=pid
-    )
+    return klog(severity, source, f'{logger} "msg"={quote(msg)}{pairs}', component="cert-manager", pid=pid)
 
 
 def kube_event(kind: str, reason: str, obj: str, message: str) -> Line:
@@ -161,11 +159,14 @@ def nginx_access(
     )
 
 
-def nginx_error(level: str, message: str, *, worker: int = 31) -> Line:
-    """An nginx error-log line."""
-    return Line(
-        "ingress-nginx", lambda ts: f"{_utc(ts):%Y/%m/%d %H:%M:%S} [{level}] {worker}#{worker}: {message}"
-    )
+def nginx_combined(client: str, request: str, status: int, size: int, component: str = "nginx") -> Line:
+    """An nginx access line in the default ``combined`` format (a plain nginx container)."""
+    return Line(component, lambda ts: f'{client} - - [{_nginx_time(ts)}] "{request}" {status} {size} "-" "Mozilla/5.0"')
+
+
+def nginx_error(level: str, message: str, *, worker: int = 31, component: str = "ingress-nginx") -> Line:
+    """An nginx error-log line (the ingress controller's, or a plain nginx container's)."""
+    return Line(component, lambda ts: f"{_utc(ts):%Y/%m/%d %H:%M:%S} [{level}] {worker}#{worker}: {message}")
 
 
 def envoy_access(

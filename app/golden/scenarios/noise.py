@@ -253,6 +253,12 @@ def _ingress(w: Window, pod: Pod) -> Line:
     )
 
 
+def _nginx(w: Window, pod: Pod) -> Line:
+    asset = w.pick(("/", "/index.html", "/assets/app.js", "/assets/app.css", "/favicon.ico", "/healthz"))
+    client = f"10.244.{w.rng.randint(0, 7)}.{w.rng.randint(2, 254)}"
+    return f.nginx_combined(client, f"GET {asset} HTTP/1.1", w.pick((200, 200, 304)), w.rng.randint(200, 90000))
+
+
 def _coredns(w: Window, pod: Pod) -> Line:
     name = f"{w.pick(NAMESPACES.get(w.namespace, ('web',)))}.{w.namespace}.svc.cluster.local."
     qtype = w.pick(("A", "A", "AAAA"))
@@ -333,6 +339,7 @@ _BY_RUNTIME: dict[str, Callable[[Window, Pod], Line]] = {
     "kafka": _kafka,
     "ingress-nginx": _ingress,
     "coredns": _coredns,
+    "nginx": _nginx,
     "envoy": _envoy,
     "cert-manager": _cert_manager,
     "flux": _flux,

@@ -1,0 +1,186 @@
+"""Evals: run a prompt and a model (or the regex baseline) over the golden set, list runs, open one."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.evals.runner import BASELINE_MODEL_NAME, MAX_CONCURRENCY, EvalRequest, RunHeader, parse_slice
+from app.golden.taxonomy import ROOT_CAUSES
+from app.triage import DEFAULT_PROMPT
+from app.ui import components
+from app.ui import evals as ui
+
+SOURCES = ("synthetic", "labeled", "imported")
+ANY_SOURCE = "any source"
+
+
+def start_section() -> None:
+    """Prompt, model, slice and concurrency; Start runs it in the background with a progress bar."""
+    refs: list[str] = []
+    models: list[str] = [BASELINE_MODEL_NAME]
+    with components.error_boundary("loading prompts and models"):
+        refs = ui.prompt_refs()
+        models = ui.model_names()
+    prompt_col, model_col = st.columns(2)
+    default_prompt = next(
+        (i for i, ref in enumerate(refs) if ref.startswith(DEFAULT_PROMPT.split("@")[0])), 0
+    )
+    prompt = prompt_col.selectbox("Prompt", refs, index=default_prompt if refs else None, key="evals.prompt")
+    model = model_col.selectbox(
+        "Model",
+        models,
+        key="evals.model",
+        help=f"{BASELINE_MODEL_NAME} is the keyword/regex analyzer: no server, the floor every model must beat.",
+    )
+    classes_col, source_col, limit_col, concurrency_col = st.columns([3, 1, 1, 1])
+    classes = classes_col.multiselect("Classes", ROOT_CAUSES, key="evals.classes", placeholder="all classes")
+    source = source_col.selectbox("Source", [ANY_SOURCE, *SOURCES], key="evals.source")
+    limit = limit_col.number_input("First N (0 = all)", min_value=0, value=0, step=10, key="evals.limit")
+    concurrency = concurrency_col.number_input(
+        "Concurrency (0 = auto)",
+        min_value=0,
+        max_value=MAX_CONCURRENCY,
+        value=0,
+        key="evals.concurrency",
+        help="Requests in flight; auto = the server's slot count, else 4.",
+    )
+    ids_col, cache_col = st.columns([5, 1], vertical_alignment="bottom")
+    ids = ids_col.text_input("Example ids", key="evals.ids", placeholder="comma-separated; empty = all")
+    no_cache = cache_col.toggle(
+        "No cache", key="evals.no_cache", help="Run inference even for cached answers."
+    )
+    live = ui.current_eval()
+    running = live is not None and live.active
+    if st.button(
+        "Start run",
+        type="primary",
+        icon=":material/play_arrow:",
+        key="evals.start",
+        disabled=running or prompt is None or model is None,
+    ):
+        with components.error_boundary("starting the run"):
+            request = EvalRequest(
+                prompt=prompt or DEFAULT_PROMPT,
+                model=model or BASELINE_MODEL_NAME,
+                slice=parse_slice(
+                    None,
+                    classes=list(classes),
+                    source=None if source == ANY_SOURCE else source,
+                    ids=[i.strip() for i in ids.split(",") if i.strip()],
+                    limit=int(limit) or None,
+                ),
+                concurrency=int(concurrency) or None,
+                use_cache=not no_cache,
+            )
+            ui.start_eval(request)
+    ui.progress_panel()
+
+
+def fingerprint_section(header: RunHeader) -> None:
+    """What the run was: prompt, golden set, model file, params, server build, app version."""
+    fingerprint = header.fingerprint
+    rows = {
+        "run": header.id,
+        "status": header.status,
+        "prompt": f"{header.prompt_ref} (sha256 {header.prompt_sha256})",
+        "golden set": f"{header.golden_version}, {len(header.item_ids)} items, slice {header.slice or 'all'}",
+        "model": f"{header.model} · {header.quantization} · {header.gguf_file or 'no GGUF'}",
+        "endpoint": header.base_url or "none",
+        "sampling params": str(header.params),
+        "server build": str(fingerprint.get("server_build", "n/a")),
+        "app": f"{fingerprint.get('app_version')} @ {fingerprint.get('git_revision')}",
+        "started / ended": f"{header.started_at} → {header.ended_at}",
+        "concurrency": f"{header.concurrency} ({fingerprint.get('concurrency_source', '')})",
+        "resumed": ", ".join(fingerprint.get("resumes", [])) or "never",
+    }
+    st.dataframe(
+        [{"field": name, "value": value} for name, value in rows.items()],
+        hide_index=True,
+        column_config={"value": st.column_config.TextColumn("value", width="large")},
+    )
+    if header.error:
+        components.error_box(header.error)
+
+
+def run_detail(header: RunHeader) -> None:
+    """One run: headline metrics, per-class table, confusion matrix, latency and failing items."""
+    st.subheader(f"Run {header.id[:8]}", anchor=False)
+    st.text(header.label)
+    summary = header.summary
+    with st.expander("Fingerprint", expanded=summary is None):
+        fingerprint_section(header)
+    if summary is None:
+        st.info("This run has no results yet.", icon=":material/hourglass_empty:")
+        return
+    cols = st.columns(6)
+    cols[0].metric("Accuracy", f"{summary.accuracy:.1%}")
+    cols[1].metric("Macro-F1", f"{summary.macro_f1:.1%}")
+    cols[2].metric("Micro-F1", f"{summary.micro_f1:.1%}")
+    cols[3].metric("Invalid output", f"{summary.invalid_output_rate:.1%}")
+    cols[4].metric("Evidence recall", f"{summary.evidence_recall:.1%}")
+    cols[5].metric("Items", f"{summary.items:,}", help=f"{summary.cached_items} from the cache")
+    st.caption(
+        " · ".join(f"{outcome.replace('_', ' ')}: {count}" for outcome, count in summary.outcomes.items())
+    )
+    table_col, matrix_col = st.columns(2, gap="large")
+    with table_col:
+        st.caption("Per class")
+        st.dataframe(ui.per_class_frame(summary), hide_index=True, key="evals.per_class")
+    with matrix_col:
+        st.caption("Confusion matrix")
+        ui.chart(ui.confusion_figure(summary.confusion), key="evals.confusion")
+    items = ui.run_items(header)
+    latency = summary.latency
+    st.caption(
+        f"Latency of {latency.timed_items} answered items: p50 {components.format_ms(latency.total_ms.get('0.5'))}"
+        f" · p95 {components.format_ms(latency.total_ms.get('0.95'))}"
+        f" · p99 {components.format_ms(latency.total_ms.get('0.99'))}"
+        f" · TTFT p50 {components.format_ms(latency.ttft_ms.get('0.5'))}"
+        f" · {latency.tokens_per_s_mean:,.1f} tokens/s · {latency.total_tokens:,} tokens"
+    )
+    ui.chart(ui.latency_figure([(header.model, items)]), key="evals.latency")
+    failing = [item for item in items if item.outcome != "correct"]
+    st.caption(f"Failing items ({len(failing)}); click one to see its logs and output")
+    event = st.dataframe(
+        ui.items_frame(failing),
+        key="evals.failing",
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        column_config={"error": st.column_config.TextColumn("error", width="large")},
+    )
+    rows = event.selection.rows if event is not None else []
+    if rows:
+        item = failing[rows[0]]
+        examples: dict = {}
+        with components.error_boundary("loading the golden set"):
+            examples = ui.golden_examples()
+        ui.example_detail(examples.get(item.example_id), [(header.model, item)], key="evals.example")
+
+
+def main() -> None:
+    """The Evals page."""
+    st.title("Evals", anchor=False)
+    st.caption(
+        "Run a prompt and a model over the golden set, or the regex baseline every model must beat; "
+        "open a run to see where it goes wrong."
+    )
+    with st.container(border=True):
+        st.subheader("Start a run", anchor=False)
+        start_section()
+    st.subheader("Runs", anchor=False)
+    headers: list[RunHeader] = []
+    with components.error_boundary("listing runs"):
+        headers = ui.eval_runs()
+    if not headers:
+        st.info("No runs yet. Start one above, or with `logtriage eval run`.", icon=":material/analytics:")
+        return
+    selected = ui.runs_table(headers, key="evals.runs")
+    if selected is None:
+        st.caption("Click a run to open it.")
+        return
+    with components.error_boundary("showing the run"):
+        run_detail(ui.run_header(selected.id))
+
+
+main()

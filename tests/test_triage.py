@@ -1,0 +1,180 @@
+"""The triage pipeline in-process: demo logs, an OpenAI-compatible fake speaking SSE, a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from app.config import Settings
+from app.errors import InputError
+from app.llm.models import ModelConfig
+from app.logs.demo import DemoLogSource
+from app.logs.logql import LogFilter
+from app.prompts.registry import PromptRegistry
+from app.store.db import get_engine, session_scope
+from app.store.tables import TriageRunRow
+from app.telemetry.tracing import RECENT_TRACES, setup_tracing
+from app.triage import (
+    LogsEvent,
+    PromptEvent,
+    ResultEvent,
+    TokenStreamEvent,
+    TriageRequest,
+    TriageService,
+    queue_for_labeling,
+    validate_window,
+)
+from tests.fixtures.llama import FakeOpenAIServer
+
+NOW = datetime.now(UTC)
+ANSWER = {
+    "root_cause": "dependency_unavailable",
+    "confidence": 0.8,
+    "evidence": [1, 2],
+    "summary": "DB down.",
+}
+
+
+def answer_tokens(answer: dict[str, object]) -> list[str]:
+    text = json.dumps(answer)
+    return [text[i : i + 7] for i in range(0, len(text), 7)]
+
+
+@pytest.fixture
+def service(tmp_path: Path, fake_openai_server: FakeOpenAIServer) -> TriageService:
+    settings = Settings(llm_timeout_seconds=2.0)
+    setup_tracing(settings)
+    engine = get_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    model = ModelConfig(
+        name="fake-q4",
+        base_url=fake_openai_server.base_url,
+        quantization="Q4_K_M",
+        context_length=8192,
+        response_format_style="json_object",
+    )
+    return TriageService(
+        settings=settings,
+        log_source=DemoLogSource(now=lambda: NOW),
+        models=[model],
+        registry=PromptRegistry(settings.prompts_dir, engine),
+        engine=engine,
+        http_client=httpx.Client(timeout=httpx.Timeout(5.0)),
+    )
+
+
+def request(**overrides: object) -> TriageRequest:
+    fields: dict[str, object] = {
+        "filter": LogFilter(namespace="payments"),
+        "start": NOW - timedelta(hours=1),
+        "end": NOW,
+        "model": "fake-q4",
+    }
+    fields.update(overrides)
+    return TriageRequest.model_validate(fields)
+
+
+def stored(service: TriageService, run_id: str) -> TriageRunRow:
+    with session_scope(service.engine) as session:
+        row = session.scalars(select(TriageRunRow).where(TriageRunRow.id == run_id)).one()
+    return row
+
+
+def test_events_arrive_in_order_and_the_result_is_stored(
+    service: TriageService, fake_openai_server: FakeOpenAIServer
+) -> None:
+    fake_openai_server.script.tokens = answer_tokens(ANSWER)
+    events = list(service.stream(request()))
+    assert isinstance(events[0], LogsEvent)
+    assert isinstance(events[1], PromptEvent)
+    tokens = [e for e in events if isinstance(e, TokenStreamEvent)]
+    assert "".join(t.text for t in tokens) == json.dumps(ANSWER)
+    assert [t.tokens_so_far for t in tokens] == sorted(t.tokens_so_far for t in tokens)
+    result = events[-1].result if isinstance(events[-1], ResultEvent) else None
+    assert result is not None
+    assert result.status == "ok"
+    assert result.root_cause == "dependency_unavailable"
+    assert [e.number for e in result.evidence] == [1, 2]
+    assert result.evidence[0].text.startswith("[1] ")
+    assert result.evidence[0].entry_indices
+    row = stored(service, result.run_id)
+    assert row.root_cause == "dependency_unavailable"
+    assert row.prompt_sha256 == events[1].prepared.version.sha256
+    assert row.trace_id == result.trace_id
+    assert len(row.logs) == result.log_lines
+    # the prompt the model got is the rendered one, with the schema asked for
+    body = fake_openai_server.requests[-1].body
+    assert body["stream"] is True
+    assert body["response_format"]["type"] == "json_object"
+    assert body["messages"][1]["content"] == events[1].prepared.rendered.user
+    spans = {s.name for s in RECENT_TRACES.get(result.trace_id or "")}
+    assert {"triage", "logs.query", "context.budget", "prompt.render", "chat fake-q4"} <= spans
+
+
+def test_invalid_output_is_kept_with_its_kind(
+    service: TriageService, fake_openai_server: FakeOpenAIServer
+) -> None:
+    fake_openai_server.script.tokens = [
+        '{"root_cause": "cosmic_rays", ',
+        '"confidence": 1, "evidence": [], "summary": "x"}',
+    ]
+    result = service.run(request())
+    assert result.status == "error"
+    assert result.error_kind == "invalid_output"
+    assert "root_cause" in (result.error or "")
+    assert "cosmic_rays" in result.raw_output
+    assert stored(service, result.run_id).error_kind == "invalid_output"
+
+
+@pytest.mark.parametrize(
+    ("script", "kind"),
+    [({"status": 500}, "llm_http"), ({"first_token_delay_s": 4.0}, "llm_timeout")],
+)
+def test_server_failures_become_readable_errors(
+    service: TriageService, fake_openai_server: FakeOpenAIServer, script: dict[str, object], kind: str
+) -> None:
+    for key, value in script.items():
+        setattr(fake_openai_server.script, key, value)
+    result = service.run(request())
+    assert result.status == "error"
+    assert result.error_kind == kind
+    assert result.error
+    assert "\n" not in result.error
+
+
+def test_cancel_stops_a_running_inference(
+    service: TriageService, fake_openai_server: FakeOpenAIServer
+) -> None:
+    fake_openai_server.script.tokens = answer_tokens(ANSWER) * 50
+    fake_openai_server.script.delay_s = 0.05
+    cancel = threading.Event()
+    events = []
+    for event in service.stream(request(), cancel):
+        events.append(event)
+        if isinstance(event, TokenStreamEvent) and event.tokens_so_far >= 3:
+            cancel.set()
+    final = events[-1]
+    assert isinstance(final, ResultEvent)
+    assert final.result.status == "cancelled"
+    assert sum(isinstance(e, TokenStreamEvent) for e in events) < 10
+
+
+def test_send_to_labeling_marks_the_run(service: TriageService, fake_openai_server: FakeOpenAIServer) -> None:
+    fake_openai_server.script.tokens = answer_tokens(ANSWER)
+    result = service.run(request())
+    queue_for_labeling(service.engine, result.run_id)
+    assert stored(service, result.run_id).queued_for_labeling
+    with pytest.raises(InputError, match="no triage run"):
+        queue_for_labeling(service.engine, "missing")
+
+
+def test_windows_are_checked() -> None:
+    with pytest.raises(InputError, match="not after start"):
+        validate_window(NOW, NOW - timedelta(minutes=1))
+    with pytest.raises(InputError, match="7 days"):
+        validate_window(NOW - timedelta(days=8), NOW)
