@@ -19,6 +19,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # The project itself, installed editable so app/config.py finds prompts/ and golden/ next to it.
 # README.md is the package's readme (hatchling reads it).
 COPY README.md streamlit_app.py ./
+COPY .streamlit/ .streamlit/
 COPY app/ app/
 COPY pages/ pages/
 COPY prompts/ prompts/

@@ -37,7 +37,8 @@ k8s-validate:
 
 # Scan k8s/ with checkov (IaC security scanner); findings are justified in k8s/README.md.
 k8s-scan:
-    uvx checkov@3.3.30 -d k8s --framework kubernetes --compact --quiet
+    uvx checkov@3.3.30 -d k8s --framework kubernetes --skip-path k8s/apps/homelab/patches --compact --quiet --skip-download
+    uvx checkov@3.3.30 -f Dockerfile --framework dockerfile --compact --quiet --skip-download
 
 # Serve the local models (builds llama-server once, generates the tiny models).
 serve-models:

@@ -14,6 +14,7 @@ Run: ``uv run python bench/bench_dashboard.py``. Prints medians and ratios to th
 
 from __future__ import annotations
 
+import re
 import statistics
 import sys
 import tempfile
@@ -67,7 +68,7 @@ def measure_triage(browser: Browser, app: Dashboard) -> tuple[float, float, floa
         first = timed(lambda: (page.goto(app.url), expect(run_button).to_be_visible(timeout=TIMEOUT_MS)))
         page.get_by_role("combobox", name="Namespace").click()
         page.get_by_role("option", name=NAMESPACE, exact=True).click()
-        page.get_by_role("button", name="24h").click()
+        page.get_by_role("radio", name="24h").click()
         button = page.get_by_role("button", name="Preview logs")
 
         def preview() -> None:
@@ -84,7 +85,7 @@ def measure_triage(browser: Browser, app: Dashboard) -> tuple[float, float, floa
         def filter_table() -> None:
             box.fill("upstream")
             box.press("Enter")
-            counted = page.get_by_text(f"of {LINES} lines")
+            counted = page.get_by_text(re.compile(rf"^[\d,]+ of {LINES} lines$"))
             expect(counted).not_to_have_text(f"{LINES} of {LINES} lines", timeout=TIMEOUT_MS)
 
         filtered = timed(filter_table)

@@ -117,8 +117,8 @@ def _check(example: GoldenExample) -> None:
 
 
 def _summary(examples: list[GoldenExample]) -> str:
-    by_class = Counter(example.label.root_cause for example in examples)
-    hard = sum(1 for example in examples if getattr(example, "difficulty", "") == "hard")
+    by_class: Counter[str] = Counter(example.label.root_cause for example in examples)
+    hard = sum(1 for example in examples if (example.model_extra or {}).get("difficulty") == "hard")
     rows = [f"{cause:<24} {by_class[cause]:>4}" for cause in ROOT_CAUSES]
     return "\n".join([*rows, f"{'total':<24} {len(examples):>4}  (hard: {hard})"])
 

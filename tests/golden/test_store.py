@@ -12,16 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
-from app.errors import InputError
+from app.errors import InputError, StoreError
 from app.golden import store
 from app.golden.agreement import ADJUDICATOR, Disagreement
 from app.golden.jsonl import dump_jsonl, read_jsonl, write_jsonl
 from app.golden.schema import GoldenExample
 from app.logs.models import datetime_to_ns, format_rfc3339_ns
 from app.store.db import get_engine, session_scope
-from app.store.tables import GoldenExampleRow, LabelHistoryRow, TriageRunRow
+from app.store.tables import GoldenExampleRow, LabelHistoryRow, LabelRow, TriageRunRow
 from tests.golden import example_data
 
 LINES = (
@@ -345,3 +345,47 @@ def test_label_window_shows_one_examples_logs(engine: Engine) -> None:
     assert [log.line for log in store.label_window(engine, "a").logs] == list(LINES)
     with pytest.raises(InputError, match="no golden example 'b'"):
         store.label_window(engine, "b")
+
+
+# --- retries ---------------------------------------------------------------------------------------------------
+
+
+def label_row(labeler: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "example_id": "a",
+        "labeler": labeler,
+        "root_cause": "oom_killed",
+        "evidence": [1],
+        "severity": "critical",
+        "summary": "",
+        "revision": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def test_a_transaction_that_loses_a_race_is_retried_whole(engine: Engine) -> None:
+    attempts: list[int] = []
+
+    def work(conn: Connection) -> int:
+        attempts.append(len(attempts) + 1)
+        conn.execute(insert(LabelRow).values(label_row("alice")))
+        if len(attempts) == 1:  # as if another labeler had inserted the same row first
+            conn.execute(insert(LabelRow).values(label_row("alice")))
+        return len(attempts)
+
+    assert store.run_with_retries(engine, work, "save") == 2
+    assert [label.labeler for label in store.labels_for(engine, "a")] == ["alice"]
+
+
+def test_a_real_error_is_not_retried_and_names_what_failed(engine: Engine) -> None:
+    attempts: list[int] = []
+
+    def work(conn: Connection) -> None:
+        attempts.append(1)
+        conn.execute(insert(LabelRow).values(label_row("alice") | {"root_cause": None}))
+
+    with pytest.raises(StoreError, match="could not save the label: IntegrityError"):
+        store.run_with_retries(engine, work, "save the label")
+    assert attempts == [1]

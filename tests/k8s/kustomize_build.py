@@ -98,6 +98,7 @@ class Resource:
 
     obj: Manifest
     original_name: str
+    needs_hash_suffix: bool = False
 
     @property
     def kind(self) -> str:
@@ -263,10 +264,7 @@ def _generate_config_maps(directory: Path, spec: Manifest) -> list[Resource]:
             metadata["annotations"] = annotations
         config_map: Manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data}
         disable_hash = own_options.get("disableNameSuffixHash", options.get("disableNameSuffixHash", False))
-        resource = Resource(config_map, generator["name"])
-        if not disable_hash:
-            config_map["metadata"].setdefault("annotations", {})["__needs_hash__"] = "true"
-        generated.append(resource)
+        generated.append(Resource(config_map, generator["name"], needs_hash_suffix=not disable_hash))
     return generated
 
 
@@ -312,11 +310,9 @@ def _go_json(value: Any) -> str:
 def _add_hash_suffixes(resources: list[Resource]) -> None:
     renamed: dict[tuple[str | None, str], str] = {}
     for resource in resources:
-        annotations = resource.obj.get("metadata", {}).get("annotations") or {}
-        if annotations.pop("__needs_hash__", None) is None:
+        if not resource.needs_hash_suffix:
             continue
-        if not annotations:
-            resource.obj["metadata"].pop("annotations")
+        resource.needs_hash_suffix = False
         new_name = f"{resource.name}-{config_map_hash(resource.obj)}"
         renamed[(resource.namespace, resource.name)] = new_name
         resource.obj["metadata"]["name"] = new_name

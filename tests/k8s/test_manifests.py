@@ -23,6 +23,7 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
 from app.config import Settings
+from app.llm.models import ModelConfig, parse_models
 from app.telemetry import metrics as app_metrics
 from tests.k8s.kustomize_build import (
     KustomizeError,
@@ -110,9 +111,9 @@ def deployed() -> tuple[Manifest, ...]:
     return tuple(objects)
 
 
-def objects_of(kind: str, objects: tuple[Manifest, ...] | None = None) -> list[Manifest]:
-    """The objects of one kind."""
-    return [obj for obj in (deployed() if objects is None else objects) if obj["kind"] == kind]
+def objects_of(kind: str) -> list[Manifest]:
+    """The deployed objects of one kind."""
+    return [obj for obj in deployed() if obj["kind"] == kind]
 
 
 def find_object(kind: str, name: str, namespace: str | None = None) -> Manifest:
@@ -237,8 +238,9 @@ def _normalise_hash_suffixes(objects: list[Manifest], generated: set[str]) -> st
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed (optional cross-check)")
 @pytest.mark.parametrize("directory", kustomization_dirs(), ids=lambda p: str(p.relative_to(K8S_DIR)))
 def test_offline_builder_agrees_with_kubectl_kustomize(directory: Path) -> None:
-    # Objects must be equal; generated ConfigMap suffixes are compared as "a hash" because kubectl
-    # builds differ in their hash function (ours is kustomize's documented one, see the next test).
+    # Objects must be equal. Generated ConfigMap suffixes only have to be there: some kubectl builds
+    # (e.g. v1.32.4-dispatcher) compute other suffixes than kustomize's documented hash, which ours
+    # reproduces (next test). Flux renames the references consistently either way.
     result = subprocess.run(
         ["kubectl", "kustomize", str(directory)], capture_output=True, text=True, check=False
     )
@@ -342,6 +344,19 @@ def test_every_object_matches_its_schema(directory: Path) -> None:
     assert not errors, "\n".join(errors)
 
 
+def test_readme_examples_match_their_schemas() -> None:
+    readme = (K8S_DIR / "README.md").read_text(encoding="utf-8")
+    examples = [
+        document
+        for block in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL)
+        for document in yaml.safe_load_all(block)
+        if isinstance(document, dict) and "apiVersion" in document and "kind" in document
+    ]
+    assert any(example["kind"] == "SecurityPolicy" and "oidc" in example["spec"] for example in examples)
+    errors = [error for example in examples for error in schema_errors(example)]
+    assert not errors, "\n".join(errors)
+
+
 # --- Flux --------------------------------------------------------------------------------------
 
 
@@ -396,15 +411,16 @@ def test_helm_releases_use_existing_sources_and_pinned_charts() -> None:
             assert (dependency["name"], dependency.get("namespace", namespace)) in names, ident(release)
 
 
-def _dicts_under(value: Any, key: str) -> Iterator[tuple[str, Any]]:
+def _values_under(value: Any, key: str) -> Iterator[Any]:
+    """Every value stored under key, at any depth of nested mappings and lists."""
     if isinstance(value, dict):
         for child_key, child in value.items():
             if child_key == key:
-                yield child_key, child
-            yield from _dicts_under(child, key)
+                yield child
+            yield from _values_under(child, key)
     elif isinstance(value, list):
         for child in value:
-            yield from _dicts_under(child, key)
+            yield from _values_under(child, key)
 
 
 def test_helm_release_values_set_requests_limits_and_safe_security_contexts() -> None:
@@ -413,7 +429,7 @@ def test_helm_release_values_set_requests_limits_and_safe_security_contexts() ->
         values = release["spec"].get("values", {})
         compute = [
             resources
-            for _, resources in _dicts_under(values, "resources")
+            for resources in _values_under(values, "resources")
             if isinstance(resources, dict) and "storage" not in (resources.get("requests") or {})
         ]
         if not compute:
@@ -423,7 +439,7 @@ def test_helm_release_values_set_requests_limits_and_safe_security_contexts() ->
                 if not {"cpu", "memory"} <= set(resources.get(part) or {}):
                     problems.append(f"{ident(release)}: resources without {part} cpu and memory: {resources}")
         for key in ("securityContext", "containerSecurityContext"):
-            for _, context in _dicts_under(values, key):
+            for context in _values_under(values, key):
                 if context.get("allowPrivilegeEscalation", False) is not False:
                     problems.append(f"{ident(release)}: {key} allows privilege escalation")
                 if "readOnlyRootFilesystem" in context and context["readOnlyRootFilesystem"] is not True:
@@ -575,14 +591,15 @@ def test_database_url_comes_from_a_secret() -> None:
         assert "secretKeyRef" in variables["DATABASE_URL"].get("valueFrom", {}), ident(obj)
 
 
-def _models_file(container: Manifest, pod_spec: Manifest, namespace: str) -> dict[str, Any]:
+def _models_file(container: Manifest, pod_spec: Manifest, namespace: str) -> list[ModelConfig]:
     env = container_env(container, namespace)
     path = Path(str(env["MODELS_FILE"]))
     mount = next(m for m in container["volumeMounts"] if Path(m["mountPath"]) == path.parent)
     volume = next(v for v in pod_spec["volumes"] if v["name"] == mount["name"])
     config_map = find_object("ConfigMap", volume["configMap"]["name"], namespace)
     assert path.name in config_map["data"], f"MODELS_FILE {path} is not a key of {ident(config_map)}"
-    return yaml.safe_load(config_map["data"][path.name])
+    # Parsed by the app's own loader: the file must be one LogTriage accepts.
+    return parse_models(yaml.safe_load(config_map["data"][path.name]), f"{ident(config_map)}/{path.name}")
 
 
 def _selected_deployment(service: Manifest) -> Manifest:
@@ -600,24 +617,24 @@ def _selected_deployment(service: Manifest) -> Manifest:
 def test_models_file_points_at_the_llama_cpp_servers() -> None:
     for obj, pod_spec, container in app_containers():
         namespace = obj["metadata"]["namespace"]
-        models = _models_file(container, pod_spec, namespace)["models"]
-        assert {m["quantization"] for m in models} == {"Q4_K_M", "Q8_0"}
+        models = _models_file(container, pod_spec, namespace)
+        assert {m.quantization for m in models} == {"Q4_K_M", "Q8_0"}
         for model in models:
             match = re.fullmatch(
-                r"http://([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)", model["base_url"]
+                r"http://([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:(\d+)", model.base_url
             )
-            assert match, f"{model['name']}: base_url {model['base_url']} is not an in-cluster Service URL"
+            assert match, f"{model.name}: base_url {model.base_url} is not an in-cluster Service URL"
             service = find_object("Service", match.group(1), match.group(2))
             port = next(p for p in service["spec"]["ports"] if p["port"] == int(match.group(3)))
             server = next(c for c in pod_specs(_selected_deployment(service))[0]["containers"])
             args = server["args"]
             assert server["image"].split(":")[0] == LLAMA_IMAGE
-            assert option(args, "--model") == f"/models/{model['gguf_file']}", model["name"]
-            assert option(args, "--alias") == model["name"]
+            assert option(args, "--model") == f"/models/{model.gguf_file}", model.name
+            assert option(args, "--alias") == model.name
             assert port["targetPort"] in {"http", int(option(args, "--port") or 0)}
             assert int(option(args, "--port") or 0) == next(p["containerPort"] for p in server["ports"])
             per_slot = int(option(args, "--ctx-size") or 0) // int(option(args, "--parallel") or 1)
-            assert per_slot >= model["context_length"], f"{model['name']}: {per_slot} tokens per slot"
+            assert per_slot >= model.context_length, f"{model.name}: {per_slot} tokens per slot"
             assert "--metrics" in args
             assert option(args, "--host") == "0.0.0.0"
 
@@ -780,8 +797,8 @@ def test_eval_cronjob_runs_the_eval_and_pushes() -> None:
     ]  # fmt: skip
     env = container_env(container, "logtriage")
     assert str(env["PUSHGATEWAY_URL"]).startswith("http://prometheus-pushgateway.monitoring.svc")
-    models = _models_file(container, pod_spec, "logtriage")["models"]
-    assert option(command, "--model") in {m["name"] for m in models}
+    models = _models_file(container, pod_spec, "logtriage")
+    assert option(command, "--model") in {m.name for m in models}
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     assert cronjob["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] > 0
 

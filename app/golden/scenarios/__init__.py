@@ -5,7 +5,19 @@ Importing this package registers every scenario in ``SCENARIOS`` (root cause -> 
 
 from __future__ import annotations
 
-from app.golden.scenarios import access, network, workload
+from app.golden.scenarios import access, bugs, healthy, network, nodes, platform, tls, workload
 from app.golden.scenarios.registry import SCENARIOS, Scenario, Verdict
 
-__all__ = ["SCENARIOS", "Scenario", "Verdict", "access", "network", "workload"]
+__all__ = [
+    "SCENARIOS",
+    "Scenario",
+    "Verdict",
+    "access",
+    "bugs",
+    "healthy",
+    "network",
+    "nodes",
+    "platform",
+    "tls",
+    "workload",
+]

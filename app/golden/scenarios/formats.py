@@ -161,7 +161,10 @@ def nginx_access(
 
 def nginx_combined(client: str, request: str, status: int, size: int, component: str = "nginx") -> Line:
     """An nginx access line in the default ``combined`` format (a plain nginx container)."""
-    return Line(component, lambda ts: f'{client} - - [{_nginx_time(ts)}] "{request}" {status} {size} "-" "Mozilla/5.0"')
+    return Line(
+        component,
+        lambda ts: f'{client} - - [{_nginx_time(ts)}] "{request}" {status} {size} "-" "Mozilla/5.0"',
+    )
 
 
 def nginx_error(level: str, message: str, *, worker: int = 31, component: str = "ingress-nginx") -> Line:

@@ -33,6 +33,11 @@ def _class_name(pod: Pod) -> str:
     return "".join(part.capitalize() for part in pod.app.split("-")) + "Application"
 
 
+def _gunicorn(pod: Pod) -> bool:
+    # A Python service runs under gunicorn or bare uvicorn; stable per pod.
+    return int(pod.uid[1], 16) % 2 == 0
+
+
 def startup(w: Window, pod: Pod) -> list[Line]:
     """The first lines an app writes when its container starts, in its runtime's format."""
     version = image_of(pod).rsplit(":", 1)[1]
@@ -54,10 +59,11 @@ def startup(w: Window, pod: Pod) -> list[Line]:
             ),
         ]
     if pod.runtime == "python":
-        if w.chance(0.5):
+        if _gunicorn(pod):
             return [
                 f.gunicorn(1, "INFO", "Starting gunicorn 22.0.0"),
                 f.gunicorn(1, "INFO", "Listening at: http://0.0.0.0:8000 (1)"),
+                f.gunicorn(1, "INFO", "Using worker: uvicorn.workers.UvicornWorker"),
             ]
         return [
             f.python_log("INFO", "uvicorn.error", f"Started server process [{w.rng.randint(1, 9)}]"),
@@ -82,6 +88,8 @@ def ready(w: Window, pod: Pod) -> Line:
             "o.s.b.w.embedded.tomcat.TomcatWebServer",
             "Tomcat started on port 8080 (http) with context path '/'",
         )
+    if pod.runtime == "python" and _gunicorn(pod):
+        return f.gunicorn(7, "INFO", "Booting worker with pid: 7")
     if pod.runtime == "python":
         return f.python_log(
             "INFO", "uvicorn.error", "Uvicorn running on http://0.0.0.0:8000 (Press CTRL+C to quit)"
@@ -148,7 +156,7 @@ def back_off(w: Window, pod: Pod, at: float, restart: int) -> None:
             "E",
             "pod_workers.go:1298",
             "Error syncing pod, skipping",
-            pid=w.rng.randint(900, 3000),
+            pid=w.pid(pod.node),
             err=err,
             pod=pod.ref,
             podUID=pod.uid,
@@ -202,7 +210,7 @@ def probe_failed(
                 "I",
                 "prober.go:107",
                 "Probe failed",
-                pid=w.rng.randint(900, 3000),
+                pid=w.pid(pod.node),
                 probeType=probe,
                 pod=pod.ref,
                 podUID=pod.uid,
@@ -223,3 +231,46 @@ def liveness_kill(w: Window, pod: Pod, at: float) -> None:
     w.event(
         at, pod, "Normal", "Killing", f"Container {pod.container} failed liveness probe, will be restarted"
     )
+
+
+def shutdown(w: Window, pod: Pod) -> list[Line]:
+    """The lines an app writes when it receives SIGTERM and drains."""
+    if pod.runtime == "jvm":
+        return [
+            f.spring(
+                pod.app,
+                "INFO",
+                "SpringApplicationShutdownHook",
+                "o.s.b.w.e.tomcat.GracefulShutdown",
+                "Commencing graceful shutdown. Waiting for active requests to complete",
+            ),
+            f.spring(
+                pod.app,
+                "INFO",
+                "tomcat-shutdown",
+                "o.s.b.w.e.tomcat.GracefulShutdown",
+                "Graceful shutdown complete",
+            ),
+        ]
+    if pod.runtime == "python":
+        return [
+            f.python_log("INFO", "uvicorn.error", "Shutting down"),
+            f.python_log("INFO", "uvicorn.error", "Waiting for application shutdown."),
+            f.python_log("INFO", "uvicorn.error", f"Finished server process [{w.rng.randint(1, 9)}]"),
+        ]
+    if pod.runtime == "node":
+        return [
+            f.pino(30, "SIGTERM received, closing server", pod.name),
+            f.pino(30, "server closed", pod.name),
+        ]
+    return [
+        go_log(pod, "info", "cmd/server/main.go:120", "shutdown signal received", signal="terminated"),
+        go_log(pod, "info", "cmd/server/main.go:131", "http server stopped gracefully"),
+    ]
+
+
+def image_parts(image: str) -> tuple[str, str, str]:
+    """An image reference split into registry host, repository path and tag."""
+    registry, rest = image.split("/", 1)
+    repository, tag = rest.rsplit(":", 1)
+    return registry, repository, tag

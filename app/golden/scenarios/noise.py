@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from app.golden.scenarios import formats as f
 from app.golden.scenarios.formats import Line
-from app.golden.scenarios.window import NAMESPACES, Pod, Window
+from app.golden.scenarios.window import APP_RUNTIMES, NAMESPACES, Pod, Window
 
 _PATHS: dict[str, tuple[str, ...]] = {
     "payments": ("/v1/payments", "/v1/payments/{id}", "/v1/refunds", "/v1/payment-methods"),
@@ -242,7 +242,7 @@ def _ingress(w: Window, pod: Pod) -> Line:
     service = w.pick(NAMESPACES.get(namespace, ("web",)))
     upstream_addr = f"10.244.{w.rng.randint(0, 7)}.{w.rng.randint(2, 254)}:8080"
     return f.nginx_access(
-        f"10.0.{w.rng.randint(0, 9)}.{w.rng.randint(2, 254)}",
+        w.client_ip(),
         f"GET {path} HTTP/1.1",
         w.pick((200, 200, 200, 304, 404)),
         w.rng.randint(80, 9000),
@@ -256,7 +256,9 @@ def _ingress(w: Window, pod: Pod) -> Line:
 def _nginx(w: Window, pod: Pod) -> Line:
     asset = w.pick(("/", "/index.html", "/assets/app.js", "/assets/app.css", "/favicon.ico", "/healthz"))
     client = f"10.244.{w.rng.randint(0, 7)}.{w.rng.randint(2, 254)}"
-    return f.nginx_combined(client, f"GET {asset} HTTP/1.1", w.pick((200, 200, 304)), w.rng.randint(200, 90000))
+    return f.nginx_combined(
+        client, f"GET {asset} HTTP/1.1", w.pick((200, 200, 304)), w.rng.randint(200, 90000)
+    )
 
 
 def _coredns(w: Window, pod: Pod) -> Line:
@@ -311,7 +313,8 @@ def _scheduler(w: Window, pod: Pod) -> Line:
         "schedule_one.go:286",
         "Successfully bound pod to node",
         component="kube-scheduler",
-        pod=f"{w.namespace}/{pod.app}-{w.hexid(5)}",
+        # Other workloads' pods (a CronJob's, a scaled Deployment's) get bound while this one waits.
+        pod=f"{w.namespace}/{w.pick(NAMESPACES.get(w.namespace, ('web',)))}-{w.rng.randint(29_000_000, 29_999_999)}-{w.hexid(5)}",
         node=w.pick(w.nodes),
         evaluatedNodes=len(w.nodes),
         feasibleNodes=len(w.nodes),
@@ -420,7 +423,7 @@ def herring(w: Window, pod: Pod) -> Line:
 
 def add_red_herrings(w: Window, count: int) -> None:
     """Benign alarming lines from app pods, next to the evidence (or anywhere when there is none)."""
-    speakers = [pod for pod in w.pods if pod.runtime in ("go", "jvm", "python", "node")]
+    speakers = [pod for pod in w.pods if pod.runtime in APP_RUNTIMES]
     if not speakers:
         return
     near = w.evidence_times()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from app.golden.scenarios.window import Window
 from app.golden.schema import Severity
@@ -21,6 +21,14 @@ class Verdict:
     severity: Severity
 
 
+class ScenarioBuilder(Protocol):
+    """A function that fills a window with one scenario's lines and returns its verdict."""
+
+    __name__: str
+
+    def __call__(self, w: Window, /) -> Verdict: ...
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A named template for windows of one root cause."""
@@ -28,7 +36,7 @@ class Scenario:
     cause: RootCause
     name: str
     difficulty: Difficulty
-    build: Callable[[Window], Verdict]
+    build: ScenarioBuilder
 
 
 SCENARIOS: dict[str, list[Scenario]] = {}
@@ -36,10 +44,10 @@ SCENARIOS: dict[str, list[Scenario]] = {}
 
 def scenario(
     cause: RootCause, difficulty: Difficulty = "easy"
-) -> Callable[[Callable[[Window], Verdict]], Callable[[Window], Verdict]]:
+) -> Callable[[ScenarioBuilder], ScenarioBuilder]:
     """Register the decorated function as a scenario of ``cause``, named after the function."""
 
-    def register(build: Callable[[Window], Verdict]) -> Callable[[Window], Verdict]:
+    def register(build: ScenarioBuilder) -> ScenarioBuilder:
         names = {item.name for items in SCENARIOS.values() for item in items}
         if build.__name__ in names:
             raise ValueError(f"scenario {build.__name__!r} is registered twice")

@@ -44,6 +44,15 @@ NAMESPACES: dict[str, tuple[str, ...]] = {
     "catalog": ("catalog-api", "image-resizer", "recommendations"),
 }
 APP_RUNTIMES = ("go", "jvm", "python", "node")
+# Third-party APIs that services call out to.
+EXTERNAL_HOSTS = (
+    "api.stripe.com",
+    "api.partner.example",
+    "hooks.slack.com",
+    "login.microsoftonline.com",
+    "sqs.eu-central-1.amazonaws.com",
+    "api.sendgrid.com",
+)
 _HASH_CHARS = "56789bcdf4"
 _SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _PLATFORM: dict[str, tuple[str, str, str]] = {
@@ -134,6 +143,7 @@ class Window:
     _quiet: dict[Pod, list[tuple[float, float]]] = field(default_factory=dict)
     _noisy: dict[Pod, float] = field(default_factory=dict)
     _used: set[str] = field(default_factory=set)
+    _pids: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         rng = self.rng
@@ -166,9 +176,19 @@ class Window:
         """An unused pod IP."""
         return self._unique(lambda: f"10.244.{self.rng.randint(0, 7)}.{self.rng.randint(2, 254)}")
 
+    def client_ip(self) -> str:
+        """An address outside the cluster, as the ingress controller sees a client."""
+        return f"10.0.{self.rng.randint(0, 9)}.{self.rng.randint(2, 254)}"
+
     def service_ip(self) -> str:
         """An unused ClusterIP."""
         return self._unique(lambda: f"10.96.{self.rng.randint(0, 255)}.{self.rng.randint(2, 254)}")
+
+    def pid(self, process: str) -> int:
+        """A stable process id per named process (klog prints the same one on every line)."""
+        if process not in self._pids:
+            self._pids[process] = self.rng.randint(700, 4000)
+        return self._pids[process]
 
     def port(self) -> int:
         """An ephemeral client port."""
@@ -179,6 +199,10 @@ class Window:
             pass
         self._used.add(value)
         return value
+
+    def spread(self, start_s: float, end_s: float, count: int) -> list[float]:
+        """``count`` random times between two points of the window, in order."""
+        return sorted(self.rng.uniform(start_s, end_s) for _ in range(count))
 
     def clock(self, at_s: float) -> str:
         """The wall-clock time ``at_s`` into the window, to the second (for messages that quote it)."""
@@ -355,13 +379,17 @@ class Window:
         for pod in self.pods:
             self._add_noise(pod, noise, tries=20)
             self._add_noise(pod, noise, tries=20)
+        # Windows interleave several pods: when the scenario's pods are mostly silent (Pending,
+        # ContainerCreating), a neighbour in the namespace speaks too.
+        while len({pending.labels.get("pod") for pending in self._lines} - {None}) < 2:
+            neighbour = self.app()
+            self._add_noise(neighbour, noise, tries=20)
+            self._add_noise(neighbour, noise, tries=20)
         weights = [self._noisy.get(pod, _default_weight(pod)) for pod in self.pods]
         attempts = 0
         while len(self._lines) < target and attempts < 50 * target:
             attempts += 1
             self._add_noise(self.rng.choices(self.pods, weights)[0], noise, tries=1)
-        if len({pending.labels.get("pod") for pending in self._lines} - {None}) < 2:
-            raise ValueError("a window needs lines from at least two pods")
         ordered = sorted(self._lines, key=lambda pending: (pending.ts_ns, pending.order))
         end_ns = self.start_ns + int(self.duration_s * 1e9)
         if ordered[-1].ts_ns >= end_ns:

@@ -1,0 +1,336 @@
+"""Eval runs end to end: the baseline, a fake and the real model server, outcomes kept apart, the cache."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.errors import InputError, LLMConnectError
+from app.evals.runner import (
+    BASELINE_MODEL_NAME,
+    EvalRequest,
+    EvalRunner,
+    GoldenSlice,
+    get_run,
+    git_revision,
+    list_runs,
+    load_items,
+    parse_slice,
+)
+from app.golden.jsonl import dataset_version, load_golden_dir
+from app.llm.server import LocalModelServer
+from app.store.db import session_scope
+from app.store.tables import EvalCacheRow
+from tests.evals.conftest import rca_json, small_golden_set
+from tests.fixtures.llama import FakeOpenAIServer, free_port
+
+PROMPT = "rca-evidence-first"
+Runner = Callable[[], EvalRunner]
+
+
+@pytest.fixture
+def fake_model(
+    fake_openai_server: FakeOpenAIServer, use_models_file: Callable[..., Path], golden_dir: Path
+) -> FakeOpenAIServer:
+    """The fake server answering every example with oom_killed citing line 2, set as model fake-q4."""
+    fake_openai_server.script.tokens = [rca_json("oom_killed", [2])]
+    use_models_file(fake_openai_server.base_url)
+    return fake_openai_server
+
+
+# --- slices ---------------------------------------------------------------------------------------------
+
+
+def test_slices_pick_examples_by_class_source_ids_and_count() -> None:
+    examples = small_golden_set()
+    assert [e.id for e in parse_slice("class=oom_killed,healthy").apply(examples)] == [
+        "healthy-0",
+        "healthy-1",
+        "oom_killed-0",
+        "oom_killed-1",
+    ]
+    assert {e.source for e in parse_slice(source="labeled").apply(examples)} == {"labeled"}
+    assert len(parse_slice(source="labeled").apply(examples)) == 13
+    assert [e.id for e in parse_slice("ids=oom_killed-1, healthy-0").apply(examples)] == [
+        "healthy-0",
+        "oom_killed-1",
+    ]
+    assert len(parse_slice(limit=5).apply(examples)) == 5
+    combined = parse_slice("class=oom_killed;source=synthetic")
+    assert [e.id for e in combined.apply(examples)] == ["oom_killed-0"]
+    assert GoldenSlice().as_dict() == {}
+    assert combined.as_dict() == {"classes": ["oom_killed"], "source": "synthetic"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("class=oom", "unknown class"),
+        ("color=red", "bad slice"),
+        ("limit=0", "limit"),
+        ("source=web", "source"),
+    ],
+)
+def test_bad_slices_are_input_errors(spec: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse_slice(spec)
+
+
+def test_unknown_ids_are_named() -> None:
+    with pytest.raises(InputError, match="no-such-example"):
+        parse_slice(ids=["no-such-example"]).apply(small_golden_set())
+
+
+# --- the baseline -----------------------------------------------------------------------------------------
+
+
+def test_baseline_runs_without_any_server(golden_dir: Path, make_runner: Runner) -> None:
+    progress: list[tuple[int, int]] = []
+    header = make_runner().run(
+        EvalRequest(model=BASELINE_MODEL_NAME), on_progress=lambda done, total: progress.append((done, total))
+    )
+    assert header.status == "completed"
+    assert header.succeeded
+    assert (header.model, header.quantization, header.base_url) == (BASELINE_MODEL_NAME, "none", "")
+    assert header.prompt_ref.startswith(f"{BASELINE_MODEL_NAME}@")
+    assert progress[0] == (0, 26)
+    assert progress[-1] == (26, 26)
+    assert header.summary is not None
+    assert header.summary.accuracy == 1.0
+    assert header.summary.evidence_recall == 1.0
+    items = load_items(make_runner().engine, header.id)
+    assert len(items) == 26
+    # No inference: latency is the analyzer's compute time, and there are no tokens.
+    assert all(i.total_ms is not None and i.total_ms >= 0 and i.completion_tokens is None for i in items)
+    assert all(not i.cached and i.trace_id for i in items)
+    oom = next(i for i in items if i.example_id == "oom_killed-0")
+    assert oom.cited_evidence == [1, 2]
+    assert oom.parsed is not None
+    assert oom.parsed["root_cause"] == "oom_killed"
+
+
+# --- a model ----------------------------------------------------------------------------------------------
+
+
+def test_model_run_records_items_and_fingerprint(fake_model: FakeOpenAIServer, make_runner: Runner) -> None:
+    runner = make_runner()
+    header = runner.run(EvalRequest(prompt=PROMPT, model="fake-q4"))
+    assert header.status == "completed"
+    assert header.summary is not None
+    assert header.summary.items == 26
+    assert header.summary.outcomes["correct"] == 2  # the two oom_killed examples
+    assert header.summary.outcomes["wrong"] == 24
+    # The run header says exactly what ran.
+    version = runner.registry.resolve(PROMPT)
+    assert (header.prompt_ref, header.prompt_sha256) == (version.ref, version.sha256)
+    assert (header.model, header.quantization, header.gguf_file) == ("fake-q4", "Q4_K_M", "fake-q4.gguf")
+    assert header.base_url == fake_model.base_url
+    assert header.params == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 600, "seed": None, "stop": []}
+    assert header.golden_version == dataset_version(load_golden_dir(runner.golden_dir))
+    assert header.fingerprint["git_revision"] == git_revision()
+    assert header.fingerprint["app_version"]
+    assert header.fingerprint["server_build"] == "n/a"  # this server has no /props
+    assert header.concurrency == 4  # no slot count reported: the default
+    assert header.started_at is not None
+    assert header.ended_at is not None
+    assert header.started_at <= header.ended_at
+    assert len(fake_model.chat_requests()) == 26
+    # The request carried the RCA schema and the prompt's params.
+    body = fake_model.chat_requests()[0].body
+    assert body["response_format"]["type"] == "json_object"
+    assert body["temperature"] == 0.0
+    items = {i.example_id: i for i in load_items(runner.engine, header.id)}
+    oom = items["oom_killed-0"]
+    assert (oom.outcome, oom.predicted) == ("correct", "oom_killed")
+    assert oom.cited_evidence == [1]  # prompt line 2 is the example's entry 1
+    assert oom.expected_evidence == [1, 2]
+    assert oom.trace_id is not None
+    assert len(oom.trace_id) == 32
+    assert oom.ttft_ms is not None
+    assert oom.total_ms is not None
+    assert oom.completion_tokens == 1
+    assert items["healthy-0"].outcome == "wrong"
+    assert len({i.trace_id for i in items.values()}) == 26  # a trace per item
+
+
+def test_unchanged_rerun_does_no_inference(fake_model: FakeOpenAIServer, make_runner: Runner) -> None:
+    runner = make_runner()
+    first = runner.run(EvalRequest(prompt=PROMPT, model="fake-q4"))
+    sent = len(fake_model.chat_requests())
+    second = runner.run(EvalRequest(prompt=PROMPT, model="fake-q4"))
+    assert len(fake_model.chat_requests()) == sent
+    assert second.id != first.id
+    items = load_items(runner.engine, second.id)
+    assert all(item.cached for item in items)
+    assert second.summary is not None
+    assert first.summary is not None
+    assert second.summary.cached_items == 26
+    assert second.summary.model_dump(exclude={"cached_items"}) == first.summary.model_dump(
+        exclude={"cached_items"}
+    )
+    # --no-cache asks the model again.
+    runner.run(EvalRequest(prompt=PROMPT, model="fake-q4", use_cache=False))
+    assert len(fake_model.chat_requests()) == sent + 26
+
+
+def test_cache_key_follows_the_configuration(fake_model: FakeOpenAIServer, make_runner: Runner) -> None:
+    runner = make_runner()
+    runner.run(EvalRequest(prompt=PROMPT, model="fake-q4", slice=parse_slice(limit=3)))
+    sent = len(fake_model.chat_requests())
+    runner.run(EvalRequest(prompt="rca-zero-shot", model="fake-q4", slice=parse_slice(limit=3)))
+    assert len(fake_model.chat_requests()) == sent + 3  # another prompt version: other keys
+    runner.run(EvalRequest(prompt=PROMPT, model="fake-q4", slice=parse_slice(limit=4)))
+    assert len(fake_model.chat_requests()) == sent + 4  # only the fourth example is new
+
+
+def test_invalid_output_is_kept_apart_and_cached(fake_model: FakeOpenAIServer, make_runner: Runner) -> None:
+    fake_model.script.tokens = [
+        '{"root_cause": "martian_invasion", "confidence": 1, "evidence": [], "summary": "x"}'
+    ]
+    runner = make_runner()
+    header = runner.run(EvalRequest(prompt=PROMPT, model="fake-q4", slice=parse_slice(limit=4)))
+    assert header.status == "completed"
+    items = load_items(runner.engine, header.id)
+    assert {i.outcome for i in items} == {"invalid_output"}
+    assert all("root_cause" in (i.error or "") for i in items)
+    assert all("martian_invasion" in i.raw_output for i in items)
+    assert header.summary is not None
+    assert header.summary.invalid_output_rate == 1.0
+    assert (
+        header.summary.confusion.counts[0][-1] + sum(row[-1] for row in header.summary.confusion.counts[1:])
+        == 4
+    )
+    sent = len(fake_model.chat_requests())
+    again = runner.run(EvalRequest(prompt=PROMPT, model="fake-q4", slice=parse_slice(limit=4)))
+    assert len(fake_model.chat_requests()) == sent  # a wrong answer is still an answer: cached
+    assert {i.outcome for i in load_items(runner.engine, again.id)} == {"invalid_output"}
+
+
+def test_server_errors_are_kept_apart_and_never_cached(
+    fake_model: FakeOpenAIServer, make_runner: Runner
+) -> None:
+    fake_model.script.status = 500
+    runner = make_runner()
+    header = runner.run(EvalRequest(prompt=PROMPT, model="fake-q4", slice=parse_slice(limit=3)))
+    assert header.status == "completed"
+    assert not header.succeeded  # every item failed at the server: not a success to report
+    items = load_items(runner.engine, header.id)
+    assert {i.outcome for i in items} == {"server_error"}
+    assert all("HTTP 500" in (i.error or "") for i in items)
+    with session_scope(runner.engine) as session:
+        assert session.scalar(select(func.count()).select_from(EvalCacheRow)) == 0
+    fake_model.script.status = None
+    sent = len(fake_model.chat_requests())
+    retry = runner.run(EvalRequest(prompt=PROMPT, model="fake-q4", slice=parse_slice(limit=3)))
+    assert len(fake_model.chat_requests()) == sent + 3
+    assert {i.outcome for i in load_items(runner.engine, retry.id)} <= {"correct", "wrong"}
+
+
+def test_timeouts_are_kept_apart(
+    fake_model: FakeOpenAIServer, make_runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LLM_TIMEOUT_SECONDS", "0.5")
+    fake_model.script.tokens = ['{"root_cause": ', '"oom_killed"']
+    fake_model.script.hang_after = 1
+    runner = make_runner()
+    header = runner.run(EvalRequest(prompt=PROMPT, model="fake-q4", slice=parse_slice(limit=2)))
+    items = load_items(runner.engine, header.id)
+    assert {i.outcome for i in items} == {"timeout"}
+    assert all("did not answer" in (i.error or "") for i in items)
+    assert header.summary is not None
+    assert header.summary.error_rate == 1.0
+    assert header.summary.latency.timed_items == 0
+
+
+def test_a_server_that_is_down_fails_the_run_clearly(
+    golden_dir: Path, use_models_file: Callable[..., Path], make_runner: Runner
+) -> None:
+    use_models_file(f"http://127.0.0.1:{free_port()}")
+    runner = make_runner()
+    with pytest.raises(LLMConnectError, match="not ready") as excinfo:
+        runner.run(EvalRequest(prompt=PROMPT, model="fake-q4"))
+    assert "\n" not in excinfo.value.user_message()
+    (header,) = list_runs(runner.engine)
+    assert header.status == "failed"
+    assert header.error is not None
+    assert "not ready" in header.error
+    assert header.summary is not None
+    assert header.summary.items == 0
+
+
+def test_cancel_stops_the_run_and_keeps_what_is_done(
+    fake_model: FakeOpenAIServer, make_runner: Runner
+) -> None:
+    fake_model.script.delay_s = 0.05
+    runner = make_runner()
+    cancel = threading.Event()
+
+    def on_progress(done: int, total: int) -> None:
+        if done >= 3:
+            cancel.set()
+
+    header = runner.run(
+        EvalRequest(prompt=PROMPT, model="fake-q4", concurrency=2), on_progress=on_progress, cancel=cancel
+    )
+    assert header.status == "cancelled"
+    stored = load_items(runner.engine, header.id)
+    assert 3 <= len(stored) < 26
+    finished = runner.resume(header.id)
+    assert finished.status == "completed"
+    assert len(load_items(runner.engine, header.id)) == 26
+
+
+def test_run_lookup_by_prefix_and_listing(golden_dir: Path, make_runner: Runner) -> None:
+    runner = make_runner()
+    first = runner.run(EvalRequest(model=BASELINE_MODEL_NAME, slice=parse_slice(limit=2)))
+    second = runner.run(EvalRequest(model=BASELINE_MODEL_NAME, slice=parse_slice(limit=3)))
+    assert [h.id for h in list_runs(runner.engine)] == [second.id, first.id]
+    assert get_run(runner.engine, first.id[:8]).id == first.id
+    with pytest.raises(InputError, match="no eval run"):
+        get_run(runner.engine, "zzzzzzzz")
+
+
+def test_empty_slices_and_unknown_models_are_refused(golden_dir: Path, make_runner: Runner) -> None:
+    runner = make_runner()
+    with pytest.raises(InputError, match="selects no golden examples"):
+        runner.run(
+            EvalRequest(model=BASELINE_MODEL_NAME, slice=parse_slice("class=oom_killed;source=imported"))
+        )
+    with pytest.raises(Exception, match="unknown model"):
+        runner.run(EvalRequest(model="gpt-17"))
+    assert list_runs(runner.engine) == []
+
+
+# --- the real llama-server --------------------------------------------------------------------------------
+
+
+@pytest.mark.llama
+def test_real_llama_server_run(
+    llama_server: LocalModelServer,
+    llama_models_file: Path,
+    golden_dir: Path,
+    make_runner: Runner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELS_FILE", str(llama_models_file))
+    runner = make_runner()
+    header = runner.run(EvalRequest(prompt=PROMPT, model="tiny-q4_k_m"))
+    assert header.status == "completed"
+    assert header.concurrency == llama_server.parallel  # the server's slot count
+    assert header.fingerprint["server_build"] not in ("", "n/a")
+    assert header.fingerprint["server"]["model_path"]
+    items = load_items(runner.engine, header.id)
+    assert len(items) == 26
+    # A random-weight model under the schema's grammar answers, rightly or wrongly, but answers.
+    assert {i.outcome for i in items} <= {"correct", "wrong", "invalid_output"}
+    assert all(i.prompt_tokens and i.completion_tokens and i.ttft_ms and i.total_ms for i in items)
+    assert header.summary is not None
+    assert header.summary.latency.total_ms["0.5"] > 0
+    again = runner.run(EvalRequest(prompt=PROMPT, model="tiny-q4_k_m"))
+    assert again.summary is not None
+    assert again.summary.cached_items == 26
+    assert again.summary.accuracy == header.summary.accuracy
