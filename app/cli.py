@@ -15,6 +15,8 @@ from rich.text import Text
 from app.config import get_settings
 from app.console import JsonOpt, emit_json, err, out, services
 from app.errors import LogTriageError
+from app.evals.cli import eval_cli
+from app.golden.cli import golden_cli
 from app.logs.logql import LogFilter
 from app.logs.models import LEVELS, format_rfc3339_ns
 from app.services import Services
@@ -31,6 +33,8 @@ cli = typer.Typer(
 )
 prompts_cli = typer.Typer(help="List, show and diff prompt versions.", no_args_is_help=True)
 cli.add_typer(prompts_cli, name="prompts")
+cli.add_typer(golden_cli, name="golden")
+cli.add_typer(eval_cli, name="eval")
 
 NamespaceOpt = Annotated[str, typer.Option("--namespace", "-n", help="Kubernetes namespace.")]
 SinceOpt = Annotated[

@@ -59,16 +59,17 @@ def label_form(item: QueueItem, labeler: str, next_id: str | None) -> None:
         )
     st.caption("Select the lines that prove the root cause (the boxes left of each row).")
     marked = item.suggestion.evidence if item.suggestion is not None else []
-    evidence = labeling.evidence_picker(window.logs, key=keys["evidence"], marked=marked)
-    left, right = st.columns([3, 2])
-    with left:
-        root_cause = labeling.class_picker(keys["class"])
-    with right:
-        severity = labeling.severity_picker(keys["severity"])
-    summary = labeling.summary_box(keys["summary"])
+    chosen = labeling.label_inputs(window.logs, keys, marked=marked)
     if st.button("Save and next", type="primary", icon=":material/save:", key="label.save"):
         with components.error_boundary("saving the label"):
-            record = labeling.save_label(window.example_id, labeler, root_cause, evidence, severity, summary)
+            record = labeling.save_label(
+                window.example_id,
+                labeler,
+                chosen.root_cause,
+                chosen.evidence,
+                chosen.severity,
+                chosen.summary,
+            )
             st.session_state[SAVED_KEY] = record.revision
             if next_id is not None:
                 st.session_state[NEXT_KEY] = next_id
@@ -181,19 +182,18 @@ def adjudication_section(adjudicator: str | None) -> None:
             st.text(labeling.window_caption(window))
             labeling.labels_table(labels)
             cited = sorted({index for label in labels for index in label.evidence})
-            evidence = labeling.evidence_picker(window.logs, key=keys["evidence"], default=cited)
-            left, right = st.columns([3, 2])
-            with left:
-                root_cause = labeling.class_picker(keys["class"])
-            with right:
-                severity = labeling.severity_picker(keys["severity"])
-            summary = labeling.summary_box(keys["summary"])
+            chosen = labeling.label_inputs(window.logs, keys, default=cited)
             if adjudicator is None:
                 st.info("Enter your name above to adjudicate.", icon=":material/badge:")
             elif st.button("Adjudicate", type="primary", icon=":material/gavel:", key="adjudicate.save"):
                 with components.error_boundary("saving the adjudication"):
                     record = labeling.adjudicate(
-                        example_id, adjudicator, root_cause, evidence, severity, summary
+                        example_id,
+                        adjudicator,
+                        chosen.root_cause,
+                        chosen.evidence,
+                        chosen.severity,
+                        chosen.summary,
                     )
                     st.session_state[SETTLED_KEY] = record.revision
                     st.rerun()

@@ -10,7 +10,13 @@ import pytest
 
 from app.config import get_settings
 
-pytest_plugins = ["tests.fixtures.llama", "tests.fixtures.fake_loki", "tests.fixtures.otlp"]
+pytest_plugins = [
+    "tests.fixtures.llama",
+    "tests.fixtures.fake_loki",
+    "tests.fixtures.otlp",
+    "tests.fixtures.postgres",
+    "tests.fixtures.pushgateway",
+]
 
 
 def require_component(available: bool, what: str, how: str) -> None:

@@ -93,7 +93,10 @@ class LatencySummary(BaseModel):
 
     timed_items: int = 0
     total_ms: dict[str, float] = Field(default_factory=dict, description="Quantile ('0.5') -> ms.")
+    total_ms_sum: float = 0.0
+    ttft_items: int = 0
     ttft_ms: dict[str, float] = Field(default_factory=dict, description="Quantile ('0.5') -> ms.")
+    ttft_ms_sum: float = 0.0
     tokens_per_s_mean: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -256,7 +259,10 @@ def latency_summary(items: Sequence[ItemResult]) -> LatencySummary:
     return LatencySummary(
         timed_items=len(totals),
         total_ms=_quantiles(totals),
+        total_ms_sum=sum(totals),
+        ttft_items=len(ttfts),
         ttft_ms=_quantiles(ttfts),
+        ttft_ms_sum=sum(ttfts),
         tokens_per_s_mean=ratio(sum(speeds), len(speeds)),
         prompt_tokens=sum(item.prompt_tokens or 0 for item in answered),
         completion_tokens=sum(item.completion_tokens or 0 for item in answered),

@@ -1,7 +1,9 @@
 """Push a run's results to the Prometheus Pushgateway, where Grafana's eval dashboard and the alerts read them.
 
-One group per (prompt version, model, quantization) under ``job="logtriage_eval"``; the gauges are named as
-``EVAL_METRIC_NAMES`` in ``app.telemetry.metrics``. Pushes use POST (``pushadd_to_gateway``), which replaces
+One group per (prompt version, model, quantization) under ``job="logtriage_eval"``; the metrics are named as
+``EVAL_METRIC_NAMES`` in ``app.telemetry.metrics``. They are gauges, except the two latency families:
+quantiles of a distribution are a summary (``quantile`` label, ``_sum``, ``_count``), which is also what
+``promtool check metrics`` insists on. Pushes use POST (``pushadd_to_gateway``), which replaces
 only the metric families pushed: a failed run pushes its partial results *without*
 ``logtriage_eval_last_success_timestamp_seconds``, so the last success stays on the gateway and the
 staleness alert fires when successes stop.
@@ -17,9 +19,11 @@ from collections.abc import Callable
 
 import httpx
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from app.errors import ExportError
-from app.evals.metrics import LATENCY_QUANTILES, RunMetrics
+from app.evals.metrics import LATENCY_QUANTILES, LatencySummary, RunMetrics
 from app.evals.runner import RunHeader
 from app.telemetry.metrics import EVAL_METRIC_NAMES
 
@@ -62,13 +66,43 @@ def grouping_key(header: RunHeader) -> dict[str, str]:
     return {"prompt_version": header.prompt_ref, "model": header.model, "quantization": header.quantization}
 
 
+_SUMMARIES = ("logtriage_eval_latency_seconds", "logtriage_eval_time_to_first_token_seconds")
+
+
+class LatencySummaries(Collector):
+    """The latency quantiles of a run as two summary families (seconds)."""
+
+    def __init__(self, latency: LatencySummary) -> None:
+        self.latency = latency
+
+    def collect(self) -> list[Metric]:
+        """Quantile, sum and count samples of total time and time to first token."""
+        latency = self.latency
+        families = []
+        for name, quantiles, total_ms, count in (
+            (_SUMMARIES[0], latency.total_ms, latency.total_ms_sum, latency.timed_items),
+            (_SUMMARIES[1], latency.ttft_ms, latency.ttft_ms_sum, latency.ttft_items),
+        ):
+            family = Metric(name, _HELP[name][0], "summary")
+            for quantile in LATENCY_QUANTILES:
+                value = quantiles.get(f"{quantile:g}")
+                if value is not None:
+                    family.add_sample(name, {"quantile": f"{quantile:g}"}, value / 1000)
+            family.add_sample(f"{name}_sum", {}, total_ms / 1000)
+            family.add_sample(f"{name}_count", {}, float(count))
+            families.append(family)
+        return families
+
+
 def build_registry(header: RunHeader, metrics: RunMetrics, *, now: float | None = None) -> CollectorRegistry:
-    """A fresh registry holding a run's gauges; the success timestamp only when the run succeeded."""
+    """A fresh registry holding a run's metrics; the success timestamp only when the run succeeded."""
     registry = CollectorRegistry()
+    registry.register(LatencySummaries(metrics.latency))
     gauges = {
         name: Gauge(name, help_text, labels, registry=registry)
         for name, (help_text, labels) in _HELP.items()
-        if name != "logtriage_eval_last_success_timestamp_seconds" or header.succeeded
+        if name not in _SUMMARIES
+        and (name != "logtriage_eval_last_success_timestamp_seconds" or header.succeeded)
     }
     for row in metrics.per_class:
         gauges["logtriage_eval_precision_ratio"].labels(row.label).set(row.precision)
@@ -78,13 +112,6 @@ def build_registry(header: RunHeader, metrics: RunMetrics, *, now: float | None 
     gauges["logtriage_eval_micro_f1_ratio"].set(metrics.micro_f1)
     gauges["logtriage_eval_accuracy_ratio"].set(metrics.accuracy)
     gauges["logtriage_eval_invalid_output_ratio"].set(metrics.invalid_output_rate)
-    for quantile in LATENCY_QUANTILES:
-        key = f"{quantile:g}"
-        total, ttft = metrics.latency.total_ms.get(key), metrics.latency.ttft_ms.get(key)
-        if total is not None:
-            gauges["logtriage_eval_latency_seconds"].labels(key).set(total / 1000)
-        if ttft is not None:
-            gauges["logtriage_eval_time_to_first_token_seconds"].labels(key).set(ttft / 1000)
     gauges["logtriage_eval_items"].set(metrics.items)
     gauges["logtriage_eval_duration_seconds"].set(header.duration_s or 0.0)
     if header.succeeded:

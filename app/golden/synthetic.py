@@ -25,7 +25,13 @@ Labeling rules, where causes overlap (scenarios follow them so the labels are co
   ``crash_config_error``; a Secret, ConfigMap or PVC that a *volume* needs is ``volume_mount_failure``.
 - The kernel killing one container at its cgroup limit ("Memory cgroup out of memory") is
   ``oom_killed``; the kubelet evicting pods because the node runs short ("eviction manager",
-  "The node was low on resource", a system-wide OOM) is ``node_resource_pressure``.
+  "The node was low on resource", a system-wide OOM) is ``node_resource_pressure``. A JVM
+  ``OutOfMemoryError: Java heap space`` appears only next to the kernel's kill of that container, so
+  it is ``oom_killed`` too; a heap error on its own would be ambiguous and is not generated.
+- Healthy windows may contain alarming but benign lines: retries that then succeed, ``errors_total=0``,
+  deprecation warnings, NXDOMAIN for search-domain expansions, one refused readiness probe while a
+  new pod starts, Normal ``Killing`` events of a rollout or drain. None of them makes a window
+  unhealthy.
 - When the cause precedes the symptom by minutes (DNS failures, then probe failures; a certificate
   expiring, then 502s), the label and the evidence are the cause.
 

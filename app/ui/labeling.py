@@ -181,6 +181,9 @@ def evidence_picker(
     )
     rows = sorted(int(row) for row in event.selection.rows) if event is not None else []
     st.text(f"Evidence: {', '.join(f'#{row}' for row in rows)}" if rows else "Evidence: none selected")
+    if rows:
+        # Long lines are cut off in the table; the chosen ones are shown whole.
+        st.code("\n".join(f"#{row}  {logs[row].line}" for row in rows), language=None, wrap_lines=True)
     return rows
 
 
@@ -204,6 +207,33 @@ def summary_box(key: str) -> str:
     return st.text_area(
         "Summary", key=key, placeholder="What failed and why, in a sentence or two", max_chars=400, height=90
     )
+
+
+@dataclass(frozen=True)
+class LabelInputs:
+    """What the pickers of one window hold."""
+
+    evidence: list[int]
+    root_cause: str | None
+    severity: str | None
+    summary: str
+
+
+def label_inputs(
+    logs: Sequence[GoldenLog],
+    keys: dict[str, str],
+    *,
+    marked: Sequence[int] = (),
+    default: Sequence[int] = (),
+) -> LabelInputs:
+    """The evidence table, root cause, severity and summary of one window (keys from ``widget_keys``)."""
+    evidence = evidence_picker(logs, key=keys["evidence"], marked=marked, default=default)
+    left, right = st.columns([3, 2])
+    with left:
+        root_cause = class_picker(keys["class"])
+    with right:
+        severity = severity_picker(keys["severity"])
+    return LabelInputs(evidence, root_cause, severity, summary_box(keys["summary"]))
 
 
 def labels_table(labels: Sequence[LabelRecord]) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from app.evals.baseline import BASELINE_MODEL_NAME, classify_logs, evaluate_baseline, main
-from app.golden.jsonl import read_jsonl
+from app.evals.baseline import BASELINE_MODEL_NAME, BaselineReport, classify_logs, evaluate_baseline, main
+from app.golden.jsonl import read_jsonl, write_jsonl
+from app.golden.schema import GoldenExample
 from app.logs.models import LogEntry
+from tests.golden import example_data
 
 STARTER = Path(__file__).resolve().parents[2] / "golden" / "starter.jsonl"
 
@@ -134,17 +137,17 @@ def test_evidence_is_capped_and_confidence_stays_in_range() -> None:
 
 
 @pytest.fixture(scope="module")
-def starter_items():
+def starter_items() -> BaselineReport:
     assert STARTER.exists(), f"{STARTER} is missing: uv run python -m app.golden.synthetic --out {STARTER}"
     return evaluate_baseline(read_jsonl(STARTER))
 
 
-def test_baseline_on_the_starter_set_is_decent_but_far_from_perfect(starter_items) -> None:
+def test_baseline_on_the_starter_set_is_decent_but_far_from_perfect(starter_items: BaselineReport) -> None:
     assert 0.3 < starter_items.macro_f1 < 0.9
     assert starter_items.examples >= 13 * 25
 
 
-def test_macro_f1_and_accuracy_match_scikit_learn(starter_items) -> None:
+def test_macro_f1_and_accuracy_match_scikit_learn(starter_items: BaselineReport) -> None:
     gold = [item.expected for item in starter_items.items]
     predicted = [item.predicted for item in starter_items.items]
 
@@ -158,14 +161,31 @@ def test_macro_f1_and_accuracy_match_scikit_learn(starter_items) -> None:
         )
 
 
-def test_the_command_prints_accuracy_macro_f1_and_a_class_table(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(STARTER)]) == 0
+def test_the_command_prints_accuracy_macro_f1_and_a_class_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    golden = tmp_path / "small.jsonl"
+    write_jsonl(
+        golden,
+        [
+            GoldenExample.model_validate(example_data("oom", lines=(HEALTHY[0], "Reason: OOMKilled"))),
+            GoldenExample.model_validate(
+                example_data("quiet", root_cause="healthy", lines=HEALTHY, evidence=())
+            ),
+            # The grep sees a Python error and calls it an application exception: one miss in three.
+            GoldenExample.model_validate(
+                example_data("cfg", root_cause="crash_config_error", lines=("KeyError: 'x'",), evidence=(0,))
+            ),
+        ],
+    )
+
+    assert main([str(golden)]) == 0
 
     out = capsys.readouterr().out
-    assert "accuracy " in out
-    assert "macro-F1 " in out
-    assert "oom_killed " in out
-    assert "healthy " in out
+    assert "accuracy         0.667" in out
+    assert "macro-F1         0.500" in out  # oom 1, healthy 1, crash_config 0, application_exception 0
+    assert re.search(r"^oom_killed\s+1\.000\s+1\.000\s+1\.000\s+1\s+1$", out, re.MULTILINE)
+    assert re.search(r"^application_exception\s+0\.000\s+0\.000\s+0\.000\s+0\s+1$", out, re.MULTILINE)
 
 
 def test_the_command_reports_a_broken_file_and_fails(

@@ -125,7 +125,9 @@ def test_dataset_version_is_a_content_hash_of_the_export() -> None:
         ('{"id": "x", "note": "\\ud800"}', "lone UTF-16 surrogate"),
     ],
 )
-def test_a_malformed_line_is_rejected_with_file_line_and_reason(tmp_path: Path, bad_line: str, reason: str) -> None:
+def test_a_malformed_line_is_rejected_with_file_line_and_reason(
+    tmp_path: Path, bad_line: str, reason: str
+) -> None:
     path = write_text(
         tmp_path / "incoming.jsonl",
         json.dumps(example_data("ok-1")) + "\n" + json.dumps(example_data("ok-2")) + "\n" + bad_line + "\n",

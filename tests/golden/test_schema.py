@@ -56,7 +56,9 @@ def test_an_unknown_root_cause_is_named_with_the_valid_ones() -> None:
     assert message.endswith("(got 'gremlins')")
 
 
-@pytest.mark.parametrize("bad", ["2026-03-01 12:00", "yesterday", "2026-13-01T00:00:00Z", "2026-03-01T12:00:00"])
+@pytest.mark.parametrize(
+    "bad", ["2026-03-01 12:00", "yesterday", "2026-13-01T00:00:00Z", "2026-03-01T12:00:00"]
+)
 def test_a_bad_log_timestamp_names_the_line_and_value(bad: str) -> None:
     data = example_data()
     data["logs"][2]["ts"] = bad

@@ -206,11 +206,11 @@ def test_healthy_needs_no_evidence(engine: Engine) -> None:
 # --- adjudication and the exported label -------------------------------------------------------------------
 
 
-def exported_label(engine: Engine, example_id: str) -> dict[str, Any] | None:
-    for example in store.export_examples(engine):
-        if example.id == example_id:
-            return example.label.model_dump()
-    return None
+def exported_label(engine: Engine, example_id: str) -> dict[str, Any]:
+    """The label the export gives an example (the example must be exported)."""
+    labels = {example.id: example.label.model_dump() for example in store.export_examples(engine)}
+    assert example_id in labels, f"{example_id} is not exported"
+    return labels[example_id]
 
 
 def test_agreeing_labelers_export_the_first_labelers_label(engine: Engine) -> None:
@@ -220,7 +220,6 @@ def test_agreeing_labelers_export_the_first_labelers_label(engine: Engine) -> No
     store.save_label(engine, "a", "bob", "oom_killed", [1, 3], "critical", "bob, revised")
 
     label = exported_label(engine, "a")
-    assert label is not None
     assert (label["root_cause"], label["labeler"], label["summary"], label["evidence"]) == (
         "oom_killed",
         "bob",
@@ -237,7 +236,7 @@ def test_a_disputed_example_keeps_its_earlier_label_until_adjudicated(engine: En
     assert store.disagreements(engine) == [
         Disagreement("a", {"alice": "oom_killed", "bob": "crash_config_error"})
     ]
-    assert exported_label(engine, "a")["root_cause"] == "probe_failure"  # type: ignore[index]
+    assert exported_label(engine, "a")["root_cause"] == "probe_failure"
 
     settled = store.adjudicate(
         engine,
@@ -248,11 +247,10 @@ def test_a_disputed_example_keeps_its_earlier_label_until_adjudicated(engine: En
     assert (settled.labeler, settled.adjudicated_by) == (ADJUDICATOR, "carol")
     assert store.disagreements(engine) == []
     label = exported_label(engine, "a")
-    assert label is not None
     assert (label["root_cause"], label["labeler"], label["summary"]) == ("oom_killed", "carol", "OOM")
     # A later labeler does not overturn an adjudication.
     store.save_label(engine, "a", "dave", "healthy", [], "info", "")
-    assert exported_label(engine, "a")["root_cause"] == "oom_killed"  # type: ignore[index]
+    assert exported_label(engine, "a")["root_cause"] == "oom_killed"
 
 
 def test_a_disputed_window_without_a_label_is_left_out_with_a_warning(

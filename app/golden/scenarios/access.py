@@ -26,6 +26,7 @@ from app.golden.scenarios.window import APP_RUNTIMES, Window
 
 @scenario("permission_denied")
 def perm_rbac_forbidden(w: Window) -> Verdict:
+    """A client-go informer in the app is forbidden to list or watch a resource (RBAC)."""
     pod = w.app("go")
     w.crowd(pod, 1, 3)
     account = w.pick((pod.app, "default", f"{pod.app}-sa"))
@@ -65,6 +66,7 @@ def perm_rbac_forbidden(w: Window) -> Verdict:
 
 @scenario("permission_denied")
 def perm_fs_eacces_node(w: Window) -> Verdict:
+    """A Node.js app crashloops on EACCES opening a path it may not write."""
     pod = w.app("node")
     w.crowd(pod, 1, 3)
     path = w.pick(("/data/cache", "/data/cache/index.json", "/var/lib/app/uploads", "/app/data/sessions.db"))
@@ -94,6 +96,7 @@ def perm_fs_eacces_node(w: Window) -> Verdict:
 
 @scenario("permission_denied")
 def perm_postgres_password(w: Window) -> Verdict:
+    """PostgreSQL rejects the app's password; both sides log the failed authentication."""
     pod = w.app(w.pick(("go", "python", "jvm")))
     db = w.stateful("postgres")
     w.crowd(pod, 0, 2)
@@ -138,6 +141,7 @@ def perm_postgres_password(w: Window) -> Verdict:
 
 @scenario("permission_denied")
 def perm_python_permissionerror(w: Window) -> Verdict:
+    """A Python app crashloops on PermissionError (errno 13) opening its state file."""
     pod = w.app("python")
     w.crowd(pod, 1, 3)
     path = w.pick(
@@ -171,6 +175,7 @@ def perm_python_permissionerror(w: Window) -> Verdict:
 
 @scenario("permission_denied")
 def perm_redis_auth(w: Window) -> Verdict:
+    """Redis answers NOAUTH or WRONGPASS to every command from the app."""
     pod = w.app(w.pick(("node", "go")))
     redis = w.stateful("redis")
     w.crowd(pod, 0, 2)
@@ -194,6 +199,7 @@ def perm_redis_auth(w: Window) -> Verdict:
 
 @scenario("permission_denied", "hard")
 def perm_auth_looks_like_dependency(w: Window) -> Verdict:
+    """The app says the database is unavailable; PostgreSQL shows a failed password instead."""
     pod = w.app("python")
     db = w.stateful("postgres")
     w.crowd(pod, 1, 2)
@@ -232,6 +238,7 @@ def perm_auth_looks_like_dependency(w: Window) -> Verdict:
 
 @scenario("permission_denied", "hard")
 def perm_nginx_readonly_fs(w: Window) -> Verdict:
+    """A non-root nginx container may not create its temp or pid path and crashloops."""
     pod = w.app("nginx", app=w.pick(("storefront", "web", "docs", "admin-ui")), container="nginx")
     w.crowd(pod, 2, 3)
     directory = w.pick(("/var/cache/nginx/client_temp", "/var/cache/nginx/proxy_temp", "/var/run/nginx.pid"))
@@ -266,6 +273,7 @@ def perm_nginx_readonly_fs(w: Window) -> Verdict:
 
 @scenario("permission_denied")
 def perm_s3_access_denied(w: Window) -> Verdict:
+    """S3 calls from a Go service fail with 403 AccessDenied."""
     pod = w.app("go")
     w.crowd(pod, 1, 3)
     bucket = w.pick(("acme-exports", "invoices-prod", "ml-artifacts", "media-uploads"))
@@ -292,7 +300,8 @@ def perm_s3_access_denied(w: Window) -> Verdict:
 
 @scenario("permission_denied", "hard")
 def perm_flux_helm_forbidden(w: Window) -> Verdict:
-    flux = w.platform("flux")
+    """helm-controller cannot upgrade a release: its tenant service account is forbidden."""
+    flux = w.platform("helm-controller")
     pod = w.app()
     w.crowd(pod, 1, 2)
     release = pod.app
@@ -326,6 +335,7 @@ def perm_flux_helm_forbidden(w: Window) -> Verdict:
 
 @scenario("probe_failure")
 def probe_liveness_timeout_restart(w: Window) -> Verdict:
+    """Three liveness timeouts, then the kubelet restarts an otherwise quiet, healthy app."""
     pod = w.app()
     w.crowd(pod, 1, 3)
     path = w.pick(("/healthz", "/livez", "/health"))
@@ -345,6 +355,7 @@ def probe_liveness_timeout_restart(w: Window) -> Verdict:
 
 @scenario("probe_failure")
 def probe_startup_too_short(w: Window) -> Verdict:
+    """A slow-starting JVM app is killed by its startup probe before Tomcat is up."""
     pod = w.app("jvm")
     w.crowd(pod, 1, 3)
     path = "/actuator/health/liveness"
@@ -402,6 +413,7 @@ def probe_startup_too_short(w: Window) -> Verdict:
 
 @scenario("probe_failure")
 def probe_wrong_port(w: Window) -> Verdict:
+    """The readiness probe targets a port the app does not listen on."""
     pod = w.app()
     w.crowd(pod, 1, 3)
     port = w.pick((8081, 9090, 3000, 8000))
@@ -426,6 +438,7 @@ def probe_wrong_port(w: Window) -> Verdict:
 
 @scenario("probe_failure")
 def probe_wrong_path_404(w: Window) -> Verdict:
+    """The readiness probe requests a path the app answers with 404."""
     pod = w.app(w.pick(("go", "node", "python")))
     w.crowd(pod, 1, 3)
     path = w.pick(("/health", "/ready", "/status", "/api/health"))
@@ -463,6 +476,7 @@ def probe_wrong_path_404(w: Window) -> Verdict:
 
 @scenario("probe_failure")
 def probe_grpc_exec_timeout(w: Window) -> Verdict:
+    """A gRPC or exec probe keeps exceeding its 1s timeout."""
     pod = w.app("go")
     w.crowd(pod, 1, 3)
     grpc = w.chance(0.5)
@@ -490,6 +504,7 @@ def probe_grpc_exec_timeout(w: Window) -> Verdict:
 
 @scenario("probe_failure", "hard")
 def probe_timeouts_no_cause(w: Window) -> Verdict:
+    """Probes time out intermittently with benign noise around and no visible cause."""
     pod = w.app()
     others = w.crowd(pod, 2, 3)
     w.noise_weight(pod, 2.0)
@@ -516,6 +531,7 @@ def probe_timeouts_no_cause(w: Window) -> Verdict:
 
 @scenario("probe_failure", "hard")
 def probe_slow_healthz_with_herring(w: Window) -> Verdict:
+    """A slow /healthz handler times out the liveness probe; a Redis retry nearby recovered."""
     pod = w.app("go")
     w.crowd(pod, 1, 3)
     at = w.rng.uniform(10, 60)

@@ -45,6 +45,7 @@ def _go_panic(pod: Pod, w: Window, message: str, function: str, goroutine: int) 
 
 @scenario("application_exception")
 def app_go_nil_panic(w: Window) -> Verdict:
+    """A Go service crashloops on a nil pointer dereference panic in a worker goroutine."""
     pod = w.app("go")
     w.crowd(pod, 1, 3)
     function = w.pick(
@@ -75,6 +76,7 @@ def app_go_nil_panic(w: Window) -> Verdict:
 
 @scenario("application_exception")
 def app_go_index_out_of_range(w: Window) -> Verdict:
+    """A Go service crashloops on an index-out-of-range panic."""
     pod = w.app("go")
     w.crowd(pod, 1, 3)
     length = w.rng.randint(0, 6)
@@ -97,6 +99,7 @@ def app_go_index_out_of_range(w: Window) -> Verdict:
 
 @scenario("application_exception")
 def app_java_npe_500(w: Window) -> Verdict:
+    """A Spring controller throws NullPointerException on some requests; the ingress logs 500s."""
     pod = w.app("jvm")
     ingress = w.platform("ingress-nginx")
     w.crowd(pod, 0, 2)
@@ -152,6 +155,7 @@ def app_java_npe_500(w: Window) -> Verdict:
 
 @scenario("application_exception", "hard")
 def app_python_request_keyerror(w: Window) -> Verdict:
+    """A request handler raises KeyError on a payload field (shaped like a config KeyError)."""
     pod = w.app("python")
     w.crowd(pod, 1, 3)
     key = w.pick(("shipping_address", "customer_id", "line_items", "currency"))
@@ -183,6 +187,7 @@ def app_python_request_keyerror(w: Window) -> Verdict:
 
 @scenario("application_exception")
 def app_node_unhandled_rejection(w: Window) -> Verdict:
+    """A Node.js app crashes on an unhandled promise rejection (TypeError)."""
     pod = w.app("node")
     w.crowd(pod, 1, 3)
     prop = w.pick(("id", "items", "email", "price"))
@@ -213,6 +218,7 @@ def app_node_unhandled_rejection(w: Window) -> Verdict:
 
 @scenario("application_exception", "hard")
 def app_crashloop_concurrent_map(w: Window) -> Verdict:
+    """The shared CrashLoopBackOff symptom, caused by a Go data race (concurrent map writes)."""
     pod = w.app("go")
     w.crowd(pod, 2, 3)
 
@@ -243,6 +249,7 @@ def app_crashloop_concurrent_map(w: Window) -> Verdict:
 
 @scenario("application_exception", "hard")
 def app_exception_with_dependency_herring(w: Window) -> Verdict:
+    """Worker jobs fail with ValueError while a broker reconnect nearby is benign."""
     pod = w.app("python")
     w.crowd(pod, 1, 3)
     broker = w.pick(("rabbitmq", "redis", "kafka"))

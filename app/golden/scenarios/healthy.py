@@ -11,7 +11,10 @@ from app.golden.scenarios.window import Window
 
 @scenario("healthy")
 def healthy_steady_traffic(w: Window) -> Verdict:
+    """Ordinary requests, health checks and chatter from several pods."""
     pod = w.app()
+    if w.chance(0.4):
+        w.sidecar(pod, "istio-proxy", "envoy")
     w.crowd(pod, 1, 4)
     return Verdict(
         f"Normal traffic in {w.namespace}: requests, health checks and routine chatter; nothing failing.",
@@ -21,6 +24,7 @@ def healthy_steady_traffic(w: Window) -> Verdict:
 
 @scenario("healthy", "hard")
 def healthy_rolling_update(w: Window) -> Verdict:
+    """A rollout: Normal events, one refused readiness probe at start-up, a clean shutdown."""
     old = w.app()
     new = w.app(old.runtime, app=old.app, container=old.container)
     w.crowd(old, 0, 2)
@@ -69,6 +73,7 @@ def healthy_rolling_update(w: Window) -> Verdict:
 
 @scenario("healthy", "hard")
 def healthy_benign_errors(w: Window) -> Verdict:
+    """Many alarming-looking but benign lines: retries that succeed, zero error counters, deprecations."""
     pod = w.app()
     w.crowd(pod, 1, 3)
     add_red_herrings(w, w.rng.randint(4, 7))
@@ -80,6 +85,7 @@ def healthy_benign_errors(w: Window) -> Verdict:
 
 @scenario("healthy", "hard")
 def healthy_ndots_nxdomain(w: Window) -> Verdict:
+    """NXDOMAIN answers for search-domain expansions followed by a successful lookup."""
     pod = w.app()
     dns = w.platform("coredns")
     w.crowd(pod, 0, 2)
@@ -114,6 +120,7 @@ def healthy_ndots_nxdomain(w: Window) -> Verdict:
 
 @scenario("healthy")
 def healthy_cronjob(w: Window) -> Verdict:
+    """A CronJob's pod runs and completes."""
     app = w.app()
     job_name = w.pick(("nightly-report", "cleanup-sessions", "sync-exchange-rates", "db-backup"))
     suffix = w.rng.randint(29_000_000, 29_999_999)
@@ -158,6 +165,7 @@ def healthy_cronjob(w: Window) -> Verdict:
 
 @scenario("healthy")
 def healthy_hpa_scale(w: Window) -> Verdict:
+    """The HPA scales up and the new pod starts cleanly."""
     pod = w.app()
     new = w.app(replica_of=pod)
     w.crowd(pod, 0, 2)
@@ -181,6 +189,7 @@ def healthy_hpa_scale(w: Window) -> Verdict:
 
 @scenario("healthy", "hard")
 def healthy_cert_issuance(w: Window) -> Verdict:
+    """cert-manager issues or renews a certificate on schedule ('Issuing certificate as Secret does not exist')."""
     pod = w.app()
     cm = w.platform("cert-manager")
     w.crowd(pod, 0, 2)
@@ -239,6 +248,7 @@ def healthy_cert_issuance(w: Window) -> Verdict:
 
 @scenario("healthy", "hard")
 def healthy_node_drain(w: Window) -> Verdict:
+    """A node drain: graceful shutdown and a replacement pod starting elsewhere."""
     pod = w.app()
     moved = w.app(replica_of=pod)
     w.crowd(pod, 0, 2)
@@ -266,6 +276,7 @@ def healthy_node_drain(w: Window) -> Verdict:
 
 @scenario("healthy")
 def healthy_flux_reconcile(w: Window) -> Verdict:
+    """Flux reconciles with no changes while apps serve normally."""
     pod = w.app()
     flux = w.platform("flux")
     w.crowd(pod, 1, 2)

@@ -22,6 +22,12 @@ _REGISTRIES = (
 )
 
 
+def process_name(pod: Pod) -> str:
+    """The process name the kernel reports (``comm``, cut to 15 characters as Linux does)."""
+    names = {"jvm": "java", "python": "python3", "node": "node"}
+    return names.get(pod.runtime, pod.app.replace("-", "")[:15])
+
+
 def image_of(pod: Pod) -> str:
     """The pod's image reference; stable per pod."""
     digits = [int(char, 16) for char in pod.uid[:4]]
@@ -138,6 +144,21 @@ def container_exited(w: Window, pod: Pod, at: float, exit_code: int, *, evidence
     )
 
 
+def sync_error(w: Window, pod: Pod, at: float, reason: str, detail: str, *, evidence: bool = False) -> None:
+    """The kubelet's "Error syncing pod" line for a container it cannot start (back-off, pull, config)."""
+    err = f'failed to "StartContainer" for "{pod.container}" with {reason}: "{detail}"'
+    line = f.klog(
+        "E",
+        "pod_workers.go:1298",
+        "Error syncing pod, skipping",
+        pid=w.pid(pod.node),
+        err=err,
+        pod=pod.ref,
+        podUID=pod.uid,
+    )
+    w.add(at, w.kubelet(pod.node), line, evidence=evidence)
+
+
 def back_off(w: Window, pod: Pod, at: float, restart: int) -> None:
     """The BackOff event and the kubelet's CrashLoopBackOff error for one restart."""
     delay = back_off_seconds(restart)
@@ -148,20 +169,8 @@ def back_off(w: Window, pod: Pod, at: float, restart: int) -> None:
         "BackOff",
         f"Back-off restarting failed container {pod.container} in pod {pod.full}",
     )
-    err = f'failed to "StartContainer" for "{pod.container}" with CrashLoopBackOff: "back-off {delay}s restarting failed container={pod.container} pod={pod.full}"'
-    w.add(
-        at + 0.01,
-        w.kubelet(pod.node),
-        f.klog(
-            "E",
-            "pod_workers.go:1298",
-            "Error syncing pod, skipping",
-            pid=w.pid(pod.node),
-            err=err,
-            pod=pod.ref,
-            podUID=pod.uid,
-        ),
-    )
+    detail = f"back-off {delay}s restarting failed container={pod.container} pod={pod.full}"
+    sync_error(w, pod, at + 0.01, "CrashLoopBackOff", detail)
 
 
 def crashloop(

@@ -17,6 +17,7 @@ _COREDNS_IP = "10.96.0.10"
 
 @scenario("dependency_unavailable")
 def dep_node_redis_refused(w: Window) -> Verdict:
+    """A Node.js app gets ECONNREFUSED from Redis and fails requests."""
     pod = w.app("node")
     w.crowd(pod, 1, 3)
     ip = w.service_ip()
@@ -55,6 +56,7 @@ def dep_node_redis_refused(w: Window) -> Verdict:
 
 @scenario("dependency_unavailable")
 def dep_go_postgres_refused(w: Window) -> Verdict:
+    """PostgreSQL shuts down; a Go service's queries get connection refused."""
     pod = w.app("go")
     db = w.stateful("postgres", app=w.pick(("postgres", f"{w.namespace}-db", "pg")))
     w.crowd(pod, 0, 2)
@@ -96,6 +98,7 @@ def dep_go_postgres_refused(w: Window) -> Verdict:
 
 @scenario("dependency_unavailable")
 def dep_spring_hikari_refused(w: Window) -> Verdict:
+    """A Spring app cannot initialise its Hikari pool (connection refused) and crashloops."""
     pod = w.app("jvm")
     w.crowd(pod, 1, 3)
     db = w.pick(("orders-db", "postgres", "billing-postgresql", "pg-main"))
@@ -135,6 +138,7 @@ def dep_spring_hikari_refused(w: Window) -> Verdict:
 
 @scenario("dependency_unavailable")
 def dep_postgres_too_many_clients(w: Window) -> Verdict:
+    """PostgreSQL is out of connection slots and refuses the app."""
     pod = w.app(w.pick(("go", "python")))
     db = w.stateful("postgres")
     w.crowd(pod, 1, 2)
@@ -180,6 +184,7 @@ def dep_postgres_too_many_clients(w: Window) -> Verdict:
 
 @scenario("dependency_unavailable")
 def dep_envoy_upstream_503(w: Window) -> Verdict:
+    """Envoy sidecar logs 503 UF (connection failure) for calls to an upstream service."""
     pod = w.app()
     proxy = w.sidecar(pod, "istio-proxy", "envoy")
     target = w.pick(("inventory", "pricing", "accounts", "recommendations", "ledger"))
@@ -228,6 +233,7 @@ def dep_envoy_upstream_503(w: Window) -> Verdict:
 
 @scenario("dependency_unavailable", "hard")
 def dep_crashloop_database(w: Window) -> Verdict:
+    """The shared CrashLoopBackOff symptom, caused by a database that refuses connections."""
     pod = w.app("python")
     w.crowd(pod, 2, 3)
     ip = w.service_ip()
@@ -256,6 +262,7 @@ def dep_crashloop_database(w: Window) -> Verdict:
 
 @scenario("dependency_unavailable", "hard")
 def dep_probe_slow_upstream(w: Window) -> Verdict:
+    """A dependency times out; readiness probes that check it fail as a consequence."""
     pod = w.app("go")
     target = w.pick(("pricing", "inventory", "accounts", "geo"))
     w.crowd(pod, 1, 3)
@@ -282,6 +289,7 @@ def dep_probe_slow_upstream(w: Window) -> Verdict:
 
 @scenario("dependency_unavailable")
 def dep_kafka_broker_down(w: Window) -> Verdict:
+    """A Kafka consumer cannot reach any broker."""
     pod = w.app("jvm")
     w.crowd(pod, 1, 3)
     group = f"{pod.app}-consumers"
@@ -333,6 +341,7 @@ def _query(w: Window, client: Pod, name: str, rcode: str, qtype: str = "A") -> L
 
 @scenario("dns_resolution_failure")
 def dns_coredns_upstream_timeout(w: Window) -> Verdict:
+    """CoreDNS times out forwarding an external name; the app's lookups fail."""
     pod = w.app("go")
     dns = w.platform("coredns")
     w.crowd(pod, 0, 2)
@@ -355,6 +364,7 @@ def dns_coredns_upstream_timeout(w: Window) -> Verdict:
 
 @scenario("dns_resolution_failure")
 def dns_nxdomain_service_name(w: Window) -> Verdict:
+    """A Node.js app calls a service name that does not exist (NXDOMAIN, ENOTFOUND)."""
     pod = w.app("node")
     dns = w.platform("coredns")
     w.crowd(pod, 0, 2)
@@ -380,6 +390,7 @@ def dns_nxdomain_service_name(w: Window) -> Verdict:
 
 @scenario("dns_resolution_failure")
 def dns_python_gaierror(w: Window) -> Verdict:
+    """requests fails with 'Temporary failure in name resolution'."""
     pod = w.app("python")
     w.crowd(pod, 1, 3)
     host = w.pick(EXTERNAL_HOSTS)
@@ -403,6 +414,7 @@ def dns_python_gaierror(w: Window) -> Verdict:
 
 @scenario("dns_resolution_failure")
 def dns_java_unknown_host(w: Window) -> Verdict:
+    """A Java client gets UnknownHostException while CoreDNS lookups time out."""
     pod = w.app("jvm")
     dns = w.platform("coredns")
     w.crowd(pod, 0, 2)
@@ -430,6 +442,7 @@ def dns_java_unknown_host(w: Window) -> Verdict:
 
 @scenario("dns_resolution_failure")
 def dns_servfail(w: Window) -> Verdict:
+    """CoreDNS answers SERVFAIL; Go reports 'server misbehaving'."""
     pod = w.app("go")
     dns = w.platform("coredns")
     w.crowd(pod, 0, 2)
@@ -453,6 +466,7 @@ def dns_servfail(w: Window) -> Verdict:
 
 @scenario("dns_resolution_failure", "hard")
 def dns_before_probes(w: Window) -> Verdict:
+    """DNS fails first; four minutes later readiness probes fail as a consequence."""
     pod = w.app("go")
     dns = w.platform("coredns")
     w.crowd(pod, 1, 2)
@@ -481,6 +495,7 @@ def dns_before_probes(w: Window) -> Verdict:
 
 @scenario("dns_resolution_failure", "hard")
 def dns_masked_as_dependency(w: Window) -> Verdict:
+    """The app says it cannot connect to Redis; the error is 'no such host' (NXDOMAIN)."""
     pod = w.app("go")
     dns = w.platform("coredns")
     w.crowd(pod, 1, 2)

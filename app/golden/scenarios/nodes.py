@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from app.golden.scenarios import formats as f
 from app.golden.scenarios.lifecycle import (
     container_started,
     probe_failed,
+    process_name,
     ready,
     shutdown,
     startup,
@@ -54,6 +57,7 @@ def _nodes(w: Window) -> int:
 
 @scenario("scheduling_failure")
 def sched_insufficient_memory_taint(w: Window) -> Verdict:
+    """FailedScheduling: insufficient memory on some nodes, an untolerated taint on the rest."""
     pod = w.app()
     w.crowd(pod, 1, 2)
     total = _nodes(w)
@@ -71,6 +75,7 @@ def sched_insufficient_memory_taint(w: Window) -> Verdict:
 
 @scenario("scheduling_failure")
 def sched_insufficient_cpu(w: Window) -> Verdict:
+    """FailedScheduling: the CPU request fits no node."""
     pod = w.app()
     w.crowd(pod, 1, 2)
     total = _nodes(w)
@@ -89,6 +94,7 @@ def sched_insufficient_cpu(w: Window) -> Verdict:
 
 @scenario("scheduling_failure")
 def sched_unbound_pvc(w: Window) -> Verdict:
+    """FailedScheduling: an unbound PVC whose StorageClass does not exist."""
     pod = w.stateful(w.pick(("postgres", "redis", "kafka")))
     w.crowd(pod, 1, 3)
     total = _nodes(w)
@@ -115,6 +121,7 @@ def sched_unbound_pvc(w: Window) -> Verdict:
 
 @scenario("scheduling_failure")
 def sched_node_selector(w: Window) -> Verdict:
+    """FailedScheduling: no node matches the node selector or affinity."""
     pod = w.app()
     w.crowd(pod, 1, 2)
     total = _nodes(w)
@@ -133,6 +140,7 @@ def sched_node_selector(w: Window) -> Verdict:
 
 @scenario("scheduling_failure")
 def sched_anti_affinity(w: Window) -> Verdict:
+    """FailedScheduling: required pod anti-affinity leaves no node."""
     pod = w.app()
     w.app(replica_of=pod)
     w.crowd(pod, 0, 2)
@@ -147,6 +155,7 @@ def sched_anti_affinity(w: Window) -> Verdict:
 
 @scenario("scheduling_failure")
 def sched_gpu(w: Window) -> Verdict:
+    """FailedScheduling: no free nvidia.com/gpu."""
     pod = w.app("python", app=w.pick(("embedder", "inference", "trainer", "ocr-worker")))
     w.crowd(pod, 1, 3)
     total = _nodes(w)
@@ -157,6 +166,7 @@ def sched_gpu(w: Window) -> Verdict:
 
 @scenario("scheduling_failure", "hard")
 def sched_hpa_pending_with_autoscaler(w: Window) -> Verdict:
+    """The HPA scales up, the new pod stays Pending and the autoscaler is at its maximum."""
     pod = w.app()
     twin = w.app(replica_of=pod)
     pending = w.app(replica_of=pod)
@@ -211,6 +221,7 @@ def sched_hpa_pending_with_autoscaler(w: Window) -> Verdict:
 
 @scenario("scheduling_failure", "hard")
 def sched_volume_node_affinity(w: Window) -> Verdict:
+    """After a node is removed, a StatefulSet pod hits a volume node affinity conflict."""
     pod = w.stateful(w.pick(("postgres", "redis", "kafka")))
     w.crowd(pod, 2, 3)
     total = _nodes(w)
@@ -329,15 +340,14 @@ def _same_node(w: Window, pods: list[Pod], node: str) -> list[Pod]:
     moved = []
     for pod in pods:
         index = w.pods.index(pod)
-        w.pods[index] = type(pod)(
-            pod.namespace, pod.app, pod.name, pod.container, node, pod.ip, pod.runtime, pod.uid
-        )
+        w.pods[index] = dataclasses.replace(pod, node=node)
         moved.append(w.pods[index])
     return moved
 
 
 @scenario("node_resource_pressure")
 def node_memory_eviction(w: Window) -> Verdict:
+    """The kubelet reclaims memory and evicts pods from a node under memory pressure."""
     first = w.app()
     second = w.app()
     w.crowd(first, 0, 2)
@@ -365,6 +375,7 @@ def node_memory_eviction(w: Window) -> Verdict:
 
 @scenario("node_resource_pressure")
 def node_ephemeral_storage(w: Window) -> Verdict:
+    """The kubelet evicts the largest ephemeral-storage user from a node under disk pressure."""
     pod = w.app()
     w.crowd(pod, 1, 3)
     at = w.rng.uniform(w.duration_s * 0.2, w.duration_s * 0.6)
@@ -388,6 +399,7 @@ def node_ephemeral_storage(w: Window) -> Verdict:
 
 @scenario("node_resource_pressure")
 def node_disk_pressure_image_gc(w: Window) -> Verdict:
+    """Image garbage collection cannot free disk, then pods are evicted."""
     pod = w.app()
     w.crowd(pod, 1, 3)
     node = pod.node
@@ -425,6 +437,7 @@ def node_disk_pressure_image_gc(w: Window) -> Verdict:
 
 @scenario("node_resource_pressure")
 def node_pid_pressure(w: Window) -> Verdict:
+    """A node runs out of PIDs: forks fail and a pod is evicted."""
     pod = w.app(w.pick(("python", "node")))
     w.crowd(pod, 1, 3)
     at = w.rng.uniform(w.duration_s * 0.2, w.duration_s * 0.6)
@@ -460,6 +473,7 @@ def node_pid_pressure(w: Window) -> Verdict:
 
 @scenario("node_resource_pressure", "hard")
 def node_multi_pod_eviction_sigterm(w: Window) -> Verdict:
+    """Several apps only log SIGTERM; the kubelet lines show memory-pressure evictions."""
     pods = [w.app() for _ in range(w.rng.randint(2, 3))]
     w.crowd(pods[0], 0, 1)
     node = pods[0].node
@@ -477,13 +491,12 @@ def node_multi_pod_eviction_sigterm(w: Window) -> Verdict:
 
 @scenario("node_resource_pressure", "hard")
 def node_system_oom(w: Window) -> Verdict:
+    """A system-wide OOM kill (no memory cgroup), unlike a container hitting its own limit."""
     pod = w.app()
     w.crowd(pod, 1, 3)
     node = pod.node
     at = w.rng.uniform(w.duration_s * 0.3, w.duration_s * 0.6)
-    process = {"jvm": "java", "python": "python3", "node": "node"}.get(
-        pod.runtime, pod.app.replace("-", "")[:15]
-    )
+    process = process_name(pod)
     pid = w.rng.randint(2000, 60000)
     w.add(
         at - 30,
@@ -534,6 +547,7 @@ def node_system_oom(w: Window) -> Verdict:
 
 @scenario("node_resource_pressure", "hard")
 def node_pressure_before_restarts(w: Window) -> Verdict:
+    """Memory pressure builds for minutes before an eviction; the replacement's probe blip is benign."""
     pod = w.app()
     w.crowd(pod, 1, 2)
     replacement = w.app(replica_of=pod)

@@ -307,6 +307,11 @@ def _flux(w: Window, pod: Pod) -> Line:
     )
 
 
+def _helm_controller(w: Window, pod: Pod) -> Line:
+    name = w.pick(NAMESPACES.get(w.namespace, ("web",)))
+    return f.flux("info", "helmrelease", "HelmRelease", name, "release in-sync with desired state")
+
+
 def _scheduler(w: Window, pod: Pod) -> Line:
     return f.klog(
         "I",
@@ -346,6 +351,7 @@ _BY_RUNTIME: dict[str, Callable[[Window, Pod], Line]] = {
     "envoy": _envoy,
     "cert-manager": _cert_manager,
     "flux": _flux,
+    "helm-controller": _helm_controller,
     "kube-scheduler": _scheduler,
 }
 

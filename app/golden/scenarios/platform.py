@@ -7,31 +7,11 @@ from app.golden.scenarios.lifecycle import (
     back_off_seconds,
     image_of,
     image_parts,
+    sync_error,
 )
 from app.golden.scenarios.noise import herring
 from app.golden.scenarios.registry import Verdict, scenario
 from app.golden.scenarios.window import Pod, Window
-
-
-def _kubelet_error(
-    w: Window, pod: Pod, at: float, reason: str, detail: str, *, evidence: bool = False
-) -> None:
-    err = f'failed to "StartContainer" for "{pod.container}" with {reason}: "{detail}"'
-    w.add(
-        at,
-        w.kubelet(pod.node),
-        f.klog(
-            "E",
-            "pod_workers.go:1298",
-            "Error syncing pod, skipping",
-            pid=w.pid(pod.node),
-            err=err,
-            pod=pod.ref,
-            podUID=pod.uid,
-        ),
-        evidence=evidence,
-    )
-
 
 # --- image_pull_error --------------------------------------------------------------------------------
 
@@ -57,7 +37,7 @@ def _pull_loop(
             at + 0.45, pod, "Warning", "Failed", f'Failed to pull image "{image}": {error}', evidence=first
         )
         w.event(at + 0.46, pod, "Warning", "Failed", "Error: ErrImagePull")
-        _kubelet_error(w, pod, at + 0.47, "ErrImagePull", error)
+        sync_error(w, pod, at + 0.47, "ErrImagePull", error)
         back = at + w.rng.uniform(1, 3)
         w.event(back, pod, "Normal", "BackOff", f'Back-off pulling image "{image}"')
         w.event(
@@ -68,7 +48,7 @@ def _pull_loop(
             "Error: ImagePullBackOff",
             evidence=first and not containerd,
         )
-        _kubelet_error(w, pod, back + 0.02, "ImagePullBackOff", f'Back-off pulling image \\"{image}\\"')
+        sync_error(w, pod, back + 0.02, "ImagePullBackOff", f'Back-off pulling image \\"{image}\\"')
         at = back + back_off_seconds(attempt) + w.rng.uniform(1, 5)
         attempt += 1
 
@@ -80,6 +60,7 @@ def _bumped(image: str, suffix: str) -> str:
 
 @scenario("image_pull_error")
 def pull_tag_not_found(w: Window) -> Verdict:
+    """ErrImagePull and back-off for a tag that does not exist."""
     pod = w.app()
     w.crowd(pod, 1, 3)
     tag = w.pick(("v2.0.0", "latest-stable", "v1.13.0-rc1", "sha-3f9c2e1", "release-2026-11"))
@@ -93,6 +74,7 @@ def pull_tag_not_found(w: Window) -> Verdict:
 
 @scenario("image_pull_error")
 def pull_unauthorized(w: Window) -> Verdict:
+    """The registry refuses the pull without valid credentials (401 or access denied)."""
     pod = w.app()
     w.crowd(pod, 1, 3)
     image = image_of(pod)
@@ -110,6 +92,7 @@ def pull_unauthorized(w: Window) -> Verdict:
 
 @scenario("image_pull_error")
 def pull_registry_timeout(w: Window) -> Verdict:
+    """The registry does not answer (i/o timeout) while pulling."""
     pod = w.app()
     w.crowd(pod, 1, 3)
     image = image_of(pod)
@@ -123,6 +106,7 @@ def pull_registry_timeout(w: Window) -> Verdict:
 
 @scenario("image_pull_error", "hard")
 def pull_registry_dns(w: Window) -> Verdict:
+    """The node cannot resolve the registry host; still an image pull error by rule."""
     pod = w.app()
     w.crowd(pod, 2, 3)
     registry = w.pick(("harbor.internal", "registry.corp.example", "nexus.build.local"))
@@ -138,6 +122,7 @@ def pull_registry_dns(w: Window) -> Verdict:
 
 @scenario("image_pull_error")
 def pull_rate_limited(w: Window) -> Verdict:
+    """Docker Hub's pull rate limit (429 toomanyrequests)."""
     pod = w.app(app=w.pick(("redis-cache", "nginx-proxy", "busybox-init", "memcached")))
     w.crowd(pod, 1, 3)
     name = pod.app.split("-")[0]
@@ -151,6 +136,7 @@ def pull_rate_limited(w: Window) -> Verdict:
 
 @scenario("image_pull_error", "hard")
 def pull_rollout_partial(w: Window) -> Verdict:
+    """A rollout's new pod cannot pull its image while the old pods keep serving."""
     old = w.app()
     twin = w.app(replica_of=old)
     new = w.app(old.runtime, app=old.app, container=old.container)
@@ -181,6 +167,7 @@ def pull_rollout_partial(w: Window) -> Verdict:
 
 @scenario("image_pull_error")
 def pull_platform_mismatch(w: Window) -> Verdict:
+    """The image has no manifest for the node's platform."""
     pod = w.app()
     w.crowd(pod, 1, 3)
     image = image_of(pod)
@@ -245,6 +232,7 @@ def _stuck_mounting(
 
 @scenario("volume_mount_failure")
 def vol_configmap_missing(w: Window) -> Verdict:
+    """FailedMount: a ConfigMap volume's ConfigMap does not exist."""
     pod = w.app()
     w.crowd(pod, 1, 3)
     volume = w.pick(("config", "app-config", "settings"))
@@ -258,6 +246,7 @@ def vol_configmap_missing(w: Window) -> Verdict:
 
 @scenario("volume_mount_failure")
 def vol_secret_missing(w: Window) -> Verdict:
+    """FailedMount: a Secret volume's Secret does not exist."""
     pod = w.app()
     w.crowd(pod, 1, 3)
     volume = w.pick(("tls", "credentials", "certs", "db-secret"))
@@ -268,6 +257,7 @@ def vol_secret_missing(w: Window) -> Verdict:
 
 @scenario("volume_mount_failure")
 def vol_multi_attach(w: Window) -> Verdict:
+    """Multi-Attach error: a ReadWriteOnce volume is still used by the old pod."""
     pod = w.app()
     old = w.app(replica_of=pod)
     w.crowd(pod, 0, 2)
@@ -296,6 +286,7 @@ def vol_multi_attach(w: Window) -> Verdict:
 
 @scenario("volume_mount_failure")
 def vol_csi_driver_missing(w: Window) -> Verdict:
+    """MountDevice fails: the CSI driver is not registered on the node."""
     pod = w.stateful(w.pick(("postgres", "redis")))
     w.crowd(pod, 2, 3)
     w.quiet(pod, 0)
@@ -316,6 +307,7 @@ def vol_csi_driver_missing(w: Window) -> Verdict:
 
 @scenario("volume_mount_failure")
 def vol_nfs_timeout(w: Window) -> Verdict:
+    """An NFS mount times out."""
     pod = w.app()
     w.crowd(pod, 1, 3)
     server = f"10.0.{w.rng.randint(1, 20)}.{w.rng.randint(2, 250)}"
@@ -329,6 +321,7 @@ def vol_nfs_timeout(w: Window) -> Verdict:
 
 @scenario("volume_mount_failure", "hard")
 def vol_attach_timeout_after_csi_error(w: Window) -> Verdict:
+    """A cloud disk fails to attach, minutes before the mount times out."""
     pod = w.stateful(w.pick(("postgres", "kafka", "redis")))
     w.crowd(pod, 2, 3)
     w.quiet(pod, 0)
@@ -358,6 +351,7 @@ def vol_attach_timeout_after_csi_error(w: Window) -> Verdict:
 
 @scenario("volume_mount_failure", "hard")
 def vol_configmap_pruned_by_flux(w: Window) -> Verdict:
+    """Flux prunes a ConfigMap; the new pod cannot mount it while the old one runs."""
     old = w.app()
     flux = w.platform("flux")
     new = w.app(old.runtime, app=old.app, container=old.container)

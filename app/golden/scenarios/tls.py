@@ -12,6 +12,7 @@ from app.golden.scenarios.window import EXTERNAL_HOSTS, Window
 
 @scenario("tls_certificate_error")
 def tls_expired_go_client(w: Window) -> Verdict:
+    """A Go client's TLS handshakes fail: the server certificate has expired."""
     pod = w.app("go")
     w.crowd(pod, 1, 3)
     host = w.pick(EXTERNAL_HOSTS)
@@ -33,6 +34,7 @@ def tls_expired_go_client(w: Window) -> Verdict:
 
 @scenario("tls_certificate_error")
 def tls_unknown_authority(w: Window) -> Verdict:
+    """A Go client does not trust the CA that signed an internal service's certificate."""
     pod = w.app("go")
     w.crowd(pod, 1, 3)
     target = w.pick(
@@ -56,6 +58,7 @@ def tls_unknown_authority(w: Window) -> Verdict:
 
 @scenario("tls_certificate_error")
 def tls_hostname_mismatch(w: Window) -> Verdict:
+    """The certificate is valid for other names than the one dialled."""
     pod = w.app(w.pick(("go", "node")))
     w.crowd(pod, 1, 3)
     good, bad = w.pick(
@@ -94,6 +97,7 @@ def tls_hostname_mismatch(w: Window) -> Verdict:
 
 @scenario("tls_certificate_error", "hard")
 def tls_cert_expired_then_502(w: Window) -> Verdict:
+    """cert-manager reports an expired certificate; five minutes later the ingress returns 502s."""
     ingress = w.platform("ingress-nginx")
     pod = w.app()
     cm = w.platform("cert-manager")
@@ -155,6 +159,7 @@ def tls_cert_expired_then_502(w: Window) -> Verdict:
 
 @scenario("tls_certificate_error")
 def tls_java_pkix(w: Window) -> Verdict:
+    """A Java client fails PKIX path building against a partner API."""
     pod = w.app("jvm")
     w.crowd(pod, 1, 3)
     host = w.pick(EXTERNAL_HOSTS)
@@ -186,6 +191,7 @@ def tls_java_pkix(w: Window) -> Verdict:
 
 @scenario("tls_certificate_error")
 def tls_node_expired(w: Window) -> Verdict:
+    """A Node.js client fails TLS verification (expired, unverifiable or self-signed chain)."""
     pod = w.app("node")
     w.crowd(pod, 1, 3)
     host = w.pick(EXTERNAL_HOSTS)
@@ -216,6 +222,7 @@ def tls_node_expired(w: Window) -> Verdict:
 
 @scenario("tls_certificate_error")
 def tls_python_requests(w: Window) -> Verdict:
+    """requests fails with CERTIFICATE_VERIFY_FAILED (certificate has expired)."""
     pod = w.app("python")
     w.crowd(pod, 1, 3)
     host = w.pick(EXTERNAL_HOSTS)
@@ -243,6 +250,7 @@ def tls_python_requests(w: Window) -> Verdict:
 
 @scenario("tls_certificate_error", "hard")
 def tls_webhook_unknown_ca(w: Window) -> Verdict:
+    """Flux cannot apply because an admission webhook's certificate is untrusted."""
     pod = w.app()
     flux = w.platform("flux")
     w.crowd(pod, 1, 2)

@@ -13,20 +13,16 @@ from app.golden.scenarios.lifecycle import (
     container_started,
     crashloop,
     image_of,
+    process_name,
     ready,
     startup,
+    sync_error,
 )
 from app.golden.scenarios.noise import app_log, go_log, herring, request_path
 from app.golden.scenarios.registry import Verdict, scenario
 from app.golden.scenarios.window import APP_RUNTIMES, Pod, Window
 
 _LIMITS_MI = (256, 384, 512, 768, 1024, 1536, 2048)
-
-
-def process_name(pod: Pod) -> str:
-    """The process name the kernel reports (``comm``, cut to 15 characters as Linux does)."""
-    names = {"jvm": "java", "python": "python3", "node": "node"}
-    return names.get(pod.runtime, pod.app.replace("-", "")[:15])
 
 
 def kernel_oom(w: Window, pod: Pod, at: float, *, npd_event: bool = True, evidence: bool = True) -> int:
@@ -68,6 +64,7 @@ def kernel_oom(w: Window, pod: Pod, at: float, *, npd_event: bool = True, eviden
 
 @scenario("oom_killed")
 def oom_jvm_heap_growth(w: Window) -> Verdict:
+    """A JVM export job grows past the memory limit (sometimes throwing OutOfMemoryError first) and is OOM-killed."""
     pod = w.app("jvm")
     w.crowd(pod, 1, 3)
     job = w.rng.randint(1000, 9999)
@@ -104,6 +101,21 @@ def oom_jvm_heap_growth(w: Window) -> Verdict:
                 f"Export job {job}: buffer exceeds 80% of max heap",
             ),
         )
+    if w.chance(0.5):
+        # The heap fills too; the JVM's own OutOfMemoryError comes moments before the kernel's kill.
+        oome = [
+            f.spring(pod.app, "ERROR", "task-1", "c.e.export.ExportJob", f"Export job {job} failed"),
+            f.jvm("java.lang.OutOfMemoryError: Java heap space"),
+            f.jvm("\tat java.base/java.util.Arrays.copyOf(Arrays.java:3541)"),
+            f.jvm("\tat java.base/java.util.ArrayList.grow(ArrayList.java:237)"),
+            f.jvm(
+                f"\tat com.acme.{pod.namespace}.export.CsvBuffer.append(CsvBuffer.java:{w.rng.randint(40, 90)})"
+            ),
+            f.jvm(
+                f"\tat com.acme.{pod.namespace}.export.ExportJob.run(ExportJob.java:{w.rng.randint(90, 160)})"
+            ),
+        ]
+        at = w.block(at + w.rng.uniform(0.5, 2), pod, oome, evidence=(0, 1))
     limit = kernel_oom(w, pod, at + w.rng.uniform(2, 10))
     container_exited(w, pod, at + 11, 137)
     restart = container_started(w, pod, at + w.rng.uniform(14, 20))
@@ -117,6 +129,7 @@ def oom_jvm_heap_growth(w: Window) -> Verdict:
 
 @scenario("oom_killed")
 def oom_go_cache_crashloop(w: Window) -> Verdict:
+    """A Go service is OOM-killed each time it warms its cache, and crashloops."""
     pod = w.app("go")
     w.crowd(pod, 1, 3)
 
@@ -148,6 +161,7 @@ def oom_go_cache_crashloop(w: Window) -> Verdict:
 
 @scenario("oom_killed")
 def oom_python_batch(w: Window) -> Verdict:
+    """A Python worker loading DataFrames is OOM-killed (exit 137)."""
     pod = w.app("python")
     w.crowd(pod, 1, 2)
     w.quiet(pod, 0)
@@ -176,6 +190,7 @@ def oom_python_batch(w: Window) -> Verdict:
 
 @scenario("oom_killed")
 def oom_node_ssr(w: Window) -> Verdict:
+    """One Node.js replica is OOM-killed while its twin keeps serving."""
     pod = w.app("node")
     twin = w.app(replica_of=pod)
     w.crowd(pod, 0, 2)
@@ -206,6 +221,7 @@ def oom_node_ssr(w: Window) -> Verdict:
 
 @scenario("oom_killed", "hard")
 def oom_crashloop_shared_symptom(w: Window) -> Verdict:
+    """The shared CrashLoopBackOff symptom; only the kernel's OOM line reveals the cause."""
     pod = w.app()
     w.crowd(pod, 2, 3)
 
@@ -231,6 +247,7 @@ def oom_crashloop_shared_symptom(w: Window) -> Verdict:
 
 @scenario("oom_killed", "hard")
 def oom_with_red_herrings(w: Window) -> Verdict:
+    """An OOM kill surrounded by benign retry and slow-request warnings."""
     pod = w.app()
     others = w.crowd(pod, 2, 3)
     killed_at = w.rng.uniform(w.duration_s * 0.3, w.duration_s * 0.7)
@@ -257,6 +274,7 @@ def oom_with_red_herrings(w: Window) -> Verdict:
 
 @scenario("oom_killed", "hard")
 def oom_sidecar_container(w: Window) -> Verdict:
+    """A sidecar container is OOM-killed while the main container keeps serving."""
     pod = w.app()
     side = w.sidecar(pod, w.pick(("log-shipper", "istio-proxy", "otel-agent")), "envoy")
     w.crowd(pod, 1, 2)
@@ -314,6 +332,7 @@ _ENV_VARS = (
 
 @scenario("crash_config_error")
 def config_spring_datasource(w: Window) -> Verdict:
+    """Spring Boot 'APPLICATION FAILED TO START': an unresolved datasource placeholder."""
     pod = w.app("jvm")
     w.crowd(pod, 1, 3)
     var = w.pick(("DB_URL", "DATABASE_URL", "JDBC_URL", "POSTGRES_URL"))
@@ -355,6 +374,7 @@ def config_spring_datasource(w: Window) -> Verdict:
 
 @scenario("crash_config_error")
 def config_python_env_keyerror(w: Window) -> Verdict:
+    """KeyError on os.environ at import: a required environment variable is missing."""
     pod = w.app("python")
     w.crowd(pod, 1, 3)
     var = w.pick(_ENV_VARS)
@@ -384,6 +404,7 @@ def config_python_env_keyerror(w: Window) -> Verdict:
 
 @scenario("crash_config_error")
 def config_go_envconfig(w: Window) -> Verdict:
+    """A Go service exits at start-up: a required configuration key has no value."""
     pod = w.app("go")
     w.crowd(pod, 1, 3)
     var = w.pick(_ENV_VARS)
@@ -412,6 +433,7 @@ def config_go_envconfig(w: Window) -> Verdict:
 
 @scenario("crash_config_error")
 def config_node_invalid_json(w: Window) -> Verdict:
+    """A Node.js app cannot parse its JSON configuration file."""
     pod = w.app("node")
     w.crowd(pod, 1, 3)
     position = w.rng.randint(80, 900)
@@ -443,6 +465,7 @@ def config_node_invalid_json(w: Window) -> Verdict:
 
 @scenario("crash_config_error")
 def config_invalid_flag(w: Window) -> Verdict:
+    """A Go binary is started with a flag it does not define."""
     pod = w.app("go")
     w.crowd(pod, 1, 3)
     flag = w.pick(("metrics-bind-address", "health-probe-addr", "leader-elect-namespace", "log-format"))
@@ -466,6 +489,7 @@ def config_invalid_flag(w: Window) -> Verdict:
 
 @scenario("crash_config_error", "hard")
 def config_crashloop_missing_secret_env(w: Window) -> Verdict:
+    """The shared CrashLoopBackOff symptom, caused by a missing environment variable."""
     pod = w.app(w.pick(("go", "node")))
     others = w.crowd(pod, 2, 3)
     var = w.pick(_ENV_VARS)
@@ -505,6 +529,7 @@ def config_crashloop_missing_secret_env(w: Window) -> Verdict:
 
 @scenario("crash_config_error", "hard")
 def config_secret_key_missing(w: Window) -> Verdict:
+    """CreateContainerConfigError: the env refers to a key the Secret lacks."""
     pod = w.app()
     w.crowd(pod, 2, 3)
     w.quiet(pod, 0)
@@ -515,20 +540,7 @@ def config_secret_key_missing(w: Window) -> Verdict:
     for attempt in range(w.rng.randint(3, 5)):
         w.event(at, pod, "Normal", "Pulled", f'Container image "{image_of(pod)}" already present on machine')
         w.event(at + 0.01, pod, "Warning", "Failed", f"Error: {message}", evidence=attempt == 0)
-        w.add(
-            at + 0.02,
-            w.kubelet(pod.node),
-            f.klog(
-                "E",
-                "pod_workers.go:1298",
-                "Error syncing pod, skipping",
-                pid=w.pid(pod.node),
-                err=f'failed to "StartContainer" for "{pod.container}" with CreateContainerConfigError: "{message}"',
-                pod=pod.ref,
-                podUID=pod.uid,
-            ),
-            evidence=attempt == 0,
-        )
+        sync_error(w, pod, at + 0.02, "CreateContainerConfigError", message, evidence=attempt == 0)
         at += w.rng.uniform(10, 90)
         if at > w.duration_s - 10:
             break
@@ -540,6 +552,7 @@ def config_secret_key_missing(w: Window) -> Verdict:
 
 @scenario("crash_config_error", "hard")
 def config_yaml_after_flux_apply(w: Window) -> Verdict:
+    """Flux applies a new ConfigMap; minutes later the app cannot parse its YAML."""
     pod = w.app("go")
     flux = w.platform("flux")
     w.crowd(pod, 1, 2)

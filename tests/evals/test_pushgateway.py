@@ -1,0 +1,226 @@
+"""Pushing eval results: the gauges dashboards and alerts read, to a real Pushgateway, checked by promtool."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.errors import ExportError
+from app.evals.metrics import ItemResult, score_run
+from app.evals.pushgateway import JOB, build_registry, push_run
+from app.evals.runner import BASELINE_MODEL_NAME, EvalRequest, EvalRunner, RunHeader, parse_slice
+from app.telemetry.metrics import EVAL_METRIC_NAMES
+from tests.conftest import require_component
+from tests.fixtures.llama import free_port
+from tests.fixtures.pushgateway import Pushgateway, pushgateway, pushgateway_server  # noqa: F401 (fixtures)
+
+PROMTOOL = "promtool"
+
+
+def header(status: str = "completed", *, error_rate: float = 0.0, model: str = "tiny/q4 model") -> RunHeader:
+    """A finished run's header with a few scored items."""
+    items = [
+        ItemResult(example_id="a", expected="oom_killed", predicted="oom_killed", outcome="correct", total_ms=1200, ttft_ms=300),
+        ItemResult(example_id="b", expected="oom_killed", predicted="healthy", outcome="wrong", total_ms=800, ttft_ms=200),
+        ItemResult(example_id="c", expected="healthy", predicted="healthy", outcome="correct", total_ms=1000, ttft_ms=250),
+        ItemResult(example_id="d", expected="healthy", outcome="invalid_output", total_ms=900, ttft_ms=220),
+    ]  # fmt: skip
+    if error_rate:
+        items = [item.model_copy(update={"outcome": "server_error", "predicted": None}) for item in items]
+    started = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
+    return RunHeader(
+        id="6f1c2d3e-0000-4000-8000-000000000001",
+        created_at=started,
+        started_at=started,
+        ended_at=started + timedelta(seconds=95),
+        status=status,  # type: ignore[arg-type]
+        prompt_ref="rca-evidence-first@0123456789ab",
+        prompt_sha256="0123456789ab" + "0" * 52,
+        model=model,
+        quantization="Q4_K_M",
+        gguf_file="tiny.gguf",
+        base_url="http://llama:8080",
+        params={},
+        golden_version="4429667f72a8",
+        slice={},
+        item_ids=["a", "b", "c", "d"],
+        concurrency=4,
+        fingerprint={},
+        summary=score_run(items),
+        error=None if status == "completed" else "model server died",
+    )
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """(name, labels) -> value of every sample in an exposition text."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def value(found: dict, name: str, **labels: str) -> float:
+    matches = [v for (n, ls), v in found.items() if n == name and set(labels.items()) <= ls]
+    assert len(matches) == 1, f"{name} {labels}: {matches}"
+    return matches[0]
+
+
+# --- the registry (pure) ----------------------------------------------------------------------------------
+
+
+def test_gauges_are_named_as_dashboards_and_alerts_expect() -> None:
+    run = header()
+    assert run.summary is not None
+    found = samples(generate_latest(build_registry(run, run.summary)).decode())
+    assert {name for name, _ in found} == set(EVAL_METRIC_NAMES)
+    assert value(found, "logtriage_eval_accuracy_ratio") == 0.5
+    assert value(found, "logtriage_eval_invalid_output_ratio") == 0.25
+    assert value(found, "logtriage_eval_f1_ratio", **{"class": "oom_killed"}) == pytest.approx(2 / 3)
+    assert value(found, "logtriage_eval_precision_ratio", **{"class": "healthy"}) == 0.5
+    assert value(found, "logtriage_eval_precision_ratio", **{"class": "oom_killed"}) == 1.0
+    assert value(found, "logtriage_eval_latency_seconds", quantile="0.5") == pytest.approx(0.95)
+    assert {dict(ls)["quantile"] for n, ls in found if n == "logtriage_eval_latency_seconds"} == {
+        "0.5",
+        "0.95",
+        "0.99",
+    }
+    assert value(found, "logtriage_eval_time_to_first_token_seconds", quantile="0.95") == pytest.approx(
+        0.2925
+    )
+    assert value(found, "logtriage_eval_items") == 4
+    assert value(found, "logtriage_eval_duration_seconds") == 95
+    assert value(found, "logtriage_eval_last_success_timestamp_seconds") == run.ended_at.timestamp()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("run", [header("failed"), header("cancelled"), header(error_rate=1.0)])
+def test_no_success_timestamp_without_success(run: RunHeader) -> None:
+    assert run.summary is not None
+    found = samples(generate_latest(build_registry(run, run.summary)).decode())
+    assert "logtriage_eval_last_success_timestamp_seconds" not in {name for name, _ in found}
+    assert "logtriage_eval_macro_f1_ratio" in {name for name, _ in found}
+
+
+def test_promtool_accepts_what_is_pushed() -> None:
+    require_component(shutil.which(PROMTOOL) is not None, "promtool", "apt-get install prometheus")
+    run = header()
+    assert run.summary is not None
+    exposition = generate_latest(build_registry(run, run.summary))
+    checked = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=exposition, capture_output=True, timeout=30, check=False
+    )
+    assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
+    assert checked.stdout.decode().strip() == ""  # no lint findings either
+
+
+# --- the push (wire format, errors) -----------------------------------------------------------------------
+
+
+def test_push_posts_to_the_group_of_prompt_model_and_quantization() -> None:
+    seen: list[httpx.Request] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    with httpx.Client(transport=httpx.MockTransport(respond)) as client:
+        key = push_run("http://gateway:9091", header(), client=client)
+    (request,) = seen
+    assert request.method == "POST"  # pushadd: the previous success timestamp survives a failed run
+    # Values with '/' are base64-encoded by the client, as the Pushgateway's API defines.
+    assert request.url.path.startswith(f"/metrics/job/{JOB}/model@base64/")
+    assert "/prompt_version/rca-evidence-first@0123456789ab/quantization/Q4_K_M" in request.url.path
+    assert b"logtriage_eval_macro_f1_ratio" in request.content
+    assert key == {
+        "job": JOB,
+        "prompt_version": "rca-evidence-first@0123456789ab",
+        "model": "tiny/q4 model",
+        "quantization": "Q4_K_M",
+    }
+
+
+def test_an_unreachable_gateway_is_a_clear_export_error() -> None:
+    with (
+        httpx.Client() as client,
+        pytest.raises(ExportError, match="could not reach the Pushgateway") as excinfo,
+    ):
+        push_run(f"http://127.0.0.1:{free_port()}", header(), client=client, timeout_s=2)
+    assert "PUSHGATEWAY_URL" in excinfo.value.user_message()
+
+
+def test_a_refused_push_says_what_the_gateway_said() -> None:
+    def respond(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text="pushed metrics are invalid or inconsistent with existing metrics")
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(respond)) as client,
+        pytest.raises(ExportError, match="HTTP 400: pushed metrics are invalid"),
+    ):
+        push_run("http://gateway:9091", header(), client=client)
+
+
+def test_no_gateway_configured() -> None:
+    with httpx.Client() as client, pytest.raises(ExportError, match="PUSHGATEWAY_URL is not set"):
+        push_run(None, header(), client=client)
+
+
+# --- the real Pushgateway ---------------------------------------------------------------------------------
+
+
+@pytest.mark.pushgateway
+def test_push_to_a_real_pushgateway_and_read_it_back(pushgateway: Pushgateway) -> None:  # noqa: F811
+    with httpx.Client() as client:
+        push_run(pushgateway.url, header(), client=client)
+        found = samples(pushgateway.metrics_text())
+        group = {"job": JOB, "model": "tiny/q4 model", "quantization": "Q4_K_M"}
+        assert value(found, "logtriage_eval_accuracy_ratio", **group) == 0.5
+        assert value(found, "logtriage_eval_f1_ratio", **group, **{"class": "oom_killed"}) == pytest.approx(
+            2 / 3
+        )
+        assert value(found, "logtriage_eval_latency_seconds", **group, quantile="0.99") == pytest.approx(
+            1.194
+        )
+        success = value(found, "logtriage_eval_last_success_timestamp_seconds", **group)
+
+        # The next night's run fails: its numbers replace the old ones, the last success stays.
+        failed = header("failed")
+        assert failed.summary is not None
+        failed.summary.accuracy = 0.25
+        push_run(pushgateway.url, failed, client=client)
+        found = samples(pushgateway.metrics_text())
+        assert value(found, "logtriage_eval_accuracy_ratio", **group) == 0.25
+        assert value(found, "logtriage_eval_last_success_timestamp_seconds", **group) == success
+
+
+@pytest.mark.pushgateway
+def test_eval_run_pushes_with_the_cli(
+    pushgateway: Pushgateway,  # noqa: F811
+    golden_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_runner: Callable[[], EvalRunner],
+) -> None:
+    from typer.testing import CliRunner
+
+    from app.config import get_settings
+    from app.evals.cli import eval_cli
+
+    monkeypatch.setenv("PUSHGATEWAY_URL", pushgateway.url)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(
+        eval_cli, ["run", "--model", BASELINE_MODEL_NAME, "--limit", "6", "--push", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    found = samples(pushgateway.metrics_text())
+    group = {"job": JOB, "model": BASELINE_MODEL_NAME, "quantization": "none"}
+    assert value(found, "logtriage_eval_items", **group) == 6
+    assert value(found, "logtriage_eval_accuracy_ratio", **group) == 1.0
+    assert value(found, "logtriage_eval_last_success_timestamp_seconds", **group) > 0
+    assert make_runner().run(EvalRequest(model=BASELINE_MODEL_NAME, slice=parse_slice(limit=1))).succeeded
