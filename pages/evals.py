@@ -51,13 +51,15 @@ def start_section() -> None:
     )
     live = ui.current_eval()
     running = live is not None and live.active
-    if st.button(
+    clicked = st.button(
         "Start run",
         type="primary",
         icon=":material/play_arrow:",
         key="evals.start",
         disabled=running or prompt is None or model is None,
-    ):
+    )
+    # A click that raced a run started meanwhile (the button drawn before it) starts nothing.
+    if clicked and not running:
         with components.error_boundary("starting the run"):
             request = EvalRequest(
                 prompt=prompt or DEFAULT_PROMPT,
@@ -73,6 +75,7 @@ def start_section() -> None:
                 use_cache=not no_cache,
             )
             ui.start_eval(request)
+            st.rerun()  # redraw the Start button disabled while the run goes
     ui.progress_panel()
 
 

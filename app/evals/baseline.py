@@ -381,7 +381,9 @@ RULES: tuple[Rule, ...] = (
     _rule(
         "probe_failure",
         "probe failed",
-        r"\b(?:Liveness|Readiness|Startup) probe (?:failed|errored)",
+        # The event ("Liveness probe failed: ...") and the kubelet's own prober.go line
+        # ("Probe failed" probeType="Liveness" ... output="...") say the same thing.
+        r"\b(?:Liveness|Readiness|Startup) probe (?:failed|errored)|\"Probe (?:failed|errored)\" probeType=",
         2,
         claims=True,
     ),

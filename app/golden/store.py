@@ -29,8 +29,14 @@ from sqlalchemy.orm import Session
 
 from app.errors import InputError, StoreError
 from app.golden.agreement import ADJUDICATOR, Disagreement, find_disagreements, resolve
-from app.golden.schema import GoldenExample, GoldenLabel, GoldenLog, GoldenWindow, Severity
-from app.golden.schema import describe_validation_error as describe_pydantic_error
+from app.golden.schema import (
+    GoldenExample,
+    GoldenLabel,
+    GoldenLog,
+    GoldenWindow,
+    Severity,
+    describe_validation_error,
+)
 from app.golden.taxonomy import ROOT_CAUSES
 from app.store.db import session_scope
 from app.store.tables import GoldenExampleRow, LabelHistoryRow, LabelRow, TriageRunRow
@@ -197,14 +203,14 @@ def _fingerprint(values: dict[str, Any]) -> str:
     return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def clean_labeler(labeler: str, *, allow_adjudicator: bool = False) -> str:
+def clean_labeler(labeler: str) -> str:
     """A labeler name as stored: trimmed, not empty, not too long, not the reserved adjudicator."""
     name = " ".join(str(labeler).split())
     if not name:
         raise InputError("a labeler name is needed", hint="enter your name on the Label page")
     if len(name) > MAX_LABELER_CHARS:
         raise InputError(f"the labeler name is longer than {MAX_LABELER_CHARS} characters")
-    if name == ADJUDICATOR and not allow_adjudicator:
+    if name == ADJUDICATOR:
         raise InputError(f"{ADJUDICATOR!r} is reserved for adjudications", hint="label under your own name")
     return name
 
@@ -343,7 +349,9 @@ def export_report(engine: Engine) -> ExportReport:
         try:
             examples.append(example_from_row(row, label))
         except ValidationError as exc:
-            left_out.append(LeftOut(example_id=row.id, reason="invalid", detail=describe_pydantic_error(exc)))
+            left_out.append(
+                LeftOut(example_id=row.id, reason="invalid", detail=describe_validation_error(exc))
+            )
     return ExportReport(examples=examples, left_out=left_out)
 
 
@@ -484,7 +492,7 @@ def _triage_run_values(run: TriageRunRow) -> dict[str, Any] | None:
         window = GoldenWindow(start=start, end=end)
         logs = [GoldenLog.model_validate(entry) for entry in run.logs]
     except ValidationError as exc:
-        log.warning("triage run %s cannot be labeled: %s", run.id, describe_pydantic_error(exc))
+        log.warning("triage run %s cannot be labeled: %s", run.id, describe_validation_error(exc))
         return None
     # content_hash reads only namespace, window and logs; the label comes later, from the labelers.
     probe = GoldenExample.model_construct(namespace=run.namespace, window=window, logs=logs)

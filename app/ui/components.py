@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -68,6 +68,7 @@ _BUCKETS = (1, 5, 10, 30, 60, 300, 600, 900, 1800, 3600, 7200)
 _TARGET_BARS = 60
 TABLE_HEIGHT = 420
 TABLE_AUTO_ROWS = 10
+TABLE_LINE_CHARS = 240
 
 
 # --- text ------------------------------------------------------------------------------------
@@ -132,7 +133,7 @@ def model_down_box(health: ModelHealth, *, local: bool) -> None:
 
 
 @contextmanager
-def error_boundary(what: str) -> Iterator[None]:
+def error_boundary(what: str) -> Generator[None]:
     """Show an error in this section instead of a traceback, so the rest of the page keeps working."""
     try:
         yield
@@ -232,10 +233,10 @@ def volume_counts(frame: pd.DataFrame, start: datetime, end: datetime) -> pd.Dat
         return pd.DataFrame({"bucket": pd.Series(dtype="datetime64[ns, UTC]"), "level": [], "lines": []})
     buckets = frame["time"].dt.floor(f"{width}s")
     return (
-        pd.DataFrame({"bucket": buckets, "level": frame["level"]})
+        pd.DataFrame({"bucket": buckets, "level": frame["level"], "one": 1})
         .groupby(["bucket", "level"], observed=True)
-        .size()
-        .reset_index(name="lines")
+        .agg(lines=("one", "sum"))
+        .reset_index()
     )
 
 
@@ -356,6 +357,14 @@ def evidence_column(frame: pd.DataFrame, evidence: dict[tuple[int, str], int] | 
     return marks
 
 
+def shorten_lines(lines: pd.Series, limit: int) -> pd.Series:
+    """Lines longer than ``limit`` characters cut to ``limit`` with a trailing '…'."""
+    long = lines.str.len() > limit
+    if not long.any():
+        return lines
+    return lines.where(~long, lines.str.slice(0, limit - 1) + "…")
+
+
 def filter_frame(frame: pd.DataFrame, text: str, levels: Sequence[str], evidence_only: bool) -> pd.DataFrame:
     """Rows whose line contains ``text`` (case-insensitive), of ``levels``, optionally cited only."""
     mask = pd.Series(True, index=frame.index)
@@ -386,12 +395,14 @@ def _log_table_body(frame: pd.DataFrame, key: str) -> None:
     columns = ["evidence", "time", "pod", "container", "level", "line"]
     if not has_evidence:
         columns.remove("evidence")
+    # Only the shown columns, and lines cut for the grid, go to the browser: that is most of the bytes of
+    # a 5,000-line table. A selected row shows its whole line below.
+    table = shown[columns].assign(line=shorten_lines(shown["line"], TABLE_LINE_CHARS))
     event = st.dataframe(
-        shown,
+        table,
         key=f"{key}.table",
         hide_index=True,
         height=TABLE_HEIGHT if len(shown) > TABLE_AUTO_ROWS else "auto",
-        column_order=columns,
         on_select="rerun",
         selection_mode="single-row",
         column_config={

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, sync_playwright
 
 from app.logs.demo import generate_demo_entries
 from app.logs.models import LogEntry, datetime_to_ns
@@ -24,6 +24,8 @@ from tests.fixtures.fake_loki import FakeLoki
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 HOSTILE_LINE = "<img src=x onerror=alert(1)> login failed for user=<script>alert(2)</script>"
 HOSTILE_NAMESPACE = "shop"
+# A dashboard's first script run imports the whole library; waits are on text, with room for a slow machine.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="session")

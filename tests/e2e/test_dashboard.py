@@ -33,6 +33,11 @@ def open_and_preview(page: Page, dashboard: Dashboard, namespace: str) -> None:
     expect(page.get_by_text("Budget:")).to_be_visible(timeout=60_000)
 
 
+def wait_idle(page: Page) -> None:
+    """Wait until the script run is over, so a screenshot shows the finished page."""
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+
+
 def assert_nothing_ran(watched: WatchedPage) -> None:
     """No dialog opened and no script error happened in the page."""
     assert watched.dialogs == []
@@ -40,10 +45,16 @@ def assert_nothing_ran(watched: WatchedPage) -> None:
     expect(watched.page.get_by_test_id("stException")).to_have_count(0)
 
 
-def test_health_endpoint_answers_under_the_prefix(demo_dashboard: Dashboard) -> None:
+def test_health_and_xsrf_under_the_prefix(watched_page: WatchedPage, demo_dashboard: Dashboard) -> None:
     response = httpx.get(f"{demo_dashboard.url}_stcore/health", timeout=5)
     assert response.status_code == 200
     assert response.text == "ok"
+    page = watched_page.page
+    page.goto(demo_dashboard.url)
+    expect(page.get_by_role("button", name="Preview logs")).to_be_visible()
+    assert "_streamlit_xsrf" in {cookie["name"] for cookie in page.context.cookies()}
+    host = httpx.get(f"{demo_dashboard.url}_stcore/host-config", timeout=5).json()
+    assert host["allowedOrigins"] == []
 
 
 def test_triage_streams_a_result_with_latency(
@@ -52,6 +63,7 @@ def test_triage_streams_a_result_with_latency(
     page = watched_page.page
     open_and_preview(page, demo_dashboard, "payments")
     expect(page.get_by_text('{namespace="payments"}')).to_be_visible()
+    wait_idle(page)
     page.screenshot(path=str(screenshots / "triage-preview.png"))
 
     page.get_by_role("button", name="Run triage").click()
@@ -66,6 +78,7 @@ def test_triage_streams_a_result_with_latency(
         value = metric_value(page, label).inner_text()
         assert value not in {"—", "0 ms", "0.0"}, f"{label} = {value}"
     expect(page.get_by_text("1. triage")).to_be_visible()  # the trace waterfall
+    wait_idle(page)
     page.screenshot(path=str(screenshots / "triage-result.png"))
     assert_nothing_ran(watched_page)
 
@@ -81,6 +94,7 @@ def test_prompts_and_models_pages(
     expect(page.get_by_role("heading", name="Prompts")).to_be_visible()
     expect(page.get_by_role("tab", name="Rendered example")).to_be_visible()
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    wait_idle(page)
     page.screenshot(path=str(screenshots / "prompts.png"))
 
     page.goto(f"{demo_dashboard.url}models")
@@ -89,6 +103,7 @@ def test_prompts_and_models_pages(
     page.get_by_role("button", name="Probe latency").click()
     expect(page.get_by_text("Latency probe")).to_be_visible(timeout=60_000)
     assert metric_value(page, "Time to first token").inner_text() != "—"
+    wait_idle(page)
     page.screenshot(path=str(screenshots / "models.png"))
     assert_nothing_ran(watched_page)
 
@@ -105,6 +120,8 @@ def test_a_hostile_log_line_is_shown_as_text_and_runs_nothing(
     page.get_by_role("button", name="Preview logs").click()
     expect(page.get_by_text(f'|= "{HOSTILE_LINE}"')).to_be_visible()
     expect(metric_value(page, "Lines")).to_have_text("3")
+    expect(page.get_by_text("Budget: 3 of 3 lines kept")).to_be_visible(timeout=60_000)
+    wait_idle(page)
     page.screenshot(path=str(screenshots / "triage-hostile-line.png"))
     assert page.locator("img[src='x']").count() == 0
     assert page.locator("script", has_text="alert(2)").count() == 0

@@ -80,8 +80,12 @@ def value(found: dict, name: str, **labels: str) -> float:
 def test_gauges_are_named_as_dashboards_and_alerts_expect() -> None:
     run = header()
     assert run.summary is not None
-    found = samples(generate_latest(build_registry(run, run.summary)).decode())
-    assert {name for name, _ in found} == set(EVAL_METRIC_NAMES)
+    text = generate_latest(build_registry(run, run.summary)).decode()
+    families = {family.name: family.type for family in text_string_to_metric_families(text)}
+    assert set(families) == set(EVAL_METRIC_NAMES)
+    assert families["logtriage_eval_latency_seconds"] == "summary"  # quantiles of a distribution
+    assert families["logtriage_eval_macro_f1_ratio"] == "gauge"
+    found = samples(text)
     assert value(found, "logtriage_eval_accuracy_ratio") == 0.5
     assert value(found, "logtriage_eval_invalid_output_ratio") == 0.25
     assert value(found, "logtriage_eval_f1_ratio", **{"class": "oom_killed"}) == pytest.approx(2 / 3)

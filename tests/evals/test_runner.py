@@ -318,19 +318,20 @@ def test_real_llama_server_run(
 ) -> None:
     monkeypatch.setenv("MODELS_FILE", str(llama_models_file))
     runner = make_runner()
-    header = runner.run(EvalRequest(prompt=PROMPT, model="tiny-q4_k_m"))
+    request = EvalRequest(prompt=PROMPT, model="tiny-q4_k_m", slice=parse_slice(limit=4))
+    header = runner.run(request)
     assert header.status == "completed"
     assert header.concurrency == llama_server.parallel  # the server's slot count
     assert header.fingerprint["server_build"] not in ("", "n/a")
     assert header.fingerprint["server"]["model_path"]
     items = load_items(runner.engine, header.id)
-    assert len(items) == 26
+    assert len(items) == 4
     # A random-weight model under the schema's grammar answers, rightly or wrongly, but answers.
     assert {i.outcome for i in items} <= {"correct", "wrong", "invalid_output"}
     assert all(i.prompt_tokens and i.completion_tokens and i.ttft_ms and i.total_ms for i in items)
     assert header.summary is not None
     assert header.summary.latency.total_ms["0.5"] > 0
-    again = runner.run(EvalRequest(prompt=PROMPT, model="tiny-q4_k_m"))
+    again = runner.run(request)
     assert again.summary is not None
-    assert again.summary.cached_items == 26
+    assert again.summary.cached_items == 4
     assert again.summary.accuracy == header.summary.accuracy

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
@@ -9,7 +11,17 @@ from streamlit.testing.v1 import AppTest
 from app.store.db import session_scope
 from app.store.tables import TriageRunRow
 from app.ui import cache, live_run
-from tests.ui.fakes import GOOD_ANSWER, FakeWorld, assert_no_exception, error_texts, metric, page
+from tests.ui.fakes import (
+    GOOD_ANSWER,
+    ROOT,
+    FakeWorld,
+    LokiMode,
+    ModelMode,
+    assert_no_exception,
+    error_texts,
+    metric,
+    page,
+)
 
 RUN_WAIT_S = 30
 
@@ -97,7 +109,7 @@ def test_level_and_text_filters_narrow_the_table_without_a_new_query(world: Fake
 )
 def test_model_failures_are_readable_messages(world: FakeWorld, mode: str, title: str, phrase: str) -> None:
     at = preview(page("triage").run())
-    world.model = mode  # type: ignore[assignment]
+    world.model = cast(ModelMode, mode)
     run = run_to_end(at)
     assert_no_exception(at)
     assert run.result is not None
@@ -125,7 +137,7 @@ def test_loki_failures_are_readable_messages(
     world: FakeWorld, monkeypatch: pytest.MonkeyPatch, mode: str, title: str
 ) -> None:
     monkeypatch.setenv("LOKI_URL", "http://loki.test:3100")
-    world.loki = mode  # type: ignore[assignment]
+    world.loki = cast(LokiMode, mode)
     at = page("triage").run()
     assert_no_exception(at)
     assert any(title in e for e in error_texts(at)), error_texts(at)
@@ -160,3 +172,33 @@ def test_an_empty_namespace_is_an_input_error(world: FakeWorld) -> None:
     at.button(key="triage.preview_button").click().run()
     assert_no_exception(at)
     assert any("Check the input" in e and "choose a namespace" in e for e in error_texts(at))
+
+
+def test_grafana_links_for_the_query_window_and_the_trace(
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRAFANA_URL", "https://grafana.example.com")
+    at = preview(page("triage").run())
+    run = run_to_end(at)
+    assert_no_exception(at)
+    links = {b.proto.label: b.proto.url for b in at.get("link_button")}
+    assert links["Grafana"].startswith("https://grafana.example.com/explore?")
+    assert "payments" in links["Grafana"]
+    assert run.result is not None
+    assert run.result.trace_id
+    assert run.result.trace_id in links["Tempo"]
+
+
+def test_no_grafana_links_without_grafana_url(world: FakeWorld) -> None:
+    at = preview(page("triage").run())
+    run_to_end(at)
+    assert not at.get("link_button")
+
+
+def test_the_router_opens_triage_and_lists_the_pages_that_exist(world: FakeWorld) -> None:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30).run()
+    assert_no_exception(at)
+    assert at.title[0].value == "Triage"
+    at.switch_page("pages/prompts.py").run()
+    assert_no_exception(at)
+    assert at.title[0].value == "Prompts"
