@@ -135,10 +135,10 @@ def run_detail(header: RunHeader) -> None:
     items = ui.run_items(header)
     latency = summary.latency
     st.caption(
-        f"Latency of {latency.timed_items} answered items: p50 {components.format_ms(latency.total_ms.get('0.5'))}"
-        f" · p95 {components.format_ms(latency.total_ms.get('0.95'))}"
-        f" · p99 {components.format_ms(latency.total_ms.get('0.99'))}"
-        f" · TTFT p50 {components.format_ms(latency.ttft_ms.get('0.5'))}"
+        f"Latency of {latency.timed_items} answered items: p50 {ui.format_latency(latency.total_ms.get('0.5'))}"
+        f" · p95 {ui.format_latency(latency.total_ms.get('0.95'))}"
+        f" · p99 {ui.format_latency(latency.total_ms.get('0.99'))}"
+        f" · TTFT p50 {ui.format_latency(latency.ttft_ms.get('0.5'))}"
         f" · {latency.tokens_per_s_mean:,.1f} tokens/s · {latency.total_tokens:,} tokens"
     )
     ui.chart(ui.latency_figure([(header.model, items)]), key="evals.latency")

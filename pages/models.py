@@ -18,7 +18,7 @@ HEALTH_COLORS = {
 }
 
 
-def overview(models: list[ModelConfig], health: dict[str, ModelHealth | None]) -> None:
+def overview(models: list[ModelConfig], health: dict[str, ModelHealth]) -> None:
     """One row per endpoint: name, quantization, health and context."""
     rows = []
     for model in models:
@@ -104,14 +104,10 @@ def main() -> None:
     st.caption("The endpoints of the models file: one model and quantization each.")
     with components.error_boundary("loading models"):
         models = cache.models()
-        health: dict[str, ModelHealth | None] = {}
-        for model in models:
-            health[model.name] = None
-            with components.error_boundary("checking model health"):
-                health[model.name] = cache.model_health(model.name)
+        health = cache.models_health()
         overview(models, health)
         for model in models:
-            model_card(model, health[model.name])
+            model_card(model, health.get(model.name))
 
 
 main()

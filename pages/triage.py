@@ -161,13 +161,8 @@ def prompt_and_model_section(
             prompt_ref = version.ref
             st.caption(components.escape_markdown(version.description))
     with model_col, components.error_boundary("loading models"):
-        configured = cache.models()
-        health: dict[str, ModelHealth | None] = {}
-        for model in configured:
-            health[model.name] = None
-            with components.error_boundary("checking model health"):
-                health[model.name] = cache.model_health(model.name)
-        by_name = {m.name: m for m in configured}
+        by_name = {m.name: m for m in cache.models()}
+        health = cache.models_health()
         model_name = st.selectbox(
             "Model",
             list(by_name),
@@ -242,8 +237,10 @@ def ok_result(result: TriageResult) -> None:
             )
     components.latency_readout(result.total_ms, result.ttft_ms, result.tokens_per_s, result.completion_tokens)
     st.caption(
-        f"{result.prompt_version} · {result.model} ({result.quantization}) · "
-        f"{result.prompt_tokens or 0:,} prompt tokens · run {result.run_id}"
+        components.escape_markdown(
+            f"{result.prompt_version} · {result.model} ({result.quantization}) · "
+            f"{result.prompt_tokens or 0:,} prompt tokens · run {result.run_id}"
+        )
     )
     queued = st.session_state.get(QUEUED_KEY) == result.run_id
     if st.button(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -53,7 +53,7 @@ FAILING_SHOWN = 15
 
 
 @contextmanager
-def _progress_bar(enabled: bool) -> Iterator[ProgressFn]:
+def _progress_bar(enabled: bool) -> Generator[ProgressFn]:
     """A rich progress bar on stderr fed by the runner's ``on_progress(done, total)``."""
     if not enabled:
         yield lambda done, total: None
@@ -96,7 +96,11 @@ def _pct(value: float) -> str:
 
 
 def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.0f} ms" if value < 1000 else f"{value / 1000:,.2f} s"
+    if value is None:
+        return "—"
+    if value < 10:
+        return f"{value:.2f} ms"
+    return f"{value:,.0f} ms" if value < 1000 else f"{value / 1000:,.2f} s"
 
 
 def _headline(header: RunHeader) -> Text:

@@ -271,7 +271,7 @@ def latency_summary(items: Sequence[ItemResult]) -> LatencySummary:
 
 def outcome_counts(items: Sequence[ItemResult]) -> dict[str, int]:
     """Items per outcome, every outcome listed."""
-    counts = Counter(item.outcome for item in items)
+    counts: Counter[str] = Counter(item.outcome for item in items)
     return {outcome: counts[outcome] for outcome in OUTCOMES}
 
 

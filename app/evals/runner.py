@@ -63,7 +63,7 @@ from app.services import Services
 from app.store.db import session_scope
 from app.store.tables import EvalCacheRow, EvalItemRow, EvalRunRow
 from app.telemetry import tracing as tr
-from app.triage import DEFAULT_PROMPT, TriageService, sampling_params
+from app.triage import DEFAULT_PROMPT, PreparedPrompt, TriageService, sampling_params
 
 BASELINE_MODEL_NAME = baseline.BASELINE_MODEL_NAME
 BASELINE_QUANTIZATION = "none"
@@ -865,6 +865,21 @@ class EvalRunner:
                 }
             )
 
+    def prepare_example(
+        self, example: GoldenExample, prompt_ref: str, model: ModelConfig, client: LLMClient
+    ) -> PreparedPrompt:
+        """The example's logs fitted to the model's context and the prompt rendered, as triage does it."""
+        start, end = example_window(example)
+        return self.triage.prepare(
+            example.to_log_entries(),
+            namespace=example.namespace,
+            start=start,
+            end=end,
+            prompt=prompt_ref,
+            model=model,
+            client=client,
+        )
+
     def analyze_with_model(
         self,
         example: GoldenExample,
@@ -876,7 +891,6 @@ class EvalRunner:
         """One model answer for one example, scored; None when the run was cancelled meanwhile."""
         assert setup.model is not None
         assert setup.version is not None
-        start, end = example_window(example)
         expected = example.label.root_cause
         base: dict[str, Any] = {
             "example_id": example.id,
@@ -893,15 +907,7 @@ class EvalRunner:
             raw = ""
             stats: InferenceStats | None = None
             try:
-                prepared = self.triage.prepare(
-                    example.to_log_entries(),
-                    namespace=example.namespace,
-                    start=start,
-                    end=end,
-                    prompt=setup.prompt_ref,
-                    model=setup.model,
-                    client=client,
-                )
+                prepared = self.prepare_example(example, setup.prompt_ref, setup.model, client)
                 # The triage pipeline's inference span and latency metrics, reused as they are.
                 for event in self.triage._infer(client, setup.model, prepared, cancel):
                     if isinstance(event, DoneEvent):

@@ -81,10 +81,10 @@ def build_example(chosen: Scenario, rng: random.Random, example_id: str) -> Gold
     """One example of a scenario, drawn with ``rng``."""
     w = Window(rng)
     verdict = chosen.build(w)
-    difficulty = chosen.difficulty
-    if difficulty == "easy" and rng.random() < HERRING_RATE:
+    hard_case = chosen.hard_case
+    if hard_case is None and rng.random() < HERRING_RATE:
         add_red_herrings(w, rng.randint(2, 3))
-        difficulty = "hard"
+        hard_case = "added_herrings"
     built = w.finish(background)
     example = GoldenExample(
         id=example_id,
@@ -100,7 +100,8 @@ def build_example(chosen: Scenario, rng: random.Random, example_id: str) -> Gold
             labeler=LABELER,
             labeled_at=built.end,
         ),
-        difficulty=difficulty,
+        difficulty="easy" if hard_case is None else "hard",
+        hard_case=hard_case,
         scenario=chosen.name,
         components=built.components,
     )

@@ -98,6 +98,11 @@ def model_health(name: str) -> ModelHealth:
     return check_health(find_model(svc.models, name), svc.http_client, svc.settings)
 
 
+def models_health() -> dict[str, ModelHealth]:
+    """Every configured endpoint's health by model name (check_health reports failures, not raises)."""
+    return {model.name: model_health(model.name) for model in models()}
+
+
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False, max_entries=16)
 def fetch_logs(log_filter: LogFilter, start: datetime, end: datetime, limit: int) -> LogQueryResult:
     """The lines of a filter and window, from the log source."""

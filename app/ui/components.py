@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -123,6 +124,11 @@ def show_error(exc: BaseException) -> None:
         error_box(exc.user_message(), kind_of(exc))
     else:
         error_box(f"{type(exc).__name__}: {exc}", "other")
+
+
+def cancel_button(cancel: threading.Event, *, key: str, label: str = "Cancel") -> None:
+    """A button that sets ``cancel``; disabled once it is set."""
+    st.button(label, key=key, icon=":material/stop_circle:", on_click=cancel.set, disabled=cancel.is_set())
 
 
 def model_down_box(health: ModelHealth, *, local: bool) -> None:

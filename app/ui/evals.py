@@ -240,6 +240,11 @@ def _panel() -> None:
 # --- tables ------------------------------------------------------------------------------------------------
 
 
+def format_latency(ms: float | None) -> str:
+    """Milliseconds for people, keeping sub-10 ms figures (the baseline's) readable."""
+    return f"{ms:.2f} ms" if ms is not None and ms < 10 else components.format_ms(ms)
+
+
 def _pct(value: float | None) -> float | None:
     return None if value is None else round(value * 100, 1)
 
@@ -348,8 +353,8 @@ def headline_frame(result: Comparison) -> pd.DataFrame:
             "invalid output %": f"{metrics.invalid_output_rate * 100:.1f}",
             "timeouts/errors %": f"{metrics.error_rate * 100:.1f}",
             "evidence recall %": f"{metrics.evidence_recall * 100:.1f}",
-            "p50 latency": components.format_ms(metrics.latency.total_ms.get("0.5")),
-            "p95 latency": components.format_ms(metrics.latency.total_ms.get("0.95")),
+            "p50 latency": format_latency(metrics.latency.total_ms.get("0.5")),
+            "p95 latency": format_latency(metrics.latency.total_ms.get("0.95")),
             "items": str(metrics.items),
         }
         for name, value in values.items():
@@ -502,8 +507,9 @@ def tradeoff_figure(columns: Sequence[RunColumn]) -> go.Figure:
             x=xs,
             y=ys,
             mode="markers+text",
-            text=[f"{run.letter}: {run.label}" for run in columns],
-            textposition="top center",
+            text=[run.letter for run in columns],
+            customdata=[run.label for run in columns],
+            textposition="middle right",
             error_y={
                 "type": "data",
                 "symmetric": False,
@@ -511,7 +517,7 @@ def tradeoff_figure(columns: Sequence[RunColumn]) -> go.Figure:
                 "arrayminus": [run.accuracy.value - run.accuracy.low for run in columns],
             },
             marker={"size": 12},
-            hovertemplate="%{text}<br>p50 %{x:,.0f} ms<br>accuracy %{y:.1%}<extra></extra>",
+            hovertemplate="%{text}: %{customdata}<br>p50 %{x:,.0f} ms<br>accuracy %{y:.1%}<extra></extra>",
         )
     )
     fig.update_layout(
@@ -563,4 +569,4 @@ def example_detail(
                 st.text(item.error)
             st.code(item.raw_output or "(no output)", language="json", wrap_lines=True)
             if item.cited_evidence:
-                st.text(f"cited log lines: {', '.join(map(str, item.cited_evidence))}")
+                st.text(f"cited log lines (#): {', '.join(map(str, item.cited_evidence))}")

@@ -219,10 +219,4 @@ def _panel() -> None:
     st.caption(f"Working: {run.phase} …")
     components.latency_readout(run.elapsed_ms, run.ttft_ms, run.tokens_per_s, run.tokens)
     st.code(run.text or " ", language="json", wrap_lines=True)
-    st.button(
-        "Cancel",
-        key=f"live_run.cancel.{run.run_key}",
-        icon=":material/stop_circle:",
-        on_click=run.cancel.set,
-        disabled=run.cancel.is_set(),
-    )
+    components.cancel_button(run.cancel, key=f"live_run.cancel.{run.run_key}")

@@ -30,6 +30,8 @@ def open_and_preview(page: Page, dashboard: Dashboard, namespace: str) -> None:
     page.get_by_role("option", name=namespace, exact=True).click()
     page.get_by_role("button", name="Preview logs").click()
     expect(metric_value(page, "Lines")).not_to_have_text("0")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()  # the volume chart
+    expect(page.get_by_test_id("stDataFrame").locator("canvas").first).to_be_visible()  # the table
     expect(page.get_by_text("Budget:")).to_be_visible(timeout=60_000)
 
 

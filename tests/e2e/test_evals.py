@@ -126,12 +126,15 @@ def test_evals_and_compare_pages(
     expect(page.get_by_text("only the items they share are compared")).to_be_visible()  # 26 vs 4 items
     expect(page.get_by_text("F1 per class")).to_be_visible()
     expect(page.get_by_text("Accuracy against median latency")).to_be_visible()
+    expect(page.locator(".js-plotly-plot")).to_have_count(
+        5, timeout=60_000
+    )  # F1, 2 matrices, latency, trade-off
     page.screenshot(path=str(screenshots / "compare.png"), full_page=True)
 
     # The per-example table, filtered to what A got right and B did not, opens an example.
-    page.get_by_role("button", name=re.compile(r"^A right, B wrong \(\d+\)$")).click()
+    page.get_by_text(re.compile(r"^A right, B wrong \(\d+\)$")).click()
     examples = page.get_by_test_id("stDataFrame").last
-    if not page.get_by_role("button", name="A right, B wrong (0)").count():
+    if not page.get_by_text("A right, B wrong (0)").count():
         click_row(examples, 0)
         expect(page.get_by_text(re.compile(r"^A: expected"))).to_be_visible(timeout=30_000)
         expect(page.get_by_text(re.compile(r"^B: expected"))).to_be_visible()

@@ -61,12 +61,34 @@ def evidence_table(page: Page) -> Locator:
     return page.get_by_test_id("stDataFrame").filter(visible=True).first
 
 
+def wait_for_app(page: Page) -> None:
+    """Wait until the script run a widget started has finished (the status widget says Running...)."""
+    expect(page.get_by_role("img", name="Running...")).to_have_count(0)
+
+
+def pick_root_cause(page: Page, cause: str) -> None:
+    """Open the root-cause picker and choose ``cause`` (again if a rerun closed the list under us)."""
+    picker = page.get_by_role("combobox", name="Root cause").filter(visible=True).first
+    option = page.get_by_role("option", name=cause, exact=True)
+    for _ in range(3):
+        wait_for_app(page)
+        picker.click()
+        try:
+            expect(option).to_be_visible(timeout=5_000)
+        except AssertionError:
+            continue
+        option.click()
+        break
+    expect(picker).to_have_value(cause)
+
+
 def select_line(page: Page, index: int) -> None:
     """Tick the selection box of log line ``index`` and wait for the page to show it as evidence."""
     table = evidence_table(page)
     expect(table.locator("canvas").first).to_be_visible()
     table.click(position={"x": ROW_MARKER_X_PX, "y": ROW_HEIGHT_PX * (index + 1) + ROW_HEIGHT_PX / 2})
     expect(page.get_by_text(re.compile(rf"^Evidence: .*#{index}\b"))).to_be_visible()
+    wait_for_app(page)
 
 
 def label_current_window(page: Page, lines: list[int], summary: str) -> None:
@@ -74,12 +96,14 @@ def label_current_window(page: Page, lines: list[int], summary: str) -> None:
     for index in lines:
         select_line(page, index)
     expect(page.get_by_text("Evidence: " + ", ".join(f"#{i}" for i in lines), exact=True)).to_be_visible()
-    page.get_by_role("combobox", name="Root cause").filter(visible=True).first.click()
-    page.get_by_role("option", name="oom_killed", exact=True).click()
+    pick_root_cause(page, "oom_killed")
+    wait_for_app(page)
     page.get_by_test_id("stRadio").filter(visible=True).first.get_by_text("critical", exact=True).click()
+    wait_for_app(page)
     summary_box = page.get_by_role("textbox", name="Summary").filter(visible=True).first
     summary_box.fill(summary)
     summary_box.press("Tab")  # blur: the text area sends its value before the button is clicked
+    wait_for_app(page)
     page.get_by_role("button", name="Save and next").click()
     expect(page.get_by_text("Saved (revision 1)")).to_be_visible()
 

@@ -8,20 +8,8 @@ import pytest
 import streamlit as st
 
 from app.prompts.registry import prompt_sha256
+from tests.prompts.test_registry import PROMPT
 from tests.ui.fakes import FakeWorld, assert_no_exception, error_texts, page
-
-PROMPT = """---
-name: demo
-description: A *test* prompt with [a link](https://example.com).
-params:
-  temperature: 0.3
-  max_tokens: 200
----
-{% block system %}Classify. Classes: {% for c in taxonomy %}{{ c.id }} {% endfor %}{% endblock %}
-{% block user %}{{ namespace }}:
-{% for line in log_lines %}{{ line }}
-{% endfor %}{% endblock %}
-"""
 
 
 @pytest.fixture

@@ -197,7 +197,7 @@ def perm_redis_auth(w: Window) -> Verdict:
     return Verdict(f"Redis refuses {pod.app}'s commands: {reply.split('.')[0]}.", "critical")
 
 
-@scenario("permission_denied", "hard")
+@scenario("permission_denied", "other_words")
 def perm_auth_looks_like_dependency(w: Window) -> Verdict:
     """The app says the database is unavailable; PostgreSQL shows a failed password instead."""
     pod = w.app("python")
@@ -236,7 +236,7 @@ def perm_auth_looks_like_dependency(w: Window) -> Verdict:
     )
 
 
-@scenario("permission_denied", "hard")
+@scenario("permission_denied", "other_words")
 def perm_nginx_readonly_fs(w: Window) -> Verdict:
     """A non-root nginx container may not create its temp or pid path and crashloops."""
     pod = w.app("nginx", app=w.pick(("storefront", "web", "docs", "admin-ui")), container="nginx")
@@ -298,7 +298,7 @@ def perm_s3_access_denied(w: Window) -> Verdict:
     return Verdict(f"{pod.name}'s role may not {op} on bucket {bucket} (403 AccessDenied).", "warning")
 
 
-@scenario("permission_denied", "hard")
+@scenario("permission_denied", "other_words")
 def perm_flux_helm_forbidden(w: Window) -> Verdict:
     """helm-controller cannot upgrade a release: its tenant service account is forbidden."""
     flux = w.platform("helm-controller")
@@ -502,7 +502,7 @@ def probe_grpc_exec_timeout(w: Window) -> Verdict:
     )
 
 
-@scenario("probe_failure", "hard")
+@scenario("probe_failure", "subtle")
 def probe_timeouts_no_cause(w: Window) -> Verdict:
     """Probes time out intermittently with benign noise around and no visible cause."""
     pod = w.app()
@@ -529,7 +529,7 @@ def probe_timeouts_no_cause(w: Window) -> Verdict:
     )
 
 
-@scenario("probe_failure", "hard")
+@scenario("probe_failure", "red_herring")
 def probe_slow_healthz_with_herring(w: Window) -> Verdict:
     """A slow /healthz handler times out the liveness probe; a Redis retry nearby recovered."""
     pod = w.app("go")

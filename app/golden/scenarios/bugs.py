@@ -153,7 +153,7 @@ def app_java_npe_500(w: Window) -> Verdict:
     )
 
 
-@scenario("application_exception", "hard")
+@scenario("application_exception", "other_words")
 def app_python_request_keyerror(w: Window) -> Verdict:
     """A request handler raises KeyError on a payload field (shaped like a config KeyError)."""
     pod = w.app("python")
@@ -216,7 +216,7 @@ def app_node_unhandled_rejection(w: Window) -> Verdict:
     )
 
 
-@scenario("application_exception", "hard")
+@scenario("application_exception", "shared_symptom")
 def app_crashloop_concurrent_map(w: Window) -> Verdict:
     """The shared CrashLoopBackOff symptom, caused by a Go data race (concurrent map writes)."""
     pod = w.app("go")
@@ -247,7 +247,7 @@ def app_crashloop_concurrent_map(w: Window) -> Verdict:
     )
 
 
-@scenario("application_exception", "hard")
+@scenario("application_exception", "red_herring")
 def app_exception_with_dependency_herring(w: Window) -> Verdict:
     """Worker jobs fail with ValueError while a broker reconnect nearby is benign."""
     pod = w.app("python")

@@ -182,16 +182,23 @@ def envoy_access(
     authority: str,
     upstream_host: str,
     request_id: str,
+    transport_failure: str = "-",
 ) -> Line:
-    """An Envoy (Istio sidecar) access line."""
+    """An Envoy (Istio sidecar) access line; ``transport_failure`` is the upstream TLS failure reason."""
     upstream_ms = "-" if flags != "-" else str(max(duration_ms - 1, 0))
     return Line(
         "envoy",
         lambda ts: (
-            f'[{iso_ms(ts)}] "{request}" {status} {flags} {details} - "-" 0 {sent} {duration_ms} '
+            f'[{iso_ms(ts)}] "{request}" {status} {flags} {details} - "{transport_failure}" 0 {sent} {duration_ms} '
             f'{upstream_ms} "-" "Go-http-client/1.1" "{request_id}" "{authority}" "{upstream_host}"'
         ),
     )
+
+
+def otelcol(level: str, caller: str, message: str, **fields: object) -> Line:
+    """An OpenTelemetry Collector console line: tab-separated, fields as a JSON object at the end."""
+    extra = f"\t{_json(fields)}" if fields else ""
+    return Line("otel-collector", lambda ts: f"{iso_ms(ts)}\t{level}\t{caller}\t{message}{extra}")
 
 
 # --- Data stores ----------------------------------------------------------------------------------
@@ -201,6 +208,13 @@ def postgres(pid: int, level: str, message: str) -> Line:
     """A PostgreSQL server line (default log_line_prefix ``%m [%p] ``)."""
     return Line(
         "postgresql", lambda ts: f"{_utc(ts):%Y-%m-%d %H:%M:%S}.{_ms(ts):03d} UTC [{pid}] {level}:  {message}"
+    )
+
+
+def pgbouncer(level: str, message: str, *, pid: int = 1) -> Line:
+    """A PgBouncer line (``%Y-%m-%d %H:%M:%S.mmm UTC [pid] LEVEL message``)."""
+    return Line(
+        "pgbouncer", lambda ts: f"{_utc(ts):%Y-%m-%d %H:%M:%S}.{_ms(ts):03d} UTC [{pid}] {level} {message}"
     )
 
 

@@ -22,7 +22,7 @@ def healthy_steady_traffic(w: Window) -> Verdict:
     )
 
 
-@scenario("healthy", "hard")
+@scenario("healthy", "healthy_alarming")
 def healthy_rolling_update(w: Window) -> Verdict:
     """A rollout: Normal events, one refused readiness probe at start-up, a clean shutdown."""
     old = w.app()
@@ -71,7 +71,7 @@ def healthy_rolling_update(w: Window) -> Verdict:
     )
 
 
-@scenario("healthy", "hard")
+@scenario("healthy", "healthy_alarming")
 def healthy_benign_errors(w: Window) -> Verdict:
     """Many alarming-looking but benign lines: retries that succeed, zero error counters, deprecations."""
     pod = w.app()
@@ -83,7 +83,7 @@ def healthy_benign_errors(w: Window) -> Verdict:
     )
 
 
-@scenario("healthy", "hard")
+@scenario("healthy", "healthy_alarming")
 def healthy_ndots_nxdomain(w: Window) -> Verdict:
     """NXDOMAIN answers for search-domain expansions followed by a successful lookup."""
     pod = w.app()
@@ -187,7 +187,7 @@ def healthy_hpa_scale(w: Window) -> Verdict:
     return Verdict(f"The HPA scaled {pod.app} up under load and the new pod started cleanly.", "info")
 
 
-@scenario("healthy", "hard")
+@scenario("healthy", "healthy_alarming")
 def healthy_cert_issuance(w: Window) -> Verdict:
     """cert-manager issues or renews a certificate on schedule ('Issuing certificate as Secret does not exist')."""
     pod = w.app()
@@ -246,7 +246,7 @@ def healthy_cert_issuance(w: Window) -> Verdict:
     )
 
 
-@scenario("healthy", "hard")
+@scenario("healthy", "healthy_alarming")
 def healthy_node_drain(w: Window) -> Verdict:
     """A node drain: graceful shutdown and a replacement pod starting elsewhere."""
     pod = w.app()

@@ -124,6 +124,28 @@ def container_started(w: Window, pod: Pod, at: float, *, pulled: bool = False) -
     return at + 2.6
 
 
+def terminated_report(
+    w: Window, pod: Pod, at: float, reason: str, exit_code: int, *, restarts: int = 1, evidence: bool = False
+) -> None:
+    """The restart watcher's line for a container that just terminated: its reason and exit code."""
+    w.add(
+        at,
+        w.platform("restart-watcher"),
+        f.zap(
+            "warn",
+            "watcher/pods.go:118",
+            "container terminated",
+            pod=pod.ref,
+            container=pod.container,
+            reason=reason,
+            exitCode=exit_code,
+            restartCount=restarts,
+            finishedAt=w.clock(at - w.rng.uniform(0.5, 2)),
+        ),
+        evidence=evidence,
+    )
+
+
 def back_off_seconds(restart: int) -> int:
     """The kubelet's crash back-off after ``restart`` restarts: 10s doubling up to 5m."""
     return min(10 * 2**restart, 300)

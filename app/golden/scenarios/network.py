@@ -7,10 +7,7 @@ from app.golden.scenarios.formats import Line
 from app.golden.scenarios.lifecycle import crashloop, probe_failed, probe_timeout_output, startup
 from app.golden.scenarios.noise import app_log, go_log, request_path
 from app.golden.scenarios.registry import Verdict, scenario
-from app.golden.scenarios.window import EXTERNAL_HOSTS, Pod, Window
-
-_COREDNS_IP = "10.96.0.10"
-
+from app.golden.scenarios.window import CLUSTER_DNS_IP, EXTERNAL_HOSTS, Pod, Window
 
 # --- dependency_unavailable ------------------------------------------------------------------------
 
@@ -231,7 +228,7 @@ def dep_envoy_upstream_503(w: Window) -> Verdict:
     )
 
 
-@scenario("dependency_unavailable", "hard")
+@scenario("dependency_unavailable", "shared_symptom")
 def dep_crashloop_database(w: Window) -> Verdict:
     """The shared CrashLoopBackOff symptom, caused by a database that refuses connections."""
     pod = w.app("python")
@@ -260,7 +257,7 @@ def dep_crashloop_database(w: Window) -> Verdict:
     )
 
 
-@scenario("dependency_unavailable", "hard")
+@scenario("dependency_unavailable", "shared_symptom")
 def dep_probe_slow_upstream(w: Window) -> Verdict:
     """A dependency times out; readiness probes that check it fail as a consequence."""
     pod = w.app("go")
@@ -349,7 +346,7 @@ def dns_coredns_upstream_timeout(w: Window) -> Verdict:
     first = True
     for at in w.spread(w.duration_s * 0.2, w.duration_s - 4, w.rng.randint(3, 6)):
         w.add(at, dns, _coredns_timeout(w, dns, host), evidence=first)
-        error = f'Post "https://{host}/v1/events": dial tcp: lookup {host} on {_COREDNS_IP}:53: read udp {pod.ip}:{w.port()}->{_COREDNS_IP}:53: i/o timeout'
+        error = f'Post "https://{host}/v1/events": dial tcp: lookup {host} on {CLUSTER_DNS_IP}:53: read udp {pod.ip}:{w.port()}->{CLUSTER_DNS_IP}:53: i/o timeout'
         w.add(
             at + w.rng.uniform(1.5, 5),
             pod,
@@ -450,7 +447,7 @@ def dns_servfail(w: Window) -> Verdict:
     first = True
     for at in w.spread(w.duration_s * 0.2, w.duration_s - 3, w.rng.randint(3, 6)):
         w.add(at, dns, _query(w, pod, host, "SERVFAIL"), evidence=first)
-        error = f'Get "https://{host}/": dial tcp: lookup {host} on {_COREDNS_IP}:53: server misbehaving'
+        error = f'Get "https://{host}/": dial tcp: lookup {host} on {CLUSTER_DNS_IP}:53: server misbehaving'
         w.add(
             at + 0.01,
             pod,
@@ -464,7 +461,7 @@ def dns_servfail(w: Window) -> Verdict:
     )
 
 
-@scenario("dns_resolution_failure", "hard")
+@scenario("dns_resolution_failure", "causal_chain")
 def dns_before_probes(w: Window) -> Verdict:
     """DNS fails first; four minutes later readiness probes fail as a consequence."""
     pod = w.app("go")
@@ -476,7 +473,7 @@ def dns_before_probes(w: Window) -> Verdict:
     first = True
     for at in w.spread(start, start + 60, w.rng.randint(3, 5)):
         w.add(at, dns, _coredns_timeout(w, dns, db_host), evidence=first)
-        error = f"dial tcp: lookup {db_host} on {_COREDNS_IP}:53: read udp {pod.ip}:{w.port()}->{_COREDNS_IP}:53: i/o timeout"
+        error = f"dial tcp: lookup {db_host} on {CLUSTER_DNS_IP}:53: read udp {pod.ip}:{w.port()}->{CLUSTER_DNS_IP}:53: i/o timeout"
         w.add(
             at + 2,
             pod,
@@ -493,7 +490,7 @@ def dns_before_probes(w: Window) -> Verdict:
     )
 
 
-@scenario("dns_resolution_failure", "hard")
+@scenario("dns_resolution_failure", "other_words")
 def dns_masked_as_dependency(w: Window) -> Verdict:
     """The app says it cannot connect to Redis; the error is 'no such host' (NXDOMAIN)."""
     pod = w.app("go")
@@ -511,7 +508,7 @@ def dns_masked_as_dependency(w: Window) -> Verdict:
                 "error",
                 "cache/redis.go:52",
                 "cannot connect to redis, serving from local cache",
-                error=f"dial tcp: lookup {name} on {_COREDNS_IP}:53: no such host",
+                error=f"dial tcp: lookup {name} on {CLUSTER_DNS_IP}:53: no such host",
             ),
             evidence=first,
         )

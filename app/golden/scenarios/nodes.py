@@ -164,7 +164,7 @@ def sched_gpu(w: Window) -> Verdict:
     return Verdict(f"{pod.name} requests a GPU but no node has a free nvidia.com/gpu.", "warning")
 
 
-@scenario("scheduling_failure", "hard")
+@scenario("scheduling_failure", "causal_chain")
 def sched_hpa_pending_with_autoscaler(w: Window) -> Verdict:
     """The HPA scales up, the new pod stays Pending and the autoscaler is at its maximum."""
     pod = w.app()
@@ -219,7 +219,7 @@ def sched_hpa_pending_with_autoscaler(w: Window) -> Verdict:
     )
 
 
-@scenario("scheduling_failure", "hard")
+@scenario("scheduling_failure", "other_words")
 def sched_volume_node_affinity(w: Window) -> Verdict:
     """After a node is removed, a StatefulSet pod hits a volume node affinity conflict."""
     pod = w.stateful(w.pick(("postgres", "redis", "kafka")))
@@ -471,7 +471,7 @@ def node_pid_pressure(w: Window) -> Verdict:
     )
 
 
-@scenario("node_resource_pressure", "hard")
+@scenario("node_resource_pressure", "shared_symptom")
 def node_multi_pod_eviction_sigterm(w: Window) -> Verdict:
     """Several apps only log SIGTERM; the kubelet lines show memory-pressure evictions."""
     pods = [w.app() for _ in range(w.rng.randint(2, 3))]
@@ -489,7 +489,7 @@ def node_multi_pod_eviction_sigterm(w: Window) -> Verdict:
     )
 
 
-@scenario("node_resource_pressure", "hard")
+@scenario("node_resource_pressure", "other_words")
 def node_system_oom(w: Window) -> Verdict:
     """A system-wide OOM kill (no memory cgroup), unlike a container hitting its own limit."""
     pod = w.app()
@@ -545,7 +545,7 @@ def node_system_oom(w: Window) -> Verdict:
     )
 
 
-@scenario("node_resource_pressure", "hard")
+@scenario("node_resource_pressure", "causal_chain")
 def node_pressure_before_restarts(w: Window) -> Verdict:
     """Memory pressure builds for minutes before an eviction; the replacement's probe blip is benign."""
     pod = w.app()

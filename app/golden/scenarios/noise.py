@@ -337,6 +337,35 @@ def _app(w: Window, pod: Pod) -> Line:
     return herring(w, pod)
 
 
+def _restart_watcher(w: Window, pod: Pod) -> Line:
+    return f.zap(
+        "info",
+        "watcher/informer.go:64",
+        "resync complete",
+        pods=w.rng.randint(40, 400),
+        namespaces=w.rng.randint(8, 30),
+    )
+
+
+def _pgbouncer(w: Window, pod: Pod) -> Line:
+    xacts = w.rng.randint(5, 400)
+    return f.pgbouncer(
+        "LOG",
+        f"stats: {xacts} xacts/s, {xacts * w.rng.randint(2, 6)} queries/s, in {w.rng.randint(2000, 90000)} B/s, out {w.rng.randint(9000, 400000)} B/s, xact {w.rng.randint(300, 9000)} us, query {w.rng.randint(80, 2000)} us, wait 0 us",
+    )
+
+
+def _otel(w: Window, pod: Pod) -> Line:
+    return f.otelcol(
+        "info",
+        "memorylimiter/memorylimiter.go:132",
+        "Memory usage is below soft limit",
+        kind="processor",
+        name="memory_limiter",
+        cur_mem_mib=w.rng.randint(20, 90),
+    )
+
+
 _BY_RUNTIME: dict[str, Callable[[Window, Pod], Line]] = {
     "go": _app,
     "jvm": _app,
@@ -353,6 +382,9 @@ _BY_RUNTIME: dict[str, Callable[[Window, Pod], Line]] = {
     "flux": _flux,
     "helm-controller": _helm_controller,
     "kube-scheduler": _scheduler,
+    "restart-watcher": _restart_watcher,
+    "pgbouncer": _pgbouncer,
+    "otel": _otel,
 }
 
 

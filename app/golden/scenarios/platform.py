@@ -104,7 +104,7 @@ def pull_registry_timeout(w: Window) -> Verdict:
     )
 
 
-@scenario("image_pull_error", "hard")
+@scenario("image_pull_error", "other_words")
 def pull_registry_dns(w: Window) -> Verdict:
     """The node cannot resolve the registry host; still an image pull error by rule."""
     pod = w.app()
@@ -134,7 +134,7 @@ def pull_rate_limited(w: Window) -> Verdict:
     )
 
 
-@scenario("image_pull_error", "hard")
+@scenario("image_pull_error", "subtle")
 def pull_rollout_partial(w: Window) -> Verdict:
     """A rollout's new pod cannot pull its image while the old pods keep serving."""
     old = w.app()
@@ -319,7 +319,7 @@ def vol_nfs_timeout(w: Window) -> Verdict:
     )
 
 
-@scenario("volume_mount_failure", "hard")
+@scenario("volume_mount_failure", "causal_chain")
 def vol_attach_timeout_after_csi_error(w: Window) -> Verdict:
     """A cloud disk fails to attach, minutes before the mount times out."""
     pod = w.stateful(w.pick(("postgres", "kafka", "redis")))
@@ -349,7 +349,7 @@ def vol_attach_timeout_after_csi_error(w: Window) -> Verdict:
     )
 
 
-@scenario("volume_mount_failure", "hard")
+@scenario("volume_mount_failure", "causal_chain")
 def vol_configmap_pruned_by_flux(w: Window) -> Verdict:
     """Flux prunes a ConfigMap; the new pod cannot mount it while the old one runs."""
     old = w.app()

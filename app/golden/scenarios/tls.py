@@ -95,7 +95,7 @@ def tls_hostname_mismatch(w: Window) -> Verdict:
     return Verdict(f"{pod.name} connects to {bad} but the certificate is only valid for {good}.", "critical")
 
 
-@scenario("tls_certificate_error", "hard")
+@scenario("tls_certificate_error", "causal_chain")
 def tls_cert_expired_then_502(w: Window) -> Verdict:
     """cert-manager reports an expired certificate; five minutes later the ingress returns 502s."""
     ingress = w.platform("ingress-nginx")
@@ -248,7 +248,7 @@ def tls_python_requests(w: Window) -> Verdict:
     )
 
 
-@scenario("tls_certificate_error", "hard")
+@scenario("tls_certificate_error", "other_words")
 def tls_webhook_unknown_ca(w: Window) -> Verdict:
     """Flux cannot apply because an admission webhook's certificate is untrusted."""
     pod = w.app()

@@ -54,6 +54,8 @@ EXTERNAL_HOSTS = (
     "sqs.eu-central-1.amazonaws.com",
     "api.sendgrid.com",
 )
+# The kube-dns Service's ClusterIP, which every pod's resolv.conf names.
+CLUSTER_DNS_IP = "10.96.0.10"
 _HASH_CHARS = "56789bcdf4"
 _SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _PLATFORM: dict[str, tuple[str, str, str]] = {
@@ -63,6 +65,9 @@ _PLATFORM: dict[str, tuple[str, str, str]] = {
     "flux": ("flux-system", "kustomize-controller", "manager"),
     "helm-controller": ("flux-system", "helm-controller", "manager"),
     "kube-scheduler": ("kube-system", "kube-scheduler", "kube-scheduler"),
+    # An in-house watcher that logs container terminations with their reason and exit code (what
+    # `kubectl describe` shows as Last State), as many teams run for restart alerts.
+    "restart-watcher": ("monitoring", "restart-watcher", "watcher"),
 }
 _NODE_STYLES: tuple[Callable[[random.Random, int], str], ...] = (
     lambda rng, i: f"node-{i + 1}",

@@ -8,30 +8,43 @@ line).
 from __future__ import annotations
 
 from app.golden.scenarios import formats as f
+from app.golden.scenarios.decoys import add_decoys
 from app.golden.scenarios.lifecycle import (
     container_exited,
     container_started,
     crashloop,
     image_of,
+    probe_failed,
+    probe_timeout_output,
     process_name,
     ready,
     startup,
     sync_error,
+    terminated_report,
 )
 from app.golden.scenarios.noise import app_log, go_log, herring, request_path
 from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.symptoms import ingress_failure, reconnected, refused
 from app.golden.scenarios.window import APP_RUNTIMES, Pod, Window
 
 _LIMITS_MI = (256, 384, 512, 768, 1024, 1536, 2048)
 
 
-def kernel_oom(w: Window, pod: Pod, at: float, *, npd_event: bool = True, evidence: bool = True) -> int:
+def kernel_oom(
+    w: Window,
+    pod: Pod,
+    at: float,
+    *,
+    npd_event: bool = True,
+    evidence: bool = True,
+    process: str | None = None,
+) -> int:
     """The kernel's memory-cgroup OOM kill of the pod's main process; returns the limit in MiB."""
     limit_mi = w.pick(_LIMITS_MI)
     limit_kb = limit_mi * 1024
     pid = w.rng.randint(2000, 60000)
     adj = w.pick((985, 992, 999, 968))
-    process = process_name(pod)
+    process = process or process_name(pod)
     killed = (
         f"Memory cgroup out of memory: Killed process {pid} ({process}) total-vm:{limit_kb * w.rng.randint(3, 6)}kB, "
         f"anon-rss:{limit_kb - w.rng.randint(2000, 9000)}kB, file-rss:{w.rng.randint(9000, 40000)}kB, shmem-rss:0kB, "
@@ -219,7 +232,7 @@ def oom_node_ssr(w: Window) -> Verdict:
     )
 
 
-@scenario("oom_killed", "hard")
+@scenario("oom_killed", "shared_symptom")
 def oom_crashloop_shared_symptom(w: Window) -> Verdict:
     """The shared CrashLoopBackOff symptom; only the kernel's OOM line reveals the cause."""
     pod = w.app()
@@ -245,7 +258,7 @@ def oom_crashloop_shared_symptom(w: Window) -> Verdict:
     )
 
 
-@scenario("oom_killed", "hard")
+@scenario("oom_killed", "red_herring")
 def oom_with_red_herrings(w: Window) -> Verdict:
     """An OOM kill surrounded by benign retry and slow-request warnings."""
     pod = w.app()
@@ -272,7 +285,7 @@ def oom_with_red_herrings(w: Window) -> Verdict:
     )
 
 
-@scenario("oom_killed", "hard")
+@scenario("oom_killed", "subtle")
 def oom_sidecar_container(w: Window) -> Verdict:
     """A sidecar container is OOM-killed while the main container keeps serving."""
     pod = w.app()
@@ -314,6 +327,149 @@ def oom_sidecar_container(w: Window) -> Verdict:
     return Verdict(
         f"The {side.container} sidecar of {pod.name} was OOM-killed at its {limit_kb // 1024}Mi limit; the main container kept serving.",
         "warning",
+    )
+
+
+@scenario("oom_killed", "causal_chain")
+def oom_redis_killed_clients_refused(w: Window) -> Verdict:
+    """Redis forks for a background save and is OOM-killed; its clients log refused connections."""
+    redis = w.stateful("redis", app=w.pick(("redis-master", "redis-cache", "sessions-redis")))
+    clients = [w.app(), w.app()] if w.chance(0.5) else [w.app()]
+    w.crowd(clients[0], 0, 1)
+    ip = w.service_ip()
+    host = f"{redis.app}.{redis.namespace}.svc.cluster.local"
+    killed_at = w.rng.uniform(w.duration_s * 0.25, w.duration_s * 0.5)
+    w.add(killed_at - w.rng.uniform(4, 8), redis, f.redis("*", "10000 changes in 60 seconds. Saving..."))
+    w.add(killed_at - 3, redis, f.redis("*", f"Background saving started by pid {w.rng.randint(100, 9000)}"))
+    limit = kernel_oom(w, redis, killed_at, process="redis-server", npd_event=w.chance(0.5))
+    container_exited(w, redis, killed_at + 0.1, 137)
+    down = w.rng.uniform(12, 25)
+    w.quiet(redis, killed_at, killed_at + down + 5)
+    back = container_started(w, redis, killed_at + down)
+    w.block(
+        back + 0.2,
+        redis,
+        [
+            f.redis("#", "oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo"),
+            f.redis("*", "Server initialized"),
+            f.redis("*", f"DB loaded from disk: {w.rng.uniform(1, 9):.3f} seconds"),
+            f.redis("*", "Ready to accept connections tcp"),
+        ],
+    )
+    first = True
+    for client in clients:
+        for at in w.spread(killed_at + 0.5, back - 0.5, w.rng.randint(3, 4)):
+            w.add(at, client, refused(w, client, "redis", host, ip), evidence=first)
+            first = False
+        w.add(back + w.rng.uniform(2, 5), client, reconnected(w, client, "redis", host))
+    return Verdict(
+        f"{redis.name} was OOM-killed by the kernel at its {limit}Mi limit while forking a background save; its clients' refused connections are the consequence.",
+        "critical",
+    )
+
+
+@scenario("oom_killed", "subtle")
+def oom_reason_field_only(w: Window) -> Verdict:
+    """No kernel log is shipped: only the restart watcher's reason OOMKilled and exit 137 tell the cause."""
+    pod = w.app()
+    ingress = w.platform("ingress-nginx")
+    w.crowd(pod, 1, 2)
+    w.noise_weight(pod, 1.5)
+    killed_at = w.rng.uniform(w.duration_s * 0.3, w.duration_s * 0.6)
+    report = w.pick(("monthly-statement", "export-csv", "reconciliation", "bulk-reindex"))
+    w.add(
+        killed_at - w.rng.uniform(20, 60),
+        pod,
+        app_log(w, pod, "info", "report started", report=report, rows=w.rng.randint(200_000, 5_000_000)),
+    )
+    w.quiet(pod, killed_at - 0.5, killed_at + 14)
+    container_exited(w, pod, killed_at, 137, evidence=True)
+    # In-flight requests die with the process; nginx sees the connection close mid-response.
+    ingress_failure(
+        w,
+        ingress,
+        pod,
+        killed_at + 0.01,
+        "upstream prematurely closed connection while reading response header from upstream",
+    )
+    terminated_report(
+        w, pod, killed_at + w.rng.uniform(1, 3), "OOMKilled", 137, restarts=w.rng.randint(1, 4), evidence=True
+    )
+    for at in w.spread(killed_at + 1, killed_at + 8, w.rng.randint(1, 2)):
+        ingress_failure(
+            w, ingress, pod, at, "connect() failed (111: Connection refused) while connecting to upstream"
+        )
+    restart = container_started(w, pod, killed_at + w.rng.uniform(9, 12))
+    w.block(restart + 0.5, pod, [*startup(w, pod), ready(w, pod)])
+    return Verdict(
+        f"{pod.name} was OOM-killed (reason OOMKilled, exit 137) while running the {report} report; the ingress 502s are in-flight requests dying with it.",
+        "critical",
+    )
+
+
+@scenario("oom_killed", "red_herring")
+def oom_with_cross_class_decoys(w: Window) -> Verdict:
+    """An OOM kill, next to a DNS timeout that recovered, a sidecar's x509 warning and other decoys."""
+    pod = w.app()
+    w.crowd(pod, 1, 2)
+    killed_at = w.rng.uniform(w.duration_s * 0.3, w.duration_s * 0.6)
+    w.quiet(pod, killed_at - 0.5, killed_at + 16)
+    if w.chance(0.5):
+        limit = f"its {kernel_oom(w, pod, killed_at, npd_event=w.chance(0.5))}Mi limit"
+        container_exited(w, pod, killed_at + 0.2, 137)
+    else:
+        limit = "its memory limit"
+        container_exited(w, pod, killed_at + 0.2, 137, evidence=True)
+        terminated_report(w, pod, killed_at + w.rng.uniform(1, 3), "OOMKilled", 137, evidence=True)
+    restart = container_started(w, pod, killed_at + w.rng.uniform(10, 15))
+    w.block(restart + 0.5, pod, [*startup(w, pod), ready(w, pod)])
+    add_decoys(
+        w,
+        "oom_killed",
+        w.rng.randint(2, 3),
+        prefer=("dns_resolution_failure", "tls_certificate_error", "dependency_unavailable"),
+    )
+    return Verdict(
+        f"{pod.name} was OOM-killed at {limit} (exit 137) and restarted; the DNS retry, refused-then-reconnected cache and sidecar x509 warnings around it are not the cause.",
+        "critical",
+    )
+
+
+@scenario("oom_killed", "shared_symptom")
+def oom_gc_thrash_probe_timeouts(w: Window) -> Verdict:
+    """A JVM close to its limit spends seconds in GC, misses two liveness probes, then is OOM-killed."""
+    pod = w.app("jvm")
+    w.crowd(pod, 1, 3)
+    killed_at = w.rng.uniform(w.duration_s * 0.4, w.duration_s * 0.7)
+    w.quiet(pod, killed_at - 0.5, killed_at + 18)
+    uptime = w.rng.uniform(20_000, 90_000)
+    gc = w.rng.randint(300, 3000)
+    heap = w.pick((1024, 1536, 2048))
+    for index, at in enumerate(w.spread(killed_at - 70, killed_at - 2, w.rng.randint(3, 5))):
+        before = heap - w.rng.randint(5, 40)
+        pause = w.rng.uniform(900, 3500)
+        w.add(
+            at,
+            pod,
+            f.jvm(
+                f"[{uptime + at:.3f}s][info][gc] GC({gc + index}) Pause Full (G1 Compaction Pause) {before}M->{before - w.rng.randint(0, 6)}M({heap}M) {pause:.3f}ms"
+            ),
+        )
+    for at in (killed_at - 40, killed_at - 30):
+        probe_failed(
+            w,
+            pod,
+            at + w.rng.uniform(-1, 1),
+            "Liveness",
+            probe_timeout_output(pod, "/actuator/health/liveness"),
+        )
+    limit = kernel_oom(w, pod, killed_at, npd_event=w.chance(0.5))
+    container_exited(w, pod, killed_at + 0.2, 137)
+    restart = container_started(w, pod, killed_at + w.rng.uniform(10, 16))
+    w.block(restart + 0.5, pod, startup(w, pod))
+    return Verdict(
+        f"{pod.name}'s JVM ran at its {limit}Mi container limit (back-to-back full GCs made two liveness probes time out) until the kernel OOM-killed it.",
+        "critical",
     )
 
 
@@ -487,7 +643,7 @@ def config_invalid_flag(w: Window) -> Verdict:
     )
 
 
-@scenario("crash_config_error", "hard")
+@scenario("crash_config_error", "shared_symptom")
 def config_crashloop_missing_secret_env(w: Window) -> Verdict:
     """The shared CrashLoopBackOff symptom, caused by a missing environment variable."""
     pod = w.app(w.pick(("go", "node")))
@@ -527,7 +683,7 @@ def config_crashloop_missing_secret_env(w: Window) -> Verdict:
     )
 
 
-@scenario("crash_config_error", "hard")
+@scenario("crash_config_error", "other_words")
 def config_secret_key_missing(w: Window) -> Verdict:
     """CreateContainerConfigError: the env refers to a key the Secret lacks."""
     pod = w.app()
@@ -550,7 +706,7 @@ def config_secret_key_missing(w: Window) -> Verdict:
     )
 
 
-@scenario("crash_config_error", "hard")
+@scenario("crash_config_error", "causal_chain")
 def config_yaml_after_flux_apply(w: Window) -> Verdict:
     """Flux applies a new ConfigMap; minutes later the app cannot parse its YAML."""
     pod = w.app("go")
@@ -598,5 +754,251 @@ def config_yaml_after_flux_apply(w: Window) -> Verdict:
     crashloop(w, pod, run, exit_code=1, start=applied + w.rng.uniform(90, 200))
     return Verdict(
         f"After Flux applied a new {config_map}, {pod.name} cannot parse /etc/app/config.yaml (line {line}) and crashloops.",
+        "critical",
+    )
+
+
+@scenario("crash_config_error", "other_words")
+def config_env_read_in_stacktrace(w: Window) -> Verdict:
+    """An unset variable crashes start-up with a stack trace; the quoted source line shows it is config."""
+    pod = w.app(w.pick(("node", "python", "jvm")))
+    w.crowd(pod, 1, 3)
+    var, bean = w.pick(
+        (("JWT_SIGNING_KEY", "tokenSigner"), ("PAYMENT_API_KEY", "paymentClient"), ("WEBHOOK_SECRET", "webhookVerifier"))
+    )
+    if pod.runtime == "python":
+        var = w.pick(("DB_POOL_SIZE", "WORKER_CONCURRENCY", "CACHE_TTL_SECONDS"))
+    cls = bean[0].upper() + bean[1:]
+    source_line = w.rng.randint(8, 60)
+
+    def run(at: float, attempt: int) -> float:
+        at = w.block(at + 0.3, pod, startup(w, pod)) + w.rng.uniform(0.2, 1.5)
+        if pod.runtime == "node":
+            lines = [
+                f.node_plain("/app/dist/config/secrets.js:12"),
+                f.node_plain(f"    const key = Buffer.from(process.env.{var}, 'base64');"),
+                f.node_plain("                       ^"),
+                f.node_plain(""),
+                f.node_plain(
+                    "TypeError [ERR_INVALID_ARG_TYPE]: The first argument must be of type string or an instance of Buffer, ArrayBuffer, or Array or an Array-like Object. Received undefined"
+                ),
+                f.node_plain("    at Function.from (node:buffer:319:9)"),
+                f.node_plain("    at Object.<anonymous> (/app/dist/config/secrets.js:12:24)"),
+                f.node_plain("    at Module._compile (node:internal/modules/cjs/loader:1469:14) {"),
+                f.node_plain("  code: 'ERR_INVALID_ARG_TYPE'"),
+                f.node_plain("}"),
+                f.node_plain(""),
+                f.node_plain("Node.js v20.18.1"),
+            ]
+            evidence: tuple[int, ...] = (1, 4)
+        elif pod.runtime == "python":
+            lines = [
+                f.python_plain("Traceback (most recent call last):"),
+                f.python_plain('  File "/app/main.py", line 7, in <module>'),
+                f.python_plain("    from app.settings import settings"),
+                f.python_plain(f'  File "/app/app/settings.py", line {source_line}, in <module>'),
+                f.python_plain(f'    {var.lower()} = int(os.getenv("{var}"))'),
+                f.python_plain(
+                    "TypeError: int() argument must be a string, a bytes-like object or a real number, not 'NoneType'"
+                ),
+            ]
+            evidence = (4, 5)
+        else:
+            lines = [
+                f.spring(pod.app, "ERROR", "main", "o.s.boot.SpringApplication", "Application run failed"),
+                f.jvm(
+                    f"org.springframework.beans.factory.BeanCreationException: Error creating bean with name '{bean}' defined in URL [jar:nested:/app/app.jar/!BOOT-INF/classes/!/com/acme/{pod.namespace}/config/{cls}.class]: Failed to instantiate [com.acme.{pod.namespace}.config.{cls}]: Constructor threw exception"
+                ),
+                f.jvm(
+                    "\tat org.springframework.beans.factory.support.ConstructorResolver.instantiate(ConstructorResolver.java:318)"
+                ),
+                f.jvm(f"Caused by: java.lang.IllegalArgumentException: {var} must not be blank"),
+                f.jvm(
+                    f"\tat com.acme.{pod.namespace}.config.{cls}.<init>({cls}.java:{source_line})"
+                ),
+            ]
+            evidence = (0, 3)
+        return w.block(at, pod, lines, evidence=evidence if attempt == 0 else ())
+
+    crashloop(w, pod, run, exit_code=1)
+    return Verdict(
+        f"{pod.name} crashes at start-up because {var} is not set (the Secret lacks the key); the stack trace is the symptom, not a code bug.",
+        "critical",
+    )
+
+
+@scenario("crash_config_error", "red_herring")
+def config_fatal_with_permission_warn(w: Window) -> Verdict:
+    """Each start warns that an optional cache dir is not writable, then exits on a missing variable."""
+    pod = w.app()
+    w.crowd(pod, 1, 2)
+    var = w.pick(_ENV_VARS)
+
+    def run(at: float, attempt: int) -> float:
+        at = w.block(at + 0.3, pod, startup(w, pod)) + 0.1
+        if pod.runtime == "go":
+            warn = go_log(
+                pod,
+                "warn",
+                "cache/disk.go:31",
+                "disk cache disabled",
+                error="mkdir /var/cache/app: permission denied",
+            )
+            fatal = go_log(
+                pod,
+                "fatal",
+                "cmd/server/main.go:39",
+                "configuration incomplete",
+                error=f'required environment variable "{var}" is not set',
+            )
+        elif pod.runtime == "node":
+            warn = f.pino(
+                40,
+                "disk cache unavailable",
+                pod.name,
+                err={"code": "EACCES", "message": "EACCES: permission denied, mkdir '/home/node/.cache'"},
+            )
+            fatal = f.pino(60, f"missing required environment variable {var}, exiting", pod.name)
+        elif pod.runtime == "python":
+            warn = f.python_log(
+                "WARNING",
+                "app.cache",
+                "could not create cache directory: [Errno 13] Permission denied: '/app/.cache'",
+            )
+            fatal = f.python_log("CRITICAL", "app.config", f"required setting {var} is not set; exiting")
+        else:
+            warn = f.spring(
+                pod.app,
+                "WARN",
+                "main",
+                "c.e.app.cache.DiskCache",
+                "Disk cache disabled: java.nio.file.AccessDeniedException: /var/cache/app",
+            )
+            fatal = f.spring(
+                pod.app,
+                "ERROR",
+                "main",
+                "c.e.app.config.RequiredSettings",
+                f"Required setting {var} is missing; shutting down",
+            )
+        w.add(at, pod, warn)
+        return w.add(at + w.rng.uniform(0.05, 0.4), pod, fatal, evidence=attempt == 0) + 0.05
+
+    crashloop(w, pod, run, exit_code=1)
+    add_decoys(w, "crash_config_error", w.rng.randint(0, 1), prefer=("dns_resolution_failure",))
+    return Verdict(
+        f"{pod.name} exits at start-up because {var} is not set; the permission warning about its optional disk cache is benign.",
+        "critical",
+    )
+
+
+@scenario("crash_config_error", "paraphrase")
+def config_invalid_value_paraphrase(w: Window) -> Verdict:
+    """A setting is present but invalid, in the words of pydantic, Go's time package, envalid or nginx."""
+    runtime = w.pick(("python", "go", "node", "nginx"))
+    if runtime == "nginx":
+        pod = w.app("nginx", app=w.pick(("storefront", "web", "docs", "admin-ui")), container="nginx")
+    else:
+        pod = w.app(runtime)
+    w.crowd(pod, 1, 3)
+    service_env = f"{pod.app.upper().replace('-', '_')}_PORT"
+
+    def run(at: float, attempt: int) -> float:
+        first = attempt == 0
+        if pod.runtime == "python":
+            at = w.block(at + 0.3, pod, startup(w, pod)) + 0.5
+            lines = [
+                f.python_plain("Traceback (most recent call last):"),
+                f.python_plain('  File "/app/app/settings.py", line 31, in <module>'),
+                f.python_plain("    settings = Settings()"),
+                f.python_plain(
+                    "pydantic_core._pydantic_core.ValidationError: 1 validation error for Settings"
+                ),
+                f.python_plain("database_url"),
+                f.python_plain(
+                    "  Field required [type=missing, input_value={'redis_url': 'redis://re...', 'log_level': 'info'}, input_type=dict]"
+                ),
+                f.python_plain("    For further information visit https://errors.pydantic.dev/2.9/v/missing"),
+            ]
+            return w.block(at, pod, lines, evidence=(3, 5) if first else ())
+        if pod.runtime == "go":
+            w.add(at + 0.2, pod, startup(w, pod)[0])
+            line = go_log(
+                pod,
+                "fatal",
+                "cmd/server/main.go:44",
+                "invalid configuration",
+                key="HTTP_TIMEOUT",
+                error='time: missing unit in duration "30"',
+            )
+            return w.add(at + 0.3, pod, line, evidence=first) + 0.05
+        if pod.runtime == "node":
+            # Kubernetes injects <SERVICE>_PORT=tcp://... for every Service, clobbering the app's own variable.
+            lines = [
+                f.node_plain("================================"),
+                f.node_plain(" Invalid environment variables:"),
+                f.node_plain(f'    {service_env}: Invalid number input: "tcp://{w.service_ip()}:8080"'),
+                f.node_plain(" Exiting with error code 1"),
+                f.node_plain("================================"),
+            ]
+            return w.block(at + 0.4, pod, lines, evidence=(1, 2) if first else ())
+        message = 'unknown directive "proxy_read_timout" in /etc/nginx/conf.d/default.conf:14'
+        w.add(
+            at + 0.2,
+            pod,
+            f.plain("nginx", "/docker-entrypoint.sh: Configuration complete; ready for start up"),
+        )
+        w.add(at + 0.25, pod, f.nginx_error("emerg", message, worker=1, component="nginx"), evidence=first)
+        return at + 0.3
+
+    crashloop(w, pod, run, exit_code=1)
+    what = {
+        "python": "DATABASE_URL is missing (pydantic ValidationError)",
+        "go": 'HTTP_TIMEOUT is "30" without a unit',
+        "node": f"{service_env} is overwritten by the Service link variable Kubernetes injects",
+        "nginx": "its config has a misspelled directive (proxy_read_timout)",
+    }[pod.runtime]
+    return Verdict(f"{pod.name} exits at start-up because its configuration is invalid: {what}.", "critical")
+
+
+@scenario("crash_config_error", "other_words")
+def config_tls_keypair_path(w: Window) -> Verdict:
+    """The server's TLS settings point at a file the Secret volume does not have; no handshake ever runs."""
+    pod = w.app(w.pick(("go", "node")))
+    cm = w.platform("cert-manager")
+    w.crowd(pod, 1, 2)
+    w.noise_weight(cm, 0.8)
+    secret = f"{pod.app}-tls"
+    wanted = w.pick(("/etc/tls/server.crt", "/etc/tls/cert.pem", "/certs/tls.pem"))
+
+    def run(at: float, attempt: int) -> float:
+        at = w.block(at + 0.3, pod, startup(w, pod)) + 0.1
+        if pod.runtime == "go":
+            line = go_log(
+                pod,
+                "fatal",
+                "cmd/server/main.go:71",
+                "failed to load TLS key pair",
+                cert=wanted,
+                error=f"open {wanted}: no such file or directory",
+            )
+            return w.add(at, pod, line, evidence=attempt == 0) + 0.05
+        lines = [
+            f.node_plain("node:fs:573"),
+            f.node_plain("  return binding.open("),
+            f.node_plain("                 ^"),
+            f.node_plain(""),
+            f.node_plain(f"Error: ENOENT: no such file or directory, open '{wanted}'"),
+            f.node_plain("    at Object.readFileSync (node:fs:449:35)"),
+            f.node_plain("    at loadTls (/app/dist/server.js:21:17) {"),
+            f.node_plain("  code: 'ENOENT',"),
+            f.node_plain(f"  path: '{wanted}'"),
+            f.node_plain("}"),
+        ]
+        return w.block(at, pod, lines, evidence=(4, 6) if attempt == 0 else ())
+
+    crashloop(w, pod, run, exit_code=1)
+    return Verdict(
+        f"{pod.name} exits at start-up: its TLS setting points at {wanted}, but Secret {secret} is mounted with tls.crt/tls.key; the certificate itself is valid.",
         "critical",
     )

@@ -1,0 +1,147 @@
+"""Eval runner throughput against the raw llama.cpp server, and the speed-up of a cached re-run.
+
+Starts its own llama-server on the tiny Q4_K_M model (4 slots), takes the first N examples of the
+golden set, and in one run measures, at the same concurrency:
+
+* raw: the same chat requests (same rendered prompts, params and RCA schema) sent straight to the server
+  with httpx from a thread pool, each stream read to its end; no harness;
+* runner: ``EvalRunner`` end to end (budget, render, stream, parse, score, one commit per item), no cache;
+* cached: the same run again, every answer from the result cache.
+
+Run: ``uv run python bench/bench_evals.py [N] [CONCURRENCY]``. Prints ratios; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from app.config import PROJECT_ROOT, Settings
+from app.evals.runner import EvalRequest, EvalRunner, parse_slice
+from app.golden.jsonl import load_golden_dir
+from app.golden.schema import GoldenExample
+from app.llm.client import ChatMessage, build_chat_request
+from app.llm.server import LocalModelServer, ensure_llama_quantize, ensure_llama_server
+from app.llm.tiny_model import CONTEXT_LENGTH, make_tiny_model
+from app.rca import rca_json_schema
+from app.services import build_services
+
+MODEL = "tiny-q4_k_m"
+PROMPT = "rca-evidence-first"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request_bodies(runner: EvalRunner, examples: list[GoldenExample]) -> list[dict[str, Any]]:
+    """The exact chat request bodies the runner sends, built once, outside any timing."""
+    model = runner.models[0]
+    version = runner.registry.resolve(PROMPT)
+    client = runner.triage.llm_client(model)
+    bodies = []
+    for example in examples:
+        prepared = runner.prepare_example(example, version.ref, model, client)
+        messages = [ChatMessage.model_validate(m) for m in prepared.rendered.messages()]
+        bodies.append(
+            build_chat_request(model.name, messages, prepared.params, response_schema=rca_json_schema())
+        )
+    return bodies
+
+
+def raw_pass(base_url: str, bodies: list[dict[str, Any]], concurrency: int) -> float:
+    """Seconds to send every body with ``concurrency`` threads, reading each stream to its end."""
+    with httpx.Client(timeout=httpx.Timeout(600, connect=5), limits=httpx.Limits(max_connections=64)) as http:
+
+        def send(body: dict[str, Any]) -> int:
+            with http.stream("POST", f"{base_url}/v1/chat/completions", json=body) as response:
+                response.raise_for_status()
+                return sum(len(chunk) for chunk in response.iter_bytes())
+
+        began = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            list(pool.map(send, bodies))
+        return time.perf_counter() - began
+
+
+def runner_pass(
+    runner: EvalRunner, ids: list[str], concurrency: int, *, use_cache: bool
+) -> tuple[float, int]:
+    """Seconds for one eval run over ``ids``, and how many of its items came from the cache."""
+    request = EvalRequest(
+        prompt=PROMPT,
+        model=MODEL,
+        slice=parse_slice(ids=ids),
+        concurrency=concurrency,
+        use_cache=use_cache,
+    )
+    began = time.perf_counter()
+    header = runner.run(request)
+    elapsed = time.perf_counter() - began
+    assert header.summary is not None
+    return elapsed, header.summary.cached_items
+
+
+def main() -> None:
+    """Measure and print."""
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 12
+    concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    examples = load_golden_dir(PROJECT_ROOT / "golden")[:count]
+    with tempfile.TemporaryDirectory(prefix="bench-evals-") as tmp:
+        base = Settings()
+        binary = ensure_llama_server(base)
+        models = make_tiny_model(base.tiny_models_dir, ensure_llama_quantize(base))
+        server = LocalModelServer(
+            binary,
+            models["Q4_K_M"],
+            port=free_port(),
+            parallel=concurrency,
+            context_length=CONTEXT_LENGTH,
+            alias=MODEL,
+            log_path=Path(tmp) / "llama-server.log",
+        )
+        with server:
+            models_file = Path(tmp) / "models.yaml"
+            entry = {
+                "name": MODEL,
+                "base_url": server.base_url,
+                "quantization": "Q4_K_M",
+                "context_length": CONTEXT_LENGTH,
+                "gguf_file": server.model_path.name,
+            }
+            models_file.write_text(yaml.safe_dump({"models": [entry]}), encoding="utf-8")
+            settings = Settings(data_dir=Path(tmp) / "data", models_file=models_file, metrics_port=0)
+            services = build_services(settings)
+            runner = EvalRunner.from_services(services)
+            bodies = request_bodies(runner, examples)
+            ids = [example.id for example in examples]
+            raw_pass(server.base_url, bodies, concurrency)  # warm-up: both measured passes see warm caches
+            runner_s, _ = runner_pass(runner, ids, concurrency, use_cache=False)
+            raw_s = raw_pass(server.base_url, bodies, concurrency)
+            cached_s, cached_items = runner_pass(runner, ids, concurrency, use_cache=True)
+            services.http_client.close()
+    raw_rate, runner_rate, cached_rate = count / raw_s, count / runner_s, count / cached_s
+    print(f"eval throughput, {count} golden examples, concurrency {concurrency}, tiny Q4_K_M on llama-server")
+    print(f"  raw llama-server (httpx threads)  {raw_rate:8.2f} items/s  ({raw_s:.1f} s)")
+    print(f"  EvalRunner, no cache              {runner_rate:8.2f} items/s  ({runner_s:.1f} s)")
+    print(
+        f"  runner / raw                      {runner_rate / raw_rate:8.2f}x  (harness overhead {runner_s / raw_s - 1:+.0%})"
+    )
+    print(
+        f"  EvalRunner, cached re-run         {cached_rate:8.2f} items/s  ({cached_s:.2f} s, {cached_items}/{count} cached)"
+    )
+    print(f"  cached re-run speed-up            {cached_rate / runner_rate:8.1f}x")
+
+
+if __name__ == "__main__":
+    main()
