@@ -30,6 +30,7 @@ class Decoy:
 
     speaks: RootCause
     place: Callable[[Window, float], None]
+    description: str
     benign_alone: bool = True
 
 
@@ -440,19 +441,50 @@ def mount_cache_not_synced(w: Window, at: float) -> None:
     w.block(began + 0.4, pod, [*startup(w, pod), ready(w, pod)])
 
 
+def describe_decoys(spoken: list[str]) -> str:
+    """The decoys ``add_decoys`` placed, as a phrase for a summary."""
+    descriptions = {decoy.speaks: decoy.description for decoy in DECOYS}
+    parts = [descriptions[cause] for cause in spoken]
+    if len(parts) < 2:
+        return "".join(parts) or "the benign noise"
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 DECOYS: tuple[Decoy, ...] = (
-    Decoy("dns_resolution_failure", recovered_lookup_timeout),
-    Decoy("probe_failure", startup_probe_blip),
-    Decoy("tls_certificate_error", sidecar_x509_warning, benign_alone=False),
-    Decoy("permission_denied", optional_cache_eacces, benign_alone=False),
-    Decoy("oom_killed", old_oom_last_state),
-    Decoy("dependency_unavailable", recovered_connection_refused),
-    Decoy("application_exception", handled_bad_request),
-    Decoy("crash_config_error", config_warnings_at_start),
-    Decoy("node_resource_pressure", image_gc_routine),
-    Decoy("scheduling_failure", pending_until_scale_up),
-    Decoy("image_pull_error", pull_retried),
-    Decoy("volume_mount_failure", mount_cache_not_synced),
+    Decoy(
+        "dns_resolution_failure",
+        recovered_lookup_timeout,
+        "a DNS lookup that timed out once and then succeeded",
+    ),
+    Decoy("probe_failure", startup_probe_blip, "a new pod's readiness probe refused while it started"),
+    Decoy(
+        "tls_certificate_error",
+        sidecar_x509_warning,
+        "a telemetry sidecar's x509 complaints",
+        benign_alone=False,
+    ),
+    Decoy(
+        "permission_denied",
+        optional_cache_eacces,
+        "a permission warning about an optional cache directory",
+        benign_alone=False,
+    ),
+    Decoy("oom_killed", old_oom_last_state, "an OOMKilled last state from days ago"),
+    Decoy(
+        "dependency_unavailable",
+        recovered_connection_refused,
+        "a cache connection refused and re-established within seconds",
+    ),
+    Decoy("application_exception", handled_bad_request, "a client's malformed request answered with 400"),
+    Decoy("crash_config_error", config_warnings_at_start, "a new pod's warnings about deprecated settings"),
+    Decoy("node_resource_pressure", image_gc_routine, "routine image garbage collection"),
+    Decoy("scheduling_failure", pending_until_scale_up, "a pod that waited for the cluster autoscaler"),
+    Decoy("image_pull_error", pull_retried, "an image pull that succeeded on retry"),
+    Decoy(
+        "volume_mount_failure",
+        mount_cache_not_synced,
+        "a transient 'not registered' mount message of a starting pod",
+    ),
 )
 
 

@@ -8,7 +8,7 @@ line).
 from __future__ import annotations
 
 from app.golden.scenarios import formats as f
-from app.golden.scenarios.decoys import add_decoys
+from app.golden.scenarios.decoys import add_decoys, describe_decoys
 from app.golden.scenarios.lifecycle import (
     container_exited,
     container_started,
@@ -38,9 +38,10 @@ def kernel_oom(
     npd_event: bool = True,
     evidence: bool = True,
     process: str | None = None,
+    limit_mi: int | None = None,
 ) -> int:
     """The kernel's memory-cgroup OOM kill of the pod's main process; returns the limit in MiB."""
-    limit_mi = w.pick(_LIMITS_MI)
+    limit_mi = limit_mi or w.pick(_LIMITS_MI)
     limit_kb = limit_mi * 1024
     pid = w.rng.randint(2000, 60000)
     adj = w.pick((985, 992, 999, 968))
@@ -423,14 +424,14 @@ def oom_with_cross_class_decoys(w: Window) -> Verdict:
         terminated_report(w, pod, killed_at + w.rng.uniform(1, 3), "OOMKilled", 137, evidence=True)
     restart = container_started(w, pod, killed_at + w.rng.uniform(10, 15))
     w.block(restart + 0.5, pod, [*startup(w, pod), ready(w, pod)])
-    add_decoys(
+    spoken = add_decoys(
         w,
         "oom_killed",
         w.rng.randint(2, 3),
         prefer=("dns_resolution_failure", "tls_certificate_error", "dependency_unavailable"),
     )
     return Verdict(
-        f"{pod.name} was OOM-killed at {limit} (exit 137) and restarted; the DNS retry, refused-then-reconnected cache and sidecar x509 warnings around it are not the cause.",
+        f"{pod.name} was OOM-killed at {limit} (exit 137) and restarted; {describe_decoys(spoken)} are not the cause.",
         "critical",
     )
 
@@ -444,7 +445,9 @@ def oom_gc_thrash_probe_timeouts(w: Window) -> Verdict:
     w.quiet(pod, killed_at - 0.5, killed_at + 18)
     uptime = w.rng.uniform(20_000, 90_000)
     gc = w.rng.randint(300, 3000)
-    heap = w.pick((1024, 1536, 2048))
+    limit = w.pick((768, 1024, 1536, 2048))
+    # -XX:MaxRAMPercentage=75: the heap may grow to three quarters of the limit, the rest is native.
+    heap = limit * 3 // 4
     for index, at in enumerate(w.spread(killed_at - 70, killed_at - 2, w.rng.randint(3, 5))):
         before = heap - w.rng.randint(5, 40)
         pause = w.rng.uniform(900, 3500)
@@ -463,7 +466,7 @@ def oom_gc_thrash_probe_timeouts(w: Window) -> Verdict:
             "Liveness",
             probe_timeout_output(pod, "/actuator/health/liveness"),
         )
-    limit = kernel_oom(w, pod, killed_at, npd_event=w.chance(0.5))
+    kernel_oom(w, pod, killed_at, npd_event=w.chance(0.5), limit_mi=limit)
     container_exited(w, pod, killed_at + 0.2, 137)
     restart = container_started(w, pod, killed_at + w.rng.uniform(10, 16))
     w.block(restart + 0.5, pod, startup(w, pod))
@@ -764,7 +767,11 @@ def config_env_read_in_stacktrace(w: Window) -> Verdict:
     pod = w.app(w.pick(("node", "python", "jvm")))
     w.crowd(pod, 1, 3)
     var, bean = w.pick(
-        (("JWT_SIGNING_KEY", "tokenSigner"), ("PAYMENT_API_KEY", "paymentClient"), ("WEBHOOK_SECRET", "webhookVerifier"))
+        (
+            ("JWT_SIGNING_KEY", "tokenSigner"),
+            ("PAYMENT_API_KEY", "paymentClient"),
+            ("WEBHOOK_SECRET", "webhookVerifier"),
+        )
     )
     if pod.runtime == "python":
         var = w.pick(("DB_POOL_SIZE", "WORKER_CONCURRENCY", "CACHE_TTL_SECONDS"))
@@ -813,9 +820,7 @@ def config_env_read_in_stacktrace(w: Window) -> Verdict:
                     "\tat org.springframework.beans.factory.support.ConstructorResolver.instantiate(ConstructorResolver.java:318)"
                 ),
                 f.jvm(f"Caused by: java.lang.IllegalArgumentException: {var} must not be blank"),
-                f.jvm(
-                    f"\tat com.acme.{pod.namespace}.config.{cls}.<init>({cls}.java:{source_line})"
-                ),
+                f.jvm(f"\tat com.acme.{pod.namespace}.config.{cls}.<init>({cls}.java:{source_line})"),
             ]
             evidence = (0, 3)
         return w.block(at, pod, lines, evidence=evidence if attempt == 0 else ())
@@ -885,9 +890,9 @@ def config_fatal_with_permission_warn(w: Window) -> Verdict:
         return w.add(at + w.rng.uniform(0.05, 0.4), pod, fatal, evidence=attempt == 0) + 0.05
 
     crashloop(w, pod, run, exit_code=1)
-    add_decoys(w, "crash_config_error", w.rng.randint(0, 1), prefer=("dns_resolution_failure",))
+    spoken = add_decoys(w, "crash_config_error", 1, prefer=("dns_resolution_failure", "oom_killed"))
     return Verdict(
-        f"{pod.name} exits at start-up because {var} is not set; the permission warning about its optional disk cache is benign.",
+        f"{pod.name} exits at start-up because {var} is not set; the permission warning about its optional disk cache and {describe_decoys(spoken)} are benign.",
         "critical",
     )
 
