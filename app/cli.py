@@ -160,7 +160,12 @@ def triage_cmd(
     start_at, end_at = resolve_window(since, start, end)
     svc = services()
     request = TriageRequest(
-        filter=log_filter, start=start_at, end=end_at, model=model, prompt=prompt, limit=limit
+        filter=log_filter,
+        start=start_at,
+        end=end_at,
+        model=model,
+        prompt=prompt,
+        limit=limit or svc.settings.log_limit,
     )
     cancel = threading.Event()
     result: TriageResult | None = None

@@ -637,8 +637,9 @@ class EvalRunner:
         examples: Sequence[GoldenExample] | None = None,
     ) -> RunHeader:
         """Start a run and execute it to the end; the finished header."""
-        header = self.start(request, examples)
-        return self.execute(header.id, on_progress=on_progress, cancel=cancel, examples=examples)
+        golden = list(examples) if examples is not None else self.load_golden()
+        header = self.start(request, golden)
+        return self.execute(header.id, on_progress=on_progress, cancel=cancel, examples=golden)
 
     def resume(
         self,

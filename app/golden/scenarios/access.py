@@ -8,7 +8,9 @@ fails because a dependency is clearly unreachable is labeled ``dependency_unavai
 from __future__ import annotations
 
 from app.golden.scenarios import formats as f
+from app.golden.scenarios.decoys import add_decoys, describe_decoys
 from app.golden.scenarios.lifecycle import (
+    container_exited,
     container_started,
     crashloop,
     liveness_kill,
@@ -16,6 +18,7 @@ from app.golden.scenarios.lifecycle import (
     probe_timeout_output,
     ready,
     startup,
+    terminated_report,
 )
 from app.golden.scenarios.noise import app_log, go_log, herring
 from app.golden.scenarios.registry import Verdict, scenario
@@ -330,6 +333,269 @@ def perm_flux_helm_forbidden(w: Window) -> Verdict:
     )
 
 
+@scenario("permission_denied", "causal_chain")
+def perm_lease_forbidden_leader_lost(w: Window) -> Verdict:
+    """A Role change removes lease rights; the controller loses leader election, restarts, and cannot lead."""
+    app = w.pick(("tenant-controller", "backup-operator", "queue-operator", "cert-sync"))
+    pod = w.app("go", app=app, container="manager")
+    flux = w.platform("flux")
+    w.crowd(pod, 1, 2)
+    w.ensure_duration(w.rng.uniform(420, 700))
+    account = f"{app}-controller-manager"
+    lease = f"{app}-leader-election"
+    pid = 1  # the manager is PID 1 in its container
+    applied = w.rng.uniform(15, 60)
+    w.add(
+        applied,
+        flux,
+        f.flux(
+            "info",
+            "kustomization",
+            "Kustomization",
+            pod.namespace,
+            "server-side apply completed",
+            output={f"Role/{pod.namespace}/{app}-leader-election-role": "configured"},
+            revision=f"main@sha1:{w.hexid(40)}",
+        ),
+    )
+    forbidden = f'leases.coordination.k8s.io "{lease}" is forbidden: User "system:serviceaccount:{pod.namespace}:{account}" cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "{pod.namespace}"'
+
+    def lock_error(at: float, *, evidence: bool = False) -> None:
+        line = f.klog(
+            "E",
+            "leaderelection.go:436",
+            f"error retrieving resource lock {pod.namespace}/{lease}: {forbidden}",
+            component="client-go",
+            pid=pid,
+        )
+        w.add(at, pod, line, evidence=evidence)
+
+    at = applied + w.rng.uniform(3, 10)
+    for index in range(3):
+        lock_error(at + index * 2.0, evidence=index == 0)
+    lost = at + 10.2
+    w.add(
+        lost - 0.1,
+        pod,
+        f.klog(
+            "I",
+            "leaderelection.go:297",
+            f"failed to renew lease {pod.namespace}/{lease}: timed out waiting for the condition",
+            component="client-go",
+            pid=pid,
+        ),
+    )
+    w.add(
+        lost,
+        pod,
+        f.klog(
+            "E",
+            "main.go:137",
+            "problem running manager",
+            component="controller-runtime",
+            pid=pid,
+            err="leader election lost",
+        ),
+        evidence=True,
+    )
+    w.quiet(pod, lost + 0.1, lost + 14)
+    container_exited(w, pod, lost + 0.2, 1)
+    refused_probe = f'Get "http://{pod.ip}:8081/readyz": dial tcp {pod.ip}:8081: connect: connection refused'
+    probe_failed(w, pod, lost + 3, "Readiness", refused_probe)
+    if w.chance(0.5):
+        probe_failed(
+            w,
+            pod,
+            lost + 8,
+            "Liveness",
+            f'Get "http://{pod.ip}:8081/healthz": dial tcp {pod.ip}:8081: connect: connection refused',
+            kubelet=False,
+        )
+    began = container_started(w, pod, lost + 12)
+    w.add(
+        began + 0.5,
+        pod,
+        f.klog(
+            "I",
+            "leaderelection.go:257",
+            f"attempting to acquire leader lease {pod.namespace}/{lease}...",
+            component="client-go",
+            pid=pid,
+        ),
+    )
+    for moment in w.spread(began + 1, w.duration_s - 3, w.rng.randint(2, 4)):
+        lock_error(moment)
+    return Verdict(
+        f"A Role change took lease rights from {account}: {pod.name} lost leader election, restarted and cannot acquire the lease again (forbidden), so it reconciles nothing.",
+        "critical",
+    )
+
+
+@scenario("permission_denied", "paraphrase")
+def perm_authz_paraphrase(w: Window) -> Verdict:
+    """Refused for lack of rights in other words: Kafka ACLs, Vault 403, PostgreSQL 42501, RabbitMQ ACCESS_REFUSED."""
+    kind = w.pick(("kafka", "vault", "postgres_grant", "rabbitmq"))
+    pod = w.app(
+        {"kafka": "jvm", "vault": "go", "postgres_grant": w.pick(("go", "python")), "rabbitmq": "node"}[kind]
+    )
+    w.crowd(pod, 1, 3)
+    topic = w.pick(("orders", "payments.settled", "inventory-events"))
+    table = w.pick(("invoices", "ledger_entries", "customers"))
+    path = f"secret/data/{pod.namespace}/{pod.app}"
+    first = True
+    for at in w.spread(w.duration_s * 0.1, w.duration_s - 4, w.rng.randint(3, 5)):
+        if kind == "kafka":
+            line = f.spring(
+                pod.app,
+                "ERROR",
+                "kafka-producer-network-thread | producer-1",
+                "o.s.k.support.LoggingProducerListener",
+                f"Exception thrown when sending a message with key='{w.rng.randint(10000, 99999)}' to topic {topic}: org.apache.kafka.common.errors.TopicAuthorizationException: Not authorized to access topics: [{topic}]",
+            )
+        elif kind == "vault":
+            error = f"Error making API request.\n\nURL: GET https://vault.vault.svc:8200/v1/{path}\nCode: 403. Errors:\n\n* permission denied"
+            line = go_log(
+                pod, "error", "secrets/vault.go:64", "failed to read secret", path=path, error=error
+            )
+        elif kind == "postgres_grant":
+            message = f"permission denied for table {table}"
+            if pod.runtime == "go":
+                line = go_log(
+                    pod, "error", "store/pg.go:88", "query failed", error=f"ERROR: {message} (SQLSTATE 42501)"
+                )
+            else:
+                line = f.python_log(
+                    "ERROR",
+                    "app.db",
+                    f"sqlalchemy.exc.ProgrammingError: (psycopg2.errors.InsufficientPrivilege) {message}",
+                )
+        else:
+            err = {
+                "message": 'Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile."',
+                "code": 403,
+            }
+            line = f.pino(50, "amqp connection failed", pod.name, err=err)
+        w.add(at, pod, line, evidence=first)
+        first = False
+    what = {
+        "kafka": f"Kafka ACLs do not let {pod.app} write to topic {topic}",
+        "vault": f"Vault's policy denies {pod.app} read access to {path}",
+        "postgres_grant": f"{pod.app}'s database role has no privilege on table {table}",
+        "rabbitmq": f"RabbitMQ refuses {pod.app}'s login (ACCESS_REFUSED)",
+    }[kind]
+    return Verdict(f"{what}; every attempt is refused.", "critical")
+
+
+@scenario("permission_denied", "red_herring")
+def perm_with_cross_class_decoys(w: Window) -> Verdict:
+    """S3 or RBAC refuses the app, next to a DNS blip that recovered, a sidecar's x509 warning and others."""
+    pod = w.app("go")
+    w.crowd(pod, 1, 2)
+    first = True
+    s3 = w.chance(0.5)
+    bucket = w.pick(("acme-exports", "invoices-prod", "ml-artifacts"))
+    for at in w.spread(w.duration_s * 0.1, w.duration_s - 4, w.rng.randint(2, 4)):
+        if s3:
+            error = f"operation error S3: PutObject, https response error StatusCode: 403, RequestID: {w.hexid(16).upper()}, HostID: {w.hexid(24)}=, api error AccessDenied: Access Denied"
+            line = go_log(pod, "error", "storage/s3.go:118", "upload failed", bucket=bucket, error=error)
+        else:
+            err = f'k8s.io/client-go@v0.31.3/tools/cache/reflector.go:243: Failed to watch *v1.Secret: failed to list *v1.Secret: secrets is forbidden: User "system:serviceaccount:{pod.namespace}:{pod.app}" cannot list resource "secrets" in API group "" in the namespace "{pod.namespace}"'
+            line = f.klog(
+                "E",
+                "reflector.go:158",
+                "Unhandled Error",
+                component="client-go",
+                err=err,
+                logger="UnhandledError",
+            )
+        w.add(at, pod, line, evidence=first)
+        first = False
+    spoken = add_decoys(
+        w,
+        "permission_denied",
+        w.rng.randint(2, 3),
+        prefer=("dns_resolution_failure", "tls_certificate_error", "oom_killed"),
+    )
+    what = (
+        f"may not write to bucket {bucket} (403 AccessDenied)"
+        if s3
+        else "may not list Secrets (RBAC forbidden)"
+    )
+    return Verdict(f"{pod.name} {what}; {describe_decoys(spoken)} are not the cause.", "critical")
+
+
+@scenario("permission_denied", "other_words")
+def perm_forbidden_panic_at_startup(w: Window) -> Verdict:
+    """An operator panics at start-up; the panic message is an RBAC refusal, not a bug."""
+    app = w.pick(("tenant-controller", "backup-operator", "queue-operator", "quota-sync"))
+    pod = w.app("go", app=app, container="manager")
+    w.crowd(pod, 1, 3)
+    resource = w.pick(("configmaps", "namespaces", "secrets", "nodes"))
+    scope = (
+        "at the cluster scope"
+        if resource in ("namespaces", "nodes")
+        else f'in the namespace "{pod.namespace}"'
+    )
+    kind = resource.rstrip("s").capitalize().replace("Configmap", "ConfigMap")
+    line_no = w.rng.randint(60, 140)
+
+    def run(at: float, attempt: int) -> float:
+        lines = [
+            f.go_plain(
+                f'panic: failed to list *v1.{kind}: {resource} is forbidden: User "system:serviceaccount:{pod.namespace}:{app}" cannot list resource "{resource}" in API group "" {scope}'
+            ),
+            f.go_plain(""),
+            f.go_plain("goroutine 1 [running]:"),
+            f.go_plain("main.main()"),
+            f.go_plain(f"	/workspace/cmd/main.go:{line_no} +0x{w.hexid(3)}"),
+        ]
+        w.add(at + 0.3, pod, startup(w, pod)[0])
+        return w.block(at + w.rng.uniform(0.5, 1.5), pod, lines, evidence=(0,) if attempt == 0 else ())
+
+    crashloop(w, pod, run, exit_code=2)
+    return Verdict(
+        f"{pod.name} panics at start-up because its service account may not list {resource}; the panic is how it reports the RBAC refusal.",
+        "critical",
+    )
+
+
+@scenario("permission_denied", "subtle")
+def perm_single_denied_line(w: Window) -> Verdict:
+    """One line among noise: a nightly export Job is denied by S3 or GCS and gives up."""
+    app = w.app()
+    job = w.pick(("nightly-export", "invoice-archive", "audit-export"))
+    suffix = w.rng.randint(29_000_000, 29_999_999)
+    pod = w.job(f"{job}-{suffix}", w.pick(("python", "go")), container=job)
+    w.crowd(app, 1, 3)
+    w.quiet(pod, 0)
+    at = w.rng.uniform(20, w.duration_s * 0.5)
+    w.add(
+        at,
+        w.events(),
+        f.kube_event("Normal", "SuccessfulCreate", f"job/{job}-{suffix}", f"Created pod: {pod.name}"),
+    )
+    began = container_started(w, pod, at + 0.5)
+    rows = w.rng.randint(10_000, 900_000)
+    w.add(began + 1, pod, app_log(w, pod, "info", "export started", rows=rows))
+    bucket = w.pick(("acme-archive", "exports-prod", "audit-trail"))
+    if w.chance(0.5):
+        error = f'operation error S3: PutObject, https response error StatusCode: 403, RequestID: {w.hexid(16).upper()}, api error AccessDenied: User: arn:aws:sts::123456789012:assumed-role/{job}/{w.hexid(12)} is not authorized to perform: s3:PutObject on resource: "arn:aws:s3:::{bucket}/{w.hexid(8)}.parquet" because no identity-based policy allows the s3:PutObject action'
+    else:
+        error = f"googleapi: Error 403: {job}@acme-prod.iam.gserviceaccount.com does not have storage.objects.create access to the Google Cloud Storage object. Permission 'storage.objects.create' denied on resource (or it may not exist)., forbidden"
+    done = began + w.rng.uniform(30, 90)
+    w.add(
+        done,
+        pod,
+        app_log(w, pod, "error", "export failed, exiting", bucket=bucket, error=error),
+        evidence=True,
+    )
+    container_exited(w, pod, done + 0.1, 1)
+    return Verdict(
+        f"The {job} Job cannot write its export to bucket {bucket}: its identity is not allowed to create objects there (403).",
+        "warning",
+    )
+
+
 # --- probe_failure ------------------------------------------------------------------------------------
 
 
@@ -564,5 +830,137 @@ def probe_slow_healthz_with_herring(w: Window) -> Verdict:
         first = False
     return Verdict(
         f"{pod.name}'s /healthz handler takes over a second (it does heavy work) and its 1s liveness probe times out; the Redis retry recovered.",
+        "warning",
+    )
+
+
+@scenario("probe_failure", "red_herring")
+def probe_with_cross_class_decoys(w: Window) -> Verdict:
+    """Readiness probes fail on a wrong path or time out, next to an old OOMKilled and other decoys."""
+    pod = w.app()
+    w.crowd(pod, 1, 2)
+    w.noise_weight(pod, 1.5)
+    timeout = w.chance(0.5)
+    path = w.pick(("/ready", "/health/ready", "/status"))
+    first = True
+    for at in w.spread(20, w.duration_s - 3, w.rng.randint(4, 6)):
+        output = probe_timeout_output(pod, "/readyz") if timeout else "HTTP probe failed with statuscode: 404"
+        probe_failed(w, pod, at, "Readiness", output, evidence=first, kubelet=w.chance(0.5))
+        first = False
+    spoken = add_decoys(
+        w,
+        "probe_failure",
+        w.rng.randint(2, 3),
+        prefer=("oom_killed", "tls_certificate_error", "image_pull_error"),
+    )
+    what = (
+        "time out while the app serves traffic normally"
+        if timeout
+        else f"request {path}, which the app answers with 404"
+    )
+    return Verdict(
+        f"{pod.name}'s readiness probes {what}; {describe_decoys(spoken)} are not the cause.", "warning"
+    )
+
+
+@scenario("probe_failure", "paraphrase")
+def probe_failure_paraphrase(w: Window) -> Verdict:
+    """Probes fail in other words: an exec probe whose binary is missing, a TCP probe timing out, NOT_SERVING."""
+    kind = w.pick(("exec_missing", "tcp_timeout", "grpc_not_serving"))
+    pod = (
+        w.stateful("redis") if kind == "tcp_timeout" else w.app("go" if kind == "grpc_not_serving" else None)
+    )
+    w.crowd(pod, 1, 3)
+    first = True
+    for at in w.spread(20, w.duration_s - 3, w.rng.randint(4, 6)):
+        if kind == "exec_missing":
+            message = f'Readiness probe errored: rpc error: code = Unknown desc = failed to exec in container: failed to start exec "{w.hexid(64)}": OCI runtime exec failed: exec failed: unable to start container process: exec: "curl": executable file not found in $PATH: unknown'
+            w.event(at, pod, "Warning", "Unhealthy", message, evidence=first)
+        elif kind == "tcp_timeout":
+            probe_failed(w, pod, at, "Liveness", f"dial tcp {pod.ip}:6379: i/o timeout", evidence=first)
+        else:
+            probe_failed(
+                w, pod, at, "Readiness", 'service unhealthy (responded with "NOT_SERVING")', evidence=first
+            )
+        first = False
+    what = {
+        "exec_missing": "its exec readiness probe runs curl, which the image does not contain",
+        "tcp_timeout": "its TCP liveness probe on 6379 times out while Redis logs nothing wrong",
+        "grpc_not_serving": "its gRPC health service answers NOT_SERVING although the app serves requests",
+    }[kind]
+    return Verdict(f"{pod.name}'s probes fail: {what}.", "warning")
+
+
+@scenario("probe_failure", "other_words")
+def probe_liveness_kill_exit_137(w: Window) -> Verdict:
+    """Liveness timeouts get the container killed; it ignores SIGTERM, so it dies by SIGKILL with exit 137."""
+    pod = w.app()
+    w.crowd(pod, 1, 3)
+    path = w.pick(("/healthz", "/livez", "/health"))
+    start = w.rng.uniform(30, w.duration_s * 0.4)
+    times = [start + index * 10 + w.rng.uniform(-0.3, 0.3) for index in range(3)]
+    for index, at in enumerate(times):
+        probe_failed(w, pod, at, "Liveness", probe_timeout_output(pod, path), evidence=index == 0)
+    liveness_kill(w, pod, times[-1] + 0.05)
+    w.quiet(pod, times[-1], times[-1] + 45)
+    # The process does not handle SIGTERM; after the 30 s grace period the kubelet sends SIGKILL.
+    killed = times[-1] + 30.1
+    container_exited(w, pod, killed, 137)
+    terminated_report(w, pod, killed + w.rng.uniform(1, 3), "Error", 137, restarts=w.rng.randint(1, 5))
+    restart = container_started(w, pod, killed + w.rng.uniform(2, 6))
+    w.block(restart + 0.5, pod, [*startup(w, pod), ready(w, pod)])
+    return Verdict(
+        f"{pod.name}'s liveness probe on {path} timed out three times and the kubelet restarted it; exit 137 is the SIGKILL after the grace period, not an OOM.",
+        "warning",
+    )
+
+
+@scenario("probe_failure", "causal_chain")
+def probe_path_moved_in_rollout(w: Window) -> Verdict:
+    """A new version serves health under a new path; its pods never pass readiness and the rollout stalls."""
+    old = w.app(w.pick(("go", "node", "python")))
+    new = w.app(old.runtime, app=old.app, container=old.container)
+    flux = w.platform("flux")
+    w.crowd(old, 0, 1)
+    w.noise_weight(old, 2.0)
+    applied = w.rng.uniform(10, 40)
+    w.add(
+        applied,
+        flux,
+        f.flux(
+            "info",
+            "kustomization",
+            "Kustomization",
+            old.namespace,
+            "server-side apply completed",
+            output={f"Deployment/{old.namespace}/{old.app}": "configured"},
+            revision=f"main@sha1:{w.hexid(40)}",
+        ),
+    )
+    w.quiet(new, 0, applied + 8)
+    w.event(applied + 2, new, "Normal", "Scheduled", f"Successfully assigned {new.ref} to {new.node}")
+    began = container_started(w, new, applied + 3, pulled=True)
+    w.block(began + 0.5, new, [*startup(w, new), ready(w, new)])
+    w.add(
+        began + 0.8,
+        new,
+        app_log(
+            w, new, "info", "health endpoints registered", liveness="/health/live", readiness="/health/ready"
+        ),
+    )
+    first = True
+    for at in w.spread(began + 10, w.duration_s - 3, w.rng.randint(4, 6)):
+        probe_failed(
+            w,
+            new,
+            at,
+            "Readiness",
+            "HTTP probe failed with statuscode: 404",
+            evidence=first,
+            kubelet=w.chance(0.5),
+        )
+        first = False
+    return Verdict(
+        f"The new {old.app} version serves readiness under /health/ready but the probe still asks /readyz (404); its pod never becomes ready and the rollout stalls while old pods serve.",
         "warning",
     )

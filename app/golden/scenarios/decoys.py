@@ -488,12 +488,22 @@ DECOYS: tuple[Decoy, ...] = (
 )
 
 
+# Decoys that could pass for the cause's explanation, or break its definition, in windows of a class:
+# a refused-then-reconnected cache next to failing probes could be read as their reason, and
+# application_exception requires the infrastructure to be healthy.
+_COULD_EXPLAIN: dict[str, tuple[str, ...]] = {
+    "probe_failure": ("dependency_unavailable", "dns_resolution_failure"),
+    "application_exception": ("tls_certificate_error", "permission_denied"),
+}
+
+
 def add_decoys(w: Window, cause: RootCause, count: int, *, prefer: tuple[str, ...] = ()) -> list[str]:
     """Place ``count`` decoys that speak other classes than ``cause``; returns the classes they speak.
 
     ``prefer`` names classes to draw first (the confusions a scenario is about); the rest are random.
     """
-    allowed = [d for d in DECOYS if d.speaks != cause and (cause != "healthy" or d.benign_alone)]
+    avoid = (cause, *_COULD_EXPLAIN.get(cause, ()))
+    allowed = [d for d in DECOYS if d.speaks not in avoid and (cause != "healthy" or d.benign_alone)]
     first = [d for d in allowed if d.speaks in prefer]
     rest = [d for d in allowed if d.speaks not in prefer]
     w.rng.shuffle(first)

@@ -275,6 +275,11 @@ def slog(level: str, msg: str, **fields: object) -> Line:
     return Line("go-slog", lambda ts: _json({"time": iso_ms(ts), "level": level, "msg": msg, **fields}))
 
 
+def go_stdlog(text: str) -> Line:
+    """A line from Go's standard ``log`` package (``2006/01/02 15:04:05 message``), as net/http writes."""
+    return Line("go-runtime", lambda ts: f"{_utc(ts):%Y/%m/%d %H:%M:%S} {text}")
+
+
 def go_plain(text: str) -> Line:
     """A raw Go runtime line: panic messages, ``goroutine N [running]:`` and frames."""
     return plain("go-runtime", text)

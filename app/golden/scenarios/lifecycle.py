@@ -7,6 +7,7 @@ on their own; the lines that tell the causes apart come from the scenarios.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from app.golden.scenarios import formats as f
@@ -29,8 +30,10 @@ def process_name(pod: Pod) -> str:
 
 
 def image_of(pod: Pod) -> str:
-    """The pod's image reference; stable per pod."""
-    digits = [int(char, 16) for char in pod.uid[:4]]
+    """The image reference of the pod's workload: the same for every replica."""
+    # Derived from the workload, not the pod, so replicas of one Deployment never disagree.
+    workload = hashlib.sha256(f"{pod.namespace}/{pod.app}".encode()).hexdigest()
+    digits = [int(char, 16) for char in workload[:4]]
     registry = _REGISTRIES[digits[0] % len(_REGISTRIES)]
     return f"{registry}/{pod.app}:v{1 + digits[1] % 3}.{digits[2]}.{digits[3] % 8}"
 

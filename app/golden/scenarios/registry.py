@@ -31,7 +31,7 @@ HardCase = Literal[
     "subtle",
     # Healthy, but full of lines that look like failures (retries that succeed, 4xx, handled errors).
     "healthy_alarming",
-    # An easy scenario with benign alarming lines added next to its evidence (set by the generator).
+    # An easy scenario with benign alarming lines and one cross-class decoy added (set by the generator).
     "added_herrings",
 ]
 HARD_CASES: tuple[str, ...] = get_args(HardCase)

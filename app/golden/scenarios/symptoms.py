@@ -136,12 +136,23 @@ def reconnected(w: Window, pod: Pod, store: Store, host: str) -> Line:
     )
 
 
-def ingress_failure(w: Window, ingress: Pod, pod: Pod, at: float, reason: str, status: int = 502) -> None:
+def ingress_failure(
+    w: Window,
+    ingress: Pod,
+    pod: Pod,
+    at: float,
+    reason: str,
+    *,
+    status: int = 502,
+    https: bool = False,
+    evidence: bool = False,
+) -> None:
     """ingress-nginx's error-log line for an upstream that failed, and the access line with its status."""
     path = request_path(w, pod.namespace)
     client = w.client_ip()
-    message = f'*{w.rng.randint(10**5, 10**7)} {reason}, client: {client}, server: {pod.app}.example.com, request: "GET {path} HTTP/1.1", upstream: "http://{pod.ip}:8080{path}", host: "{pod.app}.example.com"'
-    w.add(at, ingress, f.nginx_error("error", message))
+    scheme, port = ("https", 8443) if https else ("http", 8080)
+    message = f'*{w.rng.randint(10**5, 10**7)} {reason}, client: {client}, server: {pod.app}.example.com, request: "GET {path} HTTP/1.1", upstream: "{scheme}://{pod.ip}:{port}{path}", host: "{pod.app}.example.com"'
+    w.add(at, ingress, f.nginx_error("error", message), evidence=evidence)
     w.add(
         at + 0.001,
         ingress,
@@ -150,8 +161,8 @@ def ingress_failure(w: Window, ingress: Pod, pod: Pod, at: float, reason: str, s
             f"GET {path} HTTP/1.1",
             status,
             150,
-            f"{pod.namespace}-{pod.app}-8080",
-            f"{pod.ip}:8080",
+            f"{pod.namespace}-{pod.app}-{port}",
+            f"{pod.ip}:{port}",
             w.rng.uniform(0.001, 0.05),
             w.hexid(32),
         ),

@@ -256,6 +256,11 @@ class Window:
                 return pod
         return self._register(namespace, app, f"{app}-0", runtime, runtime)
 
+    def job(self, name: str, runtime: str = "python", *, container: str | None = None) -> Pod:
+        """A Job's pod (``<job>-<suffix>``); a CronJob's Job is named ``<cronjob>-<scheduled minute>``."""
+        suffix = "".join(self.rng.choice(_SUFFIX_CHARS) for _ in range(5))
+        return self._register(self.namespace, name, f"{name}-{suffix}", container or name, runtime)
+
     def sidecar(self, pod: Pod, container: str, runtime: str) -> Pod:
         """Another container of the same pod (an Envoy sidecar, a log shipper)."""
         side = Pod(pod.namespace, pod.app, pod.name, container, pod.node, pod.ip, runtime, pod.uid)

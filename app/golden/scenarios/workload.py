@@ -476,6 +476,45 @@ def oom_gc_thrash_probe_timeouts(w: Window) -> Verdict:
     )
 
 
+@scenario("oom_killed", "paraphrase")
+def oom_containerd_task_oom(w: Window) -> Verdict:
+    """No kernel log is shipped, only containerd's: a TaskOOM event, then the task's exit with 137."""
+    pod = w.app()
+    w.crowd(pod, 1, 3)
+    killed_at = w.rng.uniform(w.duration_s * 0.3, w.duration_s * 0.6)
+    w.quiet(pod, killed_at - 0.5, killed_at + 16)
+    for moment in w.spread(killed_at - 90, killed_at - 3, w.rng.randint(2, 4)):
+        w.add(
+            moment,
+            pod,
+            app_log(
+                w,
+                pod,
+                "info",
+                "import progress",
+                imported=w.rng.randint(100_000, 5_000_000),
+                rss_mb=w.rng.randint(400, 2000),
+            ),
+        )
+    container_id = w.hexid(64)
+    w.add(
+        killed_at,
+        w.runtime(pod.node),
+        f.containerd("info", f'TaskOOM event container_id:"{container_id}"'),
+        evidence=True,
+    )
+    container_exited(w, pod, killed_at + 0.05, 137)
+    # containerd logs TaskOOM at info; the request that died with the process is the key symptom.
+    reason = "upstream prematurely closed connection while reading response header from upstream"
+    ingress_failure(w, w.platform("ingress-nginx"), pod, killed_at + 0.02, reason, evidence=True)
+    restart = container_started(w, pod, killed_at + w.rng.uniform(10, 15))
+    w.block(restart + 0.5, pod, [*startup(w, pod), ready(w, pod)])
+    return Verdict(
+        f"{pod.name} hit its memory limit during an import and was OOM-killed (containerd's TaskOOM event, exit 137), then restarted.",
+        "critical",
+    )
+
+
 # --- crash_config_error --------------------------------------------------------------------------
 
 _ENV_VARS = (
