@@ -154,9 +154,11 @@ def back_off_seconds(restart: int) -> int:
     return min(10 * 2**restart, 300)
 
 
-def container_exited(w: Window, pod: Pod, at: float, exit_code: int, *, evidence: bool = False) -> None:
+def container_exited(
+    w: Window, pod: Pod, at: float, exit_code: int, *, evidence: bool = False, container_id: str | None = None
+) -> None:
     """containerd's TaskExit line for the pod's container."""
-    container_id = w.hexid(64)
+    container_id = container_id or w.hexid(64)
     seconds = (w.start_ns // 1_000_000_000) + int(at)
     w.add(
         at,

@@ -503,7 +503,7 @@ def oom_containerd_task_oom(w: Window) -> Verdict:
         f.containerd("info", f'TaskOOM event container_id:"{container_id}"'),
         evidence=True,
     )
-    container_exited(w, pod, killed_at + 0.05, 137)
+    container_exited(w, pod, killed_at + 0.05, 137, container_id=container_id)
     # containerd logs TaskOOM at info; the request that died with the process is the key symptom.
     reason = "upstream prematurely closed connection while reading response header from upstream"
     ingress_failure(w, w.platform("ingress-nginx"), pod, killed_at + 0.02, reason, evidence=True)
