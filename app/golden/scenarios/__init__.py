@@ -1,6 +1,9 @@
 """Scenario templates for the synthetic golden set, one module per family of root causes.
 
-Importing this package registers every scenario in ``SCENARIOS`` (root cause -> scenarios).
+Importing this package registers every scenario in ``SCENARIOS`` (root cause -> scenarios). The
+families share the window builder (``window``), log formats (``formats``), benign noise (``noise``),
+container life events (``lifecycle``), what clients say when a dependency goes away (``symptoms``)
+and benign episodes of other classes placed as red herrings (``decoys``).
 """
 
 from __future__ import annotations

@@ -348,14 +348,10 @@ def perm_lease_forbidden_leader_lost(w: Window) -> Verdict:
     w.add(
         applied,
         flux,
-        f.flux(
-            "info",
-            "kustomization",
-            "Kustomization",
+        f.flux_applied(
             pod.namespace,
-            "server-side apply completed",
-            output={f"Role/{pod.namespace}/{app}-leader-election-role": "configured"},
-            revision=f"main@sha1:{w.hexid(40)}",
+            {f"Role/{pod.namespace}/{app}-leader-election-role": "configured"},
+            f"main@sha1:{w.hexid(40)}",
         ),
     )
     forbidden = f'leases.coordination.k8s.io "{lease}" is forbidden: User "system:serviceaccount:{pod.namespace}:{account}" cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "{pod.namespace}"'
@@ -927,14 +923,10 @@ def probe_path_moved_in_rollout(w: Window) -> Verdict:
     w.add(
         applied,
         flux,
-        f.flux(
-            "info",
-            "kustomization",
-            "Kustomization",
+        f.flux_applied(
             old.namespace,
-            "server-side apply completed",
-            output={f"Deployment/{old.namespace}/{old.app}": "configured"},
-            revision=f"main@sha1:{w.hexid(40)}",
+            {f"Deployment/{old.namespace}/{old.app}": "configured"},
+            f"main@sha1:{w.hexid(40)}",
         ),
     )
     w.quiet(new, 0, applied + 8)

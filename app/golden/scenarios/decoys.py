@@ -44,12 +44,11 @@ def steady_app(w: Window, at: float, span: float = 5.0) -> Pod:
     return w.pick(speakers) if speakers else w.app()
 
 
-def fresh_start(w: Window, at: float, *, scheduled: bool = True) -> tuple[Pod, float]:
+def fresh_start(w: Window, at: float) -> tuple[Pod, float]:
     """A new pod of another Deployment that begins starting at ``at``; returns it and its process start."""
     pod = w.app()
     w.quiet(pod, 0, at + 4)
-    if scheduled:
-        w.event(at, pod, "Normal", "Scheduled", f"Successfully assigned {pod.ref} to {pod.node}")
+    w.event(at, pod, "Normal", "Scheduled", f"Successfully assigned {pod.ref} to {pod.node}")
     return pod, container_started(w, pod, at + 0.5)
 
 
@@ -429,7 +428,7 @@ def mount_cache_not_synced(w: Window, at: float) -> None:
     pod = w.app()
     w.quiet(pod, 0, at + 6)
     w.event(at - 1, pod, "Normal", "Scheduled", f"Successfully assigned {pod.ref} to {pod.node}")
-    token = f"kube-api-access-{''.join(w.rng.choice('bcdfghjklmnpqrstvwxz2456789') for _ in range(5))}"
+    token = w.token_volume()
     w.event(
         at,
         pod,
@@ -441,7 +440,7 @@ def mount_cache_not_synced(w: Window, at: float) -> None:
     w.block(began + 0.4, pod, [*startup(w, pod), ready(w, pod)])
 
 
-def describe_decoys(spoken: list[str]) -> str:
+def describe_decoys(spoken: list[RootCause]) -> str:
     """The decoys ``add_decoys`` placed, as a phrase for a summary."""
     descriptions = {decoy.speaks: decoy.description for decoy in DECOYS}
     parts = [descriptions[cause] for cause in spoken]
@@ -497,18 +496,19 @@ _COULD_EXPLAIN: dict[str, tuple[str, ...]] = {
 }
 
 
-def add_decoys(w: Window, cause: RootCause, count: int, *, prefer: tuple[str, ...] = ()) -> list[str]:
+def add_decoys(
+    w: Window, cause: RootCause, count: int, *, prefer: tuple[RootCause, ...] = ()
+) -> list[RootCause]:
     """Place ``count`` decoys that speak other classes than ``cause``; returns the classes they speak.
 
-    ``prefer`` names classes to draw first (the confusions a scenario is about); the rest are random.
+    ``prefer`` names the confusions a scenario is about: one of them is always drawn, the rest at
+    random, so no single decoy dominates a class's red herrings.
     """
     avoid = (cause, *_COULD_EXPLAIN.get(cause, ()))
     allowed = [d for d in DECOYS if d.speaks not in avoid and (cause != "healthy" or d.benign_alone)]
-    first = [d for d in allowed if d.speaks in prefer]
-    rest = [d for d in allowed if d.speaks not in prefer]
-    w.rng.shuffle(first)
-    w.rng.shuffle(rest)
-    chosen = (first + rest)[:count]
+    w.rng.shuffle(allowed)
+    preferred = [d for d in allowed if d.speaks in prefer][:1]
+    chosen = (preferred + [d for d in allowed if d not in preferred])[:count]
     for decoy in chosen:
         # Late enough for the fresh pods' events, early enough for their 90 s of start-up.
         decoy.place(w, w.rng.uniform(15, max(20, w.duration_s - 110)))

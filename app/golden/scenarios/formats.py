@@ -123,6 +123,19 @@ def flux(level: str, controller: str, kind: str, name: str, msg: str, **fields: 
     return Line(component, render)
 
 
+def flux_applied(name: str, output: dict[str, str], revision: str) -> Line:
+    """kustomize-controller's line after applying a Kustomization: each object and what changed."""
+    return flux(
+        "info",
+        "kustomization",
+        "Kustomization",
+        name,
+        "server-side apply completed",
+        output=output,
+        revision=revision,
+    )
+
+
 # --- Network components ---------------------------------------------------------------------------
 
 

@@ -297,17 +297,13 @@ def healthy_flux_reconcile(w: Window) -> Verdict:
     w.add(
         at,
         flux,
-        f.flux(
-            "info",
-            "kustomization",
-            "Kustomization",
+        f.flux_applied(
             pod.namespace,
-            "server-side apply completed",
-            output={
+            {
                 f"Deployment/{pod.namespace}/{pod.app}": "unchanged",
                 f"Service/{pod.namespace}/{pod.app}": "unchanged",
             },
-            revision=revision,
+            revision,
         ),
     )
     w.add(
@@ -445,17 +441,13 @@ def healthy_flux_dependency_wait(w: Window) -> Verdict:
     w.add(
         applied,
         flux,
-        f.flux(
-            "info",
-            "kustomization",
-            "Kustomization",
+        f.flux_applied(
             "apps",
-            "server-side apply completed",
-            output={
+            {
                 f"Deployment/{pod.namespace}/{pod.app}": "unchanged",
                 f"ConfigMap/{pod.namespace}/{pod.app}-config": "unchanged",
             },
-            revision=revision,
+            revision,
         ),
     )
     w.add(

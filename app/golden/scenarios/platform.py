@@ -254,15 +254,7 @@ def pull_stuck_rollout_flux_timeout(w: Window) -> Verdict:
     w.add(
         applied,
         flux,
-        f.flux(
-            "info",
-            "kustomization",
-            "Kustomization",
-            old.namespace,
-            "server-side apply completed",
-            output={f"Deployment/{old.namespace}/{old.app}": "configured"},
-            revision=revision,
-        ),
+        f.flux_applied(old.namespace, {f"Deployment/{old.namespace}/{old.app}": "configured"}, revision),
     )
     error = f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": failed to resolve reference "{image}": {image}: not found'
     _pull_loop(w, new, image, error, start=applied + w.rng.uniform(3, 8), containerd=w.chance(0.5))
@@ -346,7 +338,7 @@ def _mount_failed(
 
 
 def _unable_to_mount(w: Window, pod: Pod, at: float, volume: str, *, evidence: bool = False) -> None:
-    token = f"kube-api-access-{''.join(w.rng.choice('bcdfghjklmnpqrstvwxz2456789') for _ in range(5))}"
+    token = w.token_volume()
     w.event(
         at,
         pod,

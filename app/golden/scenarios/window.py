@@ -179,6 +179,10 @@ class Window:
         raw = self.hexid(32)
         return f"{raw[:8]}-{raw[8:12]}-4{raw[13:16]}-{'89ab'[int(raw[16], 16) % 4]}{raw[17:20]}-{raw[20:]}"
 
+    def token_volume(self) -> str:
+        """The name of a pod's projected service-account token volume (``kube-api-access-xxxxx``)."""
+        return f"kube-api-access-{''.join(self.rng.choice(_SUFFIX_CHARS) for _ in range(5))}"
+
     def pod_ip(self) -> str:
         """An unused pod IP."""
         return self._unique(lambda: f"10.244.{self.rng.randint(0, 7)}.{self.rng.randint(2, 254)}")

@@ -760,17 +760,13 @@ def config_yaml_after_flux_apply(w: Window) -> Verdict:
     w.add(
         applied,
         flux,
-        f.flux(
-            "info",
-            "kustomization",
-            "Kustomization",
+        f.flux_applied(
             pod.namespace,
-            "server-side apply completed",
-            output={
+            {
                 f"ConfigMap/{pod.namespace}/{config_map}": "configured",
                 f"Deployment/{pod.namespace}/{pod.app}": "configured",
             },
-            revision=f"main@sha1:{w.hexid(40)}",
+            f"main@sha1:{w.hexid(40)}",
         ),
         evidence=True,
     )
