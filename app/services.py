@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -77,7 +77,7 @@ class Services:
     @contextmanager
     def local_models_for(
         self, model_name: str, progress: Callable[[str], None] | None = None
-    ) -> Iterator[None]:
+    ) -> Generator[None]:
         """Make sure the local llama-servers run while a command uses a local tiny model."""
         local_names = {m.name for m in default_local_models(self.settings)}
         if not self.uses_local_models() or model_name not in local_names:

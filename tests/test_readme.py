@@ -9,7 +9,9 @@ README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_every_setting_is_documented_with_its_default() -> None:
-    rows = {line.split("|")[1].strip().strip("`"): line for line in README.splitlines() if line.startswith("| `")}
+    rows = {
+        line.split("|")[1].strip().strip("`"): line for line in README.splitlines() if line.startswith("| `")
+    }
     missing = [name.upper() for name in Settings.model_fields if name.upper() not in rows]
     assert missing == [], f"settings missing from README's configuration table: {missing}"
 

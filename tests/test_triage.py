@@ -81,8 +81,7 @@ def request(**overrides: object) -> TriageRequest:
 
 def stored(service: TriageService, run_id: str) -> TriageRunRow:
     with session_scope(service.engine) as session:
-        row = session.scalars(select(TriageRunRow).where(TriageRunRow.id == run_id)).one()
-    return row
+        return session.scalars(select(TriageRunRow).where(TriageRunRow.id == run_id)).one()
 
 
 def test_events_arrive_in_order_and_the_result_is_stored(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,7 +47,7 @@ def level_from_labels(labels: dict[str, str]) -> Level | None:
         if value in {"fatal", "panic", "crit"}:
             return "critical"
         if value in LEVELS:
-            return value  # type: ignore[return-value]
+            return cast(Level, value)
     return None
 
 

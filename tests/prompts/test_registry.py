@@ -89,7 +89,10 @@ def test_unknown_names_and_versions_say_what_exists(registry: PromptRegistry) ->
     ("text", "message"),
     [
         ("no front matter", "no front matter"),
-        ("---\nname: Bad Name\n---\n{% block system %}{% endblock %}{% block user %}{% endblock %}", "lowercase"),
+        (
+            "---\nname: Bad Name\n---\n{% block system %}{% endblock %}{% block user %}{% endblock %}",
+            "lowercase",
+        ),
         ("---\nname: x\n---\n{% block system %}{% endblock %}", "lacks block"),
         ("---\nname: x\n---\n{% block system %}{% if %}{% endblock %}", "syntax error"),
     ],
