@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from app.console import JsonOpt, emit_json, err, out, services
-from app.errors import LogTriageError
+from app.errors import ExportError, LogTriageError
 from app.evals.compare import Comparison, compare_runs
 from app.evals.metrics import ItemResult, RunMetrics
 from app.evals.pushgateway import push_run
@@ -31,6 +31,7 @@ from app.evals.runner import (
     load_run_items,
     parse_slice,
 )
+from app.golden.schema import GoldenExample
 from app.services import Services
 from app.telemetry.tracing import flush_tracing
 from app.triage import DEFAULT_PROMPT
@@ -53,11 +54,8 @@ FAILING_SHOWN = 15
 
 
 @contextmanager
-def _progress_bar(enabled: bool) -> Generator[ProgressFn]:
+def _progress_bar() -> Generator[ProgressFn]:
     """A rich progress bar on stderr fed by the runner's ``on_progress(done, total)``."""
-    if not enabled:
-        yield lambda done, total: None
-        return
     columns = (TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("items", total=None)
@@ -124,14 +122,28 @@ def _push(svc: Services, header: RunHeader) -> dict[str, str]:
     return push_run(svc.settings.pushgateway_url, header, client=svc.http_client)
 
 
+def _check_push(svc: Services, push: bool) -> None:
+    """Refuse --push without a Pushgateway before any work is done, not after."""
+    if push and not svc.settings.pushgateway_url:
+        raise ExportError("--push needs PUSHGATEWAY_URL", hint="set it to the Pushgateway's base URL")
+
+
 def _execute(
-    svc: Services, runner: EvalRunner, header: RunHeader, *, resuming: bool, push: bool, show_progress: bool
+    svc: Services,
+    runner: EvalRunner,
+    header: RunHeader,
+    *,
+    resuming: bool,
+    push: bool,
+    examples: list[GoldenExample] | None = None,
 ) -> tuple[RunHeader, dict[str, str] | None]:
     """Execute a started run with a progress bar; on failure push what there is (if asked) and re-raise."""
     cancel = threading.Event()
     try:
-        with _progress_bar(show_progress) as on_progress:
-            finished = runner.execute(header.id, on_progress=on_progress, cancel=cancel, resuming=resuming)
+        with _progress_bar() as on_progress:
+            finished = runner.execute(
+                header.id, on_progress=on_progress, cancel=cancel, resuming=resuming, examples=examples
+            )
     except LogTriageError:
         if push:
             failed = get_run(svc.engine, header.id)
@@ -187,16 +199,18 @@ def run_cmd(
         prompt=prompt, model=model, slice=golden_slice, concurrency=concurrency, use_cache=not no_cache
     )
     svc = services()
+    _check_push(svc, push)
     runner = EvalRunner.from_services(svc)
     with svc.local_models_for(model, progress=lambda message: err.print(Text(message, style="dim"))):
-        header = runner.start(request)
+        golden = runner.load_golden()
+        header = runner.start(request, golden)
         err.print(
             Text(
                 f"run {header.id}: {len(header.item_ids)} items, concurrency {header.concurrency}",
                 style="dim",
             )
         )
-        finished, pushed = _execute(svc, runner, header, resuming=False, push=push, show_progress=True)
+        finished, pushed = _execute(svc, runner, header, resuming=False, push=push, examples=golden)
     _report(finished, pushed, as_json)
 
 
@@ -204,10 +218,11 @@ def run_cmd(
 def resume_cmd(run: RunRefArg, push: PushOpt = False, as_json: JsonOpt = False) -> None:
     """Finish a run that was killed, cancelled or failed: only its missing items are run."""
     svc = services()
+    _check_push(svc, push)
     runner = EvalRunner.from_services(svc)
     header = get_run(svc.engine, run)
     with svc.local_models_for(header.model, progress=lambda message: err.print(Text(message, style="dim"))):
-        finished, pushed = _execute(svc, runner, header, resuming=True, push=push, show_progress=True)
+        finished, pushed = _execute(svc, runner, header, resuming=True, push=push)
     _report(finished, pushed, as_json)
 
 

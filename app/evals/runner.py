@@ -468,10 +468,6 @@ class _Setup(BaseModel):
     model: ModelConfig | None
     params: SamplingParams | None
 
-    @property
-    def is_baseline(self) -> bool:
-        return self.model is None
-
 
 def _stats_fields(stats: InferenceStats) -> dict[str, Any]:
     return {

@@ -41,12 +41,23 @@ def open_page(page: Page, dashboard: Dashboard, title: str) -> None:
     expect(page.get_by_role("heading", name=title).first).to_be_visible(timeout=60_000)
 
 
-def click_row(table: Locator, row: int = 0) -> None:
-    """Select a row of a Streamlit table (a canvas) by clicking its row marker."""
-    expect(table).to_be_visible()
-    box = table.bounding_box()
-    assert box is not None
-    table.page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
+def open_row(table: Locator, row: int, opened: Locator) -> None:
+    """Select a row of a Streamlit table (a canvas) by clicking its row marker, until ``opened`` shows.
+
+    The table may still be laying out when it first appears, so a click that selects nothing is retried.
+    """
+    for _ in range(3):
+        expect(table).to_be_visible()
+        table.scroll_into_view_if_needed()
+        box = table.bounding_box()
+        assert box is not None
+        table.page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
+        try:
+            expect(opened).to_be_visible(timeout=15_000)
+            return
+        except AssertionError:
+            continue
+    expect(opened).to_be_visible()
 
 
 def start_run(page: Page, model: str, first_n: int | None = None) -> None:
@@ -97,8 +108,7 @@ def test_evals_and_compare_pages(
     page.screenshot(path=str(screenshots / "evals-runs.png"))
 
     # Open the newest run (the tiny model's): metrics, confusion matrix, latency, failing items.
-    click_row(runs, 0)
-    expect(page.get_by_role("heading", name=re.compile(r"^Run [0-9a-f]{8}$"))).to_be_visible(timeout=30_000)
+    open_row(runs, 0, page.get_by_role("heading", name=re.compile(r"^Run [0-9a-f]{8}$")))
     expect(page.get_by_test_id("stMetricLabel").filter(has_text="Macro-F1")).to_be_visible()
     expect(page.get_by_text("Confusion matrix")).to_be_visible()
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
@@ -106,10 +116,7 @@ def test_evals_and_compare_pages(
     expect(page.get_by_test_id("stExpander").get_by_test_id("stDataFrame")).to_be_visible()
     failing = page.get_by_test_id("stDataFrame").last
     if page.get_by_text(re.compile(r"^Failing items \(0\)")).count() == 0:
-        click_row(failing, 0)
-        expect(page.get_by_text("Logs (evidence = labeled as proving the cause)")).to_be_visible(
-            timeout=30_000
-        )
+        open_row(failing, 0, page.get_by_text("Logs (evidence = labeled as proving the cause)"))
         expect(page.get_by_test_id("stCode").last).to_be_visible()
     page.screenshot(path=str(screenshots / "evals-run.png"), full_page=True)
     assert_nothing_ran(watched_page)
@@ -135,8 +142,7 @@ def test_evals_and_compare_pages(
     page.get_by_text(re.compile(r"^A right, B wrong \(\d+\)$")).click()
     examples = page.get_by_test_id("stDataFrame").last
     if not page.get_by_text("A right, B wrong (0)").count():
-        click_row(examples, 0)
-        expect(page.get_by_text(re.compile(r"^A: expected"))).to_be_visible(timeout=30_000)
+        open_row(examples, 0, page.get_by_text(re.compile(r"^A: expected")))
         expect(page.get_by_text(re.compile(r"^B: expected"))).to_be_visible()
         page.screenshot(path=str(screenshots / "compare-example.png"), full_page=True)
     assert_nothing_ran(watched_page)

@@ -139,6 +139,7 @@ def test_errors_are_one_line_and_exit_non_zero(
         lines = capsys.readouterr().err.strip().splitlines()
         assert len(lines) == 1
         assert lines[0].startswith("error: ")
+    assert invoke("list") == []  # none of them started a run
 
 
 # --- compare ---------------------------------------------------------------------------------------------
