@@ -372,7 +372,7 @@ class TriageService:
                 )
                 base["budget"] = prepared.budget.report.summary()
                 yield PromptEvent(prepared)
-                for event in self._infer(client, model, prepared, cancel):
+                for event in self.infer(client, model, prepared, cancel):
                     if isinstance(event, TokenEvent):
                         raw += event.text
                         yield TokenStreamEvent(event.text, event.elapsed_ms, event.tokens_so_far, None)
@@ -416,9 +416,10 @@ class TriageService:
         assert final is not None
         return final
 
-    def _infer(
+    def infer(
         self, client: LLMClient, model: ModelConfig, prepared: PreparedPrompt, cancel: threading.Event | None
     ) -> Iterator[TokenEvent | DoneEvent]:
+        """Stream a prepared prompt from a model inside a GenAI span, recording the latency metrics."""
         messages = [ChatMessage.model_validate(m) for m in prepared.rendered.messages()]
         labels = {"model": model.name, "quantization": model.quantization, "prompt": prepared.version.ref}
         with self._tracer.start_as_current_span(f"chat {model.name}", kind=SpanKind.CLIENT) as span:

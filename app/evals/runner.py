@@ -906,7 +906,7 @@ class EvalRunner:
             try:
                 prepared = self.prepare_example(example, setup.prompt_ref, setup.model, client)
                 # The triage pipeline's inference span and latency metrics, reused as they are.
-                for event in self.triage._infer(client, setup.model, prepared, cancel):
+                for event in self.triage.infer(client, setup.model, prepared, cancel):
                     if isinstance(event, DoneEvent):
                         raw, stats = event.text, event.stats
                 rca = parse_rca(raw)

@@ -429,7 +429,14 @@ class _StreamReader(threading.Thread):
     def run(self) -> None:
         response: httpx.Response | None = None
         try:
-            response = self._client.send(self._request, stream=True)
+            try:
+                response = self._client.send(self._request, stream=True)
+            except httpx.RemoteProtocolError:
+                # llama-server closes idle kept-alive connections; a request that met one was never
+                # read, so sending it once more on a fresh connection is safe.
+                if self._aborted:
+                    raise
+                response = self._client.send(self._request, stream=True)
             with self._lock:
                 self._network_stream = response.extensions.get("network_stream", self._network_stream)
                 if self._aborted:

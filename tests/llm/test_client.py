@@ -529,3 +529,37 @@ def test_cancel_against_the_real_server_leaves_it_usable(llama_client: LLMClient
         consume(stream, lambda _: cancel.set())
     text, _ = llama_client.complete_chat(MESSAGES, response_schema=rca_json_schema())
     parse_rca(text)
+
+
+def test_a_dropped_keep_alive_connection_is_retried_once() -> None:
+    """llama-server closes idle kept-alive sockets; the request then never reached it and is resent."""
+    attempts: list[int] = []
+    body = (
+        'data: {"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":null}]}\n\n'
+        'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        "data: [DONE]\n\n"
+    )
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response.", request=request
+            )
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body.encode())
+
+    with httpx.Client(transport=httpx.MockTransport(handle)) as http:
+        client = LLMClient("http://model.test", "m", client=http, timeout=httpx.Timeout(5.0))
+        text, _stats = client.complete_chat([ChatMessage(role="user", content="hi")], SamplingParams())
+    assert text == "ok"
+    assert len(attempts) == 2
+
+
+def test_a_connection_dropped_twice_is_an_error() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+
+    with httpx.Client(transport=httpx.MockTransport(handle)) as http:
+        client = LLMClient("http://model.test", "m", client=http, timeout=httpx.Timeout(5.0))
+        with pytest.raises(LLMError, match="disconnected"):
+            client.complete_chat([ChatMessage(role="user", content="hi")], SamplingParams())
