@@ -25,6 +25,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from app.config import Settings
 from app.llm.models import ModelConfig, parse_models
 from app.telemetry import metrics as app_metrics
+from tests.conftest import require_component
 from tests.k8s.kustomize_build import (
     KustomizeError,
     Manifest,
@@ -235,9 +236,9 @@ def _normalise_hash_suffixes(objects: list[Manifest], generated: set[str]) -> st
     return text
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed (optional cross-check)")
 @pytest.mark.parametrize("directory", kustomization_dirs(), ids=lambda p: str(p.relative_to(K8S_DIR)))
 def test_offline_builder_agrees_with_kubectl_kustomize(directory: Path) -> None:
+    require_component(shutil.which("kubectl") is not None, "kubectl", "install Debian's 'kubectl' package")
     # Objects must be equal. Generated ConfigMap suffixes only have to be there: some kubectl builds
     # (e.g. v1.32.4-dispatcher) compute other suffixes than kustomize's documented hash, which ours
     # reproduces (next test). Flux renames the references consistently either way.
