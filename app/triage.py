@@ -283,12 +283,11 @@ class TriageService:
         namespace: str,
         start: datetime,
         end: datetime,
-        prompt: str,
+        version: PromptVersion,
         model: ModelConfig,
         client: LLMClient | None = None,
     ) -> PreparedPrompt:
-        """Fit the logs into the model's context and render the prompt."""
-        version = self.registry.resolve(prompt)
+        """Fit the logs into the model's context and render a resolved prompt version."""
         params = sampling_params(version)
         client = client or self.llm_client(model)
         with self._tracer.start_as_current_span("context.budget") as span:
@@ -366,7 +365,7 @@ class TriageService:
                     namespace=request.filter.namespace,
                     start=request.start,
                     end=request.end,
-                    prompt=version.ref,
+                    version=version,
                     model=model,
                     client=client,
                 )

@@ -863,7 +863,7 @@ class EvalRunner:
             )
 
     def prepare_example(
-        self, example: GoldenExample, prompt_ref: str, model: ModelConfig, client: LLMClient
+        self, example: GoldenExample, version: PromptVersion, model: ModelConfig, client: LLMClient
     ) -> PreparedPrompt:
         """The example's logs fitted to the model's context and the prompt rendered, as triage does it."""
         start, end = example_window(example)
@@ -872,7 +872,7 @@ class EvalRunner:
             namespace=example.namespace,
             start=start,
             end=end,
-            prompt=prompt_ref,
+            version=version,
             model=model,
             client=client,
         )
@@ -904,7 +904,8 @@ class EvalRunner:
             raw = ""
             stats: InferenceStats | None = None
             try:
-                prepared = self.prepare_example(example, setup.prompt_ref, setup.model, client)
+                assert setup.version is not None, "model runs always resolve a prompt version"
+                prepared = self.prepare_example(example, setup.version, setup.model, client)
                 # The triage pipeline's inference span and latency metrics, reused as they are.
                 for event in self.triage.infer(client, setup.model, prepared, cancel):
                     if isinstance(event, DoneEvent):

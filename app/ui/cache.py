@@ -136,7 +136,7 @@ def prepare_prompt(
         namespace=log_filter.namespace,
         start=start,
         end=end,
-        prompt=prompt,
+        version=svc.prompts.resolve(prompt),
         model=find_model(svc.models, model_name),
     )
 
