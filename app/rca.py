@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.errors import InvalidOutputError
-from app.golden.taxonomy import RootCause
+from app.taxonomy import RootCause
 
 MAX_EVIDENCE = 8
 MAX_SUMMARY_CHARS = 400

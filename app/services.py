@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import Engine
 
 from app.config import Settings
+from app.evals.runner import EvalRunner
 from app.llm.models import ModelConfig, default_local_models, get_models
 from app.logs.models import LogSource
 from app.logs.source import make_log_source
@@ -67,6 +68,18 @@ class Services:
             models=self.models,
             registry=self.prompts,
             engine=self.engine,
+            http_client=self.http_client,
+        )
+
+    @cached_property
+    def eval_runner(self) -> EvalRunner:
+        """The eval runner over the same settings, store, models, prompts and triage pipeline."""
+        return EvalRunner(
+            settings=self.settings,
+            engine=self.engine,
+            models=self.models,
+            registry=self.prompts,
+            triage=self.triage,
             http_client=self.http_client,
         )
 

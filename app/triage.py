@@ -29,7 +29,6 @@ from app.errors import (
     LokiHTTPError,
     LokiTimeoutError,
 )
-from app.golden.taxonomy import DEFINITIONS, ROOT_CAUSES
 from app.llm.client import ChatMessage, DoneEvent, InferenceStats, LLMClient, SamplingParams, TokenEvent
 from app.llm.models import ModelConfig, find_model
 from app.logs.compress import BudgetResult, estimate_tokens, evidence_to_entries, fit_to_budget, render_line
@@ -39,6 +38,7 @@ from app.prompts.registry import PromptRegistry, PromptVersion, RenderedPrompt, 
 from app.rca import RootCauseAnalysis, parse_rca, rca_json_schema
 from app.store.db import session_scope
 from app.store.tables import TriageRunRow
+from app.taxonomy import DEFINITIONS, ROOT_CAUSES
 from app.telemetry import metrics
 from app.telemetry import tracing as tr
 

@@ -142,7 +142,7 @@ def main() -> None:
                 data_dir=Path(tmp) / "data", models_file=models_file, golden_dir=golden_dir, metrics_port=0
             )
             services = build_services(settings)
-            runner = EvalRunner.from_services(services)
+            runner = services.eval_runner
             bodies = request_bodies(runner, examples)
             ids = [example.id for example in examples]
             raw_pass(server.base_url, bodies[:concurrency], concurrency)  # warm-up

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.evals.runner import BASELINE_MODEL_NAME, MAX_CONCURRENCY, EvalRequest, RunHeader, parse_slice
-from app.golden.taxonomy import ROOT_CAUSES
+from app.taxonomy import ROOT_CAUSES
 from app.triage import DEFAULT_PROMPT
 from app.ui import components
 from app.ui import evals as ui

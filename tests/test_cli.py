@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.golden.taxonomy import ROOT_CAUSES
 from app.logs.logql import parse_selector_and_filters
 from app.logs.models import LogEntry, datetime_to_ns
+from app.taxonomy import ROOT_CAUSES
 from tests.fixtures.fake_loki import FakeLoki
 from tests.fixtures.llama import free_port
 from tests.fixtures.otlp import OTLPReceiver

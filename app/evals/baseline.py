@@ -25,9 +25,9 @@ from app.evals import metrics
 from app.evals.metrics import ClassMetrics, ItemResult
 from app.golden.jsonl import dataset_version, load_golden_dir, read_jsonl
 from app.golden.schema import GoldenExample
-from app.golden.taxonomy import ROOT_CAUSES, RootCause
 from app.logs.models import LogEntry
 from app.rca import MAX_EVIDENCE, MAX_SUMMARY_CHARS, RootCauseAnalysis
+from app.taxonomy import ROOT_CAUSES, RootCause
 
 BASELINE_MODEL_NAME = "baseline-regex"
 

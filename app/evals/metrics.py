@@ -22,8 +22,8 @@ from typing import Any, Literal, get_args
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.golden.taxonomy import ROOT_CAUSES
 from app.llm.client import percentile
+from app.taxonomy import ROOT_CAUSES
 
 Outcome = Literal["correct", "wrong", "invalid_output", "timeout", "server_error"]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)

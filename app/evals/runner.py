@@ -52,16 +52,15 @@ from app.evals.compare import RunItems
 from app.evals.metrics import ItemResult, Outcome, RunMetrics, score_run
 from app.golden.jsonl import dataset_version, load_golden_dir
 from app.golden.schema import GoldenExample, Source
-from app.golden.taxonomy import ROOT_CAUSES
 from app.llm.client import DoneEvent, InferenceStats, LLMClient, SamplingParams
 from app.llm.models import ModelConfig, ModelHealth, check_health, find_model
 from app.logs.compress import evidence_to_entries
 from app.logs.models import ns_to_datetime
 from app.prompts.registry import PromptRegistry, PromptVersion
 from app.rca import parse_rca, rca_json_schema
-from app.services import Services
 from app.store.db import session_scope
 from app.store.tables import EvalCacheRow, EvalItemRow, EvalRunRow
+from app.taxonomy import ROOT_CAUSES
 from app.telemetry import tracing as tr
 from app.triage import DEFAULT_PROMPT, PreparedPrompt, TriageService, sampling_params
 
@@ -501,18 +500,6 @@ class EvalRunner:
         self.http_client = http_client
         self.golden_dir = golden_dir or settings.golden_dir
         self._tracer = tr.get_tracer("logtriage.evals")
-
-    @classmethod
-    def from_services(cls, services: Services) -> EvalRunner:
-        """A runner over the composition root's settings, store, models, prompts and triage pipeline."""
-        return cls(
-            settings=services.settings,
-            engine=services.engine,
-            models=services.models,
-            registry=services.prompts,
-            triage=services.triage,
-            http_client=services.http_client,
-        )
 
     # --- setup -------------------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Generic, Literal, Protocol, TypeVar
 
-from app.golden.taxonomy import ROOT_CAUSES
+from app.taxonomy import ROOT_CAUSES
 
 ADJUDICATOR = "adjudicator"
 

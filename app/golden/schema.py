@@ -18,8 +18,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from app.golden.taxonomy import RootCause
 from app.logs.models import LogEntry, parse_rfc3339_ns
+from app.taxonomy import RootCause
 
 Source = Literal["synthetic", "labeled", "imported"]
 Severity = Literal["info", "warning", "critical"]

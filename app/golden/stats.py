@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.golden.jsonl import dataset_version
 from app.golden.schema import GoldenExample
-from app.golden.taxonomy import ROOT_CAUSES
+from app.taxonomy import ROOT_CAUSES
 
 DEFAULT_MIN_PER_CLASS = 25
 

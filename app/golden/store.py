@@ -37,9 +37,9 @@ from app.golden.schema import (
     Severity,
     describe_validation_error,
 )
-from app.golden.taxonomy import ROOT_CAUSES
 from app.store.db import session_scope
 from app.store.tables import GoldenExampleRow, LabelHistoryRow, LabelRow, TriageRunRow
+from app.taxonomy import ROOT_CAUSES
 
 log = logging.getLogger(__name__)
 

@@ -100,8 +100,8 @@ from app.golden.scenarios.noise import add_red_herrings, background
 from app.golden.scenarios.registry import HARD_CASES
 from app.golden.scenarios.window import Window
 from app.golden.schema import GoldenExample, GoldenLabel, GoldenWindow
-from app.golden.taxonomy import ROOT_CAUSES
 from app.logs.models import detect_level
+from app.taxonomy import ROOT_CAUSES
 
 DEFAULT_SEED = 20261126
 LABELER = "synthetic-generator"

@@ -270,7 +270,7 @@ class PromptRegistry:
 
 def example_context(lines: Sequence[str] | None = None) -> dict[str, Any]:
     """A small, fixed render context for previews and tests."""
-    from app.golden.taxonomy import DEFINITIONS, ROOT_CAUSES
+    from app.taxonomy import DEFINITIONS, ROOT_CAUSES
 
     sample = list(
         lines

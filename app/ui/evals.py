@@ -32,7 +32,6 @@ from app.evals.metrics import ConfusionMatrix, ItemResult, RunMetrics
 from app.evals.runner import (
     BASELINE_MODEL_NAME,
     EvalRequest,
-    EvalRunner,
     RunHeader,
     get_run,
     list_runs,
@@ -41,8 +40,8 @@ from app.evals.runner import (
 )
 from app.golden.jsonl import load_golden_dir
 from app.golden.schema import GoldenExample
-from app.golden.taxonomy import ROOT_CAUSES
 from app.logs.models import format_rfc3339_ns
+from app.taxonomy import ROOT_CAUSES
 from app.ui import cache, components
 
 log = logging.getLogger(__name__)
@@ -166,7 +165,7 @@ class LiveEval:
 
 def _work(live: LiveEval) -> None:
     try:
-        runner = EvalRunner.from_services(cache.get_services())
+        runner = cache.get_services().eval_runner
         header = runner.start(live.request)
         live.run_id, live.total = header.id, len(header.item_ids)
         live.header = runner.execute(header.id, on_progress=live.on_progress, cancel=live.cancel)

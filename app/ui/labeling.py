@@ -19,7 +19,7 @@ from app.golden import store
 from app.golden.agreement import ClassKappa, Disagreement, PairKappa, pairwise_kappa, per_class_kappa
 from app.golden.schema import GoldenLog
 from app.golden.store import LabelChoice, LabelRecord, LabelWindow, QueueItem, Suggestion
-from app.golden.taxonomy import DEFINITIONS, ROOT_CAUSES
+from app.taxonomy import DEFINITIONS, ROOT_CAUSES
 from app.ui import cache, components
 
 NAME_KEY = "label.name"

@@ -188,7 +188,7 @@ def make_runner() -> Iterator[Callable[[], EvalRunner]]:
         get_settings.cache_clear()
         services = build_services(get_settings())
         built.append(services)
-        return EvalRunner.from_services(services)
+        return services.eval_runner
 
     yield make
     for services in built:

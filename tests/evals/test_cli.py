@@ -12,15 +12,15 @@ import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 from typer.testing import CliRunner
 
+from app.cli import evals as eval_cli_module
+from app.cli.evals import eval_cli
 from app.config import PROJECT_ROOT, get_settings
 from app.errors import UnknownModelError
-from app.evals import cli as eval_cli_module
-from app.evals.cli import eval_cli
 from app.evals.metrics import INVALID, ItemResult
 from app.evals.runner import BASELINE_MODEL_NAME, load_items
-from app.golden.taxonomy import ROOT_CAUSES
 from app.llm.server import LocalModelServer
 from app.services import build_services
+from app.taxonomy import ROOT_CAUSES
 from tests.conftest import require_component
 from tests.evals.conftest import rca_json
 from tests.fixtures.llama import FakeOpenAIServer

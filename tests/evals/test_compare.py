@@ -14,7 +14,7 @@ from app.errors import InputError
 from app.evals import compare
 from app.evals.compare import Estimate, McNemarResult, RunItems
 from app.evals.metrics import ItemResult, macro_f1
-from app.golden.taxonomy import ROOT_CAUSES
+from app.taxonomy import ROOT_CAUSES
 
 
 def result(n: int, expected: str, predicted: str | None, *, content_hash: str | None = None) -> ItemResult:

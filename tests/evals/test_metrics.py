@@ -11,7 +11,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from app.evals import metrics
 from app.evals.metrics import INVALID, ItemResult, Outcome
-from app.golden.taxonomy import ROOT_CAUSES
+from app.taxonomy import ROOT_CAUSES
 
 
 def item(

@@ -213,8 +213,8 @@ def test_eval_run_pushes_with_the_cli(
 ) -> None:
     from typer.testing import CliRunner
 
+    from app.cli.evals import eval_cli
     from app.config import get_settings
-    from app.evals.cli import eval_cli
 
     monkeypatch.setenv("PUSHGATEWAY_URL", pushgateway.url)
     get_settings.cache_clear()

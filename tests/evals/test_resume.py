@@ -27,11 +27,11 @@ TOTAL = 26
 
 def eval_command() -> list[str]:
     """``logtriage eval`` once the main CLI mounts it, else the eval CLI on its own."""
-    from app.cli import cli
+    from app.cli.main import cli
 
     if any(group.name == "eval" for group in cli.registered_groups):
-        return [sys.executable, "-c", "from app.cli import main; main()", "eval"]
-    return [sys.executable, "-m", "app.evals.cli"]
+        return [sys.executable, "-c", "from app.cli.main import main; main()", "eval"]
+    return [sys.executable, "-m", "app.cli.evals"]
 
 
 def database(tmp_path: Path) -> Path:

@@ -20,7 +20,7 @@ from app.golden.agreement import (
     per_class_kappa,
     resolve,
 )
-from app.golden.taxonomy import ROOT_CAUSES
+from app.taxonomy import ROOT_CAUSES
 
 
 class Vote(NamedTuple):

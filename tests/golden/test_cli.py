@@ -10,13 +10,13 @@ import typer
 from sqlalchemy import Engine
 from typer.testing import CliRunner, Result
 
+from app.cli.golden import golden_cli
 from app.config import get_settings
 from app.errors import InputError
 from app.golden import store
-from app.golden.cli import golden_cli
 from app.golden.jsonl import dump_jsonl
-from app.golden.taxonomy import ROOT_CAUSES
 from app.store.db import get_engine
+from app.taxonomy import ROOT_CAUSES
 from tests.golden import example_data
 from tests.golden.test_store import add_triage_run
 

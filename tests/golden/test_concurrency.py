@@ -22,9 +22,9 @@ import pytest
 from sqlalchemy import Engine, select
 
 from app.golden import store
-from app.golden.taxonomy import ROOT_CAUSES
 from app.store.db import get_engine, session_scope
 from app.store.tables import LabelHistoryRow, LabelRow
+from app.taxonomy import ROOT_CAUSES
 from tests.golden.test_store import LINES, make_example
 
 LABELERS = 8

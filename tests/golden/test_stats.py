@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.golden.jsonl import dataset_version
 from app.golden.schema import GoldenExample
 from app.golden.stats import golden_stats, validate_examples
-from app.golden.taxonomy import ROOT_CAUSES
+from app.taxonomy import ROOT_CAUSES
 from tests.golden import example_data
 
 

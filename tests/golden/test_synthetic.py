@@ -16,8 +16,8 @@ from app.golden.scenarios.registry import HARD_CASES
 from app.golden.scenarios.window import Window
 from app.golden.schema import GoldenExample
 from app.golden.synthetic import DEFAULT_SEED, LABELER, generate_starter_set, main
-from app.golden.taxonomy import ROOT_CAUSES
 from app.logs.models import detect_level
+from app.taxonomy import ROOT_CAUSES
 
 STARTER = Path(__file__).resolve().parents[2] / "golden" / "starter.jsonl"
 REGENERATE = "uv run python -m app.golden.synthetic --out golden/starter.jsonl"

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.config import get_settings
 from app.errors import StoreError
-from app.evals.runner import BASELINE_MODEL_NAME, EvalRequest, EvalRunner, RunHeader, parse_slice
+from app.evals.runner import BASELINE_MODEL_NAME, EvalRequest, RunHeader, parse_slice
 from app.golden.jsonl import write_jsonl
 from app.ui import cache
 from app.ui import evals as ui
@@ -35,7 +35,7 @@ def golden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def run_eval(request: EvalRequest) -> RunHeader:
     """A finished run on the services the pages use."""
-    return EvalRunner.from_services(cache.get_services()).run(request)
+    return cache.get_services().eval_runner.run(request)
 
 
 def select_rows(at: AppTest, key: str, rows: list[int]) -> None:

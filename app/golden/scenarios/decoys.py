@@ -18,7 +18,7 @@ from app.golden.scenarios import formats as f
 from app.golden.scenarios.lifecycle import container_started, image_of, probe_failed, ready, startup
 from app.golden.scenarios.noise import app_log, go_log, request_path
 from app.golden.scenarios.window import APP_RUNTIMES, CLUSTER_DNS_IP, EXTERNAL_HOSTS, Pod, Window
-from app.golden.taxonomy import RootCause
+from app.taxonomy import RootCause
 
 # Hosts a decoy's app calls that no scenario makes fail, so a decoy never tells a scenario's story.
 _SIDE_HOSTS = ("feature-flags", "geoip", "exchange-rates", "audit-log")

@@ -8,7 +8,7 @@ from typing import Literal, Protocol, get_args
 
 from app.golden.scenarios.window import Window
 from app.golden.schema import Severity
-from app.golden.taxonomy import RootCause
+from app.taxonomy import RootCause
 
 Difficulty = Literal["easy", "hard"]
 # What makes a hard window hard; the README's hard-case table groups examples by it.

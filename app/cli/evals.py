@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from app.console import JsonOpt, emit_json, err, out, services
+from app.cli.console import JsonOpt, emit_json, err, out, services
 from app.errors import ExportError, LogTriageError
 from app.evals.compare import Comparison, compare_runs
 from app.evals.metrics import ItemResult, RunMetrics
@@ -200,7 +200,7 @@ def run_cmd(
     )
     svc = services()
     _check_push(svc, push)
-    runner = EvalRunner.from_services(svc)
+    runner = svc.eval_runner
     with svc.local_models_for(model, progress=lambda message: err.print(Text(message, style="dim"))):
         golden = runner.load_golden()
         header = runner.start(request, golden)
@@ -219,7 +219,7 @@ def resume_cmd(run: RunRefArg, push: PushOpt = False, as_json: JsonOpt = False) 
     """Finish a run that was killed, cancelled or failed: only its missing items are run."""
     svc = services()
     _check_push(svc, push)
-    runner = EvalRunner.from_services(svc)
+    runner = svc.eval_runner
     header = get_run(svc.engine, run)
     with svc.local_models_for(header.model, progress=lambda message: err.print(Text(message, style="dim"))):
         finished, pushed = _execute(svc, runner, header, resuming=True, push=push)
@@ -424,7 +424,7 @@ def compare_cmd(
 
 
 def main() -> None:
-    """Run ``eval`` on its own (``python -m app.evals.cli``), errors as one line and a non-zero exit."""
+    """Run ``eval`` on its own (``python -m app.cli.evals``), errors as one line and a non-zero exit."""
     try:
         eval_cli(prog_name="logtriage eval")
     except LogTriageError as exc:

@@ -13,8 +13,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from app.cli.console import JsonOpt, emit_json, err, out, services
 from app.config import get_settings
-from app.console import JsonOpt, emit_json, err, out, services
 from app.errors import InputError
 from app.golden import store
 from app.golden.agreement import ADJUDICATOR

@@ -12,11 +12,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from app.cli.console import JsonOpt, emit_json, err, out, services
+from app.cli.evals import eval_cli
+from app.cli.golden import golden_cli
 from app.config import get_settings
-from app.console import JsonOpt, emit_json, err, out, services
 from app.errors import LogTriageError
-from app.evals.cli import eval_cli
-from app.golden.cli import golden_cli
 from app.logs.logql import LogFilter
 from app.logs.models import LEVELS, format_rfc3339_ns
 from app.services import Services
@@ -403,7 +403,3 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print(Text("cancelled", style="yellow"))
         sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,5 @@
+"""``python -m app.cli`` runs the ``logtriage`` command line."""
+
+from app.cli.main import main
+
+main()
