@@ -370,12 +370,11 @@ def demo_cmd(
 
     settings = get_settings()
     servers = serve_local_models(settings, progress=_progress) if settings.models_file is None else []
+    # The launcher serves /metrics from the start, then runs Streamlit (app/ui/launch.py).
     command = [
         sys.executable,
         "-m",
-        "streamlit",
-        "run",
-        str(PROJECT_ROOT / "streamlit_app.py"),
+        "app.ui.launch",
         "--server.port",
         str(port),
         "--server.address",

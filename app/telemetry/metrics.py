@@ -14,6 +14,7 @@ the build (``logtriage_build_info``).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -25,6 +26,10 @@ from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from app import __version__
+from app.config import Settings
+from app.telemetry.build import build_revision
+
+log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -221,3 +226,17 @@ def serve_metrics(port: int, addr: str = "0.0.0.0", *, revision: str | None = No
         start_http_server(port, addr=addr, registry=REGISTRY)
         _server_started.add(port)
         return True
+
+
+def start_metrics(settings: Settings, addr: str = "0.0.0.0") -> bool:  # noqa: S104 (scraped from other pods)
+    """Publish build info and serve /metrics on METRICS_PORT once per process; False if off or taken."""
+    port = settings.metrics_port
+    with _server_lock:
+        if port == 0 or port in _server_started:
+            return False  # cheap, as the dashboard script calls this on every rerun
+    try:
+        return serve_metrics(settings.metrics_port, addr, revision=build_revision(settings))
+    except OSError as exc:
+        # Another process (a second dashboard on one host) may hold the port; the dashboard works on.
+        log.warning("metrics server not started on port %s: %s", settings.metrics_port, exc)
+        return False
