@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.errors import ExportError
 from app.evals.metrics import ItemResult, score_run
 from app.evals.pushgateway import JOB, build_registry, push_run
-from app.evals.runner import BASELINE_MODEL_NAME, EvalRequest, EvalRunner, RunHeader, parse_slice
+from app.evals.runner import BASELINE_MODEL_NAME, EvalRequest, EvalRunner, RunHeader, RunStatus, parse_slice
 from app.telemetry.metrics import EVAL_METRIC_NAMES
 from tests.conftest import require_component
 from tests.fixtures.llama import free_port
@@ -26,7 +26,9 @@ from tests.fixtures.pushgateway import Pushgateway, pushgateway, pushgateway_ser
 PROMTOOL = "promtool"
 
 
-def header(status: str = "completed", *, error_rate: float = 0.0, model: str = "tiny/q4 model") -> RunHeader:
+def header(
+    status: RunStatus = "completed", *, error_rate: float = 0.0, model: str = "tiny/q4 model"
+) -> RunHeader:
     """A finished run's header with a few scored items."""
     items = [
         ItemResult(example_id="a", expected="oom_killed", predicted="oom_killed", outcome="correct", total_ms=1200, ttft_ms=300),
@@ -42,7 +44,7 @@ def header(status: str = "completed", *, error_rate: float = 0.0, model: str = "
         created_at=started,
         started_at=started,
         ended_at=started + timedelta(seconds=95),
-        status=status,  # type: ignore[arg-type]
+        status=status,
         prompt_ref="rca-evidence-first@0123456789ab",
         prompt_sha256="0123456789ab" + "0" * 52,
         model=model,
@@ -103,7 +105,8 @@ def test_gauges_are_named_as_dashboards_and_alerts_expect() -> None:
     )
     assert value(found, "logtriage_eval_items") == 4
     assert value(found, "logtriage_eval_duration_seconds") == 95
-    assert value(found, "logtriage_eval_last_success_timestamp_seconds") == run.ended_at.timestamp()  # type: ignore[union-attr]
+    assert run.ended_at is not None
+    assert value(found, "logtriage_eval_last_success_timestamp_seconds") == run.ended_at.timestamp()
 
 
 @pytest.mark.parametrize("run", [header("failed"), header("cancelled"), header(error_rate=1.0)])
