@@ -3,14 +3,13 @@
 ``ChatTelemetry`` is told what was asked, each chunk's arrival and how the call ended; it sets the
 inference span's ``gen_ai.*`` attributes (names from ``opentelemetry-semantic-conventions``) and records
 ``gen_ai.client.operation.duration`` (failed calls too, with ``error.type``), ``gen_ai.client.token.usage``
-(input and output), time to first chunk and time per output chunk (one observation per chunk).
+(input and output), time to first chunk and time per output chunk (one observation per chunk, as it
+arrives, so a long CPU answer shows up while it streams).
 """
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections.abc import Sequence
 
 import httpx
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
@@ -47,7 +46,7 @@ class ChatTelemetry:
     ) -> None:
         self.span = span
         self._started = time.perf_counter()
-        self._chunk_ms: list[float] = []
+        self._last_chunk_ms: float | None = None
         url = httpx.URL(base_url)
         port = url.port or (443 if url.scheme == "https" else 80)
         self._labels = {
@@ -82,8 +81,13 @@ class ChatTelemetry:
             span.set_attribute(gen_ai.GEN_AI_REQUEST_STOP_SEQUENCES, list(params.stop))
 
     def chunk(self, elapsed_ms: float) -> None:
-        """A content chunk arrived ``elapsed_ms`` after the request was sent."""
-        self._chunk_ms.append(elapsed_ms)
+        """A content chunk arrived ``elapsed_ms`` after the request was sent: record it now."""
+        if self._last_chunk_ms is None:
+            metrics.TIME_TO_FIRST_CHUNK.labels(**self._chunk_labels()).observe(elapsed_ms / 1000)
+        else:
+            gap_ms = elapsed_ms - self._last_chunk_ms
+            metrics.TIME_PER_OUTPUT_CHUNK.labels(**self._chunk_labels()).observe(gap_ms / 1000)
+        self._last_chunk_ms = elapsed_ms
 
     def succeeded(self, stats: InferenceStats) -> None:
         """The stream ended with an answer: response attributes on the span, every metric recorded."""
@@ -101,8 +105,10 @@ class ChatTelemetry:
         span.set_attribute(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, stats.ttft_ms / 1000)
         if stats.tokens_per_s is not None:
             span.set_attribute("logtriage.tokens_per_s", stats.tokens_per_s)
+        if self._last_chunk_ms is None:
+            # An empty answer: its first chunk (of any kind) is what the client waited for.
+            metrics.TIME_TO_FIRST_CHUNK.labels(**self._chunk_labels()).observe(stats.ttft_ms / 1000)
         labels = {**self._labels, metrics.ATTR_RESPONSE_MODEL: stats.response_model or ""}
-        self._record_chunks(labels, first_chunk_ms=stats.ttft_ms)
         if stats.prompt_tokens is not None:
             self._record_tokens(labels, metrics.TOKEN_INPUT, stats.prompt_tokens)
         self._record_tokens(labels, metrics.TOKEN_OUTPUT, stats.completion_tokens)
@@ -112,17 +118,11 @@ class ChatTelemetry:
         """The call ended in an error (or a cancel): error status, duration with ``error.type``."""
         self.span.set_status(Status(StatusCode.ERROR, message))
         self.span.set_attribute(error_attributes.ERROR_TYPE, error_type)
-        labels = dict(self._labels)
-        self._record_chunks(labels, first_chunk_ms=self._chunk_ms[0] if self._chunk_ms else None)
-        self._record_duration(labels, time.perf_counter() - self._started, error_type=error_type)
+        self._record_duration(dict(self._labels), time.perf_counter() - self._started, error_type=error_type)
 
-    def _record_chunks(self, labels: dict[str, str], *, first_chunk_ms: float | None) -> None:
-        values = _prometheus_labels(labels)
-        if first_chunk_ms is not None:
-            metrics.TIME_TO_FIRST_CHUNK.labels(**values).observe(first_chunk_ms / 1000)
-        per_chunk = metrics.TIME_PER_OUTPUT_CHUNK.labels(**values)
-        for gap_ms in _gaps(self._chunk_ms):
-            per_chunk.observe(gap_ms / 1000)
+    def _chunk_labels(self) -> dict[str, str]:
+        chunk_attributes = {k: v for k, v in self._labels.items() if k != metrics.ATTR_RESPONSE_MODEL}
+        return _prometheus_labels(chunk_attributes)
 
     @staticmethod
     def _record_tokens(labels: dict[str, str], token_type: str, count: int) -> None:
@@ -133,10 +133,6 @@ class ChatTelemetry:
     def _record_duration(labels: dict[str, str], seconds: float, *, error_type: str) -> None:
         values = _prometheus_labels({**labels, metrics.ATTR_ERROR_TYPE: error_type})
         metrics.OPERATION_DURATION.labels(**values).observe(seconds)
-
-
-def _gaps(times_ms: Sequence[float]) -> list[float]:
-    return [later - earlier for earlier, later in itertools.pairwise(times_ms)]
 
 
 def _prometheus_labels(attributes: dict[str, str]) -> dict[str, str]:

@@ -79,6 +79,10 @@ _CALL_ATTRIBUTES = (
 CALL_LABELS = tuple(prometheus_label(key) for key in _CALL_ATTRIBUTES)
 DURATION_LABELS = (*CALL_LABELS, prometheus_label(ATTR_ERROR_TYPE))
 TOKEN_LABELS = (*CALL_LABELS, prometheus_label(ATTR_TOKEN_TYPE))
+# The chunk metrics are recorded as each chunk arrives, before the response model is known (it is a
+# Recommended attribute, not a Required one): a CPU answer streams for minutes, and its chunks must be
+# visible while it does and when it is cancelled.
+CHUNK_LABELS = tuple(label for label in CALL_LABELS if label != prometheus_label(ATTR_RESPONSE_MODEL))
 
 # The semconv's boundaries for the three client durations. Two more doublings are appended to the
 # operation duration and time to first chunk: on CPU a triage often takes longer than the semconv's
@@ -144,14 +148,14 @@ TIME_TO_FIRST_CHUNK = _genai_histogram(
     gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
     "s",
     "Time from issuing a streaming request to receiving the first chunk of the answer.",
-    CALL_LABELS,
+    CHUNK_LABELS,
     LONG_DURATION_BUCKETS,
 )
 TIME_PER_OUTPUT_CHUNK = _genai_histogram(
     gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
     "s",
     "Time per output chunk after the first: from the end of the previous chunk to the end of this one.",
-    CALL_LABELS,
+    CHUNK_LABELS,
     SEMCONV_DURATION_BUCKETS,
 )
 LOKI_QUERY_DURATION = Histogram(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from app.config import Settings
-from app.errors import LLMConnectError
+from app.errors import InferenceCancelled, LLMConnectError
 from app.llm.client import DoneEvent, TokenEvent
 from app.llm.models import ModelConfig
 from app.llm.server import LocalModelServer
@@ -138,12 +139,18 @@ def test_metrics_of_a_streamed_call_one_observation_per_chunk(
         "logtriage_model_quantization": "Q8_0",
         "logtriage_prompt_version": prepared.version.ref,
     }
-    events = list(service.infer(service.llm_client(model), model, prepared, None))
+    chunk_call = {k: v for k, v in call.items() if k != "gen_ai_response_model"}
+    stream = service.infer(service.llm_client(model), model, prepared, None)
+    first = next(stream)
+    assert isinstance(first, TokenEvent)
+    # Recorded as the chunk arrives, not when the answer is complete.
+    assert sample("gen_ai_client_operation_time_to_first_chunk_seconds_count", **chunk_call) == 1
+    events = [first, *stream]
     assert sum(isinstance(e, TokenEvent) for e in events) == 4
 
     assert sample("gen_ai_client_operation_duration_seconds_count", **call, error_type="") == 1
-    assert sample("gen_ai_client_operation_time_to_first_chunk_seconds_count", **call) == 1
-    assert sample("gen_ai_client_operation_time_per_output_chunk_seconds_count", **call) == 3  # chunks 2-4
+    assert sample("gen_ai_client_operation_time_to_first_chunk_seconds_count", **chunk_call) == 1
+    assert sample("gen_ai_client_operation_time_per_output_chunk_seconds_count", **chunk_call) == 3  # 2-4
     assert sample("gen_ai_client_token_usage_sum", **call, gen_ai_token_type="input") == 17
     assert sample("gen_ai_client_token_usage_sum", **call, gen_ai_token_type="output") == 4
     (chat,) = otlp_receiver.by_name("chat metrics-probe")
@@ -180,3 +187,46 @@ def test_a_failed_call_is_measured_with_its_error_type(
     (chat,) = otlp_receiver.by_name("chat down-model")
     assert chat.attributes["error.type"] == "llm_connect"
     assert "gen_ai.response.id" not in chat.attributes
+
+
+def test_a_cancelled_call_keeps_its_chunks_and_says_cancelled(
+    fake_openai_server: FakeOpenAIServer, tmp_path: Path, traced: TracerProvider, otlp_receiver: OTLPReceiver
+) -> None:
+    fake_openai_server.script.tokens = ["{", '"a"', ":", "1", "}"]
+    fake_openai_server.script.hang_after = 3  # three chunks, then the server stalls
+    model = ModelConfig(
+        name="cancel-probe",
+        base_url=fake_openai_server.base_url,
+        quantization="Q4_K_M",
+        context_length=8192,
+        response_format_style="json_object",
+    )
+    service = service_for(model, tmp_path, traced)
+    prepared = prepared_for(service, model)
+    cancel = threading.Event()
+    chunk_call = {
+        "gen_ai_operation_name": "chat",
+        "gen_ai_provider_name": "llama.cpp",
+        "gen_ai_request_model": "cancel-probe",
+        "server_address": "127.0.0.1",
+        "server_port": str(httpx.URL(fake_openai_server.base_url).port),
+        "logtriage_model_quantization": "Q4_K_M",
+        "logtriage_prompt_version": prepared.version.ref,
+    }
+    seen: list[TokenEvent | DoneEvent] = []
+
+    def drain() -> None:
+        for event in service.infer(service.llm_client(model), model, prepared, cancel):
+            seen.append(event)
+            if len(seen) == 3:
+                cancel.set()  # the user presses Cancel while the server stalls
+
+    with pytest.raises(InferenceCancelled):
+        drain()
+    assert len(seen) == 3
+    assert sample("gen_ai_client_operation_time_to_first_chunk_seconds_count", **chunk_call) == 1
+    assert sample("gen_ai_client_operation_time_per_output_chunk_seconds_count", **chunk_call) == 2
+    duration = {**chunk_call, "gen_ai_response_model": "", "error_type": "cancelled"}
+    assert sample("gen_ai_client_operation_duration_seconds_count", **duration) == 1
+    (chat,) = otlp_receiver.by_name("chat cancel-probe")
+    assert chat.attributes["error.type"] == "cancelled"

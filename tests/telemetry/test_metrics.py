@@ -73,8 +73,9 @@ def _observe_some() -> None:
     metrics.OPERATION_DURATION.labels(**call, error_type="llm_timeout").observe(300)
     metrics.TOKEN_USAGE.labels(**call, gen_ai_token_type="input").observe(900)
     metrics.TOKEN_USAGE.labels(**call, gen_ai_token_type="output").observe(60)
-    metrics.TIME_TO_FIRST_CHUNK.labels(**call).observe(0.1)
-    metrics.TIME_PER_OUTPUT_CHUNK.labels(**call).observe(0.01)
+    chunk = {k: v for k, v in call.items() if k != "gen_ai_response_model"}
+    metrics.TIME_TO_FIRST_CHUNK.labels(**chunk).observe(0.1)
+    metrics.TIME_PER_OUTPUT_CHUNK.labels(**chunk).observe(0.01)
     metrics.LOKI_QUERY_DURATION.labels(source="demo").observe(0.02)
     metrics.TRIAGE_REQUESTS.labels(
         model="tiny-q4_k_m", quantization="Q4_K_M", prompt="rca@abc", outcome="ok"
