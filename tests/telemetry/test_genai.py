@@ -73,6 +73,33 @@ def sample(name: str, **labels: str) -> float:
     return metrics.REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+def call_labels(
+    model: ModelConfig, prompt_version: str, *, response_model: str | None = None
+) -> dict[str, str]:
+    """The labels the GenAI metrics of a call to ``model`` carry (no response model: the chunk metrics')."""
+    labels = {
+        "gen_ai_operation_name": "chat",
+        "gen_ai_provider_name": "llama.cpp",
+        "gen_ai_request_model": model.name,
+        "server_address": "127.0.0.1",
+        "server_port": str(httpx.URL(model.base_url).port),
+        "logtriage_model_quantization": model.quantization,
+        "logtriage_prompt_version": prompt_version,
+    }
+    return labels if response_model is None else {**labels, "gen_ai_response_model": response_model}
+
+
+def fake_model(name: str, server: FakeOpenAIServer) -> ModelConfig:
+    """A model served by the llama-cpp-python stand-in."""
+    return ModelConfig(
+        name=name,
+        base_url=server.base_url,
+        quantization="Q8_0",
+        context_length=8192,
+        response_format_style="json_object",
+    )
+
+
 @pytest.mark.llama
 def test_the_inference_span_carries_the_genai_attributes(
     llama_server: LocalModelServer, tmp_path: Path, traced: TracerProvider, otlp_receiver: OTLPReceiver
@@ -120,26 +147,11 @@ def test_metrics_of_a_streamed_call_one_observation_per_chunk(
 ) -> None:
     fake_openai_server.script.tokens = ['{"a"', ": ", "1", "}"]
     fake_openai_server.script.send_usage = True
-    model = ModelConfig(
-        name="metrics-probe",
-        base_url=fake_openai_server.base_url,
-        quantization="Q8_0",
-        context_length=8192,
-        response_format_style="json_object",
-    )
+    model = fake_model("metrics-probe", fake_openai_server)
     service = service_for(model, tmp_path, traced)
     prepared = prepared_for(service, model)
-    call = {
-        "gen_ai_operation_name": "chat",
-        "gen_ai_provider_name": "llama.cpp",
-        "gen_ai_request_model": "metrics-probe",
-        "gen_ai_response_model": "fake-model",
-        "server_address": "127.0.0.1",
-        "server_port": str(httpx.URL(fake_openai_server.base_url).port),
-        "logtriage_model_quantization": "Q8_0",
-        "logtriage_prompt_version": prepared.version.ref,
-    }
-    chunk_call = {k: v for k, v in call.items() if k != "gen_ai_response_model"}
+    call = call_labels(model, prepared.version.ref, response_model="fake-model")
+    chunk_call = call_labels(model, prepared.version.ref)
     stream = service.infer(service.llm_client(model), model, prepared, None)
     first = next(stream)
     assert isinstance(first, TokenEvent)
@@ -172,16 +184,7 @@ def test_a_failed_call_is_measured_with_its_error_type(
     prepared = prepared_for(service, model)
     with pytest.raises(LLMConnectError):
         list(service.infer(service.llm_client(model), model, prepared, None))
-    call = {
-        "gen_ai_operation_name": "chat",
-        "gen_ai_provider_name": "llama.cpp",
-        "gen_ai_request_model": "down-model",
-        "gen_ai_response_model": "",
-        "server_address": "127.0.0.1",
-        "server_port": str(httpx.URL(model.base_url).port),
-        "logtriage_model_quantization": "Q4_K_M",
-        "logtriage_prompt_version": prepared.version.ref,
-    }
+    call = call_labels(model, prepared.version.ref, response_model="")
     assert sample("gen_ai_client_operation_duration_seconds_count", **call, error_type="llm_connect") == 1
     assert sample("gen_ai_client_token_usage_count", **call, gen_ai_token_type="output") == 0
     (chat,) = otlp_receiver.by_name("chat down-model")
@@ -194,25 +197,11 @@ def test_a_cancelled_call_keeps_its_chunks_and_says_cancelled(
 ) -> None:
     fake_openai_server.script.tokens = ["{", '"a"', ":", "1", "}"]
     fake_openai_server.script.hang_after = 3  # three chunks, then the server stalls
-    model = ModelConfig(
-        name="cancel-probe",
-        base_url=fake_openai_server.base_url,
-        quantization="Q4_K_M",
-        context_length=8192,
-        response_format_style="json_object",
-    )
+    model = fake_model("cancel-probe", fake_openai_server)
     service = service_for(model, tmp_path, traced)
     prepared = prepared_for(service, model)
     cancel = threading.Event()
-    chunk_call = {
-        "gen_ai_operation_name": "chat",
-        "gen_ai_provider_name": "llama.cpp",
-        "gen_ai_request_model": "cancel-probe",
-        "server_address": "127.0.0.1",
-        "server_port": str(httpx.URL(fake_openai_server.base_url).port),
-        "logtriage_model_quantization": "Q4_K_M",
-        "logtriage_prompt_version": prepared.version.ref,
-    }
+    chunk_call = call_labels(model, prepared.version.ref)
     seen: list[TokenEvent | DoneEvent] = []
 
     def drain() -> None:
