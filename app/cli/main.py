@@ -228,7 +228,8 @@ def _print_result(result: TriageResult) -> None:
     out.print(
         Text(
             f"{result.prompt_version} · {result.model} · ttft {result.ttft_ms} ms · total {result.total_ms} ms · "
-            f"{result.tokens_per_s} tok/s · {result.prompt_tokens}+{result.completion_tokens} tokens · "
+            f"{'-' if result.tokens_per_s is None else result.tokens_per_s} tok/s · "
+            f"{result.prompt_tokens}+{result.completion_tokens} tokens · "
             f"trace {result.trace_id}",
             style="dim",
         )
