@@ -17,6 +17,7 @@ from app.cli.evals import eval_cli
 from app.cli.golden import golden_cli
 from app.config import get_settings
 from app.errors import LogTriageError
+from app.llm.client import decode_tokens_per_s
 from app.logs.logql import LogFilter
 from app.logs.models import LEVELS, format_rfc3339_ns
 from app.services import Services
@@ -131,10 +132,11 @@ def logs_cmd(
 
 
 def _latency_line(elapsed_ms: float, ttft_ms: float | None, tokens: int) -> Text:
-    rate = tokens / ((elapsed_ms - (ttft_ms or 0)) / 1000) if ttft_ms and elapsed_ms > ttft_ms else 0.0
+    rate = decode_tokens_per_s(tokens, ttft_ms, elapsed_ms)  # None until the decode phase means something
     ttft = f"{ttft_ms:.0f} ms" if ttft_ms is not None else "…"
+    speed = "-" if rate is None else f"{rate:.1f}"
     return Text(
-        f"elapsed {elapsed_ms / 1000:.1f} s · ttft {ttft} · {tokens} tokens · {rate:.1f} tok/s", style="dim"
+        f"elapsed {elapsed_ms / 1000:.1f} s · ttft {ttft} · {tokens} tokens · {speed} tok/s", style="dim"
     )
 
 
