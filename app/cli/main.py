@@ -17,7 +17,7 @@ from app.cli.evals import eval_cli
 from app.cli.golden import golden_cli
 from app.config import get_settings
 from app.errors import LogTriageError
-from app.llm.client import decode_tokens_per_s
+from app.llm.stream import decode_tokens_per_s
 from app.logs.logql import LogFilter
 from app.logs.models import LEVELS, format_rfc3339_ns
 from app.services import Services

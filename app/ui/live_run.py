@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from app.errors import LogTriageError
-from app.llm.client import decode_tokens_per_s
+from app.llm.stream import decode_tokens_per_s
 from app.logs.models import LogQueryResult
 from app.triage import (
     LogsEvent,
