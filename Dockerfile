@@ -29,6 +29,9 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 FROM python:3.11.14-slim-trixie AS runtime
 ARG UID=10001
+# The git revision the image is built from (docker build --build-arg REVISION=$(git rev-parse HEAD));
+# the image has no .git, and logtriage_build_info reports it.
+ARG REVISION=unknown
 RUN groupadd --system --gid "${UID}" logtriage \
     && useradd --system --uid "${UID}" --gid "${UID}" --home-dir /tmp --no-create-home \
        --shell /usr/sbin/nologin logtriage \
@@ -48,14 +51,16 @@ ENV PATH=/app/.venv/bin:$PATH \
     CACHE_DIR=/var/cache/logtriage \
     STREAMLIT_SERVER_HEADLESS=true \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
-    STREAMLIT_SERVER_FILE_WATCHER_TYPE=none
+    STREAMLIT_SERVER_FILE_WATCHER_TYPE=none \
+    BUILD_REVISION=${REVISION}
 USER 10001:10001
 # 8501: Streamlit; 9464: Prometheus /metrics (METRICS_PORT).
 EXPOSE 8501 9464
 # For `docker run`; Kubernetes ignores it and uses the Deployment's probes on the same endpoint.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/logtriage/_stcore/health', timeout=4)"]
-CMD ["streamlit", "run", "streamlit_app.py", \
+# The launcher serves /metrics (9464) from process start, then runs `streamlit run streamlit_app.py`.
+CMD ["logtriage-dashboard", \
      "--server.port", "8501", "--server.address", "0.0.0.0", \
      "--server.baseUrlPath", "logtriage", "--server.enableXsrfProtection", "true", \
      "--server.headless", "true"]

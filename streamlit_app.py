@@ -1,4 +1,4 @@
-"""The LogTriage dashboard's router: page config, session defaults, /metrics, and the pages that exist."""
+"""The LogTriage dashboard's router: page config, session defaults, and the pages that exist."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.telemetry.metrics import start_metrics
 from app.ui import cache, components
 
 ROOT = Path(__file__).resolve().parent
@@ -38,8 +39,9 @@ st.set_page_config(page_title="LogTriage", page_icon="🔎", layout="wide")
 
 with components.error_boundary("starting the dashboard"):
     settings = cache.get_app_settings()
-    if settings.metrics_port:
-        cache.start_metrics_server(settings.metrics_port)
+    # `logtriage-dashboard` has served /metrics since the process started; this covers a bare
+    # `streamlit run streamlit_app.py` (idempotent: once per process and port).
+    start_metrics(settings)
     if USER_KEY not in st.session_state:
         # Set by the gateway's auth in front of the dashboard; absent when run locally.
         st.session_state[USER_KEY] = st.context.headers.get(settings.auth_user_header)

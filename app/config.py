@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     local_model_parallel: int = Field(default=4, ge=1, description="Parallel slots of the local server.")
     llm_connect_timeout_seconds: float = Field(default=5.0, gt=0, description="Connect timeout to models.")
     llm_timeout_seconds: float = Field(default=300.0, gt=0, description="Read timeout while streaming.")
+    llm_total_timeout_seconds: float = Field(
+        default=900.0, gt=0, description="Longest one model request may take, from sending to the last chunk."
+    )
+    llm_max_response_bytes: int = Field(
+        default=16 * 1024 * 1024, gt=0, description="Largest streamed answer accepted from a model server."
+    )
 
     # Storage and files
     database_url: str | None = Field(
@@ -73,6 +79,9 @@ class Settings(BaseSettings):
     pushgateway_url: str | None = Field(default=None, description="Prometheus Pushgateway for eval results.")
     metrics_port: int = Field(default=9464, ge=0, description="Port of /metrics; 0 disables the server.")
     grafana_url: str | None = Field(default=None, description="Grafana base URL for Explore links.")
+    build_revision: str | None = Field(
+        default=None, description="Git revision of this build (the image sets it); unset = ask git."
+    )
     grafana_loki_datasource_uid: str = Field(default="loki", description="Loki datasource uid in Grafana.")
     grafana_tempo_datasource_uid: str = Field(default="tempo", description="Tempo datasource uid in Grafana.")
 

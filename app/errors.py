@@ -18,6 +18,7 @@ boundary where the call is made, so callers never see a third-party exception ty
     │   ├── LLMConnectError       could not connect to the model server
     │   ├── LLMTimeoutError       the model server did not answer in time
     │   ├── LLMHTTPError          the model server answered with an error status
+    │   ├── LLMResponseTooLargeError  the answer grew past LLM_MAX_RESPONSE_BYTES
     │   ├── InvalidOutputError    the answer is not valid against the RCA schema
     │   └── InferenceCancelled    the user cancelled a running request
     ├── ModelServerError          the local llama-server could not be built or started
@@ -108,6 +109,10 @@ class LLMHTTPError(LLMError):
         super().__init__(message, hint=hint)
         self.status_code = status_code
         self.body = body
+
+
+class LLMResponseTooLargeError(LLMError):
+    """The model server streamed more than LLM_MAX_RESPONSE_BYTES for one answer."""
 
 
 class InvalidOutputError(LLMError):

@@ -22,6 +22,7 @@ from app.errors import (
     LLMConnectError,
     LLMError,
     LLMHTTPError,
+    LLMResponseTooLargeError,
     LLMTimeoutError,
     LogSourceError,
     LogTriageError,
@@ -41,6 +42,7 @@ from app.store.tables import TriageRunRow
 from app.taxonomy import DEFINITIONS, ROOT_CAUSES
 from app.telemetry import metrics
 from app.telemetry import tracing as tr
+from app.telemetry.genai import ChatTelemetry
 
 DEFAULT_PROMPT = "rca-evidence-first@latest"
 MAX_WINDOW = 7 * 24 * 3600  # seconds; longer windows are almost always a typo and cost Loki dearly
@@ -150,6 +152,7 @@ def error_kind(exc: BaseException) -> str:
         (LLMConnectError, "llm_connect"),
         (LLMTimeoutError, "llm_timeout"),
         (LLMHTTPError, "llm_http"),
+        (LLMResponseTooLargeError, "llm_too_large"),
         (InvalidOutputError, "invalid_output"),
         (InferenceCancelled, "cancelled"),
         (LLMError, "llm"),
@@ -418,47 +421,30 @@ class TriageService:
     def infer(
         self, client: LLMClient, model: ModelConfig, prepared: PreparedPrompt, cancel: threading.Event | None
     ) -> Iterator[TokenEvent | DoneEvent]:
-        """Stream a prepared prompt from a model inside a GenAI span, recording the latency metrics."""
+        """Stream a prepared prompt from a model inside a GenAI span, recording the GenAI client metrics."""
         messages = [ChatMessage.model_validate(m) for m in prepared.rendered.messages()]
-        labels = {"model": model.name, "quantization": model.quantization, "prompt": prepared.version.ref}
-        with self._tracer.start_as_current_span(f"chat {model.name}", kind=SpanKind.CLIENT) as span:
-            span.set_attribute(tr.GEN_AI_OPERATION_NAME, "chat")
-            span.set_attribute(tr.GEN_AI_PROVIDER_NAME, "llama.cpp")
-            span.set_attribute(tr.GEN_AI_REQUEST_MODEL, model.name)
-            span.set_attribute(tr.GEN_AI_REQUEST_TEMPERATURE, prepared.params.temperature)
-            span.set_attribute(tr.GEN_AI_REQUEST_TOP_P, prepared.params.top_p)
-            span.set_attribute(tr.GEN_AI_REQUEST_MAX_TOKENS, prepared.params.max_tokens)
+        with self._tracer.start_as_current_span(f"chat {client.model}", kind=SpanKind.CLIENT) as span:
+            telemetry = ChatTelemetry(
+                span,
+                request_model=client.model,
+                base_url=client.base_url,
+                params=prepared.params,
+                structured_output=True,
+                quantization=model.quantization,
+                prompt_version=prepared.version.ref,
+            )
             span.set_attribute("logtriage.prompt.sha256", prepared.version.sha256)
-            span.set_attribute("logtriage.prompt.version", prepared.version.ref)
-            span.set_attribute("logtriage.model.quantization", model.quantization)
-            parsed = httpx.URL(model.base_url)
-            span.set_attribute("server.address", parsed.host)
-            if parsed.port:
-                span.set_attribute("server.port", parsed.port)
             try:
                 for event in client.stream_chat(
                     messages, prepared.params, response_schema=rca_json_schema(), cancel=cancel
                 ):
-                    if isinstance(event, DoneEvent):
-                        s = event.stats
-                        span.set_attribute(tr.GEN_AI_RESPONSE_MODEL, model.name)
-                        if s.prompt_tokens is not None:
-                            span.set_attribute(tr.GEN_AI_USAGE_INPUT_TOKENS, s.prompt_tokens)
-                            metrics.PROMPT_TOKENS.labels(**labels).observe(s.prompt_tokens)
-                        if s.completion_tokens is not None:
-                            span.set_attribute(tr.GEN_AI_USAGE_OUTPUT_TOKENS, s.completion_tokens)
-                        span.set_attribute(tr.GEN_AI_RESPONSE_FINISH_REASONS, [s.finish_reason or "unknown"])
-                        span.set_attribute(tr.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, s.ttft_ms / 1000)
-                        metrics.INFERENCE_DURATION.labels(**labels).observe(s.total_ms / 1000)
-                        metrics.TIME_TO_FIRST_TOKEN.labels(**labels).observe(s.ttft_ms / 1000)
-                        if s.inter_token_ms_mean:
-                            metrics.TIME_PER_OUTPUT_TOKEN.labels(**labels).observe(
-                                s.inter_token_ms_mean / 1000
-                            )
+                    if isinstance(event, TokenEvent):
+                        telemetry.chunk(event.elapsed_ms)
+                    else:
+                        telemetry.succeeded(event.stats)
                     yield event
             except LogTriageError as exc:
-                span.set_status(Status(StatusCode.ERROR, exc.user_message()))
-                span.set_attribute("error.type", error_kind(exc))
+                telemetry.failed(error_kind(exc), exc.user_message())
                 raise
 
     @staticmethod
@@ -466,7 +452,7 @@ class TriageService:
         return {
             "ttft_ms": round(stats.ttft_ms, 2),
             "total_ms": round(stats.total_ms, 2),
-            "tokens_per_s": round(stats.tokens_per_s, 2),
+            "tokens_per_s": round(stats.tokens_per_s, 2) if stats.tokens_per_s is not None else None,
             "prompt_tokens": stats.prompt_tokens,
             "completion_tokens": stats.completion_tokens,
         }

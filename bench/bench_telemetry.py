@@ -58,7 +58,7 @@ def child(instrumented: bool, calls: int) -> None:
     if instrumented:
         setup_tracing(settings)
     else:
-        for name in ("INFERENCE_DURATION", "TIME_TO_FIRST_TOKEN", "TIME_PER_OUTPUT_TOKEN", "PROMPT_TOKENS",
+        for name in ("OPERATION_DURATION", "TOKEN_USAGE", "TIME_TO_FIRST_CHUNK", "TIME_PER_OUTPUT_CHUNK",
                      "LOKI_QUERY_DURATION", "TRIAGE_REQUESTS", "ERRORS"):  # fmt: skip
             setattr(metrics, name, _NoMetric())
     answer = '{"root_cause": "dependency_unavailable", "confidence": 0.8, "evidence": [1], "summary": "db"}'

@@ -17,6 +17,7 @@ from app.cli.evals import eval_cli
 from app.cli.golden import golden_cli
 from app.config import get_settings
 from app.errors import LogTriageError
+from app.llm.stream import decode_tokens_per_s
 from app.logs.logql import LogFilter
 from app.logs.models import LEVELS, format_rfc3339_ns
 from app.services import Services
@@ -131,10 +132,11 @@ def logs_cmd(
 
 
 def _latency_line(elapsed_ms: float, ttft_ms: float | None, tokens: int) -> Text:
-    rate = tokens / ((elapsed_ms - (ttft_ms or 0)) / 1000) if ttft_ms and elapsed_ms > ttft_ms else 0.0
+    rate = decode_tokens_per_s(tokens, ttft_ms, elapsed_ms)  # None until the decode phase means something
     ttft = f"{ttft_ms:.0f} ms" if ttft_ms is not None else "…"
+    speed = "-" if rate is None else f"{rate:.1f}"
     return Text(
-        f"elapsed {elapsed_ms / 1000:.1f} s · ttft {ttft} · {tokens} tokens · {rate:.1f} tok/s", style="dim"
+        f"elapsed {elapsed_ms / 1000:.1f} s · ttft {ttft} · {tokens} tokens · {speed} tok/s", style="dim"
     )
 
 
@@ -228,7 +230,8 @@ def _print_result(result: TriageResult) -> None:
     out.print(
         Text(
             f"{result.prompt_version} · {result.model} · ttft {result.ttft_ms} ms · total {result.total_ms} ms · "
-            f"{result.tokens_per_s} tok/s · {result.prompt_tokens}+{result.completion_tokens} tokens · "
+            f"{'-' if result.tokens_per_s is None else result.tokens_per_s} tok/s · "
+            f"{result.prompt_tokens}+{result.completion_tokens} tokens · "
             f"trace {result.trace_id}",
             style="dim",
         )
@@ -370,12 +373,11 @@ def demo_cmd(
 
     settings = get_settings()
     servers = serve_local_models(settings, progress=_progress) if settings.models_file is None else []
+    # The launcher serves /metrics from the start, then runs Streamlit (app/ui/launch.py).
     command = [
         sys.executable,
         "-m",
-        "streamlit",
-        "run",
-        str(PROJECT_ROOT / "streamlit_app.py"),
+        "app.ui.launch",
         "--server.port",
         str(port),
         "--server.address",

@@ -22,7 +22,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.llm.client import percentile
+from app.llm.stream import percentile
 from app.taxonomy import ROOT_CAUSES
 
 Outcome = Literal["correct", "wrong", "invalid_output", "timeout", "server_error"]

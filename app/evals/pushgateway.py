@@ -1,12 +1,16 @@
 """Push a run's results to the Prometheus Pushgateway, where Grafana's eval dashboard and the alerts read them.
 
-One group per (prompt version, model, quantization) under ``job="logtriage_eval"``; the metrics are named as
-``EVAL_METRIC_NAMES`` in ``app.telemetry.metrics``. They are gauges, except the two latency families:
-quantiles of a distribution are a summary (``quantile`` label, ``_sum``, ``_count``), which is also what
-``promtool check metrics`` insists on. Pushes use POST (``pushadd_to_gateway``), which replaces
-only the metric families pushed: a failed run pushes its partial results *without*
-``logtriage_eval_last_success_timestamp_seconds``, so the last success stays on the gateway and the
-staleness alert fires when successes stop.
+One group per (prompt name, model, quantization) under ``job="logtriage_eval"``; the prompt *version* is a
+label on every pushed series, not part of the group. A prompt edit therefore replaces the old version's
+series in the same group instead of leaving a group behind that stops updating: the Pushgateway never
+expires groups, and the staleness alert would fire for a retired version forever.
+
+The metrics are named as ``EVAL_METRIC_NAMES`` in ``app.telemetry.metrics``. They are gauges, except the
+two latency families: quantiles of a distribution are a summary (``quantile`` label, ``_sum``,
+``_count``), which is also what ``promtool check metrics`` insists on. Pushes use POST
+(``pushadd_to_gateway``), which replaces only the metric families pushed: a failed run pushes its partial
+results *without* ``logtriage_eval_last_success_timestamp_seconds``, so the last success stays on the
+gateway and the staleness alert fires when successes stop.
 
 The HTTP request goes through an ``httpx.Client`` we are given (prometheus_client's handler hook), so its
 errors are translated here and tests can use ``httpx.MockTransport``.
@@ -15,7 +19,7 @@ errors are translated here and tests can use ``httpx.MockTransport``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
@@ -61,9 +65,36 @@ assert tuple(_HELP) == EVAL_METRIC_NAMES, "the pushed gauges are exactly the nam
 Handler = Callable[[str, str, float | None, list[tuple[str, str]], bytes], Callable[[], None]]
 
 
+def prompt_name(prompt_ref: str) -> str:
+    """The prompt's name without its version (``rca-evidence-first@0123abcd`` -> ``rca-evidence-first``)."""
+    return prompt_ref.split("@", 1)[0]
+
+
 def grouping_key(header: RunHeader) -> dict[str, str]:
-    """The Pushgateway group of a run (besides ``job``): prompt version, model and quantization."""
-    return {"prompt_version": header.prompt_ref, "model": header.model, "quantization": header.quantization}
+    """The Pushgateway group of a run (besides ``job``): prompt name, model and quantization."""
+    return {
+        "prompt": prompt_name(header.prompt_ref),
+        "model": header.model,
+        "quantization": header.quantization,
+    }
+
+
+class WithLabels(Collector):
+    """Every family of a registry, with extra labels on every sample."""
+
+    def __init__(self, registry: CollectorRegistry, labels: dict[str, str]) -> None:
+        self.registry = registry
+        self.labels = labels
+
+    def collect(self) -> Iterator[Metric]:
+        """The registry's families, relabelled."""
+        for family in self.registry.collect():
+            relabelled = Metric(family.name, family.documentation, family.type, family.unit)
+            for sample in family.samples:
+                relabelled.add_sample(
+                    sample.name, {**sample.labels, **self.labels}, sample.value, sample.timestamp
+                )
+            yield relabelled
 
 
 _SUMMARIES = ("logtriage_eval_latency_seconds", "logtriage_eval_time_to_first_token_seconds")
@@ -163,10 +194,12 @@ def push_run(
     if header.summary is None:
         raise ExportError(f"run {header.id} has no results to push yet (status {header.status})")
     key = grouping_key(header)
+    pushed = CollectorRegistry()
+    pushed.register(WithLabels(build_registry(header, header.summary), {"prompt_version": header.prompt_ref}))
     pushadd_to_gateway(
         gateway_url,
         job=JOB,
-        registry=build_registry(header, header.summary),
+        registry=pushed,
         grouping_key=key,
         timeout=timeout_s,
         handler=httpx_handler(client),

@@ -472,7 +472,7 @@ def _stats_fields(stats: InferenceStats) -> dict[str, Any]:
     return {
         "ttft_ms": round(stats.ttft_ms, 3),
         "total_ms": round(stats.total_ms, 3),
-        "tokens_per_s": round(stats.tokens_per_s, 3),
+        "tokens_per_s": round(stats.tokens_per_s, 3) if stats.tokens_per_s is not None else None,
         "prompt_tokens": stats.prompt_tokens,
         "completion_tokens": stats.completion_tokens,
     }

@@ -1,41 +1,49 @@
 """Streaming client for OpenAI-compatible chat completions (llama.cpp's llama-server, llama-cpp-python, vLLM).
 
 One request is one ``POST /v1/chat/completions`` with ``stream: true``; the answer arrives as server-sent
-events (``data: {chat.completion.chunk}`` ... ``data: [DONE]``). The HTTP exchange runs on a reader thread
-so that a cancel from the user is honoured at once, whatever the server is doing, and the connection is
-shut so the server stops generating. httpx exceptions are translated into the LLMError tree here only.
+events (``data: {chat.completion.chunk}`` ... ``data: [DONE]``), decoded by ``httpx-sse``. The HTTP
+exchange runs on a reader thread so that a cancel from the user is honoured at once, whatever the server
+is doing, and the connection is shut so the server stops generating. httpx exceptions are translated
+into the LLMError tree here only.
 
-Where the numbers come from:
+Whatever the server does, a request ends: it may stream at most ``max_response_bytes`` (an endless or
+bloated stream is cut with LLMResponseTooLargeError) and take at most ``total_timeout_s`` from sending
+to the last chunk (LLMTimeoutError), on top of the per-phase connect and read timeouts.
 
-* TTFT, inter-token gaps and total time are measured here, from sending the request to each chunk's arrival;
-* token counts come from the OpenAI ``usage`` object (asked for with ``stream_options.include_usage``),
-  else from llama-server's ``timings`` (``prompt_n``/``cache_n``/``predicted_n``), else from counting
-  content chunks (llama-cpp-python sends neither);
-* llama-server's ``timings`` object is kept verbatim in ``InferenceStats.server_timings``.
+TTFT, inter-token gaps and total time are measured here, from sending the request to each chunk's
+arrival; ``app.llm.stream`` turns the chunks into ``InferenceStats`` (token counts, decode rate,
+response id and model, cached tokens).
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
-import math
 import queue
 import socket
 import threading
 import time
-from collections.abc import Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
+from httpx_sse import EventSource, SSEError
 from opentelemetry import propagate
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.errors import InferenceCancelled, LLMConnectError, LLMError, LLMHTTPError, LLMTimeoutError
+from app.config import Settings
+from app.errors import (
+    InferenceCancelled,
+    LLMConnectError,
+    LLMError,
+    LLMHTTPError,
+    LLMResponseTooLargeError,
+    LLMTimeoutError,
+)
+from app.llm.stream import InferenceStats, StreamTally, parse_chunk
 
 if TYPE_CHECKING:
-    from app.config import Settings
     from app.llm.models import ModelConfig
 
 ResponseFormatStyle = Literal["json_schema", "json_object"]
@@ -71,21 +79,21 @@ class SamplingParams(BaseModel):
     stop: list[str] = Field(default_factory=list)
 
 
-class InferenceStats(BaseModel):
-    """What one completion cost, measured by the client and, where the server says, by the server."""
+class StreamLimits(BaseModel):
+    """Bounds on one streamed answer, whatever the server sends."""
 
-    ttft_ms: float = Field(
-        description="Request sent to first content chunk (to the first chunk of any kind for an empty answer)."
-    )
-    total_ms: float = Field(description="Request sent to the end of the stream.")
-    tokens_per_s: float = Field(description="Output tokens after the first per second of decoding; 0 if < 2.")
-    prompt_tokens: int | None = Field(description="Prompt tokens (cached ones included); None when unknown.")
-    completion_tokens: int
-    inter_token_ms_mean: float | None = Field(description="Mean gap between content chunks; None if < 2.")
-    inter_token_ms_p95: float | None
-    finish_reason: str | None
-    server_timings: dict[str, float] | None = Field(description="llama-server's ``timings``, verbatim.")
-    token_counts_from: Literal["usage", "timings", "chunks"]
+    model_config = ConfigDict(frozen=True)
+
+    max_response_bytes: int = Field(default=Settings.model_fields["llm_max_response_bytes"].default, gt=0)
+    total_timeout_s: float = Field(default=Settings.model_fields["llm_total_timeout_seconds"].default, gt=0)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StreamLimits:
+        """The limits LLM_MAX_RESPONSE_BYTES and LLM_TOTAL_TIMEOUT_SECONDS set."""
+        return cls(
+            max_response_bytes=settings.llm_max_response_bytes,
+            total_timeout_s=settings.llm_total_timeout_seconds,
+        )
 
 
 class TokenEvent(BaseModel):
@@ -152,179 +160,6 @@ def build_chat_request(
     return body
 
 
-# --- stream parsing and stats (pure) -------------------------------------------------------------------
-
-DONE_SENTINEL = "[DONE]"
-
-
-class SSEDecoder:
-    """Incremental server-sent-events decoder: feed lines, get each event's ``data`` when it completes."""
-
-    def __init__(self) -> None:
-        self._data: list[str] = []
-
-    def feed(self, raw: str) -> str | None:
-        """Take one line; the event's data when this (blank) line ends an event, else None."""
-        line = raw.rstrip("\r")
-        if not line:
-            return self.flush()
-        if line.startswith(":"):  # comment; llama-server pings with ":\n\n"
-            return None
-        name, _, value = line.partition(":")
-        if name == "data":
-            self._data.append(value.removeprefix(" "))
-        return None
-
-    def flush(self) -> str | None:
-        """The data of an event the stream ended without terminating; None if there is none."""
-        if not self._data:
-            return None
-        data, self._data = "\n".join(self._data), []
-        return data
-
-
-def iter_sse_data(lines: Iterable[str]) -> Iterator[str]:
-    """The ``data`` payloads of a server-sent event stream, one per event (comments and pings skipped)."""
-    decoder = SSEDecoder()
-    for line in lines:
-        data = decoder.feed(line)
-        if data is not None:
-            yield data
-    tail = decoder.flush()
-    if tail is not None:
-        yield tail
-
-
-@dataclass(frozen=True)
-class StreamChunk:
-    """What one ``chat.completion.chunk`` carries for us."""
-
-    content: str = ""
-    finish_reason: str | None = None
-    usage: dict[str, Any] | None = None
-    timings: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    done: bool = False
-
-
-def parse_chunk(data: str) -> StreamChunk:
-    """Parse one SSE data payload; raises LLMError when it is not a JSON object."""
-    if data.strip() == DONE_SENTINEL:
-        return StreamChunk(done=True)
-    try:
-        obj = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise LLMError(f"model server sent a malformed stream chunk ({exc.msg}): {data[:200]!r}") from None
-    if not isinstance(obj, dict):
-        raise LLMError(f"model server sent a stream chunk that is not an object: {data[:200]!r}")
-    if "error" in obj:
-        error = obj["error"]
-        return StreamChunk(error=error if isinstance(error, dict) else {"message": str(error)})
-    content_parts: list[str] = []
-    finish_reason = None
-    for choice in obj.get("choices") or []:
-        delta = choice.get("delta") or {}
-        if isinstance(delta.get("content"), str):
-            content_parts.append(delta["content"])
-        if choice.get("finish_reason"):
-            finish_reason = str(choice["finish_reason"])
-    return StreamChunk(
-        content="".join(content_parts),
-        finish_reason=finish_reason,
-        usage=obj.get("usage") if isinstance(obj.get("usage"), dict) else None,
-        timings=obj.get("timings") if isinstance(obj.get("timings"), dict) else None,
-    )
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0..100) with linear interpolation; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-@dataclass
-class StreamTally:
-    """Accumulates a stream's chunks and arrival times (ms since the request was sent) into stats."""
-
-    parts: list[str] = field(default_factory=list)
-    token_times_ms: list[float] = field(default_factory=list)
-    first_chunk_ms: float | None = None
-    finish_reason: str | None = None
-    usage: dict[str, Any] | None = None
-    timings: dict[str, Any] | None = None
-    saw_done: bool = False
-
-    @property
-    def text(self) -> str:
-        """The answer so far."""
-        return "".join(self.parts)
-
-    def add(self, chunk: StreamChunk, at_ms: float) -> None:
-        """Record one chunk that arrived ``at_ms`` after the request was sent."""
-        if self.first_chunk_ms is None:
-            self.first_chunk_ms = at_ms
-        if chunk.done:
-            self.saw_done = True
-        if chunk.content:
-            self.parts.append(chunk.content)
-            self.token_times_ms.append(at_ms)
-        if chunk.finish_reason:
-            self.finish_reason = chunk.finish_reason
-        if chunk.usage:
-            self.usage = chunk.usage
-        if chunk.timings:
-            self.timings = chunk.timings
-
-    @property
-    def finished(self) -> bool:
-        """Whether the server said the answer is complete."""
-        return self.saw_done or self.finish_reason is not None
-
-    def stats(self, total_ms: float) -> InferenceStats:
-        """The stats of the stream, ended ``total_ms`` after the request was sent."""
-        prompt_tokens, completion_tokens, source = _token_counts(self.usage, self.timings, len(self.parts))
-        times = self.token_times_ms
-        ttft = times[0] if times else (self.first_chunk_ms if self.first_chunk_ms is not None else total_ms)
-        gaps = [b - a for a, b in itertools.pairwise(times)]
-        decode_ms = (times[-1] - times[0]) if times else 0.0
-        tokens_per_s = (
-            (completion_tokens - 1) / (decode_ms / 1000) if completion_tokens > 1 and decode_ms else 0.0
-        )
-        return InferenceStats(
-            ttft_ms=ttft,
-            total_ms=total_ms,
-            tokens_per_s=tokens_per_s,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            inter_token_ms_mean=sum(gaps) / len(gaps) if gaps else None,
-            inter_token_ms_p95=percentile(gaps, 95),
-            finish_reason=self.finish_reason,
-            server_timings={k: float(v) for k, v in self.timings.items() if isinstance(v, int | float)}
-            if self.timings
-            else None,
-            token_counts_from=source,
-        )
-
-
-def _token_counts(
-    usage: dict[str, Any] | None, timings: dict[str, Any] | None, chunks: int
-) -> tuple[int | None, int, Literal["usage", "timings", "chunks"]]:
-    if usage and isinstance(usage.get("completion_tokens"), int):
-        prompt = usage.get("prompt_tokens")
-        return (prompt if isinstance(prompt, int) else None), usage["completion_tokens"], "usage"
-    if timings and isinstance(timings.get("predicted_n"), int):
-        prompt_n, cache_n = timings.get("prompt_n"), timings.get("cache_n", 0)
-        prompt = (
-            prompt_n + (cache_n if isinstance(cache_n, int) else 0) if isinstance(prompt_n, int) else None
-        )
-        return prompt, timings["predicted_n"], "timings"
-    return None, chunks, "chunks"
-
-
 def error_message(body: str) -> str:
     """The human part of an error body from llama-server, llama-cpp-python, vLLM or OpenAI."""
     try:
@@ -388,8 +223,8 @@ def llm_timeout(settings: Settings) -> httpx.Timeout:
 
 
 @dataclass(frozen=True)
-class _Line:
-    text: str
+class _Event:
+    data: str
     at: float
 
 
@@ -406,14 +241,41 @@ class _HTTPFailed:
 _END = object()
 
 
-class _StreamReader(threading.Thread):
-    """Runs one streaming request and hands its lines over a queue; abort() shuts its socket."""
+class _BoundedStream(httpx.SyncByteStream):
+    """A response body that fails once more than ``limit`` bytes have arrived."""
 
-    def __init__(self, client: httpx.Client, request: httpx.Request) -> None:
+    def __init__(self, inner: httpx.SyncByteStream, limit: int, where: str) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._where = where
+
+    def __iter__(self) -> Iterator[bytes]:
+        received = 0
+        for chunk in self._inner:
+            received += len(chunk)
+            if received > self._limit:
+                raise LLMResponseTooLargeError(
+                    f"{self._where} sent more than {self._limit:,} bytes for one answer; stopped reading",
+                    hint="the server streams without end: check its max_tokens/stop handling, "
+                    "or raise LLM_MAX_RESPONSE_BYTES",
+                )
+            yield chunk
+
+    def close(self) -> None:
+        """Close the underlying stream."""
+        self._inner.close()
+
+
+class _StreamReader(threading.Thread):
+    """Runs one streaming request and hands its SSE events over a queue; abort() shuts its socket."""
+
+    def __init__(self, client: httpx.Client, request: httpx.Request, max_bytes: int, where: str) -> None:
         super().__init__(name="llm-stream", daemon=True)
-        self.lines: queue.Queue[Any] = queue.Queue()
+        self.events: queue.Queue[Any] = queue.Queue()
         self._client = client
         self._request = request
+        self._max_bytes = max_bytes
+        self._where = where
         self._lock = threading.Lock()
         self._aborted = False
         self._network_stream: Any = None
@@ -441,17 +303,26 @@ class _StreamReader(threading.Thread):
                 self._network_stream = response.extensions.get("network_stream", self._network_stream)
                 if self._aborted:
                     return
+            # Every byte read from here on counts against the limit, error bodies included.
+            if isinstance(response.stream, httpx.SyncByteStream):
+                response.stream = _BoundedStream(response.stream, self._max_bytes, self._where)
             if response.is_error:
                 response.read()
-                self.lines.put(_HTTPFailed(response))
+                self.events.put(_HTTPFailed(response))
                 return
-            for line in response.iter_lines():
-                self.lines.put(_Line(line, time.perf_counter()))
+            encoding = response.headers.get("content-encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                # We asked for identity: a compressed body would escape the size limit once decoded.
+                raise LLMError(
+                    f"{self._where} compressed the event stream ({encoding}) although asked not to"
+                )
+            for event in EventSource(response).iter_sse():
+                self.events.put(_Event(event.data, time.perf_counter()))
                 if self._aborted:
                     return
-            self.lines.put(_END)
+            self.events.put(_END)
         except BaseException as exc:
-            self.lines.put(_Failed(exc))
+            self.events.put(_Failed(exc))
         finally:
             # Forget the socket before the connection can go back to the pool and serve someone else.
             with self._lock:
@@ -487,10 +358,12 @@ class LLMClient:
         api_key: str | None = None,
         timeout: httpx.Timeout,
         response_format_style: ResponseFormatStyle = "json_schema",
+        limits: StreamLimits | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.response_format_style: ResponseFormatStyle = response_format_style
+        self.limits = limits or StreamLimits()
         self._client = client
         self._api_key = api_key
         self._timeout = timeout
@@ -499,7 +372,7 @@ class LLMClient:
 
     @classmethod
     def for_model(cls, model: ModelConfig, *, client: httpx.Client, settings: Settings) -> LLMClient:
-        """A client for a configured model, with its key and the settings' timeouts."""
+        """A client for a configured model, with its key and the settings' timeouts and limits."""
         return cls(
             model.base_url,
             model.served_model_name or model.name,
@@ -507,6 +380,7 @@ class LLMClient:
             api_key=model.api_key(),
             timeout=llm_timeout(settings),
             response_format_style=model.response_format_style,
+            limits=StreamLimits.from_settings(settings),
         )
 
     def _headers(self, accept: str = "application/json") -> dict[str, str]:
@@ -531,6 +405,11 @@ class LLMClient:
         if isinstance(exc, httpx.ConnectError):
             return LLMConnectError(
                 f"could not connect to {where} ({what}): {exc}", hint="is the model server running?"
+            )
+        if isinstance(exc, SSEError):
+            return LLMError(
+                f"{where} did not answer with an event stream ({what}): {exc}",
+                hint="check base_url: it must point at an OpenAI-compatible server",
             )
         if isinstance(exc, httpx.TimeoutException):
             return LLMTimeoutError(
@@ -563,41 +442,38 @@ class LLMClient:
         )
         if cancel is not None and cancel.is_set():
             raise InferenceCancelled("cancelled before the request was sent")
+        headers = self._headers(accept="text/event-stream")
+        headers["Accept-Encoding"] = "identity"  # so the byte limit bounds what is decoded
         request = self._client.build_request(
             "POST",
             f"{self.base_url}/v1/chat/completions",
             json=body,
-            headers=self._headers(accept="text/event-stream"),
+            headers=headers,
             timeout=self._timeout,
         )
         started = time.perf_counter()
-        reader = _StreamReader(self._client, request)
+        deadline = started + self.limits.total_timeout_s
+        reader = _StreamReader(self._client, request, self.limits.max_response_bytes, self._where())
         reader.start()
         tally = StreamTally()
-        decoder = SSEDecoder()
         last_at = started
         try:
             while not tally.saw_done:
-                item = self._next_item(reader, cancel)
-                if item is _END:
-                    data, at = decoder.flush(), last_at
-                elif isinstance(item, _Failed):
-                    raise self._translate(item.error, what) from None
-                elif isinstance(item, _HTTPFailed):
-                    raise http_error(item.response, what)
-                else:
-                    data, at = decoder.feed(item.text), item.at
-                last_at = at
-                if data is not None:
-                    chunk = parse_chunk(data)
-                    if chunk.error is not None:
-                        raise _stream_error(chunk.error, what)
-                    at_ms = (at - started) * 1000
-                    tally.add(chunk, at_ms)
-                    if chunk.content:
-                        yield TokenEvent(text=chunk.content, elapsed_ms=at_ms, tokens_so_far=len(tally.parts))
+                item = self._next_item(reader, cancel, deadline, what)
                 if item is _END:
                     break
+                if isinstance(item, _Failed):
+                    raise self._translate(item.error, what) from None
+                if isinstance(item, _HTTPFailed):
+                    raise http_error(item.response, what)
+                last_at = item.at
+                chunk = parse_chunk(item.data)
+                if chunk.error is not None:
+                    raise _stream_error(chunk.error, what)
+                at_ms = (item.at - started) * 1000
+                tally.add(chunk, at_ms)
+                if chunk.content:
+                    yield TokenEvent(text=chunk.content, elapsed_ms=at_ms, tokens_so_far=len(tally.parts))
             if not tally.finished:
                 raise LLMError(
                     f"{what}: the stream from {self._where()} ended before the answer was complete"
@@ -610,16 +486,24 @@ class LLMClient:
             if reader.is_alive():
                 reader.abort()
 
-    @staticmethod
-    def _next_item(reader: _StreamReader, cancel: threading.Event | None) -> Any:
-        if cancel is None:
-            return reader.lines.get()
+    def _next_item(
+        self, reader: _StreamReader, cancel: threading.Event | None, deadline: float, what: str
+    ) -> Any:
+        """The reader's next item, unless the user cancels or the request runs out of time first."""
         while True:
-            if cancel.is_set():
+            if cancel is not None and cancel.is_set():
                 reader.abort()
                 raise InferenceCancelled("cancelled by the user")
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                reader.abort()
+                raise LLMTimeoutError(
+                    f"{what}: {self._where()} did not finish within {self.limits.total_timeout_s:g}s",
+                    hint="raise LLM_TOTAL_TIMEOUT_SECONDS or lower the prompt's max_tokens",
+                )
+            wait = remaining if cancel is None else min(remaining, _CANCEL_POLL_S)
             try:
-                return reader.lines.get(timeout=_CANCEL_POLL_S)
+                return reader.events.get(timeout=wait)
             except queue.Empty:
                 continue
 

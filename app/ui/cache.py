@@ -6,7 +6,6 @@ never patches a third-party client. Errors are LogTriageErrors and are never cac
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,11 +24,8 @@ from app.logs.models import LogQueryResult
 from app.logs.source import list_namespaces
 from app.prompts.registry import PromptVersion
 from app.services import Services, build_services
-from app.telemetry.metrics import serve_metrics
 from app.telemetry.tracing import RECENT_TRACES, SpanRecord
 from app.triage import PreparedPrompt, TriageEvent, TriageRequest
-
-log = logging.getLogger(__name__)
 
 # Query results are kept for a few minutes: windows are anchored when the user asks for a preview, so
 # a rerun (a filter in the table, a fragment tick) must not ask Loki again.
@@ -62,17 +58,6 @@ def get_services() -> Services:
 def get_app_settings() -> Settings:
     """The settings the services were built with."""
     return get_services().settings
-
-
-@st.cache_resource(show_spinner=False)
-def start_metrics_server(port: int) -> bool:
-    """Serve /metrics on ``port`` once per process; False when disabled or the port is taken."""
-    try:
-        return serve_metrics(port)
-    except OSError as exc:
-        # Another process (a second dashboard replica on one host) may hold the port; the page works on.
-        log.warning("metrics server not started on port %s: %s", port, exc)
-        return False
 
 
 @st.cache_data(ttl=NAMESPACES_TTL_S, show_spinner=False, max_entries=32)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from app.errors import LogTriageError
+from app.llm.stream import decode_tokens_per_s
 from app.logs.models import LogQueryResult
 from app.triage import (
     LogsEvent,
@@ -120,13 +121,10 @@ class LiveRun:
 
     @property
     def tokens_per_s(self) -> float | None:
-        """Decoding speed so far: tokens after the first per second since the first."""
-        if self.result is not None and self.result.tokens_per_s:
+        """Decoding speed so far; None until the decode phase is long enough to mean something."""
+        if self.result is not None:
             return self.result.tokens_per_s
-        if self.ttft_ms is None or self.last_token_ms is None or self.tokens < 2:
-            return None
-        span_s = (self.last_token_ms - self.ttft_ms) / 1000
-        return (self.tokens - 1) / span_s if span_s > 0 else None
+        return decode_tokens_per_s(self.tokens, self.ttft_ms, self.last_token_ms)
 
     def evidence_keys(self) -> dict[tuple[int, str], int]:
         """(timestamp, line) of every log entry the model cited, with the cited line number."""

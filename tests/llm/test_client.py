@@ -1,11 +1,15 @@
-"""The streaming chat client: pure SSE/stat logic, a fake llama-cpp-python server, and the real llama-server."""
+"""The streaming chat client: requests, the servers' wire formats, bounds, a fake llama-cpp-python server, the real llama-server."""
 
 from __future__ import annotations
 
+import gzip
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +21,7 @@ from app.errors import (
     LLMConnectError,
     LLMError,
     LLMHTTPError,
+    LLMResponseTooLargeError,
     LLMTimeoutError,
 )
 from app.llm.client import (
@@ -25,31 +30,20 @@ from app.llm.client import (
     LLMClient,
     ResponseFormatStyle,
     SamplingParams,
-    StreamTally,
+    StreamLimits,
     TokenEvent,
     build_chat_request,
     error_message,
-    iter_sse_data,
-    parse_chunk,
-    percentile,
 )
 from app.llm.server import LocalModelServer
 from app.rca import parse_rca, rca_json_schema
 from tests.fixtures.llama import FakeOpenAIServer, free_port
+from tests.llm.test_stream import LLAMA_SERVER_FINAL_CHUNK
 
 MESSAGES = [
     ChatMessage(role="system", content="You triage Kubernetes logs. Answer with JSON."),
     ChatMessage(role="user", content="1 | OOMKilled: container api exceeded memory limit (exit code 137)"),
 ]
-
-# The last chunk llama-server sent in a real run (usage requested), copied verbatim.
-LLAMA_SERVER_FINAL_CHUNK = (
-    '{"choices":[],"created":1795715534,"id":"chatcmpl-JNCk","model":"tiny-q4_k_m",'
-    '"system_fingerprint":"b1-0c1e570","object":"chat.completion.chunk","usage":{"completion_tokens":45,'
-    '"prompt_tokens":43,"total_tokens":88,"prompt_tokens_details":{"cached_tokens":0}},"timings":{"cache_n":0,'
-    '"prompt_n":43,"prompt_ms":1.914,"prompt_per_token_ms":0.0445,"prompt_per_second":22466.0,'
-    '"predicted_n":45,"predicted_ms":16.892,"predicted_per_token_ms":0.3839,"predicted_per_second":2604.78}}'
-)
 
 
 def make_client(
@@ -78,119 +72,6 @@ def consume(stream: Iterator[TokenEvent | DoneEvent], on_token: Callable[[TokenE
 
 
 # --- pure parts ------------------------------------------------------------------------------------------
-
-
-def test_sse_events_are_split_on_blank_lines_and_pings_are_skipped() -> None:
-    lines = [
-        ": ping - 2025",
-        "",
-        'data: {"a": 1}',
-        "",
-        "event: x",
-        "data: line1",
-        "data: line2",
-        "",
-        "data: [DONE]",
-    ]
-    assert list(iter_sse_data(lines)) == ['{"a": 1}', "line1\nline2", "[DONE]"]
-
-
-def test_sse_tolerates_crlf_and_data_without_space() -> None:
-    assert list(iter_sse_data(["data:{}\r", "\r", "data: x\r"])) == ["{}", "x"]
-
-
-def test_chunk_content_finish_and_done() -> None:
-    chunk = parse_chunk('{"choices":[{"index":0,"delta":{"content":"oom"},"finish_reason":null}]}')
-    assert chunk.content == "oom"
-    assert chunk.finish_reason is None
-    assert (
-        parse_chunk('{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}').finish_reason == "length"
-    )
-    assert parse_chunk("[DONE]").done
-    role_only = parse_chunk('{"choices":[{"index":0,"delta":{"role":"assistant","content":null}}]}')
-    assert role_only.content == ""
-
-
-def test_llama_server_final_chunk_gives_usage_and_timings() -> None:
-    chunk = parse_chunk(LLAMA_SERVER_FINAL_CHUNK)
-    assert chunk.usage is not None
-    assert chunk.usage["completion_tokens"] == 45
-    assert chunk.timings is not None
-    assert chunk.timings["predicted_per_second"] == pytest.approx(2604.78)
-
-
-def test_error_inside_a_stream_is_reported() -> None:
-    chunk = parse_chunk('{"error":{"code":500,"message":"context shift failed","type":"server_error"}}')
-    assert chunk.error == {"code": 500, "message": "context shift failed", "type": "server_error"}
-
-
-def test_malformed_chunk_raises_llm_error() -> None:
-    with pytest.raises(LLMError, match="malformed"):
-        parse_chunk('{"choices": [')
-
-
-def feed(tally: StreamTally, payloads: list[tuple[str, float]]) -> None:
-    for data, at in payloads:
-        tally.add(parse_chunk(data), at)
-
-
-def content(text: str) -> str:
-    return f'{{"choices":[{{"index":0,"delta":{{"content":"{text}"}},"finish_reason":null}}]}}'
-
-
-STOP = '{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}'
-
-
-def test_stats_prefer_usage_and_keep_server_timings() -> None:
-    tally = StreamTally()
-    feed(tally, [(content("a"), 100.0), (content("b"), 110.0), (content("c"), 130.0), (STOP, 131.0)])
-    feed(tally, [(LLAMA_SERVER_FINAL_CHUNK, 132.0), ("[DONE]", 132.0)])
-    stats = tally.stats(total_ms=133.0)
-    assert tally.text == "abc"
-    assert stats.ttft_ms == 100.0
-    assert stats.total_ms == 133.0
-    assert (stats.prompt_tokens, stats.completion_tokens, stats.token_counts_from) == (43, 45, "usage")
-    assert stats.inter_token_ms_mean == pytest.approx(15.0)
-    assert stats.inter_token_ms_p95 == pytest.approx(19.5)
-    # 44 tokens after the first, decoded over 30 ms.
-    assert stats.tokens_per_s == pytest.approx(44 / 0.030)
-    assert stats.finish_reason == "stop"
-    assert stats.server_timings is not None
-    assert stats.server_timings["predicted_n"] == 45
-
-
-def test_stats_fall_back_to_timings_then_to_chunks() -> None:
-    timings_only = StreamTally()
-    feed(
-        timings_only,
-        [(content("x"), 5.0), ('{"choices":[],"timings":{"prompt_n":7,"cache_n":30,"predicted_n":9}}', 6.0)],
-    )
-    stats = timings_only.stats(7.0)
-    assert (stats.prompt_tokens, stats.completion_tokens, stats.token_counts_from) == (37, 9, "timings")
-
-    chunks_only = StreamTally()
-    feed(chunks_only, [(content("x"), 5.0), (content("y"), 7.0), (STOP, 8.0)])
-    stats = chunks_only.stats(9.0)
-    assert (stats.prompt_tokens, stats.completion_tokens, stats.token_counts_from) == (None, 2, "chunks")
-    assert stats.tokens_per_s == pytest.approx(1 / 0.002)
-
-
-def test_empty_answer_has_ttft_of_its_first_chunk_and_no_gaps() -> None:
-    tally = StreamTally()
-    feed(tally, [(STOP, 42.0), ("[DONE]", 43.0)])
-    stats = tally.stats(44.0)
-    assert stats.ttft_ms == 42.0
-    assert stats.completion_tokens == 0
-    assert stats.inter_token_ms_mean is None
-    assert stats.inter_token_ms_p95 is None
-    assert stats.tokens_per_s == 0.0
-
-
-def test_percentile_interpolates() -> None:
-    assert percentile([], 95) is None
-    assert percentile([4.0], 95) == 4.0
-    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 50) == 3.0
-    assert percentile([10.0, 20.0], 95) == pytest.approx(19.5)
 
 
 @pytest.mark.parametrize(
@@ -458,7 +339,12 @@ def test_tiny_model_streams_a_schema_valid_rca(llama_client: LLMClient) -> None:
     assert stats.server_timings["predicted_n"] == stats.completion_tokens
     assert stats.prompt_tokens is not None
     assert stats.prompt_tokens > 10
-    assert stats.tokens_per_s > 0
+    assert stats.tokens_per_s is not None
+    assert stats.tokens_per_s == pytest.approx(stats.server_timings["predicted_per_second"])
+    assert stats.response_model  # what the server answered
+    assert stats.response_id is not None
+    assert stats.response_id.startswith("chatcmpl-")
+    assert stats.cache_tokens is not None
     assert stats.ttft_ms > 0
     assert stats.finish_reason == "stop"
 
@@ -563,3 +449,232 @@ def test_a_connection_dropped_twice_is_an_error() -> None:
         client = LLMClient("http://model.test", "m", client=http, timeout=httpx.Timeout(5.0))
         with pytest.raises(LLMError, match="disconnected"):
             client.complete_chat([ChatMessage(role="user", content="hi")], SamplingParams())
+
+
+# --- the wire formats of the servers we meet ----------------------------------------------------------------
+
+
+def sse_body(*events: str, newline: str = "\n") -> bytes:
+    """Server-sent events as a server writes them."""
+    return "".join(f"{event}{newline}{newline}" for event in events).encode()
+
+
+def stream_with(body: bytes | list[bytes], content_type: str = "text/event-stream") -> LLMClient:
+    """A client whose server answers every chat request with ``body`` (pieces = separate network reads)."""
+    pieces = body if isinstance(body, list) else [body]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": content_type}, content=iter(pieces))
+
+    http = httpx.Client(transport=httpx.MockTransport(handle))
+    return LLMClient("http://model.test:8080", "m", client=http, timeout=httpx.Timeout(5.0))
+
+
+# llama-server (b-series, /v1/chat/completions with stream_options.include_usage): role and first token in
+# one chunk, a content chunk per token, the finish chunk, then usage and timings with no choices.
+LLAMA_SERVER_STREAM = [
+    'data: {"choices":[{"finish_reason":null,"index":0,"delta":{"role":"assistant","content":"{\\"a\\""}}],'
+    '"created":1795715534,"id":"chatcmpl-JNCk","model":"tiny-q4_k_m","system_fingerprint":"b1-0c1e570",'
+    '"object":"chat.completion.chunk"}',
+    'data: {"choices":[{"finish_reason":null,"index":0,"delta":{"content":": 1}"}}],"created":1795715534,'
+    '"id":"chatcmpl-JNCk","model":"tiny-q4_k_m","system_fingerprint":"b1-0c1e570","object":"chat.completion.chunk"}',
+    'data: {"choices":[{"finish_reason":"stop","index":0,"delta":{}}],"created":1795715534,"id":"chatcmpl-JNCk",'
+    '"model":"tiny-q4_k_m","system_fingerprint":"b1-0c1e570","object":"chat.completion.chunk"}',
+    f"data: {LLAMA_SERVER_FINAL_CHUNK}",
+    "data: [DONE]",
+]
+
+# vLLM: a role-only first chunk with empty content, "stop_reason", and a usage chunk after the finish.
+VLLM_STREAM = [
+    'data: {"id":"chatcmpl-9f2c","object":"chat.completion.chunk","created":1795715600,"model":"Qwen/Qwen2.5-3B-Instruct",'
+    '"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}',
+    'data: {"id":"chatcmpl-9f2c","object":"chat.completion.chunk","created":1795715600,"model":"Qwen/Qwen2.5-3B-Instruct",'
+    '"choices":[{"index":0,"delta":{"content":"{}"},"logprobs":null,"finish_reason":null}]}',
+    'data: {"id":"chatcmpl-9f2c","object":"chat.completion.chunk","created":1795715600,"model":"Qwen/Qwen2.5-3B-Instruct",'
+    '"choices":[{"index":0,"delta":{"content":""},"logprobs":null,"finish_reason":"stop","stop_reason":null}]}',
+    'data: {"id":"chatcmpl-9f2c","object":"chat.completion.chunk","created":1795715600,"model":"Qwen/Qwen2.5-3B-Instruct",'
+    '"choices":[],"usage":{"prompt_tokens":812,"total_tokens":814,"completion_tokens":2,'
+    '"prompt_tokens_details":{"cached_tokens":768}}}',
+    "data: [DONE]",
+]
+
+
+def test_llama_server_stream_with_timings() -> None:
+    text, stats = stream_with(sse_body(*LLAMA_SERVER_STREAM)).complete_chat(MESSAGES)
+    assert text == '{"a": 1}'
+    assert (stats.prompt_tokens, stats.completion_tokens, stats.token_counts_from) == (43, 45, "usage")
+    assert stats.tokens_per_s == pytest.approx(2604.78)  # the server's decode rate, not a burst's
+    assert (stats.response_id, stats.response_model) == ("chatcmpl-JNCk", "tiny-q4_k_m")
+    assert stats.server_timings is not None
+    assert stats.server_timings["prompt_ms"] == pytest.approx(1.914)
+
+
+def test_vllm_stream_with_a_usage_chunk() -> None:
+    text, stats = stream_with(sse_body(*VLLM_STREAM)).complete_chat(MESSAGES)
+    assert text == "{}"
+    assert (stats.prompt_tokens, stats.completion_tokens, stats.token_counts_from) == (812, 2, "usage")
+    assert stats.cache_tokens == 768
+    assert stats.response_model == "Qwen/Qwen2.5-3B-Instruct"
+    assert stats.server_timings is None
+    assert stats.tokens_per_s is None  # one content chunk: no decode phase to measure
+
+
+def test_events_split_across_reads_with_crlf_and_pings() -> None:
+    body = sse_body(": ping", *LLAMA_SERVER_STREAM, newline="\r\n")
+    pieces = [body[i : i + 7] for i in range(0, len(body), 7)]  # lines and events cut mid-way
+    text, stats = stream_with(pieces).complete_chat(MESSAGES)
+    assert text == '{"a": 1}'
+    assert stats.completion_tokens == 45
+
+
+def test_llama_cpp_python_stream_ids(fake_openai_server: FakeOpenAIServer, llm_http: httpx.Client) -> None:
+    _, stats = make_client(fake_openai_server.base_url, llm_http).complete_chat(MESSAGES)
+    assert (stats.response_id, stats.response_model) == ("chatcmpl-fake0001", "fake-model")
+    assert stats.cache_tokens is None
+
+
+def test_an_answer_that_is_not_an_event_stream_is_one_clear_error() -> None:
+    client = stream_with(b'{"choices":[{"message":{"content":"{}"}}]}', content_type="application/json")
+    with pytest.raises(LLMError, match="did not answer with an event stream") as caught:
+        client.complete_chat(MESSAGES)
+    assert "base_url" in caught.value.user_message()
+
+
+def test_the_stream_is_asked_for_uncompressed_and_a_compressed_one_refused() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream", "content-encoding": "gzip"},
+            content=gzip.compress(sse_body(*LLAMA_SERVER_STREAM)),
+        )
+
+    with httpx.Client(transport=httpx.MockTransport(handle)) as http:
+        client = LLMClient("http://model.test", "m", client=http, timeout=httpx.Timeout(5.0))
+        with pytest.raises(LLMError, match=r"compressed the event stream \(gzip\)"):
+            client.complete_chat(MESSAGES)
+    assert seen[0].headers["accept-encoding"] == "identity"
+
+
+# --- bounded: a server that never stops -----------------------------------------------------------------------
+
+# The stand-in stops by itself after this long even if nobody hangs up (it must never outlive a test).
+ENDLESS_SAFETY_S = 60.0
+
+
+class EndlessServer:
+    """A model server that answers 200 and then streams without end, in one of several ways."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.disconnected = threading.Event()
+        self.sent_bytes = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                status = 500 if owner.mode == "error-body" else 200
+                self.send_response(status)
+                self.send_header("Content-Type", "text/event-stream" if status == 200 else "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                owner.serve(self.wfile)
+                self.close_connection = True
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def piece(self) -> bytes:
+        if self.mode == "tokens":
+            return ('data: {"choices":[{"index":0,"delta":{"content":"ha"}}]}\n\n' * 200).encode()
+        if self.mode == "pings":
+            time.sleep(0.05)
+            return b": ping\n\n"
+        return b"x" * 65536  # one line that never ends ("line") or an error body that never ends
+
+    def serve(self, out: Any) -> None:
+        until = time.monotonic() + ENDLESS_SAFETY_S
+        try:
+            while time.monotonic() < until:
+                data = self.piece()
+                out.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
+                out.flush()
+                self.sent_bytes += len(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.disconnected.set()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture
+def endless() -> Iterator[Callable[[str], EndlessServer]]:
+    servers: list[EndlessServer] = []
+
+    def start(mode: str) -> EndlessServer:
+        servers.append(EndlessServer(mode))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def bounded_client(server: EndlessServer, http: httpx.Client, **limits: Any) -> LLMClient:
+    return LLMClient(
+        server.base_url,
+        "m",
+        client=http,
+        timeout=httpx.Timeout(30.0, connect=2.0),
+        limits=StreamLimits(**limits),
+    )
+
+
+@pytest.mark.parametrize("mode", ["tokens", "line", "error-body"])
+def test_an_endless_stream_ends_at_the_size_limit(
+    mode: str, endless: Callable[[str], EndlessServer], llm_http: httpx.Client
+) -> None:
+    server = endless(mode)
+    client = bounded_client(server, llm_http, max_response_bytes=2_000_000)
+    with pytest.raises(LLMResponseTooLargeError, match="more than 2,000,000 bytes") as caught:
+        client.complete_chat(MESSAGES)
+    assert "LLM_MAX_RESPONSE_BYTES" in caught.value.user_message()
+    assert server.disconnected.wait(10), "the client kept the endless stream open"
+    assert server.sent_bytes < 50_000_000  # stopped reading early, not at the stand-in's safety stop
+
+
+def test_a_stream_that_only_pings_ends_at_the_total_time_limit(
+    endless: Callable[[str], EndlessServer], llm_http: httpx.Client
+) -> None:
+    # Each ping resets the read timeout (30 s here); only the total limit ends this request.
+    server = endless("pings")
+    client = bounded_client(server, llm_http, total_timeout_s=1.0)
+    with pytest.raises(LLMTimeoutError, match="did not finish within 1s") as caught:
+        client.complete_chat(MESSAGES)
+    assert "LLM_TOTAL_TIMEOUT_SECONDS" in caught.value.user_message()
+    assert server.disconnected.wait(10)
+
+
+def test_limits_come_from_the_settings() -> None:
+    from app.config import Settings
+
+    limits = StreamLimits.from_settings(Settings(llm_max_response_bytes=1234, llm_total_timeout_seconds=5.5))
+    assert (limits.max_response_bytes, limits.total_timeout_s) == (1234, 5.5)
+    assert StreamLimits() == StreamLimits.from_settings(Settings())
