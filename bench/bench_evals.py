@@ -56,7 +56,7 @@ def request_bodies(runner: EvalRunner, examples: list[GoldenExample]) -> list[di
     client = runner.triage.llm_client(model)
     bodies = []
     for example in examples:
-        prepared = runner.prepare_example(example, version, model, client)
+        prepared = runner.analyzer.prepare(example, version, model, client)
         messages = [ChatMessage.model_validate(m) for m in prepared.rendered.messages()]
         bodies.append(
             build_chat_request(model.name, messages, prepared.params, response_schema=rca_json_schema())

@@ -55,6 +55,8 @@ class ItemResult(BaseModel):
     completion_tokens: int | None = None
     trace_id: str | None = None
     cached: bool = False
+    repeat: int = 0
+    scenario: str | None = None
 
     @property
     def predicted_label(self) -> str:
