@@ -40,17 +40,17 @@ def eval_command() -> list[str]:
     return [sys.executable, "-m", "app.cli.evals"]
 
 
+def run_eval(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``logtriage eval ARGS`` in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [*eval_command(), *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
 def show_json(env: dict[str, str], run_id: str) -> dict[str, Any]:
     """``eval show RUN --json`` run as a user would."""
-    shown = subprocess.run(
-        [*eval_command(), "show", run_id, "--json"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    shown = run_eval(env, "show", run_id, "--json")
+    assert shown.returncode == 0, shown.stderr
     return json.loads(shown.stdout)
 
 
@@ -126,15 +126,7 @@ def test_resume_after_kill_9_leaves_exactly_one_result_per_item(
 
     sent_before = len(fake_openai_server.chat_requests())
     fake_openai_server.script.first_token_delay_s = 0.0
-    resumed = subprocess.run(
-        [*eval_command(), "resume", run_id[:8], "--json"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    resumed = run_eval(env, "resume", run_id[:8], "--json")
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads(resumed.stdout)
     assert summary["run"]["id"] == run_id

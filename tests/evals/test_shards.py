@@ -63,15 +63,20 @@ def shared_database(fresh_postgres_url: str, monkeypatch: pytest.MonkeyPatch) ->
     return fresh_postgres_url
 
 
-def test_three_shards_store_one_result_per_item_and_match_an_unsharded_run(
-    fake_openai_server: FakeOpenAIServer,
-    use_models_file: Callable[..., Path],
-    golden_dir: Path,
-    shared_database: str,
-) -> None:
+@pytest.fixture
+def model(
+    fake_openai_server: FakeOpenAIServer, use_models_file: Callable[..., Path], golden_dir: Path
+) -> FakeOpenAIServer:
+    """fake-q4 answering as ``answer`` does, over the small golden set."""
     fake_openai_server.script.respond = answer
-    fake_openai_server.script.first_token_delay_s = 0.05  # long enough for the shards to overlap
     use_models_file(fake_openai_server.base_url)
+    return fake_openai_server
+
+
+def test_three_shards_store_one_result_per_item_and_match_an_unsharded_run(
+    model: FakeOpenAIServer, shared_database: str
+) -> None:
+    model.script.first_token_delay_s = 0.05  # long enough for the shards to overlap
     options = ["--model", "fake-q4", "--repeat", str(REPEATS), "--no-cache", "--concurrency", "2", "--json"]
     shards = [
         eval_process("run", "--run-id", "nightly-20261207", "--shard", f"{index}/{SHARDS}", *options)
@@ -83,7 +88,7 @@ def test_three_shards_store_one_result_per_item_and_match_an_unsharded_run(
         assert code == 3, stderr
         assert "completed, but 4 of 52 items failed (4 invalid output)" in stderr
         assert (data["run"]["id"], data["run"]["status"]) == ("nightly-20261207", "completed")
-    assert len(fake_openai_server.chat_requests()) == UNITS  # each unit sent once, over three processes
+    assert len(model.chat_requests()) == UNITS  # each unit sent once, over three processes
     counts = rows(
         shared_database,
         "SELECT example_id, repeat, count(*) FROM eval_items WHERE run_id = %s GROUP BY example_id, repeat",
@@ -123,14 +128,7 @@ def test_three_shards_store_one_result_per_item_and_match_an_unsharded_run(
     assert sharded["run"]["scenarios"] == 13
 
 
-def test_a_shard_with_other_options_is_refused(
-    fake_openai_server: FakeOpenAIServer,
-    use_models_file: Callable[..., Path],
-    golden_dir: Path,
-    shared_database: str,
-) -> None:
-    fake_openai_server.script.respond = answer
-    use_models_file(fake_openai_server.base_url)
+def test_a_shard_with_other_options_is_refused(model: FakeOpenAIServer, shared_database: str) -> None:
     code, _, stderr = finish(
         eval_process(
             "run", "--run-id", "r-9", "--shard", "0/2", "--model", "fake-q4", "--limit", "4", "--json"
