@@ -362,8 +362,8 @@ class RunRecorder:
     def heartbeat(self, run_id: str, worker_id: str) -> None:
         """Say this worker is alive and push its claims' leases forward."""
         moment = now()
+        # Claims first, then the worker row: the order ``commit`` locks them in, or the two deadlock.
         with session_scope(self.engine) as session:
-            session.execute(update(_workers).where(_workers.c.id == worker_id).values(heartbeat_at=moment))
             session.execute(
                 update(_claims)
                 .where(
@@ -371,6 +371,7 @@ class RunRecorder:
                 )
                 .values(lease_until=moment + self.lease)
             )
+            session.execute(update(_workers).where(_workers.c.id == worker_id).values(heartbeat_at=moment))
 
     def commit(
         self, run_id: str, worker_id: str, claim: Claim, item: ItemResult, cache_key: str | None

@@ -74,9 +74,11 @@ def model(
 
 
 def test_three_shards_store_one_result_per_item_and_match_an_unsharded_run(
-    model: FakeOpenAIServer, shared_database: str
+    model: FakeOpenAIServer, shared_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model.script.first_token_delay_s = 0.05  # long enough for the shards to overlap
+    # Short leases: heartbeats run every 0.33 s, alongside the stores of results (they must not deadlock).
+    monkeypatch.setenv("EVAL_CLAIM_LEASE_SECONDS", "1")
     options = ["--model", "fake-q4", "--repeat", str(REPEATS), "--no-cache", "--concurrency", "2", "--json"]
     shards = [
         eval_process("run", "--run-id", "nightly-20261207", "--shard", f"{index}/{SHARDS}", *options)
@@ -87,6 +89,7 @@ def test_three_shards_store_one_result_per_item_and_match_an_unsharded_run(
     for code, data, stderr in results:
         assert code == 3, stderr
         assert "completed, but 4 of 52 items failed (4 invalid output)" in stderr
+        assert "heartbeat failed" not in stderr
         assert (data["run"]["id"], data["run"]["status"]) == ("nightly-20261207", "completed")
     assert len(model.chat_requests()) == UNITS  # each unit sent once, over three processes
     counts = rows(
