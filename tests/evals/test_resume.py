@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from app.config import PROJECT_ROOT
 from app.errors import InputError
@@ -154,6 +155,12 @@ def dead_pid() -> int:
     return process.pid
 
 
+def set_worker(runner: EvalRunner, worker_id: str, **values: object) -> None:
+    """Change a worker's row, as if another process (or host) had written it."""
+    with session_scope(runner.engine) as session:
+        session.execute(update(EvalWorkerRow).where(EvalWorkerRow.id == worker_id).values(**values))
+
+
 def test_resume_runs_only_missing_items(golden_dir: Path, make_runner: Runner) -> None:
     runner = make_runner()
     header = runner.start(EvalRequest(model=BASELINE_MODEL_NAME))
@@ -161,8 +168,7 @@ def test_resume_runs_only_missing_items(golden_dir: Path, make_runner: Runner) -
     recorder = runner.recorder
     recorder.ensure_claims(header.id, header.item_ids, 1)
     worker = recorder.register_worker(header.id, None)
-    with session_scope(runner.engine) as session:
-        session.get(EvalWorkerRow, worker).pid = dead_pid()  # type: ignore[union-attr]
+    set_worker(runner, worker, pid=dead_pid())
     claims = recorder.claim(header.id, worker, 7, None)
     examples = {e.id: e for e in runner.load_golden()}
     for claim in claims[:5]:
@@ -263,8 +269,7 @@ def test_claims_of_a_worker_that_stopped_beating_are_taken_over(
     recorder.ensure_claims(header.id, header.item_ids, 1)
     # A worker in another pod (another host: its pid means nothing here) took three units and died.
     other = recorder.register_worker(header.id, Shard(index=1, count=2))
-    with session_scope(runner.engine) as session:
-        session.get(EvalWorkerRow, other).host = "eval-job-1-xk2p9"  # type: ignore[union-attr]
+    set_worker(runner, other, host="eval-job-1-xk2p9")
     taken = recorder.claim(header.id, other, 3, Shard(index=1, count=2))
     assert len(taken) == 3
     assert len(recorder.claim(header.id, "someone-else", TOTAL, None)) == TOTAL - 3  # held ones excluded

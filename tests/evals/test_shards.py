@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 import pytest
@@ -50,9 +50,10 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, dict[str, Any], str]:
     return process.returncode, json.loads(stdout) if stdout.strip() else {}, stderr
 
 
-def rows(url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
+def rows(url: str, sql: LiteralString, *params: object) -> list[tuple[Any, ...]]:
+    """Query the shared database from outside the processes that write it."""
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as connection:
-        return connection.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return connection.execute(sql, params).fetchall()
 
 
 @pytest.fixture
