@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from app.config import PROJECT_ROOT
 from app.errors import InputError, LLMConnectError
 from app.evals.runner import (
     BASELINE_MODEL_NAME,
@@ -433,3 +434,44 @@ def test_real_llama_server_run(
     assert again.summary is not None
     assert again.summary.cached_items == 4
     assert again.summary.accuracy == header.summary.accuracy
+
+
+@pytest.mark.llama
+def test_real_llama_server_repeats_sample_with_a_seed_each(
+    llama_server: LocalModelServer,
+    llama_models_file: Path,
+    golden_dir: Path,
+    make_runner: Runner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the prompt's temperature at 1, the real server's answers vary across repeats' seeds."""
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    template = (PROJECT_ROOT / "prompts" / f"{PROMPT}.j2").read_text(encoding="utf-8")
+    assert "  temperature: 0.0\n" in template
+    (prompts / f"{PROMPT}.j2").write_text(template.replace("  temperature: 0.0\n", "  temperature: 1.0\n"))
+    monkeypatch.setenv("PROMPTS_DIR", str(prompts))
+    monkeypatch.setenv("MODELS_FILE", str(llama_models_file))
+    runner = make_runner()
+    header = runner.run(
+        EvalRequest(
+            prompt=PROMPT, model="tiny-q4_k_m", slice=parse_slice(limit=2), repeats=2, use_cache=False
+        )
+    )
+    assert header.status == "completed"
+    assert header.params["temperature"] == 1.0
+    assert header.fingerprint.repeat_seeds == [1, 2]
+    items = load_items(runner.engine, header.id)
+    assert sorted((i.example_id, i.repeat) for i in items) == [
+        (e, r) for e in header.item_ids for r in (0, 1)
+    ]
+    assert {i.outcome for i in items} <= {"correct", "wrong", "invalid_output"}
+    # A random-weight model sampling at temperature 1 writes different answers under different seeds.
+    by_example: dict[str, set[str]] = {}
+    for item in items:
+        by_example.setdefault(item.example_id, set()).add(item.raw_output)
+    assert any(len(answers) == 2 for answers in by_example.values())
+    assert header.report is not None
+    assert header.report.agreement is not None
+    assert header.report.agreement.repeats == 2
