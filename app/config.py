@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", description="Prompt templates.")
     golden_dir: Path = Field(default=PROJECT_ROOT / "golden", description="Golden set JSONL files.")
 
+    # Evals
+    eval_claim_lease_seconds: float = Field(
+        default=60.0,
+        ge=0.5,
+        description="How long an eval worker's claim on an item lasts without its heartbeat.",
+    )
+
     # Telemetry
     otel_service_name: str = Field(default="logtriage", description="service.name of traces.")
     otel_exporter_otlp_endpoint: str | None = Field(

@@ -238,6 +238,21 @@ def rca_to_result_fields(rca: RootCauseAnalysis, budget: BudgetResult) -> dict[s
     }
 
 
+def stats_fields(stats: InferenceStats) -> dict[str, Any]:
+    """What a stored result keeps of an answer's cost: latency in ms and tokens/s (2 decimals), tokens."""
+
+    def rounded(value: float | None) -> float | None:
+        return round(value, 2) if value is not None else None
+
+    return {
+        "ttft_ms": rounded(stats.ttft_ms),
+        "total_ms": rounded(stats.total_ms),
+        "tokens_per_s": rounded(stats.tokens_per_s),
+        "prompt_tokens": stats.prompt_tokens,
+        "completion_tokens": stats.completion_tokens,
+    }
+
+
 class TriageService:
     """Runs triage requests against a log source, the models and the store."""
 
@@ -386,7 +401,7 @@ class TriageService:
                     status="ok",
                     raw_output=raw,
                     **base,
-                    **self._stats_fields(stats),
+                    **stats_fields(stats),
                     **rca_to_result_fields(rca, prepared.budget),
                 )
                 root.set_attribute("logtriage.root_cause", rca.root_cause)
@@ -401,7 +416,7 @@ class TriageService:
                     error_kind=kind,
                     raw_output=raw or getattr(exc, "raw", ""),
                     **base,
-                    **(self._stats_fields(stats) if stats else {}),
+                    **(stats_fields(stats) if stats else {}),
                 )
             metrics.TRIAGE_REQUESTS.labels(**labels, outcome=result.status).inc()
             if result.error_kind:
@@ -446,16 +461,6 @@ class TriageService:
             except LogTriageError as exc:
                 telemetry.failed(error_kind(exc), exc.user_message())
                 raise
-
-    @staticmethod
-    def _stats_fields(stats: InferenceStats) -> dict[str, Any]:
-        return {
-            "ttft_ms": round(stats.ttft_ms, 2),
-            "total_ms": round(stats.total_ms, 2),
-            "tokens_per_s": round(stats.tokens_per_s, 2) if stats.tokens_per_s is not None else None,
-            "prompt_tokens": stats.prompt_tokens,
-            "completion_tokens": stats.completion_tokens,
-        }
 
     def _store(
         self, result: TriageResult, logs: LogQueryResult | None, prepared: PreparedPrompt | None

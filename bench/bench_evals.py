@@ -9,6 +9,9 @@ golden set, and in one run measures, at the same concurrency and with the server
 * runner: ``EvalRunner`` end to end (budget, render, stream, parse, score, one commit per item), no cache;
 * cached: the same run again, every answer from the result cache.
 
+And, without a model server, what the run log costs per item: the regex baseline over the whole golden
+set, once in a bare loop and once through ``EvalRunner`` (claim, store, progress, metrics; SQLite).
+
 Run: ``uv run python bench/bench_evals.py [N] [CONCURRENCY]``. Prints ratios; asserts nothing.
 """
 
@@ -29,7 +32,8 @@ import yaml
 
 from app.config import PROJECT_ROOT, Settings
 from app.evals.metrics import RunMetrics
-from app.evals.runner import EvalRequest, EvalRunner, parse_slice
+from app.evals.runner import EvalRunner
+from app.evals.spec import BASELINE_MODEL_NAME, EvalRequest, parse_slice
 from app.golden.jsonl import load_golden_dir, write_jsonl
 from app.golden.schema import GoldenExample
 from app.llm.client import ChatMessage, build_chat_request
@@ -56,7 +60,7 @@ def request_bodies(runner: EvalRunner, examples: list[GoldenExample]) -> list[di
     client = runner.triage.llm_client(model)
     bodies = []
     for example in examples:
-        prepared = runner.prepare_example(example, version, model, client)
+        prepared = runner.analyzer.prepare(example, version, model, client)
         messages = [ChatMessage.model_validate(m) for m in prepared.rendered.messages()]
         bodies.append(
             build_chat_request(model.name, messages, prepared.params, response_schema=rca_json_schema())
@@ -103,16 +107,41 @@ def runner_pass(
     return elapsed, header.summary
 
 
+def store_overhead(tmp: Path, examples: list[GoldenExample]) -> None:
+    """The baseline over ``examples`` in a bare loop and through the runner; print the cost per item."""
+    golden_dir = tmp / "golden-all"
+    write_jsonl(golden_dir / "all.jsonl", examples)
+    settings = Settings(data_dir=tmp / "store-data", golden_dir=golden_dir, metrics_port=0)
+    services = build_services(settings)
+    runner = services.eval_runner
+    began = time.perf_counter()
+    for example in examples:
+        runner.analyzer.baseline(example)
+    bare_s = time.perf_counter() - began
+    began = time.perf_counter()
+    header = runner.run(EvalRequest(model=BASELINE_MODEL_NAME, concurrency=1), examples=examples)
+    runner_s = time.perf_counter() - began
+    assert header.status == "completed"
+    count = len(examples)
+    print(f"run log cost, regex baseline over {count} golden examples, one worker, SQLite")
+    print(f"  bare analyzer loop                {count / bare_s:8.1f} items/s  ({bare_s:.1f} s)")
+    print(f"  EvalRunner (claims, store, score) {count / runner_s:8.1f} items/s  ({runner_s:.1f} s)")
+    print(f"  overhead per item                 {(runner_s - bare_s) / count * 1000:8.2f} ms")
+    services.http_client.close()
+
+
 def main() -> None:
     """Measure and print."""
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 12
     concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 4
-    examples = load_golden_dir(PROJECT_ROOT / "golden")[:count]
+    golden = load_golden_dir(PROJECT_ROOT / "golden")
+    examples = golden[:count]
     # Every eval item is a window the server has not seen: no prompt cache, so that neither pass
     # is served prompts the other one processed.
     os.environ["LLAMA_ARG_CACHE_PROMPT"] = "false"
     os.environ["LLAMA_ARG_CACHE_RAM"] = "0"
     with tempfile.TemporaryDirectory(prefix="bench-evals-") as tmp:
+        store_overhead(Path(tmp), golden)
         base = Settings()
         binary = ensure_llama_server(base)
         models = make_tiny_model(base.tiny_models_dir, ensure_llama_quantize(base))

@@ -90,11 +90,11 @@ def fingerprint_section(header: RunHeader) -> None:
         "model": f"{header.model} · {header.quantization} · {header.gguf_file or 'no GGUF'}",
         "endpoint": header.base_url or "none",
         "sampling params": str(header.params),
-        "server build": str(fingerprint.get("server_build", "n/a")),
-        "app": f"{fingerprint.get('app_version')} @ {fingerprint.get('git_revision')}",
+        "server build": fingerprint.server_build,
+        "app": f"{fingerprint.app_version} @ {fingerprint.git_revision}",
         "started / ended": f"{header.started_at} → {header.ended_at}",
-        "concurrency": f"{header.concurrency} ({fingerprint.get('concurrency_source', '')})",
-        "resumed": ", ".join(fingerprint.get("resumes", [])) or "never",
+        "concurrency": f"{header.concurrency} ({fingerprint.concurrency_source})",
+        "resumed": ", ".join(fingerprint.resumes) or "never",
     }
     st.dataframe(
         [{"field": name, "value": value} for name, value in rows.items()],

@@ -1,4 +1,10 @@
-"""``logtriage eval``: run a prompt x model over the golden set, resume, list, show and compare runs."""
+"""``logtriage eval``: run a prompt x model over the golden set, resume, list, show and compare runs.
+
+Exit codes of ``run`` and ``resume``: 0 when the run completed and every result is an answer; 3 when it
+completed but some items failed (invalid output, timeout, server error) and ``--allow-failures`` was not
+given; 1 with one line on stderr for everything else (the run failed or was cancelled, every item
+failed, bad input).
+"""
 
 from __future__ import annotations
 
@@ -14,21 +20,29 @@ from rich.table import Table
 from rich.text import Text
 
 from app.cli.console import JsonOpt, emit_json, err, out, services
-from app.errors import ExportError, LogTriageError
+from app.errors import ExportError, InputError, LogTriageError
 from app.evals.compare import Comparison, compare_runs
 from app.evals.metrics import ItemResult, RunMetrics
 from app.evals.pushgateway import push_run
-from app.evals.runner import (
-    BASELINE_MODEL_NAME,
-    MAX_CONCURRENCY,
-    EvalRequest,
-    EvalRunner,
-    ProgressFn,
+from app.evals.runner import EvalRunner, ProgressFn
+from app.evals.runs import (
     RunHeader,
+    WorkerInfo,
     get_run,
     list_runs,
+    list_workers,
+    load_history,
     load_items,
     load_run_items,
+)
+from app.evals.scoring import describe_failures
+from app.evals.spec import (
+    BASELINE_MODEL_NAME,
+    MAX_CONCURRENCY,
+    MAX_REPEATS,
+    EvalRequest,
+    Shard,
+    check_run_id,
     parse_slice,
 )
 from app.golden.schema import GoldenExample
@@ -47,7 +61,15 @@ RunRefArg = Annotated[str, typer.Argument(help="Run id (or a unique prefix of at
 PushOpt = Annotated[
     bool, typer.Option("--push", help="Push the results to the Pushgateway (PUSHGATEWAY_URL).")
 ]
+AllowFailuresOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-failures",
+        help="Exit 0 although some items failed (invalid output, timeout, server error); not if all did.",
+    ),
+]
 FAILING_SHOWN = 15
+EXIT_ITEMS_FAILED = 3
 
 
 # --- shared pieces --------------------------------------------------------------------------------------
@@ -71,9 +93,11 @@ def header_json(header: RunHeader) -> dict[str, Any]:
     data = header.model_dump(mode="json", exclude={"item_ids", "summary"})
     data.update(
         items=len(header.item_ids),
+        scenarios=header.report.scenarios if header.report else None,
         label=header.label,
         duration_s=header.duration_s,
         succeeded=header.succeeded,
+        failed_items=sum(header.failures.values()),
     )
     return data
 
@@ -102,7 +126,7 @@ def _ms(value: float | None) -> str:
 
 
 def _headline(header: RunHeader) -> Text:
-    summary = header.summary
+    summary, report = header.summary, header.report
     status_style = {"completed": "green", "running": "yellow", "failed": "red", "cancelled": "yellow"}
     text = Text.assemble(
         (header.id, "bold"), "  ", (header.status, status_style.get(header.status, "")), "  ", header.label
@@ -113,6 +137,19 @@ def _headline(header: RunHeader) -> Text:
             f" · micro-F1 {_pct(summary.micro_f1)} · invalid {_pct(summary.invalid_output_rate)}"
             f" · errors {_pct(summary.error_rate)} · cached {summary.cached_items}"
         )
+    if report:
+        text.append(
+            f"\n  {report.examples} examples · {report.scenarios} scenarios"
+            + (f" · {report.repeats} repeats" if report.repeats > 1 else "")
+            + (f" · {report.retried} failed results retried" if report.retried else "")
+        )
+        if report.agreement:
+            text.append(
+                f"\n  agreement across repeats {_pct(report.agreement.mean_agreement)} · answer flips on "
+                f"{_pct(report.agreement.flip_rate)} of {report.agreement.examples} examples"
+            )
+    if header.failures:
+        text.append(f"\n  failed items: {describe_failures(header.failures)}", style="yellow")
     if header.error:
         text.append(f"\n  error: {header.error}", style="red")
     return text
@@ -136,17 +173,26 @@ def _execute(
     resuming: bool,
     push: bool,
     examples: list[GoldenExample] | None = None,
+    shard: Shard | None = None,
+    retry_failed: bool = False,
 ) -> tuple[RunHeader, dict[str, str] | None]:
-    """Execute a started run with a progress bar; on failure push what there is (if asked) and re-raise."""
+    """Work on a run with a progress bar; on failure push what there is (if asked and over) and re-raise."""
     cancel = threading.Event()
     try:
         with _progress_bar() as on_progress:
             finished = runner.execute(
-                header.id, on_progress=on_progress, cancel=cancel, resuming=resuming, examples=examples
+                header.id,
+                on_progress=on_progress,
+                cancel=cancel,
+                resuming=resuming,
+                examples=examples,
+                shard=shard,
+                retry_failed=retry_failed,
             )
     except LogTriageError:
-        if push:
-            failed = get_run(svc.engine, header.id)
+        failed = get_run(svc.engine, header.id)
+        # Another shard may still be on the run: push only a run that is over.
+        if push and failed.status != "running":
             try:
                 _push(svc, failed)
             except LogTriageError as exc:
@@ -154,8 +200,49 @@ def _execute(
         raise
     finally:
         flush_tracing()
-    pushed = _push(svc, finished) if push else None
+    pushed = _push(svc, finished) if push and finished.status != "running" else None
     return finished, pushed
+
+
+def exit_verdict(header: RunHeader, *, allow_failures: bool) -> tuple[int, str | None]:
+    """The exit code a finished worker reports for its run, and the line that says why (None for 0)."""
+    resume = f"logtriage eval resume {header.id}"
+    if header.status != "completed":
+        return 1, f"run {header.id} ended {header.status} (resume it: {resume})"
+    failures = header.failures
+    failed = sum(failures.values())
+    items = header.summary.items if header.summary else 0
+    if items and failed == items:
+        return 1, (
+            f"every item of run {header.id} failed ({describe_failures(failures)}); check the model server "
+            f"and retry them: {resume} --retry-failed"
+        )
+    if failed and not allow_failures:
+        return EXIT_ITEMS_FAILED, (
+            f"run {header.id} completed, but {failed} of {items} items failed ({describe_failures(failures)}); "
+            f"retry them with {resume} --retry-failed, or accept with --allow-failures"
+        )
+    return 0, None
+
+
+def _report(header: RunHeader, pushed: dict[str, str] | None, as_json: bool, allow_failures: bool) -> None:
+    if as_json:
+        emit_json(run_json(header, pushed))
+    else:
+        err.print(_headline(header))
+        if pushed:
+            err.print(Text(f"pushed to the Pushgateway as {pushed}", style="dim"))
+        out.print(Text(header.id))
+    code, message = exit_verdict(header, allow_failures=allow_failures)
+    if code == 1 and message:
+        raise LogTriageError(message)
+    if code:
+        err.print(Text(f"error: {message}", style="red"))
+        raise typer.Exit(code)
+
+
+def _dim(message: str) -> None:
+    err.print(Text(message, style="dim"))
 
 
 # --- commands --------------------------------------------------------------------------------------------
@@ -168,14 +255,29 @@ def run_cmd(
     slice_: Annotated[
         str | None,
         typer.Option(
-            "--slice", help="Only these examples: class=a,b or source=x or ids=a,b (';' joins them)."
+            "--slice",
+            help="Only these examples: class=a,b or source=x or ids=a,b or per_class=N;seed=S ('; ' joins).",
         ),
     ] = None,
     source: Annotated[
         str | None, typer.Option(help="Only examples from this source (synthetic, labeled, imported).")
     ] = None,
     ids: Annotated[str | None, typer.Option(help="Only these example ids, comma-separated.")] = None,
+    per_class: Annotated[
+        int | None,
+        typer.Option("--per-class", min=1, help="At most N examples per class, drawn with --seed."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the --per-class draw (default 0).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N examples (by id).")] = None,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            "--repeat",
+            min=1,
+            max=MAX_REPEATS,
+            help="Answers per example, each with the prompt's temperature and its own seed.",
+        ),
+    ] = 1,
     concurrency: Annotated[
         int | None,
         typer.Option(
@@ -185,6 +287,15 @@ def run_cmd(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Run inference even for cached answers.")
     ] = False,
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", help="Start the run with this id, or join it if it exists (same options)."),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="Work as shard INDEX/COUNT of --run-id, e.g. $JOB_COMPLETION_INDEX/3."),
+    ] = None,
+    allow_failures: AllowFailuresOpt = False,
     push: PushOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -193,51 +304,63 @@ def run_cmd(
         slice_,
         source=source,
         ids=[i.strip() for i in ids.split(",") if i.strip()] if ids else None,
+        per_class=per_class,
+        seed=seed,
         limit=limit,
     )
+    worker_shard = Shard.parse(shard) if shard is not None else None
+    if worker_shard is not None and run_id is None:
+        raise InputError("--shard needs --run-id", hint="give every shard of the job the same --run-id")
     request = EvalRequest(
-        prompt=prompt, model=model, slice=golden_slice, concurrency=concurrency, use_cache=not no_cache
+        prompt=prompt,
+        model=model,
+        slice=golden_slice,
+        repeats=repeat,
+        concurrency=concurrency,
+        use_cache=not no_cache,
+        run_id=check_run_id(run_id) if run_id is not None else None,
     )
     svc = services()
     _check_push(svc, push)
     runner = svc.eval_runner
-    with svc.local_models_for(model, progress=lambda message: err.print(Text(message, style="dim"))):
+    with svc.local_models_for(model, progress=_dim):
         golden = runner.load_golden()
         header = runner.start(request, golden)
-        err.print(
-            Text(
-                f"run {header.id}: {len(header.item_ids)} items, concurrency {header.concurrency}",
-                style="dim",
-            )
+        _dim(
+            f"run {header.id}: {len(header.item_ids)} items"
+            + (f" x {header.repeats} repeats" if header.repeats > 1 else "")
+            + f", concurrency {header.concurrency}"
+            + (f", shard {worker_shard}" if worker_shard else "")
         )
-        finished, pushed = _execute(svc, runner, header, resuming=False, push=push, examples=golden)
-    _report(finished, pushed, as_json)
+        finished, pushed = _execute(
+            svc, runner, header, resuming=False, push=push, examples=golden, shard=worker_shard
+        )
+    _report(finished, pushed, as_json, allow_failures)
 
 
 @eval_cli.command("resume")
-def resume_cmd(run: RunRefArg, push: PushOpt = False, as_json: JsonOpt = False) -> None:
-    """Finish a run that was killed, cancelled or failed: only its missing items are run."""
+def resume_cmd(
+    run: RunRefArg,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Also run again the items that failed (invalid output, timeout, server error); "
+            "their first results are kept as history.",
+        ),
+    ] = False,
+    allow_failures: AllowFailuresOpt = False,
+    push: PushOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Finish a run that was killed, cancelled or failed: only its missing (or failed) items are run."""
     svc = services()
     _check_push(svc, push)
     runner = svc.eval_runner
     header = get_run(svc.engine, run)
-    with svc.local_models_for(header.model, progress=lambda message: err.print(Text(message, style="dim"))):
-        finished, pushed = _execute(svc, runner, header, resuming=True, push=push)
-    _report(finished, pushed, as_json)
-
-
-def _report(header: RunHeader, pushed: dict[str, str] | None, as_json: bool) -> None:
-    if as_json:
-        emit_json(run_json(header, pushed))
-    else:
-        err.print(_headline(header))
-        if pushed:
-            err.print(Text(f"pushed to the Pushgateway as {pushed}", style="dim"))
-        out.print(Text(header.id))
-    if header.status != "completed":
-        raise LogTriageError(
-            f"run {header.id} ended {header.status}", hint=f"logtriage eval resume {header.id}"
-        )
+    with svc.local_models_for(header.model, progress=_dim):
+        finished, pushed = _execute(svc, runner, header, resuming=True, push=push, retry_failed=retry_failed)
+    _report(finished, pushed, as_json, allow_failures)
 
 
 @eval_cli.command("list")
@@ -251,7 +374,18 @@ def list_cmd(
         emit_json([run_json(header) for header in headers])
         return
     table = Table(
-        "run", "created", "status", "model", "quant", "prompt", "golden", "items", "acc", "macro-F1", "p95"
+        "run",
+        "created",
+        "status",
+        "model",
+        "quant",
+        "prompt",
+        "golden",
+        "items",
+        "scen.",
+        "acc",
+        "macro-F1",
+        "p95",
     )
     for header in headers:
         summary = header.summary
@@ -263,7 +397,8 @@ def list_cmd(
             Text(header.quantization),
             Text(header.prompt_ref),
             Text(header.golden_version),
-            Text(str(len(header.item_ids))),
+            Text(f"{len(header.item_ids)}" + (f"x{header.repeats}" if header.repeats > 1 else "")),
+            Text(str(header.report.scenarios) if header.report else "—"),
             Text(_pct(summary.accuracy) if summary else "—"),
             Text(_pct(summary.macro_f1) if summary else "—"),
             Text(_ms(summary.latency.total_ms.get("0.95")) if summary else "—"),
@@ -327,7 +462,7 @@ def failing_items_table(items: list[ItemResult], limit: int = FAILING_SHOWN) -> 
     )
     for item in failing[:limit]:
         table.add_row(
-            Text(item.example_id),
+            Text(item.example_id + (f" #{item.repeat}" if item.repeat else "")),
             Text(item.expected),
             Text(item.predicted_label),
             Text(item.outcome),
@@ -336,21 +471,45 @@ def failing_items_table(items: list[ItemResult], limit: int = FAILING_SHOWN) -> 
     return table
 
 
+def workers_table(workers: list[WorkerInfo]) -> Table:
+    """The processes that worked on the run: shard, host and pid, status, results stored."""
+    table = Table("worker", "shard", "host", "pid", "started", "status", "results", title="Workers")
+    for worker in workers:
+        table.add_row(
+            Text(worker.id[:8]),
+            Text(worker.shard or "—"),
+            Text(worker.host),
+            str(worker.pid),
+            Text(worker.started_at.strftime("%Y-%m-%d %H:%M:%S")),
+            Text(worker.status),
+            str(worker.items),
+        )
+    return table
+
+
 @eval_cli.command("show")
 def show_cmd(
     run: RunRefArg,
-    items: Annotated[bool, typer.Option("--items", help="With --json: include every item result.")] = False,
+    items: Annotated[
+        bool, typer.Option("--items", help="With --json: include every item result and retried ones.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a run: fingerprint, per-class table, confusion matrix, latency and failing items."""
+    """Show a run: fingerprint, per-class table, confusion matrix, latency, failing items and workers."""
     engine = services().engine
     header = get_run(engine, run)
     results = load_items(engine, header.id)
+    workers = list_workers(engine, header.id)
     if as_json:
         data = run_json(header)
         data["stored_items"] = len(results)
+        data["workers"] = [worker.model_dump(mode="json") for worker in workers]
         if items:
             data["items"] = [item.model_dump(mode="json") for item in results]
+            data["history"] = [
+                {"attempt": attempt, **item.model_dump(mode="json")}
+                for attempt, item in load_history(engine, header.id)
+            ]
         emit_json(data)
         return
     out.print(_headline(header))
@@ -358,18 +517,19 @@ def show_cmd(
     out.print(
         Text(
             f"  prompt {header.prompt_sha256[:12]} · golden {header.golden_version} {header.slice or '(whole set)'} · "
-            f"{header.gguf_file or 'no GGUF'} · server {fingerprint.get('server_build', 'n/a')} · "
-            f"params {header.params} · app {fingerprint.get('app_version')} @ {str(fingerprint.get('git_revision'))[:12]}"
-            f" · {len(results)}/{len(header.item_ids)} items stored",
+            f"{header.gguf_file or 'no GGUF'} · server {fingerprint.server_build} · "
+            f"params {header.params} · app {fingerprint.app_version} @ {fingerprint.git_revision[:12]}"
+            f" · {len(results)}/{header.units} results stored",
             style="dim",
         )
     )
-    if header.summary is None:
-        return
-    out.print(per_class_table(header.summary))
-    out.print(confusion_table(header.summary))
-    out.print(latency_table(header.summary))
-    out.print(failing_items_table(results))
+    if header.summary is not None:
+        out.print(per_class_table(header.summary))
+        out.print(confusion_table(header.summary))
+        out.print(latency_table(header.summary))
+        out.print(failing_items_table(results))
+    if workers:
+        out.print(workers_table(workers))
 
 
 def comparison_tables(comparison: Comparison) -> list[Table]:

@@ -15,6 +15,7 @@ Conventions, the same everywhere (tables, comparisons, the Pushgateway):
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal, get_args
@@ -55,6 +56,8 @@ class ItemResult(BaseModel):
     completion_tokens: int | None = None
     trace_id: str | None = None
     cached: bool = False
+    repeat: int = 0
+    scenario: str | None = None
 
     @property
     def predicted_label(self) -> str:
@@ -259,11 +262,11 @@ def latency_summary(items: Sequence[ItemResult]) -> LatencySummary:
     return LatencySummary(
         timed_items=len(totals),
         total_ms=_quantiles(totals),
-        total_ms_sum=sum(totals),
+        total_ms_sum=math.fsum(totals),
         ttft_items=len(ttfts),
         ttft_ms=_quantiles(ttfts),
-        ttft_ms_sum=sum(ttfts),
-        tokens_per_s_mean=ratio(sum(speeds), len(speeds)),
+        ttft_ms_sum=math.fsum(ttfts),
+        tokens_per_s_mean=ratio(math.fsum(speeds), len(speeds)),
         prompt_tokens=sum(item.prompt_tokens or 0 for item in answered),
         completion_tokens=sum(item.completion_tokens or 0 for item in answered),
     )

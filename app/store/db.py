@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from collections.abc import Generator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,13 +48,40 @@ def create_store_engine(url: str) -> Engine:
     return engine
 
 
+MIGRATION_LOCK_KEY = 0x6C6F6774726961  # "logtria": the PostgreSQL advisory lock every migrator takes
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Generator[None]:
+    """Hold an exclusive lock on ``<database>.migrate-lock`` (nothing to hold for an in-memory database)."""
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the database schema to the newest Alembic revision."""
+    """Bring the database schema to the newest Alembic revision.
+
+    Processes that start together on one database (the shards of an eval Job) take turns: the first
+    migrates, the others then find the schema current.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    postgres = engine.dialect.name == "postgresql"
     try:
-        with engine.begin() as connection:
+        with _sqlite_file_lock(engine) if not postgres else nullcontext(), engine.begin() as connection:
+            if postgres:
+                # Held until this transaction ends; PostgreSQL's DDL is transactional, so the next
+                # migrator sees the finished schema.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as exc:

@@ -131,7 +131,8 @@ class EvalRunRow(Base):
 
     __tablename__ = "eval_runs"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # 64: a Kubernetes Job name (at most 63 characters) can be the run id every shard of the Job shares.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -146,21 +147,28 @@ class EvalRunRow(Base):
     golden_version: Mapped[str] = mapped_column(String(64), index=True)
     slice: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     item_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    repeats: Mapped[int] = mapped_column(Integer, default=1)
     concurrency: Mapped[int] = mapped_column(Integer, default=1)
     fingerprint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # server build, versions, git rev
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # headline metrics when finished
+    # Scenario coverage, agreement across repeats and failed items, written with the summary.
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class EvalItemRow(Base):
-    """One golden example's result within a run; exactly one per (run, example)."""
+    """One golden example's result within a run; exactly one per (run, example, repeat)."""
 
     __tablename__ = "eval_items"
-    __table_args__ = (UniqueConstraint("run_id", "example_id", name="uq_eval_items_run_example"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "example_id", "repeat", name="uq_eval_items_run_example_repeat"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(String(36), index=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
     example_id: Mapped[str] = mapped_column(String(200))
+    repeat: Mapped[int] = mapped_column(Integer, default=0)
+    scenario: Mapped[str | None] = mapped_column(String(200), nullable=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     expected: Mapped[str] = mapped_column(String(60))
     predicted: Mapped[str | None] = mapped_column(String(60), nullable=True)
@@ -180,6 +188,63 @@ class EvalItemRow(Base):
     trace_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     cached: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EvalClaimRow(Base):
+    """One unit of a run's work, (example, repeat): claimed by one worker at a time, done once.
+
+    ``state`` is pending, claimed or done. A claim holds while its worker's heartbeat keeps pushing
+    ``lease_until`` forward; a worker that died stops doing so, and its claims become claimable again.
+    """
+
+    __tablename__ = "eval_claims"
+    __table_args__ = (
+        UniqueConstraint("run_id", "example_id", "repeat", name="uq_eval_claims_run_example_repeat"),
+        Index("ix_eval_claims_run_state", "run_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    example_id: Mapped[str] = mapped_column(String(200))
+    repeat: Mapped[int] = mapped_column(Integer, default=0)
+    position: Mapped[int] = mapped_column(Integer)  # the example's place in the run's item list
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # > 0 once its failed result was retried
+
+
+class EvalWorkerRow(Base):
+    """A process working on a run (a CLI run or resume, a shard of a Job, a dashboard run)."""
+
+    __tablename__ = "eval_workers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    shard_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    shard_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|done|failed|cancelled|lost
+    items: Mapped[int] = mapped_column(Integer, default=0)  # results this worker stored
+
+
+class EvalItemHistoryRow(Base):
+    """A failed result replaced by ``eval resume --retry-failed``, kept so the retry leaves a trace."""
+
+    __tablename__ = "eval_item_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    example_id: Mapped[str] = mapped_column(String(200))
+    repeat: Mapped[int] = mapped_column(Integer, default=0)
+    attempt: Mapped[int] = mapped_column(Integer)  # 0 = the first result, 1 = the first retry's ...
+    outcome: Mapped[str] = mapped_column(String(20))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the ItemResult as stored
+    retired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class EvalCacheRow(Base):

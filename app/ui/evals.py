@@ -269,8 +269,8 @@ def runs_frame(headers: Sequence[RunHeader]) -> pd.DataFrame:
                 "invalid %": _pct(summary.invalid_output_rate) if summary else None,
                 "p50 ms": summary.latency.total_ms.get("0.5") if summary else None,
                 "p95 ms": summary.latency.total_ms.get("0.95") if summary else None,
-                "server": str(header.fingerprint.get("server_build", "")),
-                "git": str(header.fingerprint.get("git_revision", ""))[:10],
+                "server": header.fingerprint.server_build,
+                "git": header.fingerprint.git_revision[:10],
             }
         )
     return pd.DataFrame(rows)

@@ -93,11 +93,13 @@ def make_example(
     *,
     source: str = "synthetic",
     namespace: str = "payments",
+    scenario: str | None = None,
 ) -> GoldenExample:
-    """A golden example whose lines are one second apart from 10:00:01Z, one pod."""
+    """A golden example whose lines are one second apart from 10:00:01Z, one pod (and its scenario)."""
     return GoldenExample.model_validate(
         {
             "id": example_id,
+            **({"scenario": scenario} if scenario else {}),
             "source": source,
             "namespace": namespace,
             "window": {"start": "2026-11-26T10:00:00Z", "end": "2026-11-26T10:05:00Z"},
@@ -122,13 +124,23 @@ def make_example(
 
 
 def small_golden_set(copies: int = 2) -> list[GoldenExample]:
-    """``copies`` examples per class (ids ``<cause>-<n>``); the second copy of each is 'labeled'."""
+    """``copies`` examples per class (ids ``<cause>-<n>``); the second copy of each is 'labeled'.
+
+    Copies of a class are variations of one scenario (``<cause>-window``): 13 scenarios in all.
+    """
     examples = []
     for cause, (lines, evidence) in WINDOWS.items():
         for n in range(copies):
             source = "synthetic" if n % 2 == 0 else "labeled"
             examples.append(
-                make_example(f"{cause}-{n}", cause, [*lines, f"request id {n}"], evidence, source=source)
+                make_example(
+                    f"{cause}-{n}",
+                    cause,
+                    [*lines, f"request id {n}"],
+                    evidence,
+                    source=source,
+                    scenario=f"{cause}-window",
+                )
             )
     return sorted(examples, key=lambda example: example.id)
 

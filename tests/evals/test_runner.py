@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from app.config import PROJECT_ROOT
 from app.errors import InputError, LLMConnectError
 from app.evals.runner import (
     BASELINE_MODEL_NAME,
@@ -25,7 +28,7 @@ from app.golden.jsonl import dataset_version, load_golden_dir
 from app.llm.server import LocalModelServer
 from app.store.db import session_scope
 from app.store.tables import EvalCacheRow
-from tests.evals.conftest import rca_json, small_golden_set
+from tests.evals.conftest import make_example, rca_json, small_golden_set
 from tests.fixtures.llama import FakeOpenAIServer, free_port
 
 PROMPT = "rca-evidence-first"
@@ -66,6 +69,29 @@ def test_slices_pick_examples_by_class_source_ids_and_count() -> None:
     assert combined.as_dict() == {"classes": ["oom_killed"], "source": "synthetic"}
 
 
+def test_per_class_slices_are_stratified_and_reproducible() -> None:
+    examples = small_golden_set(copies=5)
+    one_each = parse_slice(per_class=1, seed=7).apply(examples)
+    assert len(one_each) == 13
+    assert len({e.label.root_cause for e in one_each}) == 13  # "first 13" would be 5 + 5 + 3 classes
+    assert [e.id for e in parse_slice("per_class=1;seed=7").apply(examples)] == [e.id for e in one_each]
+    two_each = parse_slice(per_class=2, seed=7).apply(examples)
+    assert all(
+        sum(e.label.root_cause == c for e in two_each) == 2 for c in {e.label.root_cause for e in examples}
+    )
+    # The seed decides the draw; a new example elsewhere does not reshuffle a class.
+    seeds = {tuple(e.id for e in parse_slice(per_class=1, seed=seed).apply(examples)) for seed in range(6)}
+    assert len(seeds) > 1
+    extra = make_example("healthy-9", "healthy", ["GET / 200"], [])
+    with_extra = parse_slice(per_class=1, seed=7).apply([*examples, extra])
+    assert [e.id for e in with_extra if e.label.root_cause != "healthy"] == [
+        e.id for e in one_each if e.label.root_cause != "healthy"
+    ]
+    assert parse_slice(per_class=1).as_dict() == {"per_class": 1, "seed": 0}
+    # Other filters first, then the draw.
+    assert {e.source for e in parse_slice("source=labeled;per_class=1").apply(examples)} == {"labeled"}
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
@@ -73,6 +99,8 @@ def test_slices_pick_examples_by_class_source_ids_and_count() -> None:
         ("color=red", "bad slice"),
         ("limit=0", "limit"),
         ("source=web", "source"),
+        ("per_class=0", "per_class"),
+        ("seed=3", "per-class draw"),
     ],
 )
 def test_bad_slices_are_input_errors(spec: str, message: str) -> None:
@@ -131,9 +159,9 @@ def test_model_run_records_items_and_fingerprint(fake_model: FakeOpenAIServer, m
     assert header.base_url == fake_model.base_url
     assert header.params == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 600, "seed": None, "stop": []}
     assert header.golden_version == dataset_version(load_golden_dir(runner.golden_dir))
-    assert header.fingerprint["git_revision"] == git_revision()
-    assert header.fingerprint["app_version"]
-    assert header.fingerprint["server_build"] == "n/a"  # this server has no /props
+    assert header.fingerprint.git_revision == git_revision()
+    assert header.fingerprint.app_version
+    assert header.fingerprint.server_build == "n/a"  # this server has no /props
     assert header.concurrency == 4  # no slot count reported: the default
     assert header.started_at is not None
     assert header.ended_at is not None
@@ -305,6 +333,76 @@ def test_empty_slices_and_unknown_models_are_refused(golden_dir: Path, make_runn
     assert list_runs(runner.engine) == []
 
 
+# --- repeats and scenarios ---------------------------------------------------------------------------------
+
+
+def test_repeats_send_a_seed_each_and_report_agreement(
+    fake_model: FakeOpenAIServer, make_runner: Runner
+) -> None:
+    # OOM windows are always recognised; every other answer depends on the seed, as sampling would.
+    def answer(body: dict[str, Any]) -> list[str]:
+        if "OOMKilled" in json.dumps(body["messages"]):
+            return [rca_json("oom_killed", [2])]
+        return [rca_json("healthy" if body["seed"] % 2 else "dns_resolution_failure")]
+
+    fake_model.script.respond = answer
+    runner = make_runner()
+    header = runner.run(EvalRequest(prompt=PROMPT, model="fake-q4", repeats=3))
+    assert header.status == "completed"
+    assert header.repeats == 3
+    assert header.fingerprint.repeat_seeds == [1, 2, 3]  # the prompt sets no seed: 1, 2, 3
+    requests = fake_model.chat_requests()
+    assert len(requests) == 26 * 3
+    assert sorted({r.body["seed"] for r in requests}) == [1, 2, 3]
+    assert all(r.body["temperature"] == 0.0 for r in requests)  # the prompt's own temperature
+    items = load_items(runner.engine, header.id)
+    assert len(items) == 78
+    assert {(i.example_id, i.repeat) for i in items} == {
+        (e.id, r) for e in small_golden_set() for r in range(3)
+    }
+    assert header.summary is not None
+    assert header.summary.items == 78  # every answer counts; Compare uses the per-item majority
+    assert header.report is not None
+    agreement = header.report.agreement
+    assert agreement is not None
+    assert (agreement.repeats, agreement.examples) == (3, 26)
+    assert agreement.flip_rate == pytest.approx(24 / 26)
+    assert agreement.mean_agreement == pytest.approx((2 * 1.0 + 24 * 2 / 3) / 26)
+    assert "oom_killed-0" not in agreement.flipped
+    assert "healthy-0" in agreement.flipped
+    # Each repeat is cached under its own seed: the same run again asks nothing.
+    again = runner.run(EvalRequest(prompt=PROMPT, model="fake-q4", repeats=3))
+    assert len(fake_model.chat_requests()) == 78
+    assert again.report is not None
+    assert again.report.agreement == agreement
+
+
+def test_single_runs_send_the_prompts_own_params(fake_model: FakeOpenAIServer, make_runner: Runner) -> None:
+    header = make_runner().run(EvalRequest(prompt=PROMPT, model="fake-q4", slice=parse_slice(limit=2)))
+    assert all("seed" not in r.body for r in fake_model.chat_requests())
+    assert header.report is not None
+    assert header.report.agreement is None
+    assert header.fingerprint.repeat_seeds == [None]
+
+
+def test_items_keep_their_scenario_and_runs_count_them(golden_dir: Path, make_runner: Runner) -> None:
+    runner = make_runner()
+    header = runner.run(EvalRequest(model=BASELINE_MODEL_NAME))
+    items = load_items(runner.engine, header.id)
+    assert {i.scenario for i in items if i.example_id.startswith("oom_killed")} == {"oom_killed-window"}
+    assert header.report is not None
+    assert (header.report.examples, header.report.scenarios, header.report.items_with_scenario) == (
+        26,
+        13,
+        26,
+    )
+    # Examples without a scenario (sets from before v2) count as one scenario each.
+    plain = [e.model_copy(update={"scenario": None}) for e in small_golden_set()]
+    bare = runner.run(EvalRequest(model=BASELINE_MODEL_NAME, slice=parse_slice(limit=6)), examples=plain)
+    assert bare.report is not None
+    assert (bare.report.scenarios, bare.report.items_with_scenario) == (6, 0)
+
+
 # --- the real llama-server --------------------------------------------------------------------------------
 
 
@@ -322,8 +420,9 @@ def test_real_llama_server_run(
     header = runner.run(request)
     assert header.status == "completed"
     assert header.concurrency == llama_server.parallel  # the server's slot count
-    assert header.fingerprint["server_build"] not in ("", "n/a")
-    assert header.fingerprint["server"]["model_path"]
+    assert header.fingerprint.server_build not in ("", "n/a")
+    assert header.fingerprint.server is not None
+    assert header.fingerprint.server["model_path"]
     items = load_items(runner.engine, header.id)
     assert len(items) == 4
     # A random-weight model under the schema's grammar answers, rightly or wrongly, but answers.
@@ -335,3 +434,44 @@ def test_real_llama_server_run(
     assert again.summary is not None
     assert again.summary.cached_items == 4
     assert again.summary.accuracy == header.summary.accuracy
+
+
+@pytest.mark.llama
+def test_real_llama_server_repeats_sample_with_a_seed_each(
+    llama_server: LocalModelServer,
+    llama_models_file: Path,
+    golden_dir: Path,
+    make_runner: Runner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the prompt's temperature at 1, the real server's answers vary across repeats' seeds."""
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    template = (PROJECT_ROOT / "prompts" / f"{PROMPT}.j2").read_text(encoding="utf-8")
+    assert "  temperature: 0.0\n" in template
+    (prompts / f"{PROMPT}.j2").write_text(template.replace("  temperature: 0.0\n", "  temperature: 1.0\n"))
+    monkeypatch.setenv("PROMPTS_DIR", str(prompts))
+    monkeypatch.setenv("MODELS_FILE", str(llama_models_file))
+    runner = make_runner()
+    header = runner.run(
+        EvalRequest(
+            prompt=PROMPT, model="tiny-q4_k_m", slice=parse_slice(limit=2), repeats=2, use_cache=False
+        )
+    )
+    assert header.status == "completed"
+    assert header.params["temperature"] == 1.0
+    assert header.fingerprint.repeat_seeds == [1, 2]
+    items = load_items(runner.engine, header.id)
+    assert sorted((i.example_id, i.repeat) for i in items) == [
+        (e, r) for e in header.item_ids for r in (0, 1)
+    ]
+    assert {i.outcome for i in items} <= {"correct", "wrong", "invalid_output"}
+    # A random-weight model sampling at temperature 1 writes different answers under different seeds.
+    by_example: dict[str, set[str]] = {}
+    for item in items:
+        by_example.setdefault(item.example_id, set()).add(item.raw_output)
+    assert any(len(answers) == 2 for answers in by_example.values())
+    assert header.report is not None
+    assert header.report.agreement is not None
+    assert header.report.agreement.repeats == 2

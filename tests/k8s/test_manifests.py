@@ -547,8 +547,14 @@ def test_app_containers_only_set_settings_the_app_reads() -> None:
     assert app_containers(), "no container runs the LogTriage image"
     problems = []
     for obj, _, container in app_containers():
+        # A variable the kubelet expands into the arguments ($(NAME)) is an argument, not a setting.
+        expanded = " ".join(str(part) for part in [*container.get("command", []), *container.get("args", [])])
         for env_name in container_env(container, obj["metadata"]["namespace"]):
-            if env_name not in names and not env_name.startswith(prefixes):
+            if (
+                env_name not in names
+                and not env_name.startswith(prefixes)
+                and f"$({env_name})" not in expanded
+            ):
                 problems.append(
                     f"{ident(obj)}/{container['name']}: {env_name} is not a setting of app/config.py"
                 )
@@ -772,8 +778,8 @@ def test_eval_cronjob_runs_the_eval_and_pushes() -> None:
     (container,) = pod_spec["containers"]
     command = [*container["command"], *container["args"]]
     assert command == [
-        "logtriage", "eval", "run", "--prompt", "rca-evidence-first@latest",
-        "--model", "llama-3.2-3b-q4_k_m", "--push", "--json",
+        "logtriage", "eval", "run", "--run-id", "$(EVAL_RUN_ID)", "--shard", "$(JOB_COMPLETION_INDEX)/3",
+        "--prompt", "rca-evidence-first@latest", "--model", "llama-3.2-3b-q4_k_m", "--push", "--json",
     ]  # fmt: skip
     env = container_env(container, "logtriage")
     assert str(env["PUSHGATEWAY_URL"]).startswith("http://prometheus-pushgateway.monitoring.svc")
@@ -781,6 +787,49 @@ def test_eval_cronjob_runs_the_eval_and_pushes() -> None:
     assert option(command, "--model") in {m.name for m in models}
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     assert cronjob["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] > 0
+
+
+def test_the_nightly_eval_is_one_run_split_over_an_indexed_job() -> None:
+    from app.cli.evals import EXIT_ITEMS_FAILED
+
+    cronjob = find_object("CronJob", "logtriage-eval", "logtriage")
+    job = cronjob["spec"]["jobTemplate"]["spec"]
+    pod_spec = pod_specs(cronjob)[0]
+    (container,) = pod_spec["containers"]
+    assert job["completionMode"] == "Indexed"
+    assert job["parallelism"] == job["completions"] > 1
+    # Every pod is shard INDEX/COUNT of the run named after its Job; COUNT is the Job's completions.
+    args = container["args"]
+    assert option(args, "--shard") == f"$(JOB_COMPLETION_INDEX)/{job['completions']}"
+    sources = {
+        v["name"]: v.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for v in container["env"]
+    }
+    assert (
+        sources["JOB_COMPLETION_INDEX"] == "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+    )
+    assert option(args, "--run-id") == "$(EVAL_RUN_ID)"
+    assert sources["EVAL_RUN_ID"] == "metadata.labels['batch.kubernetes.io/job-name']"
+    # A run that completed with failed items is not retried; a crashed shard is, once.
+    assert pod_spec["restartPolicy"] == "Never"
+    assert job["backoffLimitPerIndex"] >= 1
+    (rule,) = job["podFailurePolicy"]["rules"]
+    assert rule["action"] == "FailIndex"
+    assert rule["onExitCodes"] == {
+        "containerName": container["name"],
+        "operator": "In",
+        "values": [EXIT_ITEMS_FAILED],
+    }
+    # The shards share the model's Service, scaled out behind it, and fit its slots.
+    model = next(
+        m for m in _models_file(container, pod_spec, "logtriage") if m.name == option(args, "--model")
+    )
+    match = re.fullmatch(r"http://([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.cluster\.local:\d+", model.base_url)
+    assert match
+    deployment = _selected_deployment(find_object("Service", match.group(1), match.group(2)))
+    replicas = deployment["spec"]["replicas"]
+    slots = int(option(pod_specs(deployment)[0]["containers"][0]["args"], "--parallel") or 1)
+    assert replicas >= 2
+    assert job["parallelism"] <= replicas * slots
 
 
 def test_local_volumes_live_on_the_heavy_node_and_each_has_one_claim() -> None:

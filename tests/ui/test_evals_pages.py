@@ -107,7 +107,7 @@ def test_a_run_shows_failing_items_with_logs_and_output_as_text(world: FakeWorld
     at.run()
     assert_no_exception(at)
     assert metric(at, "Accuracy") == "0.0%"
-    assert header.fingerprint["server_build"] == "b6000-test"
+    assert header.fingerprint.server_build == "b6000-test"
     failing = at.dataframe(key="evals.failing").value
     assert len(failing) == 4
     select_rows(at, "evals.failing", [0])
