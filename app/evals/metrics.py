@@ -10,12 +10,16 @@ Conventions, the same everywhere (tables, comparisons, the Pushgateway):
 * micro-F1 pools those classes' counts, so it equals accuracy when every answer is valid and falls below
   it when answers are missing;
 * latency figures cover the items the model answered (correct, wrong or invalid output), cached ones
-  with the figures measured when they were first run.
+  with the figures measured when they were first run;
+* a run with repeats holds several results per example (``repeat`` 0..N-1); the scores here count every
+  result, and ``majority_answers`` reduces them to one answer per example (what comparisons use);
+* items of one golden scenario are variations of one situation, not independent evidence: ``cluster``
+  names the unit a bootstrap resamples (the scenario, else the example).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any, Literal, get_args
 
@@ -55,6 +59,10 @@ class ItemResult(BaseModel):
     completion_tokens: int | None = None
     trace_id: str | None = None
     cached: bool = False
+    repeat: int = Field(default=0, ge=0, description="Which repeat of the example this result is (0..N-1).")
+    scenario: str | None = Field(
+        default=None, description="The golden example's scenario; None for examples without one (v1 runs)."
+    )
 
     @property
     def predicted_label(self) -> str:
@@ -67,6 +75,20 @@ class ItemResult(BaseModel):
     def key(self) -> tuple[str, str]:
         """(example id, content hash): what must match for two runs' items to be the same item."""
         return self.example_id, self.content_hash
+
+    @property
+    def cluster(self) -> str:
+        """The independent unit this item belongs to: its scenario, or the example itself without one."""
+        return f"scenario:{self.scenario}" if self.scenario else f"example:{self.example_id}"
+
+
+class RepeatAgreement(BaseModel):
+    """How stable a run's answers are across repeats of the same examples."""
+
+    repeats: int = Field(description="Most results any one example has.")
+    examples: int = Field(description="Examples with more than one result.")
+    agreement: float = Field(description="Mean share of an example's results that give its majority answer.")
+    flip_share: float = Field(description="Share of those examples whose results do not all give one answer.")
 
 
 class ClassMetrics(BaseModel):
@@ -123,6 +145,12 @@ class RunMetrics(BaseModel):
     per_class: list[ClassMetrics]
     confusion: ConfusionMatrix
     latency: LatencySummary
+    scenarios: int | None = Field(
+        default=None,
+        description="Distinct scenarios the items cover (an example without one counts alone); "
+        "None in summaries stored before scenarios were counted.",
+    )
+    repeats: RepeatAgreement | None = Field(default=None, description="None when no example was repeated.")
 
 
 # --- the formulas, shared with the bootstrap (which feeds them arrays of resampled counts) ---------------
@@ -275,6 +303,63 @@ def outcome_counts(items: Sequence[ItemResult]) -> dict[str, int]:
     return {outcome: counts[outcome] for outcome in OUTCOMES}
 
 
+def scenario_count(items: Sequence[ItemResult]) -> int:
+    """Distinct independent units (scenarios, or examples without one) among the items."""
+    return len({item.cluster for item in items})
+
+
+def group_repeats(items: Sequence[ItemResult]) -> dict[tuple[str, str], list[ItemResult]]:
+    """Each example's results (by key), in repeat order; keys sorted."""
+    groups: defaultdict[tuple[str, str], list[ItemResult]] = defaultdict(list)
+    for item in items:
+        groups[item.key].append(item)
+    return {key: sorted(groups[key], key=lambda item: item.repeat) for key in sorted(groups)}
+
+
+def majority_answer(results: Sequence[ItemResult]) -> ItemResult:
+    """The result whose answer most of ``results`` gave; a tie goes to the answer the earliest repeat gave.
+
+    Answers are predicted labels, "invalid" included (a repeat that failed is an answer of its own). The
+    result returned is the earliest repeat that gave the winning answer, so its output, evidence and
+    latency are a real answer's.
+    """
+    if not results:
+        raise ValueError("majority_answer needs at least one result")
+    ordered = sorted(results, key=lambda item: item.repeat)
+    votes = Counter(item.predicted_label for item in ordered)
+    top = max(votes.values())
+    # Counter keeps first-seen order, so the first label with the top count is the earliest one.
+    winner = next(label for label, count in votes.items() if count == top)
+    return next(item for item in ordered if item.predicted_label == winner)
+
+
+def majority_answers(items: Sequence[ItemResult]) -> list[ItemResult]:
+    """One result per example: its majority answer across repeats (the result itself without repeats)."""
+    return [majority_answer(results) for results in group_repeats(items).values()]
+
+
+def answer_agreement(results: Sequence[ItemResult]) -> tuple[int, int]:
+    """(results giving the majority answer, results) for one example's repeats."""
+    if not results:
+        return 0, 0
+    votes = Counter(item.predicted_label for item in results)
+    return max(votes.values()), len(results)
+
+
+def repeat_agreement(items: Sequence[ItemResult]) -> RepeatAgreement | None:
+    """Agreement across repeats and the share of examples whose answer flips; None without repeats."""
+    repeated = [results for results in group_repeats(items).values() if len(results) > 1]
+    if not repeated:
+        return None
+    shares = [agree / total for agree, total in map(answer_agreement, repeated)]
+    return RepeatAgreement(
+        repeats=max(len(results) for results in repeated),
+        examples=len(repeated),
+        agreement=ratio(sum(shares), len(shares)),
+        flip_share=ratio(sum(1 for share in shares if share < 1.0), len(shares)),
+    )
+
+
 def score_run(items: Sequence[ItemResult]) -> RunMetrics:
     """Every metric of a run's items."""
     return RunMetrics(
@@ -291,4 +376,6 @@ def score_run(items: Sequence[ItemResult]) -> RunMetrics:
         per_class=precision_recall_by_class(items),
         confusion=confusion_matrix(items),
         latency=latency_summary(items),
+        scenarios=scenario_count(items),
+        repeats=repeat_agreement(items),
     )

@@ -183,3 +183,77 @@ def test_bootstrap_formulas_match_the_scalar_ones() -> None:
     is_true, is_pred, hit = metrics.class_indicators(items)
     macro = metrics.macro_from_counts(hit.sum(0), is_true.sum(0), is_pred.sum(0))
     assert float(macro) == pytest.approx(metrics.macro_f1(items))
+
+
+# --- scenarios and repeats ------------------------------------------------------------------------------------
+
+
+def answer(
+    n: int, expected: str, predicted: str | None, *, repeat: int = 0, scenario: str | None = None
+) -> ItemResult:
+    outcome: Outcome = "timeout" if predicted is None else "correct" if predicted == expected else "wrong"
+    return item(expected, predicted, outcome, n=n).model_copy(update={"repeat": repeat, "scenario": scenario})
+
+
+def test_items_of_one_scenario_are_one_unit() -> None:
+    items = [answer(i, "healthy", "healthy", scenario=f"s{i // 4}") for i in range(10)]
+    items += [answer(10, "healthy", "healthy"), answer(11, "healthy", "healthy")]  # no scenario: alone
+    assert metrics.scenario_count(items) == 3 + 2
+    assert items[0].cluster == items[3].cluster != items[4].cluster
+    assert items[10].cluster == "example:ex-10"
+    # A scenario named like an example id is still a different unit.
+    assert answer(1, "healthy", "healthy", scenario="ex-1").cluster != answer(1, "healthy", "healthy").cluster
+
+
+def test_the_majority_answer_and_its_tie_rule() -> None:
+    two_to_one = [
+        answer(0, "oom_killed", p, repeat=r) for r, p in enumerate(["healthy", "oom_killed", "oom_killed"])
+    ]
+    assert metrics.majority_answer(two_to_one).predicted == "oom_killed"
+    assert metrics.majority_answer(two_to_one).repeat == 1  # the earliest repeat with the winning answer
+    # A tie goes to the answer the earliest repeat gave, whatever order the results come in.
+    tie = [answer(0, "oom_killed", "oom_killed", repeat=1), answer(0, "oom_killed", "healthy", repeat=0)]
+    assert metrics.majority_answer(tie).predicted == "healthy"
+    assert metrics.majority_answer(list(reversed(tie))).predicted == "healthy"
+    # A failed repeat is an answer of its own ("invalid"), and can win.
+    failing = [answer(0, "oom_killed", None, repeat=r) for r in range(2)] + [
+        answer(0, "oom_killed", "oom_killed", repeat=2)
+    ]
+    assert metrics.majority_answer(failing).predicted_label == INVALID
+    with pytest.raises(ValueError, match="at least one"):
+        metrics.majority_answer([])
+
+
+def test_agreement_and_flips_across_repeats() -> None:
+    items = [
+        *(answer(0, "oom_killed", "oom_killed", repeat=r) for r in range(3)),  # 3/3
+        *(
+            answer(1, "oom_killed", p, repeat=r) for r, p in enumerate(["oom_killed", "healthy", "healthy"])
+        ),  # 2/3
+        *(answer(2, "healthy", p, repeat=r) for r, p in enumerate(["healthy", "oom_killed", None])),  # 1/3
+    ]
+    agreement = metrics.repeat_agreement(items)
+    assert agreement is not None
+    assert (agreement.repeats, agreement.examples) == (3, 3)
+    assert agreement.agreement == pytest.approx((1 + 2 / 3 + 1 / 3) / 3)
+    assert agreement.flip_share == pytest.approx(2 / 3)
+    assert [a.predicted_label for a in metrics.majority_answers(items)] == [
+        "oom_killed",
+        "healthy",
+        "healthy",
+    ]
+    assert metrics.repeat_agreement([answer(0, "healthy", "healthy")]) is None
+
+
+def test_score_run_counts_scenarios_and_repeats() -> None:
+    items = [
+        answer(i, "healthy", "healthy", repeat=r, scenario=f"s{i // 2}") for i in range(4) for r in range(2)
+    ]
+    scored = metrics.score_run(items)
+    assert (scored.items, scored.scenarios) == (8, 2)
+    assert scored.repeats is not None
+    assert (scored.repeats.repeats, scored.repeats.flip_share) == (2, 0.0)
+    # Summaries stored before scenarios were counted still load.
+    old = scored.model_dump(mode="json")
+    del old["scenarios"], old["repeats"]
+    assert metrics.RunMetrics.model_validate(old).scenarios is None
