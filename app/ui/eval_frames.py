@@ -149,6 +149,8 @@ def items_frame(items: Sequence[ItemResult]) -> pd.DataFrame:
     columns = ["example", "repeat", "scenario", "expected", "predicted", "outcome", "time", "cached", "error"]
     if not repeated:
         columns.remove("repeat")
+    if not any(item.scenario for item in items):
+        columns.remove("scenario")  # a run stored before scenarios were recorded, or a set without them
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -239,7 +241,9 @@ def outcomes_frame(rows: Sequence[ExampleOutcome]) -> pd.DataFrame:
         "category",
     ]
     frame = pd.DataFrame([row.model_dump() for row in rows], columns=columns)
-    unused = [name for name in ("a_agreement", "b_agreement") if not frame[name].astype(bool).any()]
+    unused = [
+        name for name in ("scenario", "a_agreement", "b_agreement") if not frame[name].astype(bool).any()
+    ]
     return frame.drop(columns=unused)
 
 

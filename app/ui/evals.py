@@ -16,7 +16,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -44,8 +43,9 @@ POLL_S = 0.5
 WATCH_S = 2.0
 """How often the page looks for progress of runs started elsewhere (the CLI, a CronJob, another tab)."""
 STATUS_COLORS = {"completed": "#10b981", "running": "#f59e0b", "cancelled": "#94a3b8", "failed": "#ef4444"}
-TRIAGE_PAGE = "triage"
-"""The Triage page's URL path; a link relative to the current page keeps the app's base path."""
+TRIAGE_PAGE = "pages/triage.py"
+"""The Triage page's file as the router registers it: ``st.page_link`` turns it into the page's URL under
+the app's base path, and opens it in this session."""
 CLAIM_BOXES = {
     "better": (st.success, ":material/trending_up:"),
     "worse": (st.error, ":material/trending_down:"),
@@ -336,11 +336,6 @@ def claim_box(pair_name: str, claim: Claim) -> None:
     box(components.escape_markdown(f"{pair_name}: {claim.text}"), icon=icon)
 
 
-def triage_link(example_id: str) -> str:
-    """The Triage page on this example's window, relative to the current page (so under the base path)."""
-    return f"{TRIAGE_PAGE}?example={quote(example_id, safe='')}"
-
-
 # --- showing an example --------------------------------------------------------------------------------------
 
 
@@ -354,10 +349,11 @@ def example_detail(
 ) -> None:
     """An example's logs with the labeled and cited lines marked and in view, each run's output, and a
     link to the same window in Triage."""
-    st.link_button(
-        "Open this window in Triage",
-        triage_link(example_id),
+    st.page_link(
+        TRIAGE_PAGE,
+        label="Open this window in Triage",
         icon=":material/troubleshoot:",
+        query_params={"example": example_id},
         help="The Triage page loads this golden window, so you can run a model on it yourself.",
     )
     columns = st.columns(len(outputs)) if outputs else []
@@ -411,7 +407,7 @@ def _output(name: str, item: ItemResult, repeats: Sequence[ItemResult], *, key: 
         st.text(item.error)
     numbers = frames.model_numbers(item)
     if numbers:
-        st.text(f"{name} cited prompt lines {', '.join(map(str, numbers))}")
+        st.text(f"{name} cited lines {', '.join(map(str, numbers))}")
     st.code(item.raw_output or "(no output)", language="json", wrap_lines=True)
     if len(repeats) > 1:
         st.caption(f"{len(repeats)} repeats: the majority answer is shown")
