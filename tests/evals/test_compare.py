@@ -20,49 +20,12 @@ from app.evals.metrics import ItemResult
 from app.evals.runner import BASELINE_MODEL_NAME
 from app.taxonomy import ROOT_CAUSES
 from tests.evals.conftest import rca_json
+from tests.evals.runs import paired_runs, result
 from tests.fixtures.llama import FakeOpenAIServer
-
-
-def result(
-    n: int,
-    expected: str,
-    predicted: str | None,
-    *,
-    content_hash: str | None = None,
-    repeat: int = 0,
-    scenario: str | None = None,
-    total_ms: float | None = None,
-) -> ItemResult:
-    outcome = "invalid_output" if predicted is None else ("correct" if predicted == expected else "wrong")
-    return ItemResult(
-        example_id=f"ex-{n:03d}",
-        content_hash=content_hash or f"h{n}",
-        expected=expected,
-        predicted=predicted,
-        outcome=outcome,
-        repeat=repeat,
-        scenario=scenario,
-        total_ms=total_ms,
-    )
 
 
 def run(run_id: str, items: list[ItemResult], **extra: object) -> RunItems:
     return RunItems(run_id=run_id, label=f"model-{run_id}", items=items, **extra)  # type: ignore[arg-type]
-
-
-def paired_runs(
-    rng: random.Random, n: int, a_rate: float, b_rate: float
-) -> tuple[list[ItemResult], list[ItemResult]]:
-    """Two runs over the same n items, right with the given rates (wrong answers random)."""
-    a_items, b_items = [], []
-    for i in range(n):
-        expected = rng.choice(ROOT_CAUSES)
-        for rate, items in ((a_rate, a_items), (b_rate, b_items)):
-            predicted = (
-                expected if rng.random() < rate else rng.choice([c for c in ROOT_CAUSES if c != expected])
-            )
-            items.append(result(i, expected, predicted))
-    return a_items, b_items
 
 
 # --- claims -------------------------------------------------------------------------------------------------

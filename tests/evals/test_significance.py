@@ -16,32 +16,7 @@ from statsmodels.stats.multitest import multipletests
 from app.evals import significance
 from app.evals.metrics import ItemResult, macro_f1
 from app.taxonomy import ROOT_CAUSES
-
-
-def result(n: int, expected: str, predicted: str | None, *, scenario: str | None = None) -> ItemResult:
-    outcome = "invalid_output" if predicted is None else ("correct" if predicted == expected else "wrong")
-    return ItemResult(
-        example_id=f"ex-{n:03d}",
-        content_hash=f"h{n}",
-        expected=expected,
-        predicted=predicted,
-        outcome=outcome,
-        scenario=scenario,
-    )
-
-
-def paired_runs(
-    rng: random.Random, n: int, a_rate: float, b_rate: float, *, classes: list[str] | None = None
-) -> tuple[list[ItemResult], list[ItemResult]]:
-    """Two runs over the same n items, right with the given rates (wrong answers random)."""
-    pool = classes or list(ROOT_CAUSES)
-    a_items, b_items = [], []
-    for i in range(n):
-        expected = rng.choice(pool)
-        for rate, items in ((a_rate, a_items), (b_rate, b_items)):
-            predicted = expected if rng.random() < rate else rng.choice([c for c in pool if c != expected])
-            items.append(result(i, expected, predicted))
-    return a_items, b_items
+from tests.evals.runs import paired_runs, result
 
 
 def sklearn_macro(items: list[ItemResult]) -> float:
