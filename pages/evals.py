@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.evals.runner import BASELINE_MODEL_NAME, MAX_CONCURRENCY, RunHeader, parse_slice
+from app.evals.metrics import ItemResult, repeat_agreement, scenario_count
+from app.evals.runner import BASELINE_MODEL_NAME, MAX_CONCURRENCY, EvalRequest, RunHeader
 from app.taxonomy import ROOT_CAUSES
 from app.triage import DEFAULT_PROMPT
 from app.ui import components
@@ -75,18 +76,17 @@ def start_section() -> None:
     # A click that raced a run started meanwhile (the button drawn before it) starts nothing.
     if clicked and not running:
         with components.error_boundary("starting the run"):
-            request = ui.build_request(
+            request = EvalRequest(
                 prompt=prompt or DEFAULT_PROMPT,
                 model=model or BASELINE_MODEL_NAME,
-                slice_=parse_slice(
-                    None,
+                slice=ui.eval_slice(
                     classes=list(classes),
                     source=None if source == ANY_SOURCE else source,
                     ids=[i.strip() for i in ids.split(",") if i.strip()],
                     limit=int(limit) or None,
+                    per_class=int(per_class) or None,
+                    seed=int(seed),
                 ),
-                per_class=int(per_class) or None,
-                seed=int(seed),
                 concurrency=int(concurrency) or None,
                 use_cache=not no_cache,
             )
@@ -122,8 +122,8 @@ def fingerprint_section(header: RunHeader) -> None:
         components.error_box(header.error)
 
 
-def headline_metrics(header: RunHeader) -> None:
-    """The run's scores in a row of metrics, then its outcome counts."""
+def headline_metrics(header: RunHeader, items: list[ItemResult]) -> None:
+    """The run's scores in a row of metrics, then its outcome counts (and agreement across repeats)."""
     summary = header.summary
     assert summary is not None
     cols = st.columns(7)
@@ -135,17 +135,18 @@ def headline_metrics(header: RunHeader) -> None:
     cols[5].metric("Items", f"{summary.items:,}", help=f"{summary.cached_items} from the cache")
     cols[6].metric(
         "Scenarios",
-        "—" if summary.scenarios is None else f"{summary.scenarios:,}",
-        help="Distinct golden scenarios the items come from: the independent evidence behind the scores.",
+        f"{scenario_count(items):,}",
+        help="Distinct golden scenarios the items come from (an example without one counts alone): the "
+        "independent evidence behind the scores.",
     )
     outcomes = " · ".join(
         f"{outcome.replace('_', ' ')}: {count}" for outcome, count in summary.outcomes.items()
     )
-    if summary.repeats is not None:
-        repeats = summary.repeats
+    repeats = repeat_agreement(items)
+    if repeats is not None:
         outcomes += (
-            f" · {repeats.repeats} repeats of {repeats.examples} examples: {repeats.agreement:.1%} agreement, "
-            f"{repeats.flip_share:.1%} of answers flip"
+            f" · {repeats.repeats} repeats: {repeats.mean_agreement:.1%} agreement across them, "
+            f"{repeats.flip_rate:.1%} of {repeats.examples} examples flip"
         )
     st.caption(outcomes)
 
@@ -160,7 +161,8 @@ def run_detail(header: RunHeader) -> None:
     if summary is None:
         st.info("This run has no results yet.", icon=":material/hourglass_empty:")
         return
-    headline_metrics(header)
+    items = ui.run_items(header)
+    headline_metrics(header, items)
     table_col, matrix_col = st.columns([2, 3], gap="large")
     with table_col:
         st.caption("Per class (— where a ratio has no denominator: nothing predicted, or no examples)")
@@ -168,7 +170,6 @@ def run_detail(header: RunHeader) -> None:
     with matrix_col:
         st.caption("Confusion matrix")
         ui.chart(charts.confusion_figure(summary.confusion), key="evals.confusion")
-    items = ui.run_items(header)
     latency = summary.latency
     st.caption(
         f"Latency of {latency.timed_items} answered items: p50 {frames.format_latency(latency.total_ms.get('0.5'))}"

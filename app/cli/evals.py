@@ -406,11 +406,11 @@ def comparison_tables(comparison: Comparison) -> list[Table]:
     if any(run.repeats for run in comparison.runs):
         side.add_row(
             "repeat agreement",
-            *(_pct(run.repeats.agreement) if run.repeats else "—" for run in comparison.runs),
+            *(_pct(run.repeats.mean_agreement) if run.repeats else "—" for run in comparison.runs),
         )
         side.add_row(
             "answers that flip",
-            *(_pct(run.repeats.flip_share) if run.repeats else "—" for run in comparison.runs),
+            *(_pct(run.repeats.flip_rate) if run.repeats else "—" for run in comparison.runs),
         )
     claims = Table(
         "pair",

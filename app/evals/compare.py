@@ -349,9 +349,7 @@ def compare_runs(
         acc, macro = bootstrap_intervals(run_items, clusters, resamples=resamples, seed=seed)
         every = shared_results(run, keys)
         # Scores are of the majority answers; what it cost is every repeat's.
-        metrics = score_run(run_items).model_copy(
-            update={"latency": latency_summary(every), "repeats": repeat_agreement(every)}
-        )
+        metrics = score_run(run_items).model_copy(update={"latency": latency_summary(every)})
         columns.append(
             RunColumn(
                 letter=name,
@@ -363,7 +361,7 @@ def compare_runs(
                 accuracy=acc,
                 macro_f1=macro,
                 results=len(every),
-                repeats=metrics.repeats,
+                repeats=repeat_agreement(every),
             )
         )
     tests = []

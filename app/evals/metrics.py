@@ -12,7 +12,8 @@ Conventions, the same everywhere (tables, comparisons, the Pushgateway):
 * latency figures cover the items the model answered (correct, wrong or invalid output), cached ones
   with the figures measured when they were first run;
 * a run with repeats holds several results per example (``repeat`` 0..N-1); the scores here count every
-  result, and ``majority_answers`` reduces them to one answer per example (what comparisons use);
+  result, ``majority_answers`` reduces them to one answer per example (what comparisons use), and
+  ``repeat_agreement`` says how often the repeats agree;
 * items of one golden scenario are variations of one situation, not independent evidence: ``cluster``
   names the unit a bootstrap resamples (the scenario, else the example).
 """
@@ -83,12 +84,13 @@ class ItemResult(BaseModel):
 
 
 class RepeatAgreement(BaseModel):
-    """How stable a run's answers are across repeats of the same examples."""
+    """How stable the answers are across repeats: per example, the share of answers equal to its mode."""
 
-    repeats: int = Field(description="Most results any one example has.")
-    examples: int = Field(description="Examples with more than one result.")
-    agreement: float = Field(description="Mean share of an example's results that give its majority answer.")
-    flip_share: float = Field(description="Share of those examples whose results do not all give one answer.")
+    repeats: int
+    examples: int = Field(description="Examples with at least two answers (timeouts and errors are none).")
+    mean_agreement: float = Field(description="Mean over those examples of modal answers / answers.")
+    flip_rate: float = Field(description="Share of those examples with more than one distinct answer.")
+    flipped: list[str] = Field(default_factory=list, description="Ids of the examples whose answer flips.")
 
 
 class ClassMetrics(BaseModel):
@@ -145,12 +147,6 @@ class RunMetrics(BaseModel):
     per_class: list[ClassMetrics]
     confusion: ConfusionMatrix
     latency: LatencySummary
-    scenarios: int | None = Field(
-        default=None,
-        description="Distinct scenarios the items cover (an example without one counts alone); "
-        "None in summaries stored before scenarios were counted.",
-    )
-    repeats: RepeatAgreement | None = Field(default=None, description="None when no example was repeated.")
 
 
 # --- the formulas, shared with the bootstrap (which feeds them arrays of resampled counts) ---------------
@@ -319,18 +315,20 @@ def group_repeats(items: Sequence[ItemResult]) -> dict[tuple[str, str], list[Ite
 def majority_answer(results: Sequence[ItemResult]) -> ItemResult:
     """The result whose answer most of ``results`` gave; a tie goes to the answer the earliest repeat gave.
 
-    Answers are predicted labels, "invalid" included (a repeat that failed is an answer of its own). The
-    result returned is the earliest repeat that gave the winning answer, so its output, evidence and
-    latency are a real answer's.
+    Answers are the predicted labels of answered results ("invalid" for output that is not an RCA);
+    timeouts and server errors say more about the moment than the model and cast no vote, unless no
+    repeat answered at all (then the earliest failure stands). The result returned is the earliest
+    repeat that gave the winning answer, so its output, evidence and latency are a real answer's.
     """
     if not results:
         raise ValueError("majority_answer needs at least one result")
     ordered = sorted(results, key=lambda item: item.repeat)
-    votes = Counter(item.predicted_label for item in ordered)
+    voters = [item for item in ordered if item.outcome in ANSWERED] or ordered[:1]
+    votes = Counter(item.predicted_label for item in voters)
     top = max(votes.values())
     # Counter keeps first-seen order, so the first label with the top count is the earliest one.
     winner = next(label for label, count in votes.items() if count == top)
-    return next(item for item in ordered if item.predicted_label == winner)
+    return next(item for item in voters if item.predicted_label == winner)
 
 
 def majority_answers(items: Sequence[ItemResult]) -> list[ItemResult]:
@@ -339,24 +337,35 @@ def majority_answers(items: Sequence[ItemResult]) -> list[ItemResult]:
 
 
 def answer_agreement(results: Sequence[ItemResult]) -> tuple[int, int]:
-    """(results giving the majority answer, results) for one example's repeats."""
-    if not results:
-        return 0, 0
-    votes = Counter(item.predicted_label for item in results)
-    return max(votes.values()), len(results)
+    """(answers equal to the modal one, answers) among one example's repeats; failures are no answers."""
+    votes = Counter(item.predicted_label for item in results if item.outcome in ANSWERED)
+    return (max(votes.values()), sum(votes.values())) if votes else (0, 0)
 
 
-def repeat_agreement(items: Sequence[ItemResult]) -> RepeatAgreement | None:
-    """Agreement across repeats and the share of examples whose answer flips; None without repeats."""
-    repeated = [results for results in group_repeats(items).values() if len(results) > 1]
-    if not repeated:
+def repeat_agreement(items: Sequence[ItemResult], repeats: int | None = None) -> RepeatAgreement | None:
+    """Agreement across repeats and the share of examples whose answer flips, over examples with two or
+    more answers; None for a run without repeats (``repeats`` <= 1, or by default no example repeated)."""
+    groups = group_repeats(items)
+    repeats = (
+        repeats if repeats is not None else max((len(results) for results in groups.values()), default=0)
+    )
+    if repeats <= 1:
         return None
-    shares = [agree / total for agree, total in map(answer_agreement, repeated)]
+    shares: list[float] = []
+    flipped: list[str] = []
+    for (example_id, _), results in groups.items():
+        modal, answers = answer_agreement(results)
+        if answers < 2:
+            continue
+        shares.append(modal / answers)
+        if modal < answers:
+            flipped.append(example_id)
     return RepeatAgreement(
-        repeats=max(len(results) for results in repeated),
-        examples=len(repeated),
-        agreement=ratio(sum(shares), len(shares)),
-        flip_share=ratio(sum(1 for share in shares if share < 1.0), len(shares)),
+        repeats=repeats,
+        examples=len(shares),
+        mean_agreement=ratio(sum(shares), len(shares)),
+        flip_rate=ratio(len(flipped), len(shares)),
+        flipped=flipped,
     )
 
 
@@ -376,6 +385,4 @@ def score_run(items: Sequence[ItemResult]) -> RunMetrics:
         per_class=precision_recall_by_class(items),
         confusion=confusion_matrix(items),
         latency=latency_summary(items),
-        scenarios=scenario_count(items),
-        repeats=repeat_agreement(items),
     )

@@ -30,7 +30,6 @@ RUN_COLUMNS = (
     "accuracy %",
     "macro-F1 %",
     "items",
-    "scenarios",
     "invalid %",
     "p50",
     "p95",
@@ -95,7 +94,6 @@ def runs_frame(headers: Sequence[RunHeader]) -> pd.DataFrame:
                 "accuracy %": pct(summary.accuracy) if summary else None,
                 "macro-F1 %": pct(summary.macro_f1) if summary else None,
                 "items": len(header.item_ids),
-                "scenarios": summary.scenarios if summary else None,
                 "invalid %": pct(summary.invalid_output_rate) if summary else None,
                 "p50": format_latency(summary.latency.total_ms.get("0.5")) if summary else NO_VALUE,
                 "p95": format_latency(summary.latency.total_ms.get("0.95")) if summary else NO_VALUE,
@@ -176,15 +174,15 @@ def headline_frame(result: Comparison) -> pd.DataFrame:
             "p95 latency": format_latency(metrics.latency.total_ms.get("0.95")),
             "decoding speed": format_rate(metrics.latency.tokens_per_s_mean),
             "items": f"{metrics.items:,}",
-            "scenarios": f"{metrics.scenarios:,}" if metrics.scenarios is not None else NO_VALUE,
+            "scenarios": f"{result.shared_scenarios:,}",
         }
         if repeats:
             agreement = run.repeats
             values["results (repeats included)"] = f"{run.results:,}"
             values["agreement across repeats %"] = (
-                f"{agreement.agreement * 100:.1f}" if agreement else "no repeats"
+                f"{agreement.mean_agreement * 100:.1f}" if agreement else "no repeats"
             )
-            values["answers that flip %"] = f"{agreement.flip_share * 100:.1f}" if agreement else "no repeats"
+            values["answers that flip %"] = f"{agreement.flip_rate * 100:.1f}" if agreement else "no repeats"
         for name, value in values.items():
             rows.setdefault(name, {})[column] = value
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -31,6 +32,7 @@ from app.evals.runner import (
     get_run,
     list_runs,
     load_items,
+    parse_slice,
 )
 from app.golden.schema import GoldenExample
 from app.ui import cache, components
@@ -43,9 +45,8 @@ POLL_S = 0.5
 WATCH_S = 2.0
 """How often the page looks for progress of runs started elsewhere (the CLI, a CronJob, another tab)."""
 STATUS_COLORS = {"completed": "#10b981", "running": "#f59e0b", "cancelled": "#94a3b8", "failed": "#ef4444"}
-TRIAGE_PAGE = "pages/triage.py"
-"""The Triage page's file as the router registers it: ``st.page_link`` turns it into the page's URL under
-the app's base path, and opens it in this session."""
+EXAMPLE_PARAM = "example"
+"""The query parameter with which the Triage page (the app's root) opens a golden example's window."""
 CLAIM_BOXES = {
     "better": (st.success, ":material/trending_up:"),
     "worse": (st.error, ":material/trending_down:"),
@@ -118,34 +119,27 @@ def prompt_refs() -> list[str]:
     return current + older
 
 
-def build_request(
+def eval_slice(
     *,
-    prompt: str,
-    model: str,
-    slice_: GoldenSlice,
+    classes: list[str],
+    source: str | None,
+    ids: list[str],
+    limit: int | None,
     per_class: int | None,
     seed: int,
-    concurrency: int | None,
-    use_cache: bool,
-) -> EvalRequest:
-    """The request the form describes; N per class (stratified, seeded) goes with it when asked for."""
-    data: dict[str, Any] = {
-        "prompt": prompt,
-        "model": model,
-        "slice": slice_,
-        "concurrency": concurrency,
-        "use_cache": use_cache,
-    }
+) -> GoldenSlice:
+    """The slice the form describes; N per class (a stratified, seeded draw) when asked for."""
+    fields: dict[str, Any] = {"classes": classes, "source": source, "ids": ids, "limit": limit}
     if per_class:
-        # Stratified slices are the runner's (``eval run --per-class N --seed S``); a runner without
-        # them would quietly run every example, so say so instead.
-        if "per_class" not in EvalRequest.model_fields:
+        # The runner draws the examples (``eval run --per-class N --seed S``); a runner without
+        # stratified slices would quietly run every example, so say so instead.
+        if "per_class" not in GoldenSlice.model_fields:
             raise InputError(
                 "this version of the eval runner cannot pick N examples per class",
                 hint="leave N per class at 0, or pick classes and First N",
             )
-        data.update(per_class=per_class, seed=seed)
-    return EvalRequest.model_validate(data)
+        fields.update(per_class=per_class, seed=seed)
+    return parse_slice(None, **fields)
 
 
 # --- the run in the background -------------------------------------------------------------------------------
@@ -314,7 +308,6 @@ def runs_table(headers: Sequence[RunHeader], *, key: str) -> RunHeader | None:
             "accuracy %": st.column_config.NumberColumn("accuracy %", format="%.1f", width=90),
             "macro-F1 %": st.column_config.NumberColumn("macro-F1 %", format="%.1f", width=95),
             "items": st.column_config.NumberColumn("items", width=70),
-            "scenarios": st.column_config.NumberColumn("scenarios", width=80),
             "invalid %": st.column_config.NumberColumn("invalid %", format="%.1f", width=80),
             "p50": st.column_config.TextColumn("p50", width=75),
             "p95": st.column_config.TextColumn("p95", width=75),
@@ -328,6 +321,13 @@ def runs_table(headers: Sequence[RunHeader], *, key: str) -> RunHeader | None:
 def chart(fig: go.Figure, *, key: str) -> None:
     """A plotly chart without the plotly logo."""
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
+
+
+def triage_url(example_id: str) -> str:
+    """The Triage page (the app's root, under Streamlit's base URL path) on a golden example's window."""
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    root = f"/{base}/" if base else "/"
+    return f"{root}?{urlencode({EXAMPLE_PARAM: example_id})}"
 
 
 def claim_box(pair_name: str, claim: Claim) -> None:
@@ -349,11 +349,10 @@ def example_detail(
 ) -> None:
     """An example's logs with the labeled and cited lines marked and in view, each run's output, and a
     link to the same window in Triage."""
-    st.page_link(
-        TRIAGE_PAGE,
-        label="Open this window in Triage",
+    st.link_button(
+        "Open this window in Triage",
+        triage_url(example_id),
         icon=":material/troubleshoot:",
-        query_params={"example": example_id},
         help="The Triage page loads this golden window, so you can run a model on it yourself.",
     )
     columns = st.columns(len(outputs)) if outputs else []

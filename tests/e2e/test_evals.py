@@ -20,7 +20,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from app.golden.jsonl import write_jsonl
 from tests.e2e.conftest import WatchedPage
-from tests.e2e.dashboard import BASE_PATH, ROOT, Dashboard, start_streamlit, stop_streamlit
+from tests.e2e.dashboard import ROOT, Dashboard, start_streamlit, stop_streamlit
 from tests.evals.conftest import small_golden_set
 
 pytestmark = [pytest.mark.browser, pytest.mark.llama]
@@ -171,15 +171,21 @@ def triage_link(page: Page) -> Locator:
     return page.get_by_role("link", name=re.compile("Open this window in Triage"))
 
 
-def follow_triage_link(page: Page, example_id: str) -> None:
-    """The item's link opens the Triage page in this session (under the base path) on the same example."""
+def follow_triage_link(page: Page, dashboard: Dashboard, example_id: str) -> None:
+    """The item's link opens the Triage page, in a new tab, under the base path, on the same example."""
     link = triage_link(page)
     expect(link).to_be_visible()
-    link.click()
-    expect(page.get_by_role("heading", name="Triage").first).to_be_visible(timeout=60_000)
-    parts = urlsplit(page.url)
-    assert parts.path.startswith(f"/{BASE_PATH}/"), page.url
-    assert parse_qs(parts.query).get("example") == [example_id], page.url
+    href = link.get_attribute("href")
+    assert href is not None
+    parts = urlsplit(page.evaluate("href => new URL(href, document.baseURI).href", href))
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == dashboard.url  # the app's root: Triage
+    assert parse_qs(parts.query) == {"example": [example_id]}
+    with page.context.expect_page() as opened:
+        link.click()
+    triage = opened.value
+    expect(triage.get_by_role("heading", name="Triage").first).to_be_visible(timeout=60_000)
+    assert parse_qs(urlsplit(triage.url).query).get("example") == [example_id], triage.url
+    triage.close()
 
 
 def test_evals_and_compare_pages(
@@ -238,7 +244,7 @@ def test_evals_and_compare_pages(
         assert_cited_numbers_are_the_models(page)
         expect(page.get_by_text(re.compile(r"lines · # = the entry's position"))).to_be_visible()
         page.screenshot(path=str(screenshots / "evals-run.png"), full_page=True)
-        follow_triage_link(page, example_id)
+        follow_triage_link(page, evals_dashboard, example_id)
     assert_nothing_ran(watched_page)
 
     # Compare the baseline (A) with the tiny model (B) on their shared items.
@@ -283,5 +289,5 @@ def test_evals_and_compare_pages(
         expect(page.get_by_text(re.compile(r"^B: expected"))).to_be_visible()
         assert_cited_numbers_are_the_models(page)
         page.screenshot(path=str(screenshots / "compare-example.png"), full_page=True)
-        follow_triage_link(page, example_id)
+        follow_triage_link(page, evals_dashboard, example_id)
     assert_nothing_ran(watched_page)

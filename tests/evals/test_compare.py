@@ -183,7 +183,6 @@ def test_scenarios_are_counted_and_taken_from_whichever_run_recorded_them() -> N
     ]
     comparison = compare.compare_runs([run("a", a_items), run("b", b_items)])
     assert comparison.shared_scenarios == 8
-    assert comparison.runs[1].metrics.scenarios == 8
     clusters = [f"scenario:s{i // 3}" for i in range(24)]
     assert (
         compare.shared_clusters([run("a", a_items), run("b", b_items)], [i.key for i in a_items]) == clusters
@@ -224,8 +223,9 @@ def test_repeats_are_reduced_to_the_majority_answer_with_ties_to_the_earliest_re
     assert b_col.metrics.latency.timed_items == 11  # what it cost: every repeat
     assert b_col.repeats is not None
     assert (b_col.repeats.repeats, b_col.repeats.examples) == (3, 4)
-    assert b_col.repeats.agreement == pytest.approx((2 / 3 + 1 / 3 + 1 / 2 + 1) / 4)
-    assert b_col.repeats.flip_share == pytest.approx(3 / 4)
+    assert b_col.repeats.mean_agreement == pytest.approx((2 / 3 + 1 / 3 + 1 / 2 + 1) / 4)
+    assert b_col.repeats.flip_rate == pytest.approx(3 / 4)
+    assert b_col.repeats.flipped == ["ex-000", "ex-001", "ex-002"]
     assert a_col.repeats is None
     assert comparison.repeats_note is not None
     assert "majority answer" in comparison.repeats_note

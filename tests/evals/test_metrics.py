@@ -189,9 +189,16 @@ def test_bootstrap_formulas_match_the_scalar_ones() -> None:
 
 
 def answer(
-    n: int, expected: str, predicted: str | None, *, repeat: int = 0, scenario: str | None = None
+    n: int,
+    expected: str,
+    predicted: str | None,
+    *,
+    repeat: int = 0,
+    scenario: str | None = None,
+    failed: Outcome = "timeout",
 ) -> ItemResult:
-    outcome: Outcome = "timeout" if predicted is None else "correct" if predicted == expected else "wrong"
+    """A result; ``predicted`` None is a failure of kind ``failed`` (a timeout unless said otherwise)."""
+    outcome: Outcome = failed if predicted is None else "correct" if predicted == expected else "wrong"
     return item(expected, predicted, outcome, n=n).model_copy(update={"repeat": repeat, "scenario": scenario})
 
 
@@ -215,11 +222,20 @@ def test_the_majority_answer_and_its_tie_rule() -> None:
     tie = [answer(0, "oom_killed", "oom_killed", repeat=1), answer(0, "oom_killed", "healthy", repeat=0)]
     assert metrics.majority_answer(tie).predicted == "healthy"
     assert metrics.majority_answer(list(reversed(tie))).predicted == "healthy"
-    # A failed repeat is an answer of its own ("invalid"), and can win.
-    failing = [answer(0, "oom_killed", None, repeat=r) for r in range(2)] + [
-        answer(0, "oom_killed", "oom_killed", repeat=2)
-    ]
-    assert metrics.majority_answer(failing).predicted_label == INVALID
+    # Output that is not an RCA is an answer ("invalid") and can win ...
+    invalid = [answer(0, "oom_killed", None, repeat=r, failed="invalid_output") for r in range(2)]
+    assert (
+        metrics.majority_answer([*invalid, answer(0, "oom_killed", "oom_killed", repeat=2)]).predicted_label
+        == INVALID
+    )
+    # ... a timeout or a server error is no answer: it casts no vote, unless nothing else came back.
+    timeouts = [answer(0, "oom_killed", None, repeat=r) for r in range(2)]
+    assert (
+        metrics.majority_answer([*timeouts, answer(0, "oom_killed", "oom_killed", repeat=2)]).outcome
+        == "correct"
+    )
+    assert metrics.majority_answer(timeouts).outcome == "timeout"
+    assert metrics.majority_answer(timeouts).repeat == 0
     with pytest.raises(ValueError, match="at least one"):
         metrics.majority_answer([])
 
@@ -230,30 +246,28 @@ def test_agreement_and_flips_across_repeats() -> None:
         *(
             answer(1, "oom_killed", p, repeat=r) for r, p in enumerate(["oom_killed", "healthy", "healthy"])
         ),  # 2/3
-        *(answer(2, "healthy", p, repeat=r) for r, p in enumerate(["healthy", "oom_killed", None])),  # 1/3
+        *(
+            answer(2, "healthy", p, repeat=r)
+            for r, p in enumerate(["healthy", "oom_killed", "probe_failure"])
+        ),  # 1/3
+        *(
+            answer(3, "healthy", p, repeat=r) for r, p in enumerate(["healthy", None, None])
+        ),  # one answer: left out
     ]
     agreement = metrics.repeat_agreement(items)
     assert agreement is not None
     assert (agreement.repeats, agreement.examples) == (3, 3)
-    assert agreement.agreement == pytest.approx((1 + 2 / 3 + 1 / 3) / 3)
-    assert agreement.flip_share == pytest.approx(2 / 3)
+    assert agreement.mean_agreement == pytest.approx((1 + 2 / 3 + 1 / 3) / 3)
+    assert agreement.flip_rate == pytest.approx(2 / 3)
+    assert agreement.flipped == ["ex-1", "ex-2"]
     assert [a.predicted_label for a in metrics.majority_answers(items)] == [
         "oom_killed",
         "healthy",
         "healthy",
+        "healthy",
     ]
     assert metrics.repeat_agreement([answer(0, "healthy", "healthy")]) is None
-
-
-def test_score_run_counts_scenarios_and_repeats() -> None:
-    items = [
-        answer(i, "healthy", "healthy", repeat=r, scenario=f"s{i // 2}") for i in range(4) for r in range(2)
-    ]
-    scored = metrics.score_run(items)
-    assert (scored.items, scored.scenarios) == (8, 2)
-    assert scored.repeats is not None
-    assert (scored.repeats.repeats, scored.repeats.flip_share) == (2, 0.0)
-    # Summaries stored before scenarios were counted still load.
-    old = scored.model_dump(mode="json")
-    del old["scenarios"], old["repeats"]
-    assert metrics.RunMetrics.model_validate(old).scenarios is None
+    assert metrics.repeat_agreement(items, repeats=1) is None
+    assert metrics.repeat_agreement([answer(0, "healthy", "healthy")], repeats=3) == metrics.RepeatAgreement(
+        repeats=3, examples=0, mean_agreement=0.0, flip_rate=0.0
+    )

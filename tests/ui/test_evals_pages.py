@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.config import get_settings
 from app.errors import StoreError
-from app.evals.runner import BASELINE_MODEL_NAME, EvalRequest, RunHeader, load_items, parse_slice
+from app.evals.runner import BASELINE_MODEL_NAME, EvalRequest, GoldenSlice, RunHeader, load_items, parse_slice
 from app.golden.jsonl import write_jsonl
 from app.ui import cache
 from app.ui import evals as ui
@@ -42,10 +42,10 @@ def page(name: str) -> AppTest:
 
 
 def triage_link(at: AppTest) -> str:
-    """The query string of the page's one link to Triage."""
-    (link,) = at.get("page_link")
+    """The URL of the page's one link to Triage."""
+    (link,) = at.get("link_button")
     assert link.proto.label == "Open this window in Triage"
-    return link.proto.query_string
+    return link.proto.url
 
 
 def run_eval(request: EvalRequest) -> RunHeader:
@@ -170,7 +170,7 @@ def test_a_run_shows_failing_items_with_the_models_evidence_numbers(world: FakeW
     assert any(HOSTILE_SUMMARY in code.value for code in at.code)  # the raw output, verbatim
     assert "evil.example" not in markdown_texts(at)
     assert "<script>" not in markdown_texts(at)
-    assert triage_link(at) == f"example={item.example_id}"
+    assert triage_link(at) == f"/?example={item.example_id}"  # Triage is the app's root
 
 
 def test_the_log_view_focuses_on_the_evidence_and_shows_all_lines_on_request(
@@ -239,21 +239,28 @@ def test_a_run_on_a_dead_server_fails_on_the_page(world: FakeWorld, golden: Path
 def test_the_form_asks_for_n_per_class_with_a_seed(
     world: FakeWorld, golden: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    class StratifiedRequest(EvalRequest):
+    class StratifiedSlice(GoldenSlice):
         per_class: int | None = None
-        seed: int = 0
+        seed: int | None = None
+
+    asked: list[dict[str, object]] = []
+
+    def parse(spec: str | None = None, **fields: object) -> GoldenSlice:
+        asked.append(fields)
+        return GoldenSlice()
 
     started: list[EvalRequest] = []
-    monkeypatch.setattr(ui, "EvalRequest", StratifiedRequest)
+    monkeypatch.setattr(ui, "GoldenSlice", StratifiedSlice)
+    monkeypatch.setattr(ui, "parse_slice", parse)
     monkeypatch.setattr(ui, "start_eval", started.append)
     at = page("evals").run()
     at.number_input(key="evals.per_class").set_value(3)
     at.number_input(key="evals.seed").set_value(7)
     at.button(key="evals.start").click().run()
     assert_no_exception(at)
-    (request,) = started
-    assert isinstance(request, StratifiedRequest)
-    assert (request.per_class, request.seed, request.model) == (3, 7, BASELINE_MODEL_NAME)
+    (fields,) = asked
+    assert (fields["per_class"], fields["seed"]) == (3, 7)
+    assert started[0].model == BASELINE_MODEL_NAME
 
 
 def test_classes_without_predictions_or_examples_show_a_dash(world: FakeWorld, golden: Path) -> None:
@@ -310,7 +317,7 @@ def test_a_regression_is_red_and_each_claim_names_its_metric(world: FakeWorld, g
     assert_no_exception(at)
     assert len([c for c in at.code if "root_cause" in c.value]) == 2
     assert any(text.value == "B cited lines 2, 1" for text in at.text)  # GOOD_ANSWER's evidence
-    assert triage_link(at) == f"example={examples['example_id'].iloc[0]}"
+    assert triage_link(at) == f"/?example={examples['example_id'].iloc[0]}"
     at.segmented_control(key="compare.category").set_value("both right").run()
     assert set(at.dataframe(key="compare.examples").value["example_id"]) == {
         "dependency_unavailable-0",
