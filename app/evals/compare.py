@@ -6,7 +6,7 @@ tested against it. The choices, each for a reason:
 
 * **One answer per example.** A run with repeats holds several results per example; comparisons use each
   example's majority answer (``metrics.majority_answer``: a tie goes to the answer the earliest repeat
-  gave), and report how often the repeats agree.
+  gave; timeouts and server errors cast no vote), and report how often the repeats agree.
 * **Intervals resample scenarios.** Golden examples are variations of scenarios, and examples of one
   scenario are not independent evidence. Accuracy and macro-F1 get 95% percentile intervals from a
   cluster bootstrap that draws whole scenarios (an example without a scenario is its own cluster, so
@@ -320,7 +320,8 @@ def _repeats_note(names: Sequence[str], columns: Sequence[RunColumn]) -> str | N
         return None
     return (
         f"Runs with repeats ({', '.join(repeated)}) are scored on each example's majority answer; a tie "
-        "goes to the answer the earliest repeat gave. Latency covers every repeat."
+        "goes to the answer the earliest repeat gave, and timeouts and server errors cast no vote. Latency "
+        "covers every repeat."
     )
 
 
