@@ -1,4 +1,4 @@
-"""Compare: two or more eval runs side by side on their shared items, with intervals, a paired test and a verdict."""
+"""Compare: two or more eval runs side by side on their shared items, with intervals, paired tests and claims."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import streamlit as st
 from app.evals.compare import PAIR_CATEGORIES, Comparison
 from app.evals.runner import RunHeader
 from app.ui import components
+from app.ui import eval_charts as charts
+from app.ui import eval_frames as frames
 from app.ui import evals as ui
 
 SELECTED_KEY = "compare.runs"
@@ -25,8 +27,19 @@ def pick_runs(headers: list[RunHeader]) -> list[RunHeader]:
     return [by_id[run_id] for run_id in chosen]
 
 
+def coverage_caption(result: Comparison) -> str:
+    """What the comparison rests on: items, scenarios, and how the intervals and tests were made."""
+    return (
+        f"{result.shared_items:,} shared items from {result.shared_scenarios:,} independent scenarios. "
+        f"Intervals: {result.confidence:.0%} percentile bootstrap over scenarios ({result.resamples:,} "
+        f"resamples, seed {result.seed}), so they reflect {result.shared_scenarios:,} independent draws, not "
+        f"{result.shared_items:,}. Accuracy is tested with McNemar's test on the items exactly one run got "
+        "right; macro-F1 with a paired permutation test (answers swapped item by item). Deltas are in points."
+    )
+
+
 def headline_section(result: Comparison) -> None:
-    """Metrics side by side, deltas with intervals, the paired test and the verdicts."""
+    """One box per claim, coloured by direction; metrics side by side; the claims as a table."""
     if result.note:
         st.warning(
             "These runs cover different items; only the items they share are compared.",
@@ -35,45 +48,43 @@ def headline_section(result: Comparison) -> None:
         st.text(result.note)
     else:
         st.caption(f"All runs cover the same {result.shared_items:,} items.")
-    for pair in result.pairs:
-        better = "better" in pair.verdict
-        box = st.success if better else st.info
-        box(
-            components.escape_markdown(f"{pair.b} vs {pair.a}: {pair.verdict}"),
-            icon=":material/balance:" if not better else ":material/trending_up:",
+    if result.multiple_comparisons:
+        st.caption(
+            components.escape_markdown(
+                f"{len(result.pairs)} runs are tested against A: {result.multiple_comparisons}"
+            )
         )
-    st.dataframe(ui.headline_frame(result), key="compare.headline")
-    st.caption(
-        f"Intervals: {result.confidence:.0%} percentile bootstrap ({result.resamples:,} resamples, seed {result.seed}); "
-        "deltas are B - A in points with a paired bootstrap interval; McNemar's test on the items exactly "
-        "one run got right (exact binomial below 25 such items, else chi-square with continuity correction)."
-    )
+    for pair in result.pairs:
+        for claim in pair.claims:
+            ui.claim_box(f"{pair.b} vs {pair.a}", claim)
+    st.caption(components.escape_markdown(coverage_caption(result)))
+    if result.repeats_note:
+        st.caption(components.escape_markdown(result.repeats_note))
+    st.dataframe(frames.headline_frame(result), key="compare.headline")
     st.dataframe(
-        ui.pairs_frame(result),
-        key="compare.pairs",
+        frames.claims_frame(result),
+        key="compare.claims",
         hide_index=True,
-        column_config={
-            "p-value": st.column_config.NumberColumn("p-value", format="%.4f"),
-            "verdict": st.column_config.TextColumn("verdict", width="large"),
-        },
+        column_config={"result": st.column_config.TextColumn("result", width="small")},
     )
+    st.dataframe(frames.discordance_frame(result), key="compare.discordance", hide_index=True)
 
 
 def charts_section(result: Comparison, headers: list[RunHeader]) -> None:
     """Per-class F1, confusion matrices, latency distributions and the accuracy/latency trade-off."""
     st.caption("F1 per class")
-    ui.chart(ui.per_class_f1_figure(result), key="compare.f1")
+    ui.chart(charts.per_class_f1_figure(result.runs), key="compare.f1")
     st.caption("Confusion matrices (shared items)")
     columns = st.columns(min(len(result.runs), 3))
     for index, run in enumerate(result.runs):
         with columns[index % len(columns)]:
             st.text(f"{run.letter}: {run.label}")
-            ui.chart(ui.confusion_figure(run.metrics.confusion, height=360), key=f"compare.confusion.{index}")
+            ui.chart(charts.confusion_figure(run.metrics.confusion), key=f"compare.confusion.{index}")
     left, right = st.columns(2, gap="large")
     with left:
         st.caption("Time per item (shared items)")
         ui.chart(
-            ui.latency_figure(
+            charts.latency_figure(
                 [
                     (run.letter, items)
                     for run, items in zip(result.runs, ui.shared_items(headers), strict=True)
@@ -83,7 +94,7 @@ def charts_section(result: Comparison, headers: list[RunHeader]) -> None:
         )
     with right:
         st.caption("Accuracy against median latency (the quantization trade-off)")
-        ui.chart(ui.tradeoff_figure(result.runs), key="compare.tradeoff")
+        ui.chart(charts.tradeoff_figure(result.runs), key="compare.tradeoff")
 
 
 def examples_section(headers: list[RunHeader]) -> None:
@@ -110,7 +121,7 @@ def examples_section(headers: list[RunHeader]) -> None:
     )
     shown = [row for row in rows if category is None or row.category == category]
     event = st.dataframe(
-        ui.outcomes_frame(shown),
+        frames.outcomes_frame(shown),
         key="compare.examples",
         hide_index=True,
         on_select="rerun",
@@ -121,12 +132,20 @@ def examples_section(headers: list[RunHeader]) -> None:
         st.caption("Click an example to see its logs and both outputs.")
         return
     example_id = shown[selected[0]].example_id
-    a_item = next(item for item in ui.run_items(a) if item.example_id == example_id)
-    b_item = next(item for item in ui.run_items(b) if item.example_id == example_id)
+    a_answers, b_answers = ui.answers_for(a, example_id), ui.answers_for(b, example_id)
+    outcome = shown[selected[0]]
+    a_item = next(i for i in a_answers if i.predicted_label == outcome.a_predicted)
+    b_item = next(i for i in b_answers if i.predicted_label == outcome.b_predicted)
     examples: dict = {}
     with components.error_boundary("loading the golden set"):
         examples = ui.golden_examples()
-    ui.example_detail(examples.get(example_id), [("A", a_item), ("B", b_item)], key="compare.example")
+    ui.example_detail(
+        examples.get(example_id),
+        [("A", a_item), ("B", b_item)],
+        key="compare.example",
+        example_id=example_id,
+        repeats={"A": a_answers, "B": b_answers},
+    )
 
 
 def main() -> None:

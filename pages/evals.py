@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.evals.runner import BASELINE_MODEL_NAME, MAX_CONCURRENCY, EvalRequest, RunHeader, parse_slice
+from app.evals.metrics import ItemResult, repeat_agreement, scenario_count
+from app.evals.runner import BASELINE_MODEL_NAME, MAX_CONCURRENCY, EvalRequest, RunHeader
 from app.taxonomy import ROOT_CAUSES
 from app.triage import DEFAULT_PROMPT
 from app.ui import components
+from app.ui import eval_charts as charts
+from app.ui import eval_frames as frames
 from app.ui import evals as ui
 
 SOURCES = ("synthetic", "labeled", "imported")
@@ -44,8 +47,20 @@ def start_section() -> None:
         key="evals.concurrency",
         help="Requests in flight; auto = the server's slot count, else 4.",
     )
-    ids_col, cache_col = st.columns([5, 1], vertical_alignment="bottom")
+    ids_col, per_class_col, seed_col, cache_col = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
     ids = ids_col.text_input("Example ids", key="evals.ids", placeholder="comma-separated; empty = all")
+    per_class = per_class_col.number_input(
+        "N per class (0 = off)",
+        min_value=0,
+        value=0,
+        step=1,
+        key="evals.per_class",
+        help="A stratified slice: N examples of every class, picked at random with the seed below. "
+        "First N would take the first examples by id, which can all be of one class.",
+    )
+    seed = seed_col.number_input(
+        "Seed", min_value=0, value=0, step=1, key="evals.seed", help="The same seed picks the same examples."
+    )
     no_cache = cache_col.toggle(
         "No cache", key="evals.no_cache", help="Run inference even for cached answers."
     )
@@ -64,12 +79,13 @@ def start_section() -> None:
             request = EvalRequest(
                 prompt=prompt or DEFAULT_PROMPT,
                 model=model or BASELINE_MODEL_NAME,
-                slice=parse_slice(
-                    None,
+                slice=ui.eval_slice(
                     classes=list(classes),
                     source=None if source == ANY_SOURCE else source,
                     ids=[i.strip() for i in ids.split(",") if i.strip()],
                     limit=int(limit) or None,
+                    per_class=int(per_class) or None,
+                    seed=int(seed),
                 ),
                 concurrency=int(concurrency) or None,
                 use_cache=not no_cache,
@@ -93,6 +109,7 @@ def fingerprint_section(header: RunHeader) -> None:
         "server build": fingerprint.server_build,
         "app": f"{fingerprint.app_version} @ {fingerprint.git_revision}",
         "started / ended": f"{header.started_at} → {header.ended_at}",
+        "duration": frames.format_latency(header.duration_s * 1000) if header.duration_s is not None else "—",
         "concurrency": f"{header.concurrency} ({fingerprint.concurrency_source})",
         "resumed": ", ".join(fingerprint.resumes) or "never",
     }
@@ -105,6 +122,35 @@ def fingerprint_section(header: RunHeader) -> None:
         components.error_box(header.error)
 
 
+def headline_metrics(header: RunHeader, items: list[ItemResult]) -> None:
+    """The run's scores in a row of metrics, then its outcome counts (and agreement across repeats)."""
+    summary = header.summary
+    assert summary is not None
+    cols = st.columns(7)
+    cols[0].metric("Accuracy", f"{summary.accuracy:.1%}")
+    cols[1].metric("Macro-F1", f"{summary.macro_f1:.1%}")
+    cols[2].metric("Micro-F1", f"{summary.micro_f1:.1%}")
+    cols[3].metric("Invalid output", f"{summary.invalid_output_rate:.1%}")
+    cols[4].metric("Evidence recall", f"{summary.evidence_recall:.1%}")
+    cols[5].metric("Items", f"{summary.items:,}", help=f"{summary.cached_items} from the cache")
+    cols[6].metric(
+        "Scenarios",
+        f"{scenario_count(items):,}",
+        help="Distinct golden scenarios the items come from (an example without one counts alone): the "
+        "independent evidence behind the scores.",
+    )
+    outcomes = " · ".join(
+        f"{outcome.replace('_', ' ')}: {count}" for outcome, count in summary.outcomes.items()
+    )
+    repeats = repeat_agreement(items)
+    if repeats is not None:
+        outcomes += (
+            f" · {repeats.repeats} repeats: {repeats.mean_agreement:.1%} agreement across them, "
+            f"{repeats.flip_rate:.1%} of {repeats.examples} examples flip"
+        )
+    st.caption(outcomes)
+
+
 def run_detail(header: RunHeader) -> None:
     """One run: headline metrics, per-class table, confusion matrix, latency and failing items."""
     st.subheader(f"Run {header.id[:8]}", anchor=False)
@@ -115,37 +161,28 @@ def run_detail(header: RunHeader) -> None:
     if summary is None:
         st.info("This run has no results yet.", icon=":material/hourglass_empty:")
         return
-    cols = st.columns(6)
-    cols[0].metric("Accuracy", f"{summary.accuracy:.1%}")
-    cols[1].metric("Macro-F1", f"{summary.macro_f1:.1%}")
-    cols[2].metric("Micro-F1", f"{summary.micro_f1:.1%}")
-    cols[3].metric("Invalid output", f"{summary.invalid_output_rate:.1%}")
-    cols[4].metric("Evidence recall", f"{summary.evidence_recall:.1%}")
-    cols[5].metric("Items", f"{summary.items:,}", help=f"{summary.cached_items} from the cache")
-    st.caption(
-        " · ".join(f"{outcome.replace('_', ' ')}: {count}" for outcome, count in summary.outcomes.items())
-    )
-    table_col, matrix_col = st.columns(2, gap="large")
+    items = ui.run_items(header)
+    headline_metrics(header, items)
+    table_col, matrix_col = st.columns([2, 3], gap="large")
     with table_col:
-        st.caption("Per class")
-        st.dataframe(ui.per_class_frame(summary), hide_index=True, key="evals.per_class")
+        st.caption("Per class (— where a ratio has no denominator: nothing predicted, or no examples)")
+        st.dataframe(frames.per_class_frame(summary), hide_index=True, key="evals.per_class")
     with matrix_col:
         st.caption("Confusion matrix")
-        ui.chart(ui.confusion_figure(summary.confusion), key="evals.confusion")
-    items = ui.run_items(header)
+        ui.chart(charts.confusion_figure(summary.confusion), key="evals.confusion")
     latency = summary.latency
     st.caption(
-        f"Latency of {latency.timed_items} answered items: p50 {ui.format_latency(latency.total_ms.get('0.5'))}"
-        f" · p95 {ui.format_latency(latency.total_ms.get('0.95'))}"
-        f" · p99 {ui.format_latency(latency.total_ms.get('0.99'))}"
-        f" · TTFT p50 {ui.format_latency(latency.ttft_ms.get('0.5'))}"
-        f" · {latency.tokens_per_s_mean:,.1f} tokens/s · {latency.total_tokens:,} tokens"
+        f"Latency of {latency.timed_items} answered items: p50 {frames.format_latency(latency.total_ms.get('0.5'))}"
+        f" · p95 {frames.format_latency(latency.total_ms.get('0.95'))}"
+        f" · p99 {frames.format_latency(latency.total_ms.get('0.99'))}"
+        f" · time to first token p50 {frames.format_latency(latency.ttft_ms.get('0.5'))}"
+        f" · {frames.format_rate(latency.tokens_per_s_mean)} · {latency.total_tokens:,} tokens"
     )
-    ui.chart(ui.latency_figure([(header.model, items)]), key="evals.latency")
+    ui.chart(charts.latency_figure([(header.model, items)]), key="evals.latency")
     failing = [item for item in items if item.outcome != "correct"]
     st.caption(f"Failing items ({len(failing)}); click one to see its logs and output")
     event = st.dataframe(
-        ui.items_frame(failing),
+        frames.items_frame(failing),
         key="evals.failing",
         hide_index=True,
         on_select="rerun",
@@ -158,7 +195,35 @@ def run_detail(header: RunHeader) -> None:
         examples: dict = {}
         with components.error_boundary("loading the golden set"):
             examples = ui.golden_examples()
-        ui.example_detail(examples.get(item.example_id), [(header.model, item)], key="evals.example")
+        ui.example_detail(
+            examples.get(item.example_id),
+            [(header.model, item)],
+            key="evals.example",
+            example_id=item.example_id,
+            repeats={header.model: ui.answers_for(header, item.example_id)},
+        )
+
+
+def runs_section() -> None:
+    """The runs, running ones included, newest first; a click opens one."""
+    headers: list[RunHeader] = []
+    with components.error_boundary("listing runs"):
+        headers = ui.eval_runs()
+    ui.running_panel(headers)
+    if not headers:
+        if ui.is_starting():
+            st.caption("Your run is starting; it shows here once it is recorded.")
+        else:
+            st.info(
+                "No runs yet. Start one above, or with `logtriage eval run`.", icon=":material/analytics:"
+            )
+        return
+    selected = ui.runs_table(headers, key="evals.runs")
+    if selected is None:
+        st.caption("Click a run to open it.")
+        return
+    with components.error_boundary("showing the run"):
+        run_detail(ui.run_header(selected.id))
 
 
 def main() -> None:
@@ -172,18 +237,7 @@ def main() -> None:
         st.subheader("Start a run", anchor=False)
         start_section()
     st.subheader("Runs", anchor=False)
-    headers: list[RunHeader] = []
-    with components.error_boundary("listing runs"):
-        headers = ui.eval_runs()
-    if not headers:
-        st.info("No runs yet. Start one above, or with `logtriage eval run`.", icon=":material/analytics:")
-        return
-    selected = ui.runs_table(headers, key="evals.runs")
-    if selected is None:
-        st.caption("Click a run to open it.")
-        return
-    with components.error_boundary("showing the run"):
-        run_detail(ui.run_header(selected.id))
+    runs_section()
 
 
 main()

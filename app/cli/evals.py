@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Generator
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -21,7 +22,7 @@ from rich.text import Text
 
 from app.cli.console import JsonOpt, emit_json, err, out, services
 from app.errors import ExportError, InputError, LogTriageError
-from app.evals.compare import Comparison, compare_runs
+from app.evals.compare import METRIC_LABELS, Claim, Comparison, compare_runs, regression_gate
 from app.evals.metrics import ItemResult, RunMetrics
 from app.evals.pushgateway import push_run
 from app.evals.runner import EvalRunner, ProgressFn
@@ -36,6 +37,7 @@ from app.evals.runs import (
     load_run_items,
 )
 from app.evals.scoring import describe_failures
+from app.evals.significance import Estimate, format_p
 from app.evals.spec import (
     BASELINE_MODEL_NAME,
     MAX_CONCURRENCY,
@@ -70,6 +72,13 @@ AllowFailuresOpt = Annotated[
 ]
 FAILING_SHOWN = 15
 EXIT_ITEMS_FAILED = 3
+
+
+class GateMetric(StrEnum):
+    """The metrics a regression gate can judge."""
+
+    accuracy = "accuracy"
+    macro_f1 = "macro_f1"
 
 
 # --- shared pieces --------------------------------------------------------------------------------------
@@ -532,13 +541,17 @@ def show_cmd(
         out.print(workers_table(workers))
 
 
+def _delta(estimate: Estimate) -> str:
+    return f"{estimate.value * 100:+.1f} [{estimate.low * 100:+.1f}, {estimate.high * 100:+.1f}]"
+
+
 def comparison_tables(comparison: Comparison) -> list[Table]:
-    """Metrics side by side, then each run against A: deltas with intervals, McNemar and the verdict."""
+    """Metrics side by side, then each run against A: one row per claim (metric, delta, test, p, verdict)."""
     side = Table("", *(f"{run.letter}: {run.run_id[:8]}" for run in comparison.runs), title="Runs")
     side.add_row("label", *(Text(run.label) for run in comparison.runs))
     for name, attr in (("accuracy", "accuracy"), ("macro-F1", "macro_f1")):
         side.add_row(
-            name,
+            f"{name} [{comparison.confidence:.0%} CI]",
             *(
                 f"{_pct(getattr(run, attr).value)} [{_pct(getattr(run, attr).low)}, {_pct(getattr(run, attr).high)}]"
                 for run in comparison.runs
@@ -550,37 +563,106 @@ def comparison_tables(comparison: Comparison) -> list[Table]:
     side.add_row("evidence recall", *(_pct(run.metrics.evidence_recall) for run in comparison.runs))
     side.add_row("p50 latency", *(_ms(run.metrics.latency.total_ms.get("0.5")) for run in comparison.runs))
     side.add_row("p95 latency", *(_ms(run.metrics.latency.total_ms.get("0.95")) for run in comparison.runs))
-    pairs = Table(
-        "pair", "Δ accuracy [95% CI]", "Δ macro-F1 [95% CI]", "McNemar", "verdict", title="Against A"
+    if any(run.repeats for run in comparison.runs):
+        side.add_row(
+            "repeat agreement",
+            *(_pct(run.repeats.mean_agreement) if run.repeats else "—" for run in comparison.runs),
+        )
+        side.add_row(
+            "answers that flip",
+            *(_pct(run.repeats.flip_rate) if run.repeats else "—" for run in comparison.runs),
+        )
+    claims = Table(
+        "pair",
+        "metric",
+        f"Δ points [{comparison.confidence:.0%} CI]",
+        "test",
+        "p",
+        "result",
+        title="Against A",
     )
     for pair in comparison.pairs:
-        test = pair.mcnemar
-        pairs.add_row(
-            f"{pair.b} vs {pair.a}",
-            f"{pair.accuracy_delta.value * 100:+.1f} [{pair.accuracy_delta.low * 100:+.1f}, {pair.accuracy_delta.high * 100:+.1f}]",
-            f"{pair.macro_f1_delta.value * 100:+.1f} [{pair.macro_f1_delta.low * 100:+.1f}, {pair.macro_f1_delta.high * 100:+.1f}]",
-            f"{test.method}: {test.a_only} vs {test.b_only}, p = {test.p_value:.3g}",
-            Text(pair.verdict),
-        )
-    return [side, pairs]
+        for claim in pair.claims:
+            p_text = format_p(claim.p_value)
+            if comparison.multiple_comparisons:
+                p_text += f" (Holm {format_p(claim.p_adjusted)})"
+            claims.add_row(
+                f"{pair.b} vs {pair.a}",
+                METRIC_LABELS[claim.metric],
+                _delta(claim.delta),
+                claim.test,
+                p_text,
+                Text(
+                    f"{pair.b} {claim.direction}" if claim.significant else "no difference",
+                    style=_style(claim),
+                ),
+            )
+    return [side, claims]
+
+
+def _style(claim: Claim) -> str:
+    return {"better": "green", "worse": "red"}.get(claim.direction, "")
+
+
+def verdict_lines(comparison: Comparison) -> list[Text]:
+    """Each claim as one sentence, coloured by its direction (kept out of tables so it never wraps in cells)."""
+    return [
+        Text(f"{pair.b} vs {pair.a}: {claim.text}", style=_style(claim))
+        for pair in comparison.pairs
+        for claim in pair.claims
+    ]
+
+
+def coverage_line(comparison: Comparison) -> str:
+    """How many items and scenarios the comparison rests on, and how its intervals were made."""
+    return (
+        f"{comparison.shared_items} shared items from {comparison.shared_scenarios} scenarios; intervals "
+        f"resample scenarios ({comparison.resamples:,} resamples, seed {comparison.seed})"
+    )
 
 
 @eval_cli.command("compare")
 def compare_cmd(
     runs: Annotated[list[str], typer.Argument(help="Two or more run ids; the first is the reference A.")],
+    fail_on_regression: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-regression",
+            help="Exit 1 when a run is significantly worse than A on --metric by more than --margin.",
+        ),
+    ] = False,
+    metric: Annotated[
+        GateMetric, typer.Option(help="The metric --fail-on-regression judges.")
+    ] = GateMetric.macro_f1,
+    margin: Annotated[
+        float,
+        typer.Option(min=0.0, max=100.0, help="Drops up to this many percentage points are tolerated."),
+    ] = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Compare runs on their shared items: metrics with intervals, paired test and a verdict."""
+    """Compare runs on their shared items: metrics with intervals, paired tests and a verdict per metric."""
     engine = services().engine
     comparison = compare_runs([load_run_items(engine, ref) for ref in runs])
+    gate = regression_gate(comparison, metric.value, margin) if fail_on_regression else None
     if as_json:
-        emit_json(comparison.model_dump(mode="json"))
-        return
-    for table in comparison_tables(comparison):
-        out.print(table)
-    out.print(Text(f"{comparison.shared_items} shared items"))
-    if comparison.note:
-        out.print(Text(comparison.note, style="yellow"))
+        data = comparison.model_dump(mode="json")
+        if gate is not None:
+            data["gate"] = gate.model_dump(mode="json")
+        emit_json(data)
+    else:
+        for table in comparison_tables(comparison):
+            out.print(table)
+        for line in verdict_lines(comparison):
+            out.print(line)
+        out.print(Text(coverage_line(comparison)))
+        for note in (comparison.note, comparison.repeats_note, comparison.multiple_comparisons):
+            if note:
+                out.print(Text(note, style="yellow"))
+    if gate is not None:
+        # One line on stderr, so it stands out in a CI log and never mixes into --json output.
+        err.print(Text(gate.message, style="red" if gate.failed else "green"))
+        if gate.failed:
+            raise typer.Exit(code=1)
 
 
 def main() -> None:

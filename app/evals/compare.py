@@ -1,17 +1,26 @@
-"""How sure we are: bootstrap intervals, the paired McNemar test, and comparisons of runs on shared items.
+"""How sure we are: scenario-level bootstrap intervals, paired tests, claims per metric, and a regression gate.
 
 Runs are compared only on the items they all share, matched by example id *and* content hash (the same
 id with different logs is a different item). The first run is the reference ``A``; every other run is
-tested against it:
+tested against it. The choices, each for a reason:
 
-* accuracy and macro-F1 get 95% percentile-bootstrap intervals (seeded, so a comparison prints the same
-  numbers every time it is made);
-* McNemar's test on the items exactly one of the two got right: the exact binomial test when fewer than
-  25 items disagree, else chi-square with continuity correction;
-* the differences B - A of accuracy and macro-F1 get a paired bootstrap interval (both runs resampled
-  with the same items);
-* the verdict names the better run when McNemar's p is below 0.05, else says there is no significant
-  difference.
+* **One answer per example.** A run with repeats holds several results per example; comparisons use each
+  example's majority answer (``metrics.majority_answer``: a tie goes to the answer the earliest repeat
+  gave; timeouts and server errors cast no vote), and report how often the repeats agree.
+* **Intervals resample scenarios.** Golden examples are variations of scenarios, and examples of one
+  scenario are not independent evidence. Accuracy and macro-F1 get 95% percentile intervals from a
+  cluster bootstrap that draws whole scenarios (an example without a scenario is its own cluster, so
+  runs over the v1 set still work), so an interval reflects how many independent scenarios there are.
+  The resampling is seeded: a comparison prints the same numbers every time it is made.
+* **Each claim names the metric its test is about.** Accuracy: the delta B - A with its paired cluster
+  bootstrap interval and McNemar's test on the items exactly one run got right (exact binomial below 25
+  such items, else chi-square with continuity correction). Macro-F1: the delta with its interval and a
+  paired permutation test (the runs' answers swapped item by item; exact when few items differ). The
+  paired tests stay on items, as their null hypotheses are about items.
+* **Many runs, many tests.** With more than one run against A, each metric's p-values are adjusted with
+  Holm's step-down method across those comparisons, and the claims say so.
+* **A gate for CI.** ``regression_gate`` fails when B is significantly worse than A on one metric by more
+  than a margin, so a pipeline can block a prompt change.
 """
 
 from __future__ import annotations
@@ -20,19 +29,43 @@ import string
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
-from scipy.stats import binomtest, chi2
 
 from app.errors import InputError
-from app.evals.metrics import ItemResult, RunMetrics, class_indicators, macro_from_counts, score_run
+from app.evals.metrics import (
+    ItemResult,
+    RepeatAgreement,
+    RunMetrics,
+    answer_agreement,
+    group_repeats,
+    latency_summary,
+    majority_answer,
+    repeat_agreement,
+    score_run,
+)
+from app.evals.significance import (
+    CONFIDENCE,
+    DEFAULT_PERMUTATIONS,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    Estimate,
+    McNemarResult,
+    PermutationResult,
+    bootstrap_intervals,
+    format_p,
+    holm,
+    mcnemar_test,
+    paired_differences,
+    paired_permutation_test,
+)
 
 ALPHA = 0.05
-CONFIDENCE = 0.95
-EXACT_BELOW = 25
-"""McNemar uses the exact binomial test when fewer items than this disagree."""
-DEFAULT_RESAMPLES = 2000
-DEFAULT_SEED = 20261126
+
+Metric = Literal["accuracy", "macro_f1"]
+METRICS: tuple[Metric, ...] = ("accuracy", "macro_f1")
+METRIC_LABELS: dict[str, str] = {"accuracy": "accuracy", "macro_f1": "macro-F1"}
+Direction = Literal["better", "worse", "no difference"]
+PairDirection = Literal["better", "worse", "mixed", "no difference"]
 
 PairCategory = Literal["A right, B wrong", "A wrong, B right", "both wrong", "both right"]
 PAIR_CATEGORIES: tuple[PairCategory, ...] = (
@@ -44,7 +77,7 @@ PAIR_CATEGORIES: tuple[PairCategory, ...] = (
 
 
 class RunItems(BaseModel):
-    """A run as a comparison sees it: who it is and its items."""
+    """A run as a comparison sees it: who it is and its item results (several per example with repeats)."""
 
     run_id: str
     label: str = Field(description="How people name the run, e.g. 'tiny-q4_k_m · rca-evidence-first@3f2a…'.")
@@ -53,26 +86,21 @@ class RunItems(BaseModel):
     items: list[ItemResult]
 
 
-class Estimate(BaseModel):
-    """A value with its bootstrap interval."""
+class Claim(BaseModel):
+    """What one paired test says about one metric: B against A, with the delta, its interval and p."""
 
-    value: float
-    low: float
-    high: float
-
-
-class McNemarResult(BaseModel):
-    """McNemar's test on paired correctness: ``a_only`` = A right and B wrong, ``b_only`` = the reverse."""
-
-    a_only: int
-    b_only: int
-    method: Literal["exact", "chi2", "none"]
-    statistic: float | None
+    metric: Metric
+    delta: Estimate = Field(description="B - A as a fraction, with its paired cluster-bootstrap interval.")
+    test: str = Field(description="The test behind p, e.g. 'McNemar (exact)' or 'paired permutation'.")
     p_value: float
+    p_adjusted: float = Field(description="Holm-adjusted p across the comparisons against A (= p with one).")
+    significant: bool
+    direction: Direction = Field(description="How B did against A, by this test.")
+    text: str
 
 
 class RunColumn(BaseModel):
-    """One run's metrics on the shared items, with intervals."""
+    """One run's metrics on the shared items (majority answers), with intervals."""
 
     letter: str
     run_id: str
@@ -82,10 +110,12 @@ class RunColumn(BaseModel):
     metrics: RunMetrics
     accuracy: Estimate
     macro_f1: Estimate
+    results: int = Field(description="Item results on the shared items, repeats included.")
+    repeats: RepeatAgreement | None = None
 
 
 class PairComparison(BaseModel):
-    """Run B against the reference A: paired differences (B - A), the paired test and the verdict."""
+    """Run B against the reference A: paired differences (B - A), the paired tests and the claims."""
 
     a: str
     b: str
@@ -94,7 +124,14 @@ class PairComparison(BaseModel):
     accuracy_delta: Estimate
     macro_f1_delta: Estimate
     mcnemar: McNemarResult
+    permutation: PermutationResult
+    claims: list[Claim]
+    direction: PairDirection
     verdict: str
+
+    def claim(self, metric: Metric) -> Claim:
+        """The claim about one metric."""
+        return next(claim for claim in self.claims if claim.metric == metric)
 
 
 class Comparison(BaseModel):
@@ -103,10 +140,15 @@ class Comparison(BaseModel):
     runs: list[RunColumn]
     pairs: list[PairComparison]
     shared_items: int
+    shared_scenarios: int = Field(description="Independent scenarios behind the shared items.")
     all_items_shared: bool
     note: str | None = Field(description="Says how the runs' items differ, when they do.")
+    repeats_note: str | None = Field(default=None, description="How repeated answers were reduced, if any.")
+    multiple_comparisons: str | None = Field(default=None, description="The correction applied, if any.")
     confidence: float = CONFIDENCE
+    alpha: float = ALPHA
     resamples: int = DEFAULT_RESAMPLES
+    permutations: int = DEFAULT_PERMUTATIONS
     seed: int = DEFAULT_SEED
 
 
@@ -114,150 +156,92 @@ class ExampleOutcome(BaseModel):
     """One shared example in a pair of runs: how each did, and which of the four cases it is."""
 
     example_id: str
+    scenario: str | None = None
     expected: str
     a_predicted: str
     b_predicted: str
     a_outcome: str
     b_outcome: str
+    a_agreement: str = Field(default="", description="'2/3' = 2 of 3 repeats gave the majority answer.")
+    b_agreement: str = ""
     category: PairCategory
 
 
-# --- the statistics (pure) -------------------------------------------------------------------------------
+class GateResult(BaseModel):
+    """Whether a comparison shows a regression on one metric beyond a margin, and one line saying why."""
+
+    metric: Metric
+    margin_points: float
+    alpha: float
+    failed: bool
+    regressions: list[str] = Field(description="Run ids significantly worse than A beyond the margin.")
+    message: str
 
 
-def bootstrap_weights(n: int, *, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> np.ndarray:
-    """How often each of ``n`` items is drawn in each bootstrap resample (resamples x n counts)."""
-    if n == 0:
-        return np.zeros((resamples, 0))
-    # Drawing n items with replacement = one multinomial draw of n over n equally likely items.
-    return np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(float)
+# --- claims and verdicts -------------------------------------------------------------------------------------
 
 
-def weighted_scores(items: Sequence[ItemResult], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Accuracy and macro-F1 of ``items`` under each row of item weights (one row = one resample)."""
-    is_true, is_pred, hit = class_indicators(items)
-    correct = np.array([item.outcome == "correct" for item in items], dtype=float)
-    total = weights.sum(axis=-1)
-    acc = np.divide(weights @ correct, total, out=np.zeros(total.shape), where=total > 0)
-    macro = macro_from_counts(weights @ hit, weights @ is_true, weights @ is_pred)
-    return acc, macro
+def paired_test_name(metric: Metric, mcnemar: McNemarResult) -> str:
+    """The name of the test behind a metric's claim."""
+    if metric == "macro_f1":
+        return "paired permutation test"
+    return {
+        "exact": "McNemar exact test",
+        "chi2": "McNemar chi-square test",
+        "none": "McNemar test (no item differs)",
+    }[mcnemar.method]
 
 
-def _interval(samples: np.ndarray, value: float, confidence: float) -> Estimate:
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(samples, [tail, 100 - tail]) if samples.size else (value, value)
-    return Estimate(value=value, low=float(low), high=float(high))
-
-
-def bootstrap_intervals(
-    items: Sequence[ItemResult],
-    *,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
-    confidence: float = CONFIDENCE,
-) -> tuple[Estimate, Estimate]:
-    """Accuracy and macro-F1 with percentile-bootstrap intervals."""
-    point_acc, point_macro = weighted_scores(items, np.ones((1, len(items))))
-    acc, macro = weighted_scores(items, bootstrap_weights(len(items), resamples=resamples, seed=seed))
-    return (
-        _interval(acc, float(point_acc[0]), confidence),
-        _interval(macro, float(point_macro[0]), confidence),
-    )
-
-
-def paired_differences(
-    a_items: Sequence[ItemResult],
-    b_items: Sequence[ItemResult],
-    *,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
-    confidence: float = CONFIDENCE,
-) -> tuple[Estimate, Estimate]:
-    """B - A of accuracy and of macro-F1 over paired items, with a paired bootstrap interval."""
-    if len(a_items) != len(b_items):
-        raise InputError("paired differences need the same items in both runs")
-    ones = np.ones((1, len(a_items)))
-    weights = bootstrap_weights(len(a_items), resamples=resamples, seed=seed)
-    a_acc, a_macro = weighted_scores(a_items, weights)
-    b_acc, b_macro = weighted_scores(b_items, weights)
-    pa_acc, pa_macro = weighted_scores(a_items, ones)
-    pb_acc, pb_macro = weighted_scores(b_items, ones)
-    return (
-        _interval(b_acc - a_acc, float(pb_acc[0] - pa_acc[0]), confidence),
-        _interval(b_macro - a_macro, float(pb_macro[0] - pa_macro[0]), confidence),
-    )
-
-
-def mcnemar_from_counts(a_only: int, b_only: int) -> McNemarResult:
-    """McNemar's test from the discordant counts: exact binomial below 25, else chi-square (corrected)."""
-    n = a_only + b_only
-    if n == 0:
-        return McNemarResult(a_only=0, b_only=0, method="none", statistic=None, p_value=1.0)
-    if n < EXACT_BELOW:
-        p = binomtest(min(a_only, b_only), n, 0.5, alternative="two-sided").pvalue
-        return McNemarResult(
-            a_only=a_only,
-            b_only=b_only,
-            method="exact",
-            statistic=float(min(a_only, b_only)),
-            p_value=min(1.0, float(p)),
-        )
-    statistic = (abs(a_only - b_only) - 1) ** 2 / n
-    return McNemarResult(
-        a_only=a_only,
-        b_only=b_only,
-        method="chi2",
-        statistic=float(statistic),
-        p_value=float(chi2.sf(statistic, 1)),
-    )
-
-
-def mcnemar_test(a_items: Sequence[ItemResult], b_items: Sequence[ItemResult]) -> McNemarResult:
-    """McNemar's test on the correctness of paired items."""
-    if len(a_items) != len(b_items):
-        raise InputError("McNemar's test needs the same items in both runs")
-    a_only = sum(
-        1 for a, b in zip(a_items, b_items, strict=True) if a.outcome == "correct" and b.outcome != "correct"
-    )
-    b_only = sum(
-        1 for a, b in zip(a_items, b_items, strict=True) if a.outcome != "correct" and b.outcome == "correct"
-    )
-    return mcnemar_from_counts(a_only, b_only)
-
-
-def format_p(p: float) -> str:
-    """A p-value for people: 'p < 0.001', 'p = 0.003', 'p = 0.41'."""
-    if p < 0.001:
-        return "p < 0.001"
-    if p < 0.01:
-        return f"p = {p:.3f}"
-    return f"p = {p:.2f}"
-
-
-def verdict(
+def make_claim(
     a: str,
     b: str,
-    test: McNemarResult,
-    accuracy_delta: Estimate,
-    macro_f1_delta: Estimate,
+    metric: Metric,
+    delta: Estimate,
+    test: str,
+    p_value: float,
+    p_adjusted: float,
+    *,
+    adjusted_over: int = 1,
     alpha: float = ALPHA,
-) -> str:
-    """One plain sentence: which run is better and by how much, or that the difference is not significant."""
-    if test.p_value >= alpha or test.a_only == test.b_only:
-        return f"no significant difference ({format_p(test.p_value)})"
-    winner, sign = (b, 1.0) if test.b_only > test.a_only else (a, -1.0)
-    macro_points = macro_f1_delta.value * 100 * sign
-    if macro_points > 0:
-        return f"{winner} is better on macro-F1 by {macro_points:.1f} points, {format_p(test.p_value)}"
-    # Right more often, yet not better on the per-class average: say what the test is about.
-    acc_points = accuracy_delta.value * 100 * sign
-    return (
-        f"{winner} is better on accuracy by {acc_points:.1f} points, {format_p(test.p_value)} "
-        f"(macro-F1 {macro_points:+.1f} points)"
+    confidence: float = CONFIDENCE,
+) -> Claim:
+    """One sentence about one metric: which run is better and by how much, by which test, or no difference."""
+    name = METRIC_LABELS[metric]
+    points = delta.value * 100
+    significant = p_adjusted < alpha and points != 0
+    p_text = f"{test}, {format_p(p_value)}"
+    if adjusted_over > 1:
+        p_text += f", Holm-adjusted over {adjusted_over} comparisons {format_p(p_adjusted)}"
+    interval = f"{confidence:.0%} CI {delta.low * 100:+.1f} to {delta.high * 100:+.1f}"
+    direction: Direction = "no difference"
+    if significant:
+        direction = "better" if points > 0 else "worse"
+        text = f"{b} is {direction} than {a} on {name} by {abs(points):.1f} points ({p_text}; {interval})"
+    else:
+        text = f"no significant difference between {b} and {a} on {name}: {points:+.1f} points ({p_text}; {interval})"
+    return Claim(
+        metric=metric,
+        delta=delta,
+        test=test,
+        p_value=p_value,
+        p_adjusted=p_adjusted,
+        significant=significant,
+        direction=direction,
+        text=text,
     )
 
 
-# --- aligning runs ---------------------------------------------------------------------------------------
+def pair_direction(claims: Sequence[Claim]) -> PairDirection:
+    """Better or worse when the significant claims agree, mixed when they do not, else no difference."""
+    directions = {claim.direction for claim in claims if claim.significant}
+    if not directions:
+        return "no difference"
+    if len(directions) > 1:
+        return "mixed"
+    return next(iter(directions))
+
+
+# --- aligning runs -------------------------------------------------------------------------------------------
 
 
 def letters(count: int) -> list[str]:
@@ -284,13 +268,17 @@ def _describe_slice(slice_: dict[str, Any]) -> str:
     return "; ".join(parts) or "whole set"
 
 
+def _examples(run: RunItems) -> int:
+    return len({item.key for item in run.items})
+
+
 def shared_items_note(runs: Sequence[RunItems], shared: int) -> str | None:
     """What differs between the runs' items, or None when they cover exactly the same items."""
-    if all(len(run.items) == shared for run in runs):
+    if all(_examples(run) == shared for run in runs):
         return None
     names = letters(len(runs))
     described = ", ".join(
-        f"{name}: {len(run.items)} items (golden {run.golden_version or '?'}, {_describe_slice(run.slice)})"
+        f"{name}: {_examples(run)} items (golden {run.golden_version or '?'}, {_describe_slice(run.slice)})"
         for name, run in zip(names, runs, strict=True)
     )
     return (
@@ -300,15 +288,48 @@ def shared_items_note(runs: Sequence[RunItems], shared: int) -> str | None:
 
 
 def aligned(run: RunItems, keys: Sequence[tuple[str, str]]) -> list[ItemResult]:
-    """The run's items for ``keys``, in that order."""
-    by_key = {item.key: item for item in run.items}
-    return [by_key[key] for key in keys]
+    """The run's answer for each of ``keys``, in that order: the majority answer where it has repeats."""
+    groups = group_repeats(run.items)
+    return [majority_answer(groups[key]) for key in keys]
+
+
+def shared_results(run: RunItems, keys: Sequence[tuple[str, str]]) -> list[ItemResult]:
+    """Every result (repeats included) the run has for ``keys``."""
+    wanted = set(keys)
+    return [item for item in run.items if item.key in wanted]
+
+
+def shared_clusters(runs: Sequence[RunItems], keys: Sequence[tuple[str, str]]) -> list[str]:
+    """The cluster of each key: its scenario as any run recorded it (runs stored before scenarios were
+    recorded have none), else the example itself."""
+    scenario: dict[tuple[str, str], str] = {}
+    for run in runs:
+        for item in run.items:
+            if item.scenario and item.key not in scenario:
+                scenario[item.key] = item.scenario
+    return [f"scenario:{scenario[key]}" if key in scenario else f"example:{key[0]}" for key in keys]
+
+
+def _repeats_note(names: Sequence[str], columns: Sequence[RunColumn]) -> str | None:
+    repeated = [
+        f"{name} ({column.repeats.repeats} repeats)"
+        for name, column in zip(names, columns, strict=True)
+        if column.repeats is not None
+    ]
+    if not repeated:
+        return None
+    return (
+        f"Runs with repeats ({', '.join(repeated)}) are scored on each example's majority answer; a tie "
+        "goes to the answer the earliest repeat gave, and timeouts and server errors cast no vote. Latency "
+        "covers every repeat."
+    )
 
 
 def compare_runs(
     runs: Sequence[RunItems],
     *,
     resamples: int = DEFAULT_RESAMPLES,
+    permutations: int = DEFAULT_PERMUTATIONS,
     seed: int = DEFAULT_SEED,
     alpha: float = ALPHA,
 ) -> Comparison:
@@ -322,10 +343,14 @@ def compare_runs(
             hint="compare runs over the same golden set, or overlapping slices of it",
         )
     names = letters(len(runs))
+    clusters = shared_clusters(runs, keys)
     items = [aligned(run, keys) for run in runs]
     columns = []
     for name, run, run_items in zip(names, runs, items, strict=True):
-        acc, macro = bootstrap_intervals(run_items, resamples=resamples, seed=seed)
+        acc, macro = bootstrap_intervals(run_items, clusters, resamples=resamples, seed=seed)
+        every = shared_results(run, keys)
+        # Scores are of the majority answers; what it cost is every repeat's.
+        metrics = score_run(run_items).model_copy(update={"latency": latency_summary(every)})
         columns.append(
             RunColumn(
                 letter=name,
@@ -333,15 +358,40 @@ def compare_runs(
                 label=run.label,
                 golden_version=run.golden_version,
                 slice=run.slice,
-                metrics=score_run(run_items),
+                metrics=metrics,
                 accuracy=acc,
                 macro_f1=macro,
+                results=len(every),
+                repeats=repeat_agreement(every),
             )
         )
-    pairs = []
+    tests = []
     for index in range(1, len(runs)):
-        acc_delta, macro_delta = paired_differences(items[0], items[index], resamples=resamples, seed=seed)
-        test = mcnemar_test(items[0], items[index])
+        deltas = paired_differences(items[0], items[index], clusters, resamples=resamples, seed=seed)
+        mcnemar = mcnemar_test(items[0], items[index])
+        permutation = paired_permutation_test(items[0], items[index], permutations=permutations, seed=seed)
+        tests.append((index, deltas, mcnemar, permutation))
+    family = len(tests)
+    adjusted = {
+        "accuracy": holm([mcnemar.p_value for _, _, mcnemar, _ in tests]),
+        "macro_f1": holm([permutation.p_value for _, _, _, permutation in tests]),
+    }
+    pairs = []
+    for position, (index, (acc_delta, macro_delta), mcnemar, permutation) in enumerate(tests):
+        claims = [
+            make_claim(
+                names[0],
+                names[index],
+                metric,
+                acc_delta if metric == "accuracy" else macro_delta,
+                paired_test_name(metric, mcnemar),
+                mcnemar.p_value if metric == "accuracy" else permutation.p_value,
+                adjusted[metric][position],
+                adjusted_over=family,
+                alpha=alpha,
+            )
+            for metric in METRICS
+        ]
         pairs.append(
             PairComparison(
                 a=names[0],
@@ -350,8 +400,11 @@ def compare_runs(
                 b_run_id=runs[index].run_id,
                 accuracy_delta=acc_delta,
                 macro_f1_delta=macro_delta,
-                mcnemar=test,
-                verdict=verdict(names[0], names[index], test, acc_delta, macro_delta, alpha),
+                mcnemar=mcnemar,
+                permutation=permutation,
+                claims=claims,
+                direction=pair_direction(claims),
+                verdict="; ".join(claim.text for claim in claims),
             )
         )
     note = shared_items_note(runs, len(keys))
@@ -359,11 +412,70 @@ def compare_runs(
         runs=columns,
         pairs=pairs,
         shared_items=len(keys),
+        shared_scenarios=len(set(clusters)),
         all_items_shared=note is None,
         note=note,
+        repeats_note=_repeats_note(names, columns),
+        multiple_comparisons=(
+            f"p-values are Holm-adjusted over the {family} comparisons against A, per metric."
+            if family > 1
+            else None
+        ),
+        alpha=alpha,
         resamples=resamples,
+        permutations=permutations,
         seed=seed,
     )
+
+
+# --- the gate ------------------------------------------------------------------------------------------------
+
+
+def regression_gate(
+    comparison: Comparison, metric: Metric = "macro_f1", margin_points: float = 0.0
+) -> GateResult:
+    """Fail when a run is significantly worse than A on ``metric`` by more than ``margin_points`` points.
+
+    "Significantly" is the metric's own paired test (Holm-adjusted when several runs face A) at the
+    comparison's alpha; the drop is the point estimate of B - A. The message is one line saying why.
+    """
+    if margin_points < 0:
+        raise InputError(f"the margin must be 0 or more points, got {margin_points}")
+    name = METRIC_LABELS[metric]
+    failures: list[str] = []
+    lines: list[str] = []
+    for pair in comparison.pairs:
+        claim = pair.claim(metric)
+        points = claim.delta.value * 100
+        who = f"{pair.b} (run {pair.b_run_id[:8]})"
+        p_text = f"{claim.test}, {format_p(claim.p_adjusted)}"
+        if len(comparison.pairs) > 1:
+            p_text += " Holm-adjusted"
+        if claim.direction == "worse" and -points > margin_points:
+            failures.append(pair.b_run_id)
+            lines.append(
+                f"{who} is worse than {pair.a} on {name} by {-points:.1f} points, beyond the "
+                f"{margin_points:g}-point margin ({p_text}, significant at {comparison.alpha:g})"
+            )
+        elif claim.direction == "worse":
+            lines.append(f"{who} is worse by {-points:.1f} points, within the {margin_points:g}-point margin")
+        elif claim.direction == "better":
+            lines.append(f"{who} is better by {points:.1f} points ({p_text})")
+        else:
+            lines.append(f"{who} {points:+.1f} points, not significant ({p_text})")
+    failed = bool(failures)
+    verdict = f"regression on {name}" if failed else f"no regression on {name}"
+    return GateResult(
+        metric=metric,
+        margin_points=margin_points,
+        alpha=comparison.alpha,
+        failed=failed,
+        regressions=failures,
+        message=f"{verdict}: " + "; ".join(lines),
+    )
+
+
+# --- examples ------------------------------------------------------------------------------------------------
 
 
 def pair_category(a: ItemResult, b: ItemResult) -> PairCategory:
@@ -376,19 +488,31 @@ def pair_category(a: ItemResult, b: ItemResult) -> PairCategory:
     return "both right" if a_right else "both wrong"
 
 
+def _agreement_text(results: Sequence[ItemResult]) -> str:
+    agree, total = answer_agreement(results)
+    return f"{agree}/{total}" if total > 1 else ""
+
+
 def example_outcomes(a: RunItems, b: RunItems) -> list[ExampleOutcome]:
-    """Every example two runs share, with both predictions and its case, sorted by example id."""
+    """Every example two runs share, with both (majority) predictions and its case, sorted by example id."""
     keys = shared_keys([a, b])
+    a_groups, b_groups = group_repeats(a.items), group_repeats(b.items)
+    clusters = dict(zip(keys, shared_clusters([a, b], keys), strict=True))
     rows = []
-    for a_item, b_item in zip(aligned(a, keys), aligned(b, keys), strict=True):
+    for key in keys:
+        a_item, b_item = majority_answer(a_groups[key]), majority_answer(b_groups[key])
+        cluster = clusters[key]
         rows.append(
             ExampleOutcome(
                 example_id=a_item.example_id,
+                scenario=cluster.removeprefix("scenario:") if cluster.startswith("scenario:") else None,
                 expected=a_item.expected,
                 a_predicted=a_item.predicted_label,
                 b_predicted=b_item.predicted_label,
                 a_outcome=a_item.outcome,
                 b_outcome=b_item.outcome,
+                a_agreement=_agreement_text(a_groups[key]),
+                b_agreement=_agreement_text(b_groups[key]),
                 category=pair_category(a_item, b_item),
             )
         )

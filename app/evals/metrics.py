@@ -10,13 +10,18 @@ Conventions, the same everywhere (tables, comparisons, the Pushgateway):
 * micro-F1 pools those classes' counts, so it equals accuracy when every answer is valid and falls below
   it when answers are missing;
 * latency figures cover the items the model answered (correct, wrong or invalid output), cached ones
-  with the figures measured when they were first run.
+  with the figures measured when they were first run;
+* a run with repeats holds several results per example (``repeat`` 0..N-1); the scores here count every
+  result, ``majority_answers`` reduces them to one answer per example (what comparisons use), and
+  ``repeat_agreement`` says how often the repeats agree;
+* items of one golden scenario are variations of one situation, not independent evidence: ``cluster``
+  names the unit a bootstrap resamples (the scenario, else the example).
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any, Literal, get_args
 
@@ -56,8 +61,10 @@ class ItemResult(BaseModel):
     completion_tokens: int | None = None
     trace_id: str | None = None
     cached: bool = False
-    repeat: int = 0
-    scenario: str | None = None
+    repeat: int = Field(default=0, ge=0, description="Which repeat of the example this result is (0..N-1).")
+    scenario: str | None = Field(
+        default=None, description="The golden example's scenario; None for examples without one (v1 runs)."
+    )
 
     @property
     def predicted_label(self) -> str:
@@ -70,6 +77,21 @@ class ItemResult(BaseModel):
     def key(self) -> tuple[str, str]:
         """(example id, content hash): what must match for two runs' items to be the same item."""
         return self.example_id, self.content_hash
+
+    @property
+    def cluster(self) -> str:
+        """The independent unit this item belongs to: its scenario, or the example itself without one."""
+        return f"scenario:{self.scenario}" if self.scenario else f"example:{self.example_id}"
+
+
+class RepeatAgreement(BaseModel):
+    """How stable the answers are across repeats: per example, the share of answers equal to its mode."""
+
+    repeats: int
+    examples: int = Field(description="Examples with at least two answers (timeouts and errors are none).")
+    mean_agreement: float = Field(description="Mean over those examples of modal answers / answers.")
+    flip_rate: float = Field(description="Share of those examples with more than one distinct answer.")
+    flipped: list[str] = Field(default_factory=list, description="Ids of the examples whose answer flips.")
 
 
 class ClassMetrics(BaseModel):
@@ -276,6 +298,76 @@ def outcome_counts(items: Sequence[ItemResult]) -> dict[str, int]:
     """Items per outcome, every outcome listed."""
     counts: Counter[str] = Counter(item.outcome for item in items)
     return {outcome: counts[outcome] for outcome in OUTCOMES}
+
+
+def scenario_count(items: Sequence[ItemResult]) -> int:
+    """Distinct independent units (scenarios, or examples without one) among the items."""
+    return len({item.cluster for item in items})
+
+
+def group_repeats(items: Sequence[ItemResult]) -> dict[tuple[str, str], list[ItemResult]]:
+    """Each example's results (by key), in repeat order; keys sorted."""
+    groups: defaultdict[tuple[str, str], list[ItemResult]] = defaultdict(list)
+    for item in items:
+        groups[item.key].append(item)
+    return {key: sorted(groups[key], key=lambda item: item.repeat) for key in sorted(groups)}
+
+
+def majority_answer(results: Sequence[ItemResult]) -> ItemResult:
+    """The result whose answer most of ``results`` gave; a tie goes to the answer the earliest repeat gave.
+
+    Answers are the predicted labels of answered results ("invalid" for output that is not an RCA);
+    timeouts and server errors say more about the moment than the model and cast no vote, unless no
+    repeat answered at all (then the earliest failure stands). The result returned is the earliest
+    repeat that gave the winning answer, so its output, evidence and latency are a real answer's.
+    """
+    if not results:
+        raise ValueError("majority_answer needs at least one result")
+    ordered = sorted(results, key=lambda item: item.repeat)
+    voters = [item for item in ordered if item.outcome in ANSWERED] or ordered[:1]
+    votes = Counter(item.predicted_label for item in voters)
+    top = max(votes.values())
+    # Counter keeps first-seen order, so the first label with the top count is the earliest one.
+    winner = next(label for label, count in votes.items() if count == top)
+    return next(item for item in voters if item.predicted_label == winner)
+
+
+def majority_answers(items: Sequence[ItemResult]) -> list[ItemResult]:
+    """One result per example: its majority answer across repeats (the result itself without repeats)."""
+    return [majority_answer(results) for results in group_repeats(items).values()]
+
+
+def answer_agreement(results: Sequence[ItemResult]) -> tuple[int, int]:
+    """(answers equal to the modal one, answers) among one example's repeats; failures are no answers."""
+    votes = Counter(item.predicted_label for item in results if item.outcome in ANSWERED)
+    return (max(votes.values()), sum(votes.values())) if votes else (0, 0)
+
+
+def repeat_agreement(items: Sequence[ItemResult], repeats: int | None = None) -> RepeatAgreement | None:
+    """Agreement across repeats and the share of examples whose answer flips, over examples with two or
+    more answers; None for a run without repeats (``repeats`` <= 1, or by default no example repeated)."""
+    groups = group_repeats(items)
+    repeats = (
+        repeats if repeats is not None else max((len(results) for results in groups.values()), default=0)
+    )
+    if repeats <= 1:
+        return None
+    shares: list[float] = []
+    flipped: list[str] = []
+    for (example_id, _), results in groups.items():
+        modal, answers = answer_agreement(results)
+        if answers < 2:
+            continue
+        shares.append(modal / answers)
+        if modal < answers:
+            flipped.append(example_id)
+    return RepeatAgreement(
+        repeats=repeats,
+        examples=len(shares),
+        mean_agreement=ratio(sum(shares), len(shares)),
+        flip_rate=ratio(len(flipped), len(shares)),
+        flipped=flipped,
+    )
 
 
 def score_run(items: Sequence[ItemResult]) -> RunMetrics:

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.config import PROJECT_ROOT
 from app.evals import baseline
-from app.evals.metrics import ANSWERED, ItemResult, Outcome, ratio
+from app.evals.metrics import ItemResult, Outcome, RepeatAgreement, repeat_agreement, scenario_count
 from app.golden.schema import GoldenExample
 from app.llm.client import SamplingParams
 from app.llm.models import ModelConfig
@@ -189,16 +189,6 @@ class Fingerprint(BaseModel):
 # --- the run report --------------------------------------------------------------------------------------
 
 
-class RepeatAgreement(BaseModel):
-    """How stable the answers are across repeats: per example, the share of answers equal to its mode."""
-
-    repeats: int
-    examples: int = Field(description="Examples with at least two answers (timeouts and errors are none).")
-    mean_agreement: float = Field(description="Mean over those examples of modal answers / answers.")
-    flip_rate: float = Field(description="Share of those examples with more than one distinct answer.")
-    flipped: list[str] = Field(default_factory=list, description="Ids of the examples whose answer flips.")
-
-
 class RunReport(BaseModel):
     """What a run covers and how it went, beyond its metrics (stored with the summary)."""
 
@@ -211,38 +201,6 @@ class RunReport(BaseModel):
     failed_results: int = 0
     retried: int = Field(default=0, description="Failed results replaced by a retry (kept as history).")
     agreement: RepeatAgreement | None = None
-
-
-def scenario_count(items: Sequence[ItemResult]) -> int:
-    """Distinct scenarios among the items; an item without a scenario is a scenario of its own."""
-    return len({item.scenario or f"example:{item.example_id}" for item in items})
-
-
-def repeat_agreement(items: Sequence[ItemResult], repeats: int) -> RepeatAgreement | None:
-    """Agreement across repeats over the items' answers (class or ``invalid``); None for single runs."""
-    if repeats <= 1:
-        return None
-    answers: dict[str, list[str]] = {}
-    for item in items:
-        if item.outcome in ANSWERED:
-            answers.setdefault(item.example_id, []).append(item.predicted_label)
-    shares: list[float] = []
-    flipped: list[str] = []
-    for example_id in sorted(answers):
-        given = answers[example_id]
-        if len(given) < 2:
-            continue
-        counts = Counter(given)
-        shares.append(max(counts.values()) / len(given))
-        if len(counts) > 1:
-            flipped.append(example_id)
-    return RepeatAgreement(
-        repeats=repeats,
-        examples=len(shares),
-        mean_agreement=ratio(sum(shares), len(shares)),
-        flip_rate=ratio(len(flipped), len(shares)),
-        flipped=flipped,
-    )
 
 
 def run_report(items: Sequence[ItemResult], *, examples: int, repeats: int, retried: int = 0) -> RunReport:

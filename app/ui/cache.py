@@ -16,6 +16,11 @@ import streamlit as st
 
 from app import triage as triage_api
 from app.config import Settings, get_settings
+from app.evals.compare import Comparison, RunItems, compare_runs
+from app.evals.metrics import ItemResult
+from app.evals.runner import load_items, load_run_items
+from app.golden.jsonl import load_golden_dir
+from app.golden.schema import GoldenExample
 from app.llm.client import ChatMessage, InferenceStats, SamplingParams
 from app.llm.models import ModelConfig, ModelHealth, check_health, find_model
 from app.logs.frame import entries_to_frame
@@ -33,6 +38,7 @@ QUERY_TTL_S = 300
 HEALTH_TTL_S = 15
 NAMESPACES_TTL_S = 60
 PROMPTS_TTL_S = 30
+GOLDEN_TTL_S = 60
 PROBE_MAX_TOKENS = 8
 
 
@@ -130,6 +136,32 @@ def prepare_prompt(
 def prompt_versions() -> list[PromptVersion]:
     """Every stored prompt version, oldest first (the files on disk are synced first)."""
     return get_services().prompts.all_versions()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def eval_items(run_id: str, version: str) -> list[ItemResult]:
+    """A finished run's item results; ``version`` names the run's state, so a change is a new entry."""
+    return load_items(get_services().engine, run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def eval_run_items(run_id: str, version: str) -> RunItems:
+    """A finished run as comparisons see it (see ``eval_items`` for ``version``)."""
+    return load_run_items(get_services().engine, run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def eval_comparison(run_ids: tuple[str, ...], versions: tuple[str, ...]) -> Comparison:
+    """Finished runs compared on their shared items, the first being A (the bootstrap takes a moment)."""
+    return compare_runs(
+        [eval_run_items(run_id, version) for run_id, version in zip(run_ids, versions, strict=True)]
+    )
+
+
+@st.cache_data(ttl=GOLDEN_TTL_S, show_spinner=False)
+def golden_examples() -> dict[str, GoldenExample]:
+    """The golden set by example id."""
+    return {example.id: example for example in load_golden_dir(get_app_settings().golden_dir)}
 
 
 def probe_latency(model_name: str) -> InferenceStats:

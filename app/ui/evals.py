@@ -1,7 +1,9 @@
-"""The Evals and Compare pages' access to the library, their background run, charts and tables.
+"""The Evals and Compare pages' access to the library, their background run, and the widgets they share.
 
-Pages call these functions and nothing below them, so a page test replaces them. Untrusted text (log
-lines, model output, error messages, example ids) is shown with ``st.text``, ``st.code`` or
+Pages call these functions (and the pure tables and charts in ``eval_frames`` and ``eval_charts``) and
+nothing below them, so a page test replaces them. Reads of finished runs are cached by ``app.ui.cache``
+(keyed by the run's state, so a run that changes is read again); running runs are read fresh. Untrusted
+text (log lines, model output, error messages, example ids) is shown with ``st.text``, ``st.code`` or
 ``st.dataframe``, never as Markdown. The running eval lives in ``st.session_state[STATE_KEY]``, which
 only this module reads or writes; its thread never calls Streamlit.
 """
@@ -13,50 +15,50 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
 
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.errors import LogTriageError
-from app.evals.compare import (
-    Comparison,
-    ExampleOutcome,
-    RunColumn,
-    aligned,
-    compare_runs,
-    example_outcomes,
-    shared_keys,
-)
-from app.evals.metrics import ConfusionMatrix, ItemResult, RunMetrics
+from app.errors import InputError, LogTriageError
+from app.evals.compare import Claim, Comparison, ExampleOutcome, aligned, example_outcomes, shared_keys
+from app.evals.metrics import ItemResult
 from app.evals.runner import (
     BASELINE_MODEL_NAME,
     EvalRequest,
+    GoldenSlice,
     RunHeader,
     get_run,
     list_runs,
     load_items,
-    load_run_items,
+    parse_slice,
 )
-from app.golden.jsonl import load_golden_dir
 from app.golden.schema import GoldenExample
-from app.logs.models import format_rfc3339_ns
-from app.taxonomy import ROOT_CAUSES
 from app.ui import cache, components
+from app.ui import eval_frames as frames
 
 log = logging.getLogger(__name__)
 
 STATE_KEY = "evals.live_run"
 POLL_S = 0.5
-GOLDEN_TTL_S = 60
+WATCH_S = 2.0
+"""How often the page looks for progress of runs started elsewhere (the CLI, a CronJob, another tab)."""
 STATUS_COLORS = {"completed": "#10b981", "running": "#f59e0b", "cancelled": "#94a3b8", "failed": "#ef4444"}
+EXAMPLE_PARAM = "example"
+"""The query parameter with which the Triage page (the app's root) opens a golden example's window."""
+CLAIM_BOXES = {
+    "better": (st.success, ":material/trending_up:"),
+    "worse": (st.error, ":material/trending_down:"),
+    "no difference": (st.info, ":material/balance:"),
+}
 
 
-# --- reads ---------------------------------------------------------------------------------------------
+# --- reads ---------------------------------------------------------------------------------------------------
 
 
 def eval_runs(limit: int = 200) -> list[RunHeader]:
-    """The newest runs' headers."""
+    """The newest runs' headers, running ones included."""
     return list_runs(cache.get_services().engine, limit)
 
 
@@ -66,59 +68,42 @@ def run_header(run_id: str) -> RunHeader:
 
 
 def _version(header: RunHeader) -> str:
-    # Items of a run only change while it runs; its status and end time say whether they may have.
+    # A finished run's items change only when it is resumed, which changes its status and end time.
     return f"{header.status}:{header.ended_at}"
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _items(run_id: str, version: str) -> list[ItemResult]:
-    return load_items(cache.get_services().engine, run_id)
-
-
 def run_items(header: RunHeader) -> list[ItemResult]:
-    """A run's item results (cached until the run changes)."""
-    return _items(header.id, _version(header))
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _comparison(run_ids: tuple[str, ...], versions: tuple[str, ...]) -> Comparison:
-    engine = cache.get_services().engine
-    return compare_runs([load_run_items(engine, run_id) for run_id in run_ids])
+    """A run's item results (a finished run's from the cache, a running one's fresh)."""
+    if header.status == "running":
+        return load_items(cache.get_services().engine, header.id)
+    return cache.eval_items(header.id, _version(header))
 
 
 def comparison(headers: Sequence[RunHeader]) -> Comparison:
     """The runs compared on their shared items (the first is A)."""
-    return _comparison(tuple(h.id for h in headers), tuple(_version(h) for h in headers))
+    return cache.eval_comparison(tuple(h.id for h in headers), tuple(_version(h) for h in headers))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _pair_outcomes(a_id: str, b_id: str, versions: tuple[str, str]) -> list[ExampleOutcome]:
-    engine = cache.get_services().engine
-    return example_outcomes(load_run_items(engine, a_id), load_run_items(engine, b_id))
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _shared_items(run_ids: tuple[str, ...], versions: tuple[str, ...]) -> list[list[ItemResult]]:
-    engine = cache.get_services().engine
-    runs = [load_run_items(engine, run_id) for run_id in run_ids]
+def shared_items(headers: Sequence[RunHeader]) -> list[list[ItemResult]]:
+    """Each run's answers on the items all of them share, in the same order (majority answers)."""
+    runs = [cache.eval_run_items(h.id, _version(h)) for h in headers]
     keys = shared_keys(runs)
     return [aligned(run, keys) for run in runs]
 
 
-def shared_items(headers: Sequence[RunHeader]) -> list[list[ItemResult]]:
-    """Each run's results on the items all of them share, in the same order."""
-    return _shared_items(tuple(h.id for h in headers), tuple(_version(h) for h in headers))
-
-
 def pair_outcomes(a: RunHeader, b: RunHeader) -> list[ExampleOutcome]:
     """Every example two runs share, with both predictions and its case."""
-    return _pair_outcomes(a.id, b.id, (_version(a), _version(b)))
+    return example_outcomes(cache.eval_run_items(a.id, _version(a)), cache.eval_run_items(b.id, _version(b)))
 
 
-@st.cache_data(ttl=GOLDEN_TTL_S, show_spinner=False)
+def answers_for(header: RunHeader, example_id: str) -> list[ItemResult]:
+    """A run's results for one example, repeats in order."""
+    return sorted((i for i in run_items(header) if i.example_id == example_id), key=lambda i: i.repeat)
+
+
 def golden_examples() -> dict[str, GoldenExample]:
     """The golden set by example id."""
-    return {example.id: example for example in load_golden_dir(cache.get_app_settings().golden_dir)}
+    return cache.golden_examples()
 
 
 def model_names() -> list[str]:
@@ -134,7 +119,30 @@ def prompt_refs() -> list[str]:
     return current + older
 
 
-# --- the run in the background -----------------------------------------------------------------------------
+def eval_slice(
+    *,
+    classes: list[str],
+    source: str | None,
+    ids: list[str],
+    limit: int | None,
+    per_class: int | None,
+    seed: int,
+) -> GoldenSlice:
+    """The slice the form describes; N per class (a stratified, seeded draw) when asked for."""
+    fields: dict[str, Any] = {"classes": classes, "source": source, "ids": ids, "limit": limit}
+    if per_class:
+        # The runner draws the examples (``eval run --per-class N --seed S``); a runner without
+        # stratified slices would quietly run every example, so say so instead.
+        if "per_class" not in GoldenSlice.model_fields:
+            raise InputError(
+                "this version of the eval runner cannot pick N examples per class",
+                hint="leave N per class at 0, or pick classes and First N",
+            )
+        fields.update(per_class=per_class, seed=seed)
+    return parse_slice(None, **fields)
+
+
+# --- the run in the background -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -151,6 +159,7 @@ class LiveEval:
     failure_kind: str = "other"
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
+    listed: bool = False
     announced: bool = False
 
     @property
@@ -220,13 +229,21 @@ def _panel() -> None:
         return
     if not live.active:
         if not live.announced:
+            # Finished during a fragment rerun: the whole page redraws with the result and the new metrics.
             live.announced = True
             st.rerun()
         return
+    if live.run_id is not None and not live.listed:
+        # The run is recorded now: the whole page redraws once, so the runs list shows it as running.
+        live.listed = True
+        st.rerun()
     fraction = live.done / live.total if live.total else 0.0
     elapsed = time.perf_counter() - live.started
     run = f"run {live.run_id[:8]} · " if live.run_id else "starting · "
-    st.progress(fraction, text=f"{run}{live.done} of {live.total or '?'} items · {elapsed:,.0f} s")
+    st.progress(
+        fraction,
+        text=f"{run}{live.done} of {live.total or '?'} items · {frames.format_latency(elapsed * 1000)}",
+    )
     st.button(
         "Cancel run",
         key=f"evals.cancel.{id(live)}",
@@ -236,296 +253,69 @@ def _panel() -> None:
     )
 
 
-# --- tables ------------------------------------------------------------------------------------------------
+def is_starting() -> bool:
+    """Whether this session started a run that is not recorded yet."""
+    live = current_eval()
+    return live is not None and live.active and live.run_id is None
 
 
-def format_latency(ms: float | None) -> str:
-    """Milliseconds for people, keeping sub-10 ms figures (the baseline's) readable."""
-    return f"{ms:.2f} ms" if ms is not None and ms < 10 else components.format_ms(ms)
+def running_panel(headers: Sequence[RunHeader]) -> None:
+    """Progress of the runs that are running (started here or elsewhere: the CLI, a CronJob, another tab),
+    refreshed on its own; the whole page redraws when a run starts, ends or changes status."""
+    states: dict[str, str] = {header.id: header.status for header in headers}
+    if "running" in states.values():
+        st.fragment(_running, run_every=WATCH_S)(states)
 
 
-def _pct(value: float | None) -> float | None:
-    return None if value is None else round(value * 100, 1)
-
-
-def runs_frame(headers: Sequence[RunHeader]) -> pd.DataFrame:
-    """One row per run: fingerprint, status and headline metrics (percent)."""
-    rows = []
-    for header in headers:
-        summary = header.summary
-        rows.append(
-            {
-                "run": header.id[:8],
-                "created": header.created_at,
-                "status": [header.status],
-                "model": header.model,
-                "quantization": header.quantization,
-                "prompt": header.prompt_ref,
-                "golden": header.golden_version,
-                "slice": ", ".join(f"{k}={v}" for k, v in header.slice.items()) or "all",
-                "items": len(header.item_ids),
-                "accuracy %": _pct(summary.accuracy) if summary else None,
-                "macro-F1 %": _pct(summary.macro_f1) if summary else None,
-                "invalid %": _pct(summary.invalid_output_rate) if summary else None,
-                "p50 ms": summary.latency.total_ms.get("0.5") if summary else None,
-                "p95 ms": summary.latency.total_ms.get("0.95") if summary else None,
-                "server": header.fingerprint.server_build,
-                "git": header.fingerprint.git_revision[:10],
-            }
+def _running(states: dict[str, str]) -> None:
+    fresh = eval_runs()
+    if {header.id: header.status for header in fresh} != states:
+        st.rerun()
+    live = current_eval()
+    now = time.time()
+    for header in fresh:
+        if header.status != "running" or (live is not None and live.run_id == header.id and live.active):
+            continue  # this session's own run has its progress bar in the form above
+        done, total = len(run_items(header)), len(header.item_ids)
+        since = header.started_at.timestamp() if header.started_at else now
+        st.progress(
+            min(done / total, 1.0) if total else 0.0,
+            text=components.escape_markdown(
+                f"run {header.id[:8]} · {header.label} · {done:,} results of {total:,} items · running for "
+                f"{frames.format_latency(max(now - since, 0.0) * 1000)}"
+            ),
         )
-    return pd.DataFrame(rows)
+
+
+# --- widgets -------------------------------------------------------------------------------------------------
 
 
 def runs_table(headers: Sequence[RunHeader], *, key: str) -> RunHeader | None:
-    """The runs as a table; the clicked row's run."""
+    """The runs as a table (headline metrics on the left); the clicked row's run."""
     event = st.dataframe(
-        runs_frame(headers),
+        frames.runs_frame(headers),
         key=key,
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",
         column_config={
-            "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm"),
+            "run": st.column_config.TextColumn("run", width=80, pinned=True),
             "status": st.column_config.MultiselectColumn(
-                "status", options=list(STATUS_COLORS), color=list(STATUS_COLORS.values()), width="small"
+                "status", options=list(STATUS_COLORS), color=list(STATUS_COLORS.values()), width=100
             ),
-            "p50 ms": st.column_config.NumberColumn("p50", format="%.0f ms"),
-            "p95 ms": st.column_config.NumberColumn("p95", format="%.0f ms"),
+            "model": st.column_config.TextColumn("model", width=130),
+            "prompt": st.column_config.TextColumn("prompt", width=170),
+            "accuracy %": st.column_config.NumberColumn("accuracy %", format="%.1f", width=90),
+            "macro-F1 %": st.column_config.NumberColumn("macro-F1 %", format="%.1f", width=95),
+            "items": st.column_config.NumberColumn("items", width=70),
+            "invalid %": st.column_config.NumberColumn("invalid %", format="%.1f", width=80),
+            "p50": st.column_config.TextColumn("p50", width=75),
+            "p95": st.column_config.TextColumn("p95", width=75),
+            "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm"),
         },
     )
     rows = event.selection.rows if event is not None else []
     return headers[rows[0]] if rows else None
-
-
-def per_class_frame(metrics: RunMetrics) -> pd.DataFrame:
-    """Precision, recall, F1 (percent), support and predicted count per class."""
-    return pd.DataFrame(
-        [
-            {
-                "class": row.label,
-                "precision %": _pct(row.precision),
-                "recall %": _pct(row.recall),
-                "F1 %": _pct(row.f1),
-                "support": row.support,
-                "predicted": row.predicted,
-            }
-            for row in metrics.per_class
-        ]
-    )
-
-
-def items_frame(items: Sequence[ItemResult]) -> pd.DataFrame:
-    """One row per item: ids, expected, predicted, outcome, latency and error."""
-    return pd.DataFrame(
-        [
-            {
-                "example": item.example_id,
-                "expected": item.expected,
-                "predicted": item.predicted_label,
-                "outcome": item.outcome,
-                "total ms": item.total_ms,
-                "cached": item.cached,
-                "error": item.error or "",
-            }
-            for item in items
-        ],
-        columns=["example", "expected", "predicted", "outcome", "total ms", "cached", "error"],
-    )
-
-
-def headline_frame(result: Comparison) -> pd.DataFrame:
-    """Metric rows by run columns, each 'value [low, high]' where an interval exists."""
-
-    def interval(estimate: object) -> str:
-        value, low, high = (getattr(estimate, name) * 100 for name in ("value", "low", "high"))
-        return f"{value:.1f} [{low:.1f}, {high:.1f}]"
-
-    rows: dict[str, dict[str, str]] = {}
-    for run in result.runs:
-        column = f"{run.letter}: {run.run_id[:8]}"
-        metrics = run.metrics
-        values = {
-            "run": run.label,
-            "accuracy % [95% CI]": interval(run.accuracy),
-            "macro-F1 % [95% CI]": interval(run.macro_f1),
-            "micro-F1 %": f"{metrics.micro_f1 * 100:.1f}",
-            "invalid output %": f"{metrics.invalid_output_rate * 100:.1f}",
-            "timeouts/errors %": f"{metrics.error_rate * 100:.1f}",
-            "evidence recall %": f"{metrics.evidence_recall * 100:.1f}",
-            "p50 latency": format_latency(metrics.latency.total_ms.get("0.5")),
-            "p95 latency": format_latency(metrics.latency.total_ms.get("0.95")),
-            "items": str(metrics.items),
-        }
-        for name, value in values.items():
-            rows.setdefault(name, {})[column] = value
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def pairs_frame(result: Comparison) -> pd.DataFrame:
-    """Each run against A: deltas (points) with intervals, McNemar and the verdict."""
-
-    def delta(estimate: object) -> str:
-        value, low, high = (getattr(estimate, name) * 100 for name in ("value", "low", "high"))
-        return f"{value:+.1f} [{low:+.1f}, {high:+.1f}]"
-
-    return pd.DataFrame(
-        [
-            {
-                "pair": f"{pair.b} vs {pair.a}",
-                "Δ accuracy [95% CI]": delta(pair.accuracy_delta),
-                "Δ macro-F1 [95% CI]": delta(pair.macro_f1_delta),
-                "A right, B wrong": pair.mcnemar.a_only,
-                "A wrong, B right": pair.mcnemar.b_only,
-                "test": pair.mcnemar.method,
-                "p-value": pair.mcnemar.p_value,
-                "verdict": pair.verdict,
-            }
-            for pair in result.pairs
-        ]
-    )
-
-
-def outcomes_frame(rows: Sequence[ExampleOutcome]) -> pd.DataFrame:
-    """One row per shared example: expected, both predictions and its case."""
-    return pd.DataFrame(
-        [row.model_dump() for row in rows],
-        columns=[
-            "example_id",
-            "expected",
-            "a_predicted",
-            "b_predicted",
-            "a_outcome",
-            "b_outcome",
-            "category",
-        ],
-    )
-
-
-def logs_frame(example: GoldenExample) -> pd.DataFrame:
-    """An example's logs: index (as evidence cites it), time, pod, line, and whether it is labeled evidence."""
-    evidence = set(example.label.evidence)
-    return pd.DataFrame(
-        [
-            {
-                "index": index,
-                "evidence": index in evidence,
-                "time": format_rfc3339_ns(log.ts_ns)[:23] + "Z",
-                "pod": log.labels.get("pod", ""),
-                "line": log.line,
-            }
-            for index, log in enumerate(example.logs)
-        ]
-    )
-
-
-# --- charts ------------------------------------------------------------------------------------------------
-
-
-def trimmed_confusion(matrix: ConfusionMatrix) -> tuple[list[str], list[str], list[list[int]]]:
-    """The matrix without rows and columns that are all zero."""
-    rows = [i for i, counts in enumerate(matrix.counts) if any(counts)]
-    columns = [j for j in range(len(matrix.columns)) if any(matrix.counts[i][j] for i in rows)]
-    return (
-        [matrix.rows[i] for i in rows],
-        [matrix.columns[j] for j in columns],
-        [[matrix.counts[i][j] for j in columns] for i in rows],
-    )
-
-
-def confusion_figure(matrix: ConfusionMatrix, *, height: int = 420) -> go.Figure:
-    """The confusion matrix as a heatmap: expected down, predicted across, counts in the cells."""
-    rows, columns, counts = trimmed_confusion(matrix)
-    fig = go.Figure(
-        go.Heatmap(
-            z=counts,
-            x=columns,
-            y=rows,
-            colorscale="Blues",
-            text=counts,
-            texttemplate="%{text}",
-            hovertemplate="expected %{y}<br>predicted %{x}<br>%{z} items<extra></extra>",
-            showscale=False,
-        )
-    )
-    fig.update_layout(
-        height=height,
-        margin={"l": 0, "r": 0, "t": 8, "b": 0},
-        xaxis={"title": "predicted", "side": "top", "tickangle": -35},
-        yaxis={"title": "expected", "autorange": "reversed"},
-    )
-    return fig
-
-
-def latency_figure(runs: Sequence[tuple[str, Sequence[ItemResult]]]) -> go.Figure:
-    """Distribution of time per answered item, one box per run."""
-    fig = go.Figure()
-    for name, items in runs:
-        values = [
-            i.total_ms
-            for i in items
-            if i.total_ms is not None and i.outcome not in ("timeout", "server_error")
-        ]
-        fig.add_box(x=values, name=name, boxpoints="outliers", orientation="h")
-    fig.update_layout(
-        height=120 + 60 * len(runs),
-        margin={"l": 0, "r": 0, "t": 8, "b": 0},
-        xaxis={"title": "ms per item", "rangemode": "tozero"},
-        showlegend=False,
-    )
-    return fig
-
-
-def per_class_f1_figure(result: Comparison) -> go.Figure:
-    """F1 per class, one bar per run."""
-    fig = go.Figure()
-    for run in result.runs:
-        f1 = {row.label: row.f1 for row in run.metrics.per_class}
-        labels = [
-            label
-            for label in ROOT_CAUSES
-            if any(label in {r.label for r in c.metrics.per_class} for c in result.runs)
-        ]
-        fig.add_bar(x=labels, y=[f1.get(label, 0.0) for label in labels], name=f"{run.letter}: {run.label}")
-    fig.update_layout(
-        barmode="group",
-        height=360,
-        margin={"l": 0, "r": 0, "t": 8, "b": 0},
-        yaxis={"title": "F1", "range": [0, 1]},
-        xaxis={"tickangle": -35},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-    )
-    return fig
-
-
-def tradeoff_figure(columns: Sequence[RunColumn]) -> go.Figure:
-    """Accuracy (with its interval) against median latency, one point per run: the quantization trade-off."""
-    xs = [run.metrics.latency.total_ms.get("0.5", 0.0) for run in columns]
-    ys = [run.accuracy.value for run in columns]
-    fig = go.Figure(
-        go.Scatter(
-            x=xs,
-            y=ys,
-            mode="markers+text",
-            text=[run.letter for run in columns],
-            customdata=[run.label for run in columns],
-            textposition="middle right",
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": [run.accuracy.high - run.accuracy.value for run in columns],
-                "arrayminus": [run.accuracy.value - run.accuracy.low for run in columns],
-            },
-            marker={"size": 12},
-            hovertemplate="%{text}: %{customdata}<br>p50 %{x:,.0f} ms<br>accuracy %{y:.1%}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        height=380,
-        margin={"l": 0, "r": 0, "t": 24, "b": 0},
-        xaxis={"title": "median ms per item", "rangemode": "tozero"},
-        yaxis={"title": "accuracy", "range": [0, 1.05], "tickformat": ".0%"},
-    )
-    return fig
 
 
 def chart(fig: go.Figure, *, key: str) -> None:
@@ -533,39 +323,91 @@ def chart(fig: go.Figure, *, key: str) -> None:
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
 
 
+def triage_url(example_id: str) -> str:
+    """The Triage page (the app's root, under Streamlit's base URL path) on a golden example's window."""
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    root = f"/{base}/" if base else "/"
+    return f"{root}?{urlencode({EXAMPLE_PARAM: example_id})}"
+
+
+def claim_box(pair_name: str, claim: Claim) -> None:
+    """One claim in a box coloured by its direction: better green, worse red, no difference neutral."""
+    box, icon = CLAIM_BOXES[claim.direction]
+    box(components.escape_markdown(f"{pair_name}: {claim.text}"), icon=icon)
+
+
 # --- showing an example --------------------------------------------------------------------------------------
 
 
 def example_detail(
-    example: GoldenExample | None, outputs: Sequence[tuple[str, ItemResult]], *, key: str
+    example: GoldenExample | None,
+    outputs: Sequence[tuple[str, ItemResult]],
+    *,
+    key: str,
+    example_id: str,
+    repeats: dict[str, list[ItemResult]] | None = None,
 ) -> None:
-    """An example's logs and each run's output, all as text."""
-    if example is None:
-        st.info("This example is no longer in the golden set.", icon=":material/help:")
-    else:
-        if any(item.content_hash and item.content_hash != example.content_hash() for _, item in outputs):
-            st.warning("The golden example changed since this run; these are its current logs.")
-        st.caption("Logs (evidence = labeled as proving the cause)")
-        st.dataframe(
-            logs_frame(example),
-            key=f"{key}.logs",
-            hide_index=True,
-            column_config={
-                "index": st.column_config.NumberColumn("#", width="small"),
-                "evidence": st.column_config.CheckboxColumn("evidence", width="small"),
-                "line": st.column_config.TextColumn("line", width="large"),
-            },
-        )
+    """An example's logs with the labeled and cited lines marked and in view, each run's output, and a
+    link to the same window in Triage."""
+    st.link_button(
+        "Open this window in Triage",
+        triage_url(example_id),
+        icon=":material/troubleshoot:",
+        help="The Triage page loads this golden window, so you can run a model on it yourself.",
+    )
     columns = st.columns(len(outputs)) if outputs else []
     for column, (name, item) in zip(columns, outputs, strict=True):
         with column:
-            st.caption(
-                components.escape_markdown(
-                    f"{name}: expected {item.expected}, got {item.predicted_label} ({item.outcome})"
-                )
-            )
-            if item.error:
-                st.text(item.error)
-            st.code(item.raw_output or "(no output)", language="json", wrap_lines=True)
-            if item.cited_evidence:
-                st.text(f"cited log lines (#): {', '.join(map(str, item.cited_evidence))}")
+            _output(name, item, (repeats or {}).get(name, []), key=f"{key}.{name}")
+    if example is None:
+        st.info("This example is no longer in the golden set.", icon=":material/help:")
+        return
+    if any(item.content_hash and item.content_hash != example.content_hash() for _, item in outputs):
+        st.warning("The golden example changed since this run; these are its current logs.")
+    marked = bool(example.label.evidence) or any(item.cited_evidence for _, item in outputs)
+    view = st.segmented_control(
+        "Log lines",
+        ["Around the evidence", "All lines"],
+        default="Around the evidence" if marked else "All lines",
+        required=True,
+        key=f"{key}.view",
+        disabled=not marked,
+    )
+    shown = frames.logs_frame(example, outputs, focus=view == "Around the evidence")
+    st.caption(
+        f"{len(shown):,} of {len(example.logs):,} lines · # = the entry's position in the window (as labels "
+        "cite it) · labeled = evidence the labeler marked · ★ = a line behind the model's citation"
+    )
+    st.dataframe(
+        shown.style.apply(frames.highlight_cited, axis=None),
+        key=f"{key}.logs",
+        hide_index=True,
+        column_config={
+            "#": st.column_config.NumberColumn("#", width=50, pinned=True),
+            "labeled": st.column_config.CheckboxColumn("labeled", width=70, pinned=True),
+            **{
+                name: st.column_config.TextColumn(name, width=80, pinned=True)
+                for name in shown.columns
+                if str(name).startswith("cited by ")
+            },
+            "line": st.column_config.TextColumn("line", width="large"),
+        },
+    )
+
+
+def _output(name: str, item: ItemResult, repeats: Sequence[ItemResult], *, key: str) -> None:
+    """One run's answer: what came back, the lines it cited (its own numbers) and its repeats."""
+    st.caption(
+        components.escape_markdown(
+            f"{name}: expected {item.expected}, got {item.predicted_label} ({item.outcome})"
+        )
+    )
+    if item.error:
+        st.text(item.error)
+    numbers = frames.model_numbers(item)
+    if numbers:
+        st.text(f"{name} cited lines {', '.join(map(str, numbers))}")
+    st.code(item.raw_output or "(no output)", language="json", wrap_lines=True)
+    if len(repeats) > 1:
+        st.caption(f"{len(repeats)} repeats: the majority answer is shown")
+        st.dataframe(frames.items_frame(repeats), key=f"{key}.repeats", hide_index=True)

@@ -1,10 +1,19 @@
-"""The Evals and Compare pages in Chromium: start runs (baseline and the tiny model), open one, compare two."""
+"""The Evals and Compare pages in Chromium: start runs (baseline and the tiny model), open one, compare two.
+
+What a user sees is checked where only a browser shows it: the run in progress is listed, the headline
+columns fit at 1400 px, confusion-matrix labels do not overlap, the evidence numbers are the model's own,
+the decoding speed is plausible, each verdict names its metric in the colour of its direction, and an
+item links to the same window in Triage under the app's base path.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -18,6 +27,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.llama]
 
 RUN_TIMEOUT_MS = 600_000
 TINY_ITEMS = 4
+NARROW = {"width": 1400, "height": 3400}
+HEADLINE_WIDTH_PX = 80 + 100 + 130 + 170 + 90 + 95  # run, status, model, prompt, accuracy, macro-F1
+MAX_PLAUSIBLE_TOKENS_PER_S = 5000  # two CPU cores decode a tiny model at hundreds of tokens/s, not 100,000
+VERDICT = re.compile(
+    r"\b[A-Z] vs A: (?:[A-Z] is (better|worse) than A on (accuracy|macro-F1) by [\d.]+ points"
+    r"|no significant difference between [A-Z] and A on (accuracy|macro-F1): )"
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +77,7 @@ def open_row(table: Locator, row: int, opened: Locator) -> None:
 
 
 def start_run(page: Page, model: str, first_n: int | None = None) -> None:
-    """Pick the model (and the first N examples), start the run and wait until it completed."""
+    """Pick the model (and the first N examples) and start the run."""
     page.get_by_role("combobox", name="Model").click()
     page.get_by_role("option", name=model, exact=True).click()
     if first_n is not None:
@@ -86,39 +102,149 @@ def assert_nothing_ran(watched: WatchedPage) -> None:
     expect(watched.page.get_by_test_id("stException")).to_have_count(0)
 
 
+def column_headers(table: Locator) -> list[str]:
+    """The header cells the grid renders (it renders the columns in view, and a few beside them).
+
+    The grid draws on a canvas; its accessible table holds the cells it draws, with no size of their own.
+    """
+    texts = table.locator('[role="columnheader"]').evaluate_all("els => els.map(e => e.textContent)")
+    return [text.strip() for text in texts]
+
+
+def wait_for_cell(table: Locator, text: str, timeout_s: float = 60) -> None:
+    """Wait until a cell of the grid (its accessible table) holds ``text``."""
+    deadline = time.monotonic() + timeout_s
+    cells: list[str] = []
+    while time.monotonic() < deadline:
+        cells = table.locator('[role="gridcell"]').evaluate_all("els => els.map(e => e.textContent)")
+        if any(text in cell for cell in cells):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no cell with {text!r} among {cells}")
+
+
+def assert_labels_apart(chart: Locator) -> None:
+    """No two tick labels of a plotly chart's axes overlap on screen."""
+    for axis in ("xtick", "ytick"):
+        boxes = chart.locator(f"g.{axis} text").evaluate_all(
+            "els => els.map(e => { const r = e.getBoundingClientRect();"
+            " return [e.textContent, r.left, r.top, r.right, r.bottom]; })"
+        )
+        assert boxes, f"no {axis} labels"
+        for i, (name, left, top, right, bottom) in enumerate(boxes):
+            for other, o_left, o_top, o_right, o_bottom in boxes[i + 1 :]:
+                overlap = (
+                    min(right, o_right) - max(left, o_left) > 0.5
+                    and min(bottom, o_bottom) - max(top, o_top) > 0.5
+                )
+                assert not overlap, f"{axis} labels {name!r} and {other!r} overlap"
+
+
+def assert_cited_numbers_are_the_models(page: Page) -> None:
+    """Every answer shown that cites lines is followed by exactly its numbers, and nothing else is claimed."""
+    expect(page.get_by_test_id("stCode").first).to_be_visible()
+    evidence = []
+    for text in page.get_by_test_id("stCode").all_inner_texts():
+        try:
+            answer = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(answer, dict) and answer.get("evidence"):
+            evidence.append([int(n) for n in answer["evidence"]])
+    shown = [
+        [int(n) for n in text.rsplit("lines ", 1)[1].split(", ")]
+        for text in page.get_by_text(re.compile(r"^\S+ cited lines [\d, ]+$")).all_inner_texts()
+    ]
+    assert sorted(shown) == sorted(evidence), (shown, evidence)
+
+
+def first_example_id(table: Locator) -> str:
+    """The example id in the first row of a table whose rows are examples (from the grid's cells)."""
+    cells = table.locator('[role="gridcell"]').evaluate_all("els => els.map(e => e.textContent.trim())")
+    ids = [cell for cell in cells if re.fullmatch(r"[a-z_]+-\d+", cell)]
+    assert ids, cells
+    return ids[0]
+
+
+def triage_link(page: Page) -> Locator:
+    """The item's link to the same window in Triage."""
+    return page.get_by_role("link", name=re.compile("Open this window in Triage"))
+
+
+def follow_triage_link(page: Page, dashboard: Dashboard, example_id: str) -> None:
+    """The item's link opens the Triage page, in a new tab, under the base path, on the same example."""
+    link = triage_link(page)
+    expect(link).to_be_visible()
+    href = link.get_attribute("href")
+    assert href is not None
+    parts = urlsplit(page.evaluate("href => new URL(href, document.baseURI).href", href))
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == dashboard.url  # the app's root: Triage
+    assert parse_qs(parts.query) == {"example": [example_id]}
+    with page.context.expect_page() as opened:
+        link.click()
+    triage = opened.value
+    expect(triage.get_by_role("heading", name="Triage").first).to_be_visible(timeout=60_000)
+    assert parse_qs(urlsplit(triage.url).query).get("example") == [example_id], triage.url
+    triage.close()
+
+
 def test_evals_and_compare_pages(
     watched_page: WatchedPage, evals_dashboard: Dashboard, screenshots: Path
 ) -> None:
     page = watched_page.page
+    page.set_viewport_size(NARROW)
     open_page(page, evals_dashboard, "Evals")
     expect(page.get_by_text("No runs yet")).to_be_visible()
 
-    # The baseline needs no server.
-    start_run(page, "baseline-regex")
-    wait_completed(page, "baseline-regex")
-
-    # The tiny model on the real llama-server, with live progress and a Cancel button.
+    # The tiny model on the real llama-server: live progress, Cancel, and the run listed while it runs.
     start_run(page, "tiny-q4_k_m", first_n=TINY_ITEMS)
     expect(page.get_by_role("button", name="Cancel run")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stProgress")).to_be_visible()
+    runs = page.get_by_test_id("stDataFrame").first
+    expect(runs).to_be_visible(timeout=60_000)
+    wait_for_cell(runs, "running")
+    expect(page.get_by_text("No runs yet")).to_have_count(0)
     page.screenshot(path=str(screenshots / "evals-progress.png"))
     wait_completed(page, "tiny-q4_k_m")
-    runs = page.get_by_test_id("stDataFrame").first
+
+    # The baseline needs no server; it covers the whole set (the tiny model's First N stays in the form).
+    start_run(page, "baseline-regex", first_n=0)
+    wait_completed(page, "baseline-regex")
+
+    # At 1400 px the headline columns are in view, left of anything else.
     expect(runs).to_be_visible()
+    headers = column_headers(runs)
+    assert headers[:6] == ["run", "status", "model", "prompt", "accuracy %", "macro-F1 %"], headers
+    box = runs.bounding_box()
+    assert box is not None
+    assert box["width"] >= HEADLINE_WIDTH_PX + 40  # the row markers take about 40 px
     page.screenshot(path=str(screenshots / "evals-runs.png"))
 
-    # Open the newest run (the tiny model's): metrics, confusion matrix, latency, failing items.
-    open_row(runs, 0, page.get_by_role("heading", name=re.compile(r"^Run [0-9a-f]{8}$")))
+    # Open the tiny model's run (the older one): metrics, a readable confusion matrix, latency, failing items.
+    open_row(runs, 1, page.get_by_role("heading", name=re.compile(r"^Run [0-9a-f]{8}$")))
     expect(page.get_by_test_id("stMetricLabel").filter(has_text="Macro-F1")).to_be_visible()
+    expect(page.get_by_test_id("stMetricLabel").filter(has_text="Scenarios")).to_be_visible()
     expect(page.get_by_text("Confusion matrix")).to_be_visible()
-    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    matrix = page.locator(".js-plotly-plot").first
+    expect(matrix).to_be_visible()
+    assert_labels_apart(matrix)
+    latency = page.get_by_text(re.compile(r"^Latency of \d+ answered items"))
+    expect(latency).to_be_visible()
+    speed = re.search(r"· ([\d,.]+|—) tokens/s", latency.inner_text())
+    assert speed is not None, latency.inner_text()
+    if speed.group(1) != "—":
+        assert 0 < float(speed.group(1).replace(",", "")) < MAX_PLAUSIBLE_TOKENS_PER_S, latency.inner_text()
+    assert not re.search(r"\d{2,}\.\d\d ms", latency.inner_text())  # human units, not "1234.56 ms"
     page.get_by_text("Fingerprint").click()
     expect(page.get_by_test_id("stExpander").get_by_test_id("stDataFrame")).to_be_visible()
-    failing = page.get_by_test_id("stDataFrame").last
     if page.get_by_text(re.compile(r"^Failing items \(0\)")).count() == 0:
-        open_row(failing, 0, page.get_by_text("Logs (evidence = labeled as proving the cause)"))
-        expect(page.get_by_test_id("stCode").last).to_be_visible()
-    page.screenshot(path=str(screenshots / "evals-run.png"), full_page=True)
+        failing = page.get_by_test_id("stDataFrame").last
+        example_id = first_example_id(failing)
+        open_row(failing, 0, triage_link(page))
+        assert_cited_numbers_are_the_models(page)
+        expect(page.get_by_text(re.compile(r"lines · # = the entry's position"))).to_be_visible()
+        page.screenshot(path=str(screenshots / "evals-run.png"), full_page=True)
+        follow_triage_link(page, evals_dashboard, example_id)
     assert_nothing_ran(watched_page)
 
     # Compare the baseline (A) with the tiny model (B) on their shared items.
@@ -128,21 +254,40 @@ def test_evals_and_compare_pages(
         picker.click()
         page.get_by_role("option", name=re.compile(re.escape(model))).first.click()
     page.keyboard.press("Escape")
-    verdict = page.get_by_text(re.compile(r"B vs A: (no significant difference|[AB] is better on)"))
-    expect(verdict).to_be_visible(timeout=60_000)
+    boxes = page.get_by_test_id(re.compile(r"stAlertContent(Success|Error|Info)")).filter(has_text=" vs A: ")
+    expect(boxes.first).to_be_visible(timeout=60_000)
+    expect(boxes).to_have_count(2)  # one claim per metric
+    metrics = []
+    for index in range(2):
+        claim = boxes.nth(index)
+        text = claim.inner_text().strip()
+        found = VERDICT.search(text)  # after the icon's name, which is text too
+        assert found, text
+        direction = found.group(1) or "no difference"
+        metrics.append(found.group(2) or found.group(3))
+        expected_box = {"better": "stAlertContentSuccess", "worse": "stAlertContentError"}.get(
+            direction, "stAlertContentInfo"
+        )
+        assert claim.get_attribute("data-testid") == expected_box, (text, claim.get_attribute("data-testid"))
+    assert metrics == ["accuracy", "macro-F1"]
     expect(page.get_by_text("only the items they share are compared")).to_be_visible()  # 26 vs 4 items
+    expect(page.get_by_text(re.compile(r"4 shared items from 4 independent scenarios"))).to_be_visible()
     expect(page.get_by_text("F1 per class")).to_be_visible()
     expect(page.get_by_text("Accuracy against median latency")).to_be_visible()
-    expect(page.locator(".js-plotly-plot")).to_have_count(
-        5, timeout=60_000
-    )  # F1, 2 matrices, latency, trade-off
+    plots = page.locator(".js-plotly-plot")
+    expect(plots).to_have_count(5, timeout=60_000)  # F1, 2 matrices, latency, trade-off
+    assert_labels_apart(plots.nth(1))
+    assert_labels_apart(plots.nth(2))
     page.screenshot(path=str(screenshots / "compare.png"), full_page=True)
 
     # The per-example table, filtered to what A got right and B did not, opens an example.
     page.get_by_text(re.compile(r"^A right, B wrong \(\d+\)$")).click()
     examples = page.get_by_test_id("stDataFrame").last
     if not page.get_by_text("A right, B wrong (0)").count():
+        example_id = first_example_id(examples)
         open_row(examples, 0, page.get_by_text(re.compile(r"^A: expected")))
         expect(page.get_by_text(re.compile(r"^B: expected"))).to_be_visible()
+        assert_cited_numbers_are_the_models(page)
         page.screenshot(path=str(screenshots / "compare-example.png"), full_page=True)
+        follow_triage_link(page, evals_dashboard, example_id)
     assert_nothing_ran(watched_page)

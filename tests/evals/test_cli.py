@@ -166,7 +166,7 @@ def test_compare_json_equals_scikit_learn_on_stored_predictions(
     assert comparison["shared_items"] == 20
     assert comparison["note"] is not None  # 26 against 20 items: it says so
     (pair,) = comparison["pairs"]
-    assert pair["verdict"].startswith("A is better on macro-F1 by ")
+    assert pair["claims"][1]["text"].startswith("B is worse than A on macro-F1 by ")
     assert (pair["mcnemar"]["method"], pair["mcnemar"]["a_only"], pair["mcnemar"]["b_only"]) == (
         "exact",
         18,
@@ -179,7 +179,7 @@ def test_compare_json_equals_scikit_learn_on_stored_predictions(
         assert column["accuracy"]["low"] <= column["accuracy"]["value"] <= column["accuracy"]["high"]
     text = CliRunner().invoke(eval_cli, ["compare", baseline, model])
     assert text.exit_code == 0
-    assert "A is better on" in text.stdout
+    assert "B is worse than A on" in text.stdout
     assert "only on the 20 items" in text.stdout
 
 

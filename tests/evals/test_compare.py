@@ -1,216 +1,156 @@
-"""Comparing runs: bootstrap intervals, McNemar against statsmodels, verdicts and shared items."""
+"""Comparing runs: claims that name their metric, Holm across runs, repeats, scenarios, and the regression gate."""
 
 from __future__ import annotations
 
+import json
 import random
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats
-from sklearn.metrics import f1_score
-from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+from statsmodels.stats.multitest import multipletests
+from typer.testing import CliRunner
 
+from app.cli.evals import eval_cli
 from app.errors import InputError
 from app.evals import compare
-from app.evals.compare import Estimate, McNemarResult, RunItems
-from app.evals.metrics import ItemResult, macro_f1
+from app.evals.compare import RunItems
+from app.evals.metrics import ItemResult
+from app.evals.runner import BASELINE_MODEL_NAME
 from app.taxonomy import ROOT_CAUSES
-
-
-def result(n: int, expected: str, predicted: str | None, *, content_hash: str | None = None) -> ItemResult:
-    outcome = "invalid_output" if predicted is None else ("correct" if predicted == expected else "wrong")
-    return ItemResult(
-        example_id=f"ex-{n:03d}",
-        content_hash=content_hash or f"h{n}",
-        expected=expected,
-        predicted=predicted,
-        outcome=outcome,
-    )
+from tests.evals.conftest import rca_json
+from tests.evals.runs import paired_runs, result
+from tests.fixtures.llama import FakeOpenAIServer
 
 
 def run(run_id: str, items: list[ItemResult], **extra: object) -> RunItems:
     return RunItems(run_id=run_id, label=f"model-{run_id}", items=items, **extra)  # type: ignore[arg-type]
 
 
-def paired_runs(
-    rng: random.Random, n: int, a_rate: float, b_rate: float
-) -> tuple[list[ItemResult], list[ItemResult]]:
-    """Two runs over the same n items, right with the given rates (wrong answers random)."""
-    a_items, b_items = [], []
-    for i in range(n):
-        expected = rng.choice(ROOT_CAUSES)
-        for rate, items in ((a_rate, a_items), (b_rate, b_items)):
-            predicted = (
-                expected if rng.random() < rate else rng.choice([c for c in ROOT_CAUSES if c != expected])
-            )
-            items.append(result(i, expected, predicted))
-    return a_items, b_items
-
-
-# --- McNemar ------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("seed", range(60))
-def test_mcnemar_agrees_with_statsmodels(seed: int) -> None:
-    rng = random.Random(seed)
-    a_only, b_only = rng.randint(0, 40), rng.randint(0, 40)
-    if a_only + b_only == 0:
-        a_only = 1
-    table = [[rng.randint(0, 50), a_only], [b_only, rng.randint(0, 50)]]
-    ours = compare.mcnemar_from_counts(a_only, b_only)
-    exact = a_only + b_only < compare.EXACT_BELOW
-    theirs = sm_mcnemar(table, exact=exact, correction=True)
-    assert ours.method == ("exact" if exact else "chi2")
-    assert ours.p_value == pytest.approx(theirs.pvalue, rel=1e-9)
-    assert ours.statistic == pytest.approx(theirs.statistic)
-
-
-def test_mcnemar_from_paired_items_counts_the_discordant_ones() -> None:
-    a_items, b_items = paired_runs(random.Random(5), 300, 0.5, 0.7)
-    a_right = np.array([i.outcome == "correct" for i in a_items])
-    b_right = np.array([i.outcome == "correct" for i in b_items])
-    table = [[int((a_right & b_right).sum()), int((a_right & ~b_right).sum())],
-             [int((~a_right & b_right).sum()), int((~a_right & ~b_right).sum())]]  # fmt: skip
-    ours = compare.mcnemar_test(a_items, b_items)
-    assert (ours.a_only, ours.b_only) == (table[0][1], table[1][0])
-    assert ours.p_value == pytest.approx(sm_mcnemar(table, exact=False, correction=True).pvalue)
-
-
-def test_no_disagreement_is_no_evidence() -> None:
-    test = compare.mcnemar_from_counts(0, 0)
-    assert (test.method, test.p_value) == ("none", 1.0)
-
-
-# --- bootstrap ------------------------------------------------------------------------------------------
-
-
-def test_bootstrap_is_deterministic_and_brackets_the_estimate() -> None:
-    items, _ = paired_runs(random.Random(1), 200, 0.6, 0.6)
-    first = compare.bootstrap_intervals(items)
-    assert compare.bootstrap_intervals(items) == first
-    accuracy, macro = first
-    assert accuracy.low < accuracy.value < accuracy.high
-    assert macro.low < macro.value < macro.high
-    assert macro.value == pytest.approx(macro_f1(items))
-    assert compare.bootstrap_intervals(items, seed=2) != first
-
-
-def test_bootstrap_accuracy_interval_matches_scipy() -> None:
-    """Our seeded multinomial resampling and scipy's percentile bootstrap agree on accuracy."""
-    items, _ = paired_runs(random.Random(11), 400, 0.7, 0.7)
-    ours, _ = compare.bootstrap_intervals(items, resamples=20_000)
-    correct = np.array([i.outcome == "correct" for i in items], dtype=float)
-    theirs = stats.bootstrap(
-        (correct,), np.mean, n_resamples=20_000, method="percentile", rng=np.random.default_rng(0)
-    ).confidence_interval
-    assert ours.low == pytest.approx(theirs.low, abs=0.006)
-    assert ours.high == pytest.approx(theirs.high, abs=0.006)
-
-
-def test_weighted_macro_f1_equals_scikit_learn_on_a_resample() -> None:
-    items, _ = paired_runs(random.Random(2), 120, 0.5, 0.5)
-    weights = compare.bootstrap_weights(len(items), resamples=3, seed=9)
-    _, macro = compare.weighted_scores(items, weights)
-    for row, value in zip(weights, macro, strict=True):
-        drawn = [item for item, count in zip(items, row, strict=True) for _ in range(int(count))]
-        y_true = [i.expected for i in drawn]
-        y_pred = [i.predicted_label for i in drawn]
-        present = [c for c in ROOT_CAUSES if c in set(y_true) | set(y_pred)]
-        assert value == pytest.approx(
-            f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)
-        )
-
-
-def test_a_perfect_run_has_a_degenerate_interval() -> None:
-    items = [result(i, "healthy", "healthy") for i in range(30)]
-    accuracy, macro = compare.bootstrap_intervals(items)
-    assert (accuracy.low, accuracy.value, accuracy.high) == (1.0, 1.0, 1.0)
-    assert (macro.low, macro.high) == (1.0, 1.0)
-
-
-def test_paired_differences() -> None:
-    a_items, b_items = paired_runs(random.Random(4), 400, 0.4, 0.8)
-    accuracy, macro = compare.paired_differences(a_items, b_items)
-    assert accuracy.value == pytest.approx(
-        np.mean([i.outcome == "correct" for i in b_items])
-        - np.mean([i.outcome == "correct" for i in a_items])
-    )
-    assert macro.value == pytest.approx(macro_f1(b_items) - macro_f1(a_items))
-    assert 0 < accuracy.low < accuracy.value < accuracy.high
-    assert 0 < macro.low < macro.high
-    same_accuracy, same_macro = compare.paired_differences(a_items, a_items)
-    assert (same_accuracy.low, same_accuracy.high, same_macro.low, same_macro.high) == (0, 0, 0, 0)
-
-
-# --- verdicts ---------------------------------------------------------------------------------------------
-
-
-def test_verdict_names_the_better_run_with_points_and_p() -> None:
-    test = compare.mcnemar_from_counts(4, 20)  # exact: 2 * P(X <= 4), X ~ Bin(24, 1/2)
-    assert test.p_value == pytest.approx(0.00154, abs=1e-5)
-    text = compare.verdict(
-        "A", "B", test, Estimate(value=0.05, low=0.02, high=0.08), Estimate(value=0.061, low=0.02, high=0.1)
-    )
-    assert text == "B is better on macro-F1 by 6.1 points, p = 0.002"
-
-
-def test_verdict_when_a_wins() -> None:
-    test = McNemarResult(a_only=40, b_only=10, method="chi2", statistic=16.82, p_value=0.00004)
-    text = compare.verdict(
-        "A",
-        "C",
-        test,
-        Estimate(value=-0.1, low=-0.15, high=-0.05),
-        Estimate(value=-0.08, low=-0.12, high=-0.03),
-    )
-    assert text == "A is better on macro-F1 by 8.0 points, p < 0.001"
-
-
-def test_verdict_without_significance() -> None:
-    test = McNemarResult(a_only=10, b_only=14, method="exact", statistic=10, p_value=0.41)
-    assert (
-        compare.verdict(
-            "A",
-            "B",
-            test,
-            Estimate(value=0.01, low=-0.02, high=0.04),
-            Estimate(value=0.02, low=-0.01, high=0.05),
-        )
-        == "no significant difference (p = 0.41)"
-    )
-
-
-def test_verdict_when_accuracy_and_macro_f1_disagree() -> None:
-    test = McNemarResult(a_only=5, b_only=30, method="chi2", statistic=16.46, p_value=0.003)
-    text = compare.verdict(
-        "A", "B", test, Estimate(value=0.06, low=0.03, high=0.09), Estimate(value=-0.02, low=-0.05, high=0.01)
-    )
-    assert text == "B is better on accuracy by 6.0 points, p = 0.003 (macro-F1 -2.0 points)"
-
-
-def test_p_values_read_plainly() -> None:
-    assert compare.format_p(0.41) == "p = 0.41"
-    assert compare.format_p(0.003) == "p = 0.003"
-    assert compare.format_p(0.0004) == "p < 0.001"
-
-
-# --- comparing runs ---------------------------------------------------------------------------------------
+# --- claims -------------------------------------------------------------------------------------------------
 
 
 def test_compare_two_runs_over_the_same_items() -> None:
     a_items, b_items = paired_runs(random.Random(8), 300, 0.45, 0.75)
     comparison = compare.compare_runs([run("a", a_items), run("b", b_items)])
     assert comparison.shared_items == 300
+    assert comparison.shared_scenarios == 300  # no scenarios recorded: each example stands alone
     assert comparison.all_items_shared
     assert comparison.note is None
+    assert comparison.multiple_comparisons is None
     assert [c.letter for c in comparison.runs] == ["A", "B"]
     (pair,) = comparison.pairs
     assert (pair.a, pair.b, pair.a_run_id, pair.b_run_id) == ("A", "B", "a", "b")
-    assert pair.mcnemar.p_value < 0.001
-    assert pair.verdict.startswith("B is better on macro-F1 by ")
+    assert pair.direction == "better"
+    accuracy, macro = pair.claims
+    assert (accuracy.metric, accuracy.test, accuracy.direction) == (
+        "accuracy",
+        "McNemar chi-square test",
+        "better",
+    )
+    assert accuracy.p_value == pair.mcnemar.p_value < 0.001
+    assert (macro.metric, macro.test, macro.direction) == ("macro_f1", "paired permutation test", "better")
+    assert macro.p_value == pair.permutation.p_value < 0.001
+    assert accuracy.text.startswith("B is better than A on accuracy by ")
+    assert macro.text.startswith("B is better than A on macro-F1 by ")
+    assert "McNemar" in accuracy.text
+    assert "permutation" not in accuracy.text
+    assert "permutation" in macro.text
+    assert "McNemar" not in macro.text
     assert comparison.runs[1].metrics.accuracy == pytest.approx(
         np.mean([i.outcome == "correct" for i in b_items])
     )
+
+
+def test_each_claim_carries_its_own_metrics_delta_and_test() -> None:
+    """Accuracy can differ significantly while macro-F1 does not: each claim says so for its own metric."""
+    classes = ["oom_killed", "healthy", "probe_failure", "dns_resolution_failure"]
+    a_items, b_items = [], []
+    for i in range(240):
+        expected = classes[i % 4]
+        a_items.append(result(i, expected, expected if i % 3 else "healthy"))
+        # B is right more often on the big picture but never answers probe_failure.
+        b_pred = expected if expected != "probe_failure" else "healthy"
+        b_items.append(result(i, expected, b_pred if i % 7 else "oom_killed"))
+    comparison = compare.compare_runs([run("a", a_items), run("b", b_items)])
+    (pair,) = comparison.pairs
+    accuracy, macro = pair.claims
+    assert accuracy.delta == pair.accuracy_delta
+    assert macro.delta == pair.macro_f1_delta
+    assert accuracy.delta.value != pytest.approx(macro.delta.value)
+    assert f"{abs(accuracy.delta.value) * 100:.1f} points" in accuracy.text
+    assert f"{abs(macro.delta.value) * 100:.1f} points" in macro.text
+    assert compare.format_p(accuracy.p_value) in accuracy.text
+    assert compare.format_p(macro.p_value) in macro.text
+
+
+def test_a_regression_reads_as_worse() -> None:
+    a_items, b_items = paired_runs(random.Random(9), 300, 0.8, 0.4)
+    (pair,) = compare.compare_runs([run("a", a_items), run("b", b_items)]).pairs
+    assert pair.direction == "worse"
+    assert [claim.direction for claim in pair.claims] == ["worse", "worse"]
+    assert pair.claims[1].text.startswith("B is worse than A on macro-F1 by ")
+
+
+def test_without_significance_it_says_no_difference_and_gives_the_delta() -> None:
+    a_items, b_items = paired_runs(random.Random(10), 60, 0.6, 0.6)
+    (pair,) = compare.compare_runs([run("a", a_items), run("b", b_items)]).pairs
+    assert pair.direction == "no difference"
+    for claim in pair.claims:
+        assert not claim.significant
+        assert claim.text.startswith(
+            f"no significant difference between B and A on {compare.METRIC_LABELS[claim.metric]}"
+        )
+        assert f"{claim.delta.value * 100:+.1f} points" in claim.text
+
+
+def test_mixed_results_are_mixed() -> None:
+    claim = compare.make_claim
+    estimate = compare.Estimate
+    better = claim("A", "B", "accuracy", estimate(value=0.1, low=0.05, high=0.15), "McNemar", 0.001, 0.001)
+    worse = claim("A", "B", "macro_f1", estimate(value=-0.1, low=-0.15, high=-0.05), "perm", 0.001, 0.001)
+    assert compare.pair_direction([better, worse]) == "mixed"
+    assert compare.pair_direction([better]) == "better"
+
+
+def test_many_runs_are_holm_adjusted_and_say_so() -> None:
+    rng = random.Random(3)
+    base, _ = paired_runs(rng, 200, 0.6, 0.6)
+    others = []
+    for rate in (0.62, 0.7, 0.8):
+        items = [
+            item.model_copy(
+                update={
+                    "predicted": item.expected
+                    if rng.random() < rate
+                    else rng.choice([c for c in ROOT_CAUSES if c != item.expected])
+                }
+            )
+            for item in base
+        ]
+        others.append(
+            [
+                i.model_copy(update={"outcome": "correct" if i.predicted == i.expected else "wrong"})
+                for i in items
+            ]
+        )
+    comparison = compare.compare_runs([run("a", base), *(run(f"r{i}", o) for i, o in enumerate(others))])
+    assert [(p.a, p.b) for p in comparison.pairs] == [("A", "B"), ("A", "C"), ("A", "D")]
+    assert comparison.multiple_comparisons is not None
+    assert "Holm" in comparison.multiple_comparisons
+    assert "3 comparisons" in comparison.multiple_comparisons
+    for metric in compare.METRICS:
+        raw = [pair.claim(metric).p_value for pair in comparison.pairs]
+        _, expected, _, _ = multipletests(raw, method="holm")
+        assert [pair.claim(metric).p_adjusted for pair in comparison.pairs] == pytest.approx(list(expected))
+        for pair in comparison.pairs:
+            claim = pair.claim(metric)
+            assert "Holm-adjusted over 3 comparisons" in claim.text
+            assert claim.significant == (claim.p_adjusted < 0.05)
+
+
+# --- shared items, scenarios and repeats ------------------------------------------------------------------
 
 
 def test_runs_over_different_items_are_compared_on_the_shared_ones_and_say_so() -> None:
@@ -231,6 +171,71 @@ def test_runs_over_different_items_are_compared_on_the_shared_ones_and_say_so() 
     assert "limit=12" in comparison.note
     assert comparison.runs[0].metrics.items == comparison.runs[1].metrics.items == 8
     assert comparison.pairs[0].mcnemar.a_only == 8
+
+
+def test_scenarios_are_counted_and_taken_from_whichever_run_recorded_them() -> None:
+    # A was stored before scenarios were recorded (a v1-era run); B knows them: 24 items, 8 scenarios,
+    # and B is right on whole scenarios at a time.
+    a_items = [result(i, "oom_killed", "oom_killed") for i in range(24)]
+    b_items = [
+        result(i, "oom_killed", "oom_killed" if (i // 3) % 2 else "healthy", scenario=f"s{i // 3}")
+        for i in range(24)
+    ]
+    comparison = compare.compare_runs([run("a", a_items), run("b", b_items)])
+    assert comparison.shared_scenarios == 8
+    clusters = [f"scenario:s{i // 3}" for i in range(24)]
+    assert (
+        compare.shared_clusters([run("a", a_items), run("b", b_items)], [i.key for i in a_items]) == clusters
+    )
+    assert compare.shared_clusters([run("a", a_items)], [i.key for i in a_items])[0] == "example:ex-000"
+    # The intervals are the scenario bootstrap's: 8 independent draws, wider than 24 would give.
+    by_scenario, _ = compare.bootstrap_intervals(b_items, clusters)
+    by_item, _ = compare.bootstrap_intervals(b_items, [i.example_id for i in b_items])
+    assert comparison.runs[1].accuracy == by_scenario
+    assert by_scenario.high - by_scenario.low > 1.4 * (by_item.high - by_item.low)
+    without = compare.compare_runs(
+        [run("a", a_items), run("b", [i.model_copy(update={"scenario": None}) for i in b_items])]
+    )
+    assert (without.shared_scenarios, without.runs[1].accuracy) == (24, by_item)
+
+
+def test_repeats_are_reduced_to_the_majority_answer_with_ties_to_the_earliest_repeat() -> None:
+    # ex-000: 2 of 3 repeats right -> right. ex-001: 1 of 3 right -> wrong. ex-002: a 1-1 tie, the earliest
+    # repeat (0) said healthy -> healthy. ex-003: always right.
+    b_items = [
+        result(0, "oom_killed", "oom_killed", repeat=0, total_ms=100),
+        result(0, "oom_killed", "healthy", repeat=1, total_ms=200),
+        result(0, "oom_killed", "oom_killed", repeat=2, total_ms=300),
+        result(1, "oom_killed", "healthy", repeat=0, total_ms=400),
+        result(1, "oom_killed", "oom_killed", repeat=1, total_ms=500),
+        result(1, "oom_killed", "probe_failure", repeat=2, total_ms=600),
+        result(2, "healthy", "oom_killed", repeat=1, total_ms=700),
+        result(2, "healthy", "healthy", repeat=0, total_ms=800),
+        result(3, "healthy", "healthy", repeat=0, total_ms=900),
+        result(3, "healthy", "healthy", repeat=1, total_ms=1000),
+        result(3, "healthy", "healthy", repeat=2, total_ms=1100),
+    ]
+    a_items = [result(i, e, e) for i, e in enumerate(["oom_killed", "oom_killed", "healthy", "healthy"])]
+    comparison = compare.compare_runs([run("a", a_items), run("b", b_items)])
+    a_col, b_col = comparison.runs
+    assert (b_col.metrics.items, b_col.results) == (4, 11)
+    assert b_col.metrics.accuracy == pytest.approx(3 / 4)
+    assert b_col.metrics.latency.timed_items == 11  # what it cost: every repeat
+    assert b_col.repeats is not None
+    assert (b_col.repeats.repeats, b_col.repeats.examples) == (3, 4)
+    assert b_col.repeats.mean_agreement == pytest.approx((2 / 3 + 1 / 3 + 1 / 2 + 1) / 4)
+    assert b_col.repeats.flip_rate == pytest.approx(3 / 4)
+    assert b_col.repeats.flipped == ["ex-000", "ex-001", "ex-002"]
+    assert a_col.repeats is None
+    assert comparison.repeats_note is not None
+    assert "majority answer" in comparison.repeats_note
+    assert "earliest repeat" in comparison.repeats_note
+    rows = {row.example_id: row for row in compare.example_outcomes(run("a", a_items), run("b", b_items))}
+    assert (rows["ex-000"].b_predicted, rows["ex-000"].b_agreement) == ("oom_killed", "2/3")
+    assert (rows["ex-001"].b_predicted, rows["ex-001"].category) == ("healthy", "A right, B wrong")
+    assert (rows["ex-002"].b_predicted, rows["ex-002"].b_agreement) == ("healthy", "1/2")
+    assert rows["ex-003"].a_agreement == ""  # A has no repeats
+    assert comparison.pairs[0].mcnemar.a_only == 1
 
 
 def test_three_runs_are_each_tested_against_the_first() -> None:
@@ -269,7 +274,7 @@ def test_example_outcomes_sort_examples_into_the_four_cases() -> None:
     b = run(
         "b",
         [
-            result(1, "oom_killed", "healthy"),
+            result(1, "oom_killed", "healthy", scenario="s1"),
             result(2, "oom_killed", "oom_killed"),
             result(3, "healthy", "oom_killed"),
             result(4, "healthy", "healthy"),
@@ -282,6 +287,8 @@ def test_example_outcomes_sort_examples_into_the_four_cases() -> None:
         "both wrong",
         "both right",
     ]
+    assert rows[0].scenario == "s1"
+    assert rows[1].scenario is None
     assert rows[2].a_predicted == "invalid"
     assert rows[2].b_predicted == "oom_killed"
 
@@ -289,3 +296,106 @@ def test_example_outcomes_sort_examples_into_the_four_cases() -> None:
 def test_letters() -> None:
     assert compare.letters(3) == ["A", "B", "C"]
     assert compare.letters(28)[26:] == ["A2", "B2"]
+
+
+# --- the gate -------------------------------------------------------------------------------------------------
+
+
+def gate_for(a_rate: float, b_rate: float, **kwargs: object) -> compare.GateResult:
+    a_items, b_items = paired_runs(random.Random(31), 300, a_rate, b_rate)
+    comparison = compare.compare_runs([run("a" * 36, a_items), run("b" * 36, b_items)])
+    return compare.regression_gate(comparison, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_gate_fails_on_a_significant_drop_beyond_the_margin() -> None:
+    gate = gate_for(0.8, 0.4, metric="macro_f1", margin_points=2.0)
+    assert gate.failed
+    assert gate.regressions == ["b" * 36]
+    assert gate.message.startswith("regression on macro-F1: B (run bbbbbbbb) is worse than A on macro-F1 by ")
+    assert "beyond the 2-point margin" in gate.message
+    assert "(paired permutation test, p < 0.001, significant at 0.05)" in gate.message
+    assert "\n" not in gate.message
+
+
+def test_the_gate_passes_within_the_margin_when_equal_and_when_better() -> None:
+    within = gate_for(0.8, 0.4, metric="accuracy", margin_points=60.0)
+    assert not within.failed
+    assert "within the 60-point margin" in within.message
+    equal = gate_for(0.6, 0.6, metric="accuracy")
+    assert not equal.failed
+    assert "not significant" in equal.message
+    better = gate_for(0.4, 0.8, metric="macro_f1")
+    assert not better.failed
+    assert "is better by" in better.message
+    with pytest.raises(InputError, match="margin"):
+        gate_for(0.6, 0.6, margin_points=-1.0)
+
+
+# --- the compare command --------------------------------------------------------------------------------------
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    outcome = CliRunner().invoke(eval_cli, list(args))
+    return outcome.exit_code, outcome.stdout, outcome.stderr
+
+
+@pytest.fixture
+def two_runs(
+    fake_openai_server: FakeOpenAIServer, use_models_file: Callable[..., Path], golden_dir: Path
+) -> tuple[str, str, str]:
+    """Run ids: the baseline (right on the small set), again, and a model that always says oom_killed."""
+    fake_openai_server.script.tokens = [rca_json("oom_killed", [2])]
+    use_models_file(fake_openai_server.base_url)
+    ids = []
+    for args in (
+        ["--model", BASELINE_MODEL_NAME],
+        ["--model", BASELINE_MODEL_NAME, "--no-cache"],
+        ["--model", "fake-q4", "--prompt", "rca-zero-shot"],
+    ):
+        code, stdout, _ = cli("run", *args, "--json")
+        assert code == 0, stdout
+        ids.append(json.loads(stdout)["run"]["id"])
+    return ids[0], ids[1], ids[2]
+
+
+def test_compare_fails_on_regression_with_exit_1_and_one_line(two_runs: tuple[str, str, str]) -> None:
+    baseline, _, worse = two_runs
+    code, stdout, stderr = cli("compare", baseline, worse, "--fail-on-regression")
+    assert code == 1
+    (line,) = [line for line in stderr.splitlines() if line.strip()]
+    assert line.startswith(f"regression on macro-F1: B (run {worse[:8]}) is worse than A on macro-F1 by ")
+    assert "B is worse than A on accuracy" in stdout  # the tables still print
+    assert "26 shared items from 26 scenarios" in stdout
+    code, _, stderr = cli("compare", baseline, worse, "--fail-on-regression", "--metric", "accuracy")
+    assert code == 1
+    assert stderr.startswith("regression on accuracy: ")
+    code, stdout, stderr = cli("compare", baseline, worse, "--fail-on-regression", "--json")
+    assert code == 1
+    data = json.loads(stdout)
+    assert data["gate"]["failed"] is True
+    assert data["gate"]["regressions"] == [worse]
+    assert data["pairs"][0]["claims"][1]["metric"] == "macro_f1"
+
+
+def test_compare_passes_when_equal_better_or_within_the_margin(two_runs: tuple[str, str, str]) -> None:
+    baseline, again, worse = two_runs
+    code, _, stderr = cli("compare", baseline, again, "--fail-on-regression")
+    assert code == 0
+    assert stderr.startswith("no regression on macro-F1: ")
+    code, _, stderr = cli("compare", worse, baseline, "--fail-on-regression")
+    assert (code, "is better by" in stderr) == (0, True)
+    code, _, stderr = cli("compare", baseline, worse, "--fail-on-regression", "--margin", "99")
+    assert (code, "within the 99-point margin" in stderr) == (0, True)
+    # Without the flag a regression is reported, not enforced.
+    code, stdout, stderr = cli("compare", baseline, worse)
+    assert (code, stderr) == (0, "")
+    assert "B is worse than A on macro-F1" in stdout
+
+
+def test_compare_refuses_a_bad_metric_or_margin(two_runs: tuple[str, str, str]) -> None:
+    baseline, _, worse = two_runs
+    code, _, stderr = cli("compare", baseline, worse, "--fail-on-regression", "--metric", "f2")
+    assert code == 2
+    assert "f2" in stderr
+    code, _, stderr = cli("compare", baseline, worse, "--fail-on-regression", "--margin", "-1")
+    assert code == 2

@@ -183,3 +183,91 @@ def test_bootstrap_formulas_match_the_scalar_ones() -> None:
     is_true, is_pred, hit = metrics.class_indicators(items)
     macro = metrics.macro_from_counts(hit.sum(0), is_true.sum(0), is_pred.sum(0))
     assert float(macro) == pytest.approx(metrics.macro_f1(items))
+
+
+# --- scenarios and repeats ------------------------------------------------------------------------------------
+
+
+def answer(
+    n: int,
+    expected: str,
+    predicted: str | None,
+    *,
+    repeat: int = 0,
+    scenario: str | None = None,
+    failed: Outcome = "timeout",
+) -> ItemResult:
+    """A result; ``predicted`` None is a failure of kind ``failed`` (a timeout unless said otherwise)."""
+    outcome: Outcome = failed if predicted is None else "correct" if predicted == expected else "wrong"
+    return item(expected, predicted, outcome, n=n).model_copy(update={"repeat": repeat, "scenario": scenario})
+
+
+def test_items_of_one_scenario_are_one_unit() -> None:
+    items = [answer(i, "healthy", "healthy", scenario=f"s{i // 4}") for i in range(10)]
+    items += [answer(10, "healthy", "healthy"), answer(11, "healthy", "healthy")]  # no scenario: alone
+    assert metrics.scenario_count(items) == 3 + 2
+    assert items[0].cluster == items[3].cluster != items[4].cluster
+    assert items[10].cluster == "example:ex-10"
+    # A scenario named like an example id is still a different unit.
+    assert answer(1, "healthy", "healthy", scenario="ex-1").cluster != answer(1, "healthy", "healthy").cluster
+
+
+def test_the_majority_answer_and_its_tie_rule() -> None:
+    two_to_one = [
+        answer(0, "oom_killed", p, repeat=r) for r, p in enumerate(["healthy", "oom_killed", "oom_killed"])
+    ]
+    assert metrics.majority_answer(two_to_one).predicted == "oom_killed"
+    assert metrics.majority_answer(two_to_one).repeat == 1  # the earliest repeat with the winning answer
+    # A tie goes to the answer the earliest repeat gave, whatever order the results come in.
+    tie = [answer(0, "oom_killed", "oom_killed", repeat=1), answer(0, "oom_killed", "healthy", repeat=0)]
+    assert metrics.majority_answer(tie).predicted == "healthy"
+    assert metrics.majority_answer(list(reversed(tie))).predicted == "healthy"
+    # Output that is not an RCA is an answer ("invalid") and can win ...
+    invalid = [answer(0, "oom_killed", None, repeat=r, failed="invalid_output") for r in range(2)]
+    assert (
+        metrics.majority_answer([*invalid, answer(0, "oom_killed", "oom_killed", repeat=2)]).predicted_label
+        == INVALID
+    )
+    # ... a timeout or a server error is no answer: it casts no vote, unless nothing else came back.
+    timeouts = [answer(0, "oom_killed", None, repeat=r) for r in range(2)]
+    assert (
+        metrics.majority_answer([*timeouts, answer(0, "oom_killed", "oom_killed", repeat=2)]).outcome
+        == "correct"
+    )
+    assert metrics.majority_answer(timeouts).outcome == "timeout"
+    assert metrics.majority_answer(timeouts).repeat == 0
+    with pytest.raises(ValueError, match="at least one"):
+        metrics.majority_answer([])
+
+
+def test_agreement_and_flips_across_repeats() -> None:
+    items = [
+        *(answer(0, "oom_killed", "oom_killed", repeat=r) for r in range(3)),  # 3/3
+        *(
+            answer(1, "oom_killed", p, repeat=r) for r, p in enumerate(["oom_killed", "healthy", "healthy"])
+        ),  # 2/3
+        *(
+            answer(2, "healthy", p, repeat=r)
+            for r, p in enumerate(["healthy", "oom_killed", "probe_failure"])
+        ),  # 1/3
+        *(
+            answer(3, "healthy", p, repeat=r) for r, p in enumerate(["healthy", None, None])
+        ),  # one answer: left out
+    ]
+    agreement = metrics.repeat_agreement(items)
+    assert agreement is not None
+    assert (agreement.repeats, agreement.examples) == (3, 3)
+    assert agreement.mean_agreement == pytest.approx((1 + 2 / 3 + 1 / 3) / 3)
+    assert agreement.flip_rate == pytest.approx(2 / 3)
+    assert agreement.flipped == ["ex-1", "ex-2"]
+    assert [a.predicted_label for a in metrics.majority_answers(items)] == [
+        "oom_killed",
+        "healthy",
+        "healthy",
+        "healthy",
+    ]
+    assert metrics.repeat_agreement([answer(0, "healthy", "healthy")]) is None
+    assert metrics.repeat_agreement(items, repeats=1) is None
+    assert metrics.repeat_agreement([answer(0, "healthy", "healthy")], repeats=3) == metrics.RepeatAgreement(
+        repeats=3, examples=0, mean_agreement=0.0, flip_rate=0.0
+    )
