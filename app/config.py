@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     loki_bearer_token: SecretStr | None = Field(default=None, description="Bearer token for Loki.")
     loki_timeout_seconds: float = Field(default=30.0, gt=0, description="Read timeout per Loki request.")
     loki_connect_timeout_seconds: float = Field(default=5.0, gt=0, description="Connect timeout for Loki.")
+    loki_deadline_seconds: float = Field(
+        default=120.0, gt=0, description="Overall time limit of one Loki query: every page, retry and wait."
+    )
     loki_max_retries: int = Field(default=4, ge=0, description="Retries on connect errors, 429 and 5xx.")
     loki_page_size: int = Field(default=5000, gt=0, description="Lines per Loki request when paginating.")
     log_limit: int = Field(default=5000, gt=0, description="Default maximum lines fetched for a triage.")

@@ -74,9 +74,31 @@ def detect_level(line: str, labels: dict[str, str] | None = None) -> Level:
     return level_from_text(line)
 
 
+# The last instant a ``datetime`` can hold (9999-12-31T23:59:59.999999999Z), in Unix nanoseconds. Loki's
+# own limit is int64 (year 2262), so every real timestamp fits; a larger one is a broken answer.
+MAX_TS_NS = 253_402_300_799_999_999_999
+_NS_DIGITS = re.compile(r"[0-9]{1,21}")
+
+
+def parse_ns_timestamp(value: object) -> int:
+    """Unix nanoseconds from Loki's decimal string (or an int); ValueError naming the value when it is not."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        ns = value
+    elif isinstance(value, str) and _NS_DIGITS.fullmatch(value):
+        ns = int(value)
+    else:
+        shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "..."
+        raise ValueError(f"timestamp {shown!r} is not a whole number of Unix nanoseconds")
+    if not 0 <= ns <= MAX_TS_NS:
+        raise ValueError(f"timestamp {ns} is outside 1970..9999 in Unix nanoseconds")
+    return ns
+
+
 def ns_to_datetime(ts_ns: int) -> datetime:
     """A Unix timestamp in nanoseconds as an aware UTC datetime (microsecond precision)."""
-    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC)
+    seconds, nanos = divmod(ts_ns, 1_000_000_000)
+    # Integer arithmetic: ts_ns / 1e9 as a float loses microseconds for present-day timestamps.
+    return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=nanos // 1000)
 
 
 def datetime_to_ns(moment: datetime) -> int:
@@ -115,7 +137,7 @@ class LogEntry(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    ts_ns: int = Field(description="Unix timestamp in nanoseconds.")
+    ts_ns: int = Field(ge=0, le=MAX_TS_NS, description="Unix timestamp in nanoseconds.")
     labels: dict[str, str] = Field(default_factory=dict)
     line: str
     structured_metadata: dict[str, str] = Field(default_factory=dict)
@@ -154,10 +176,16 @@ class LogQueryResult(BaseModel):
     end_ns: int
     limit: int
     entries: list[LogEntry]
-    truncated: bool = Field(description="True when the limit cut the result short.")
+    truncated: bool = Field(
+        description="True when matching lines may be missing: the limit cut the result short, or some "
+        "could not be fetched (``warnings`` says which)."
+    )
     source: str = Field(description="'loki' or 'demo'.")
     requests: int = Field(default=1, description="HTTP requests made (pagination).")
     duration_s: float = 0.0
+    warnings: list[str] = Field(
+        default_factory=list, description="What the user should know about this result, one line each."
+    )
 
 
 class LogSource(Protocol):

@@ -3,7 +3,12 @@
 Every save of a label upserts the one ``labels`` row of (example, labeler), raising its revision by one,
 and appends that revision to ``label_history``. The upsert is one ``INSERT ... ON CONFLICT DO UPDATE``
 statement on the unique constraint, so concurrent saves serialize on the row; a transaction that still
-loses a race (unique violation, serialization failure, deadlock, SQLite busy) is retried whole.
+loses a race (unique violation, serialization failure, deadlock, SQLite busy) is retried whole
+(``app/store/retry.py``).
+
+A re-import that changes an example's lines marks the labels whose evidence indices now point at other
+lines stale: they stop counting (agreement, export) and the example goes back into those labelers'
+queues until they save it again.
 
 The exported label of an example follows ``agreement.resolve``: an adjudication wins, else the labelers'
 common answer, else (disputed or never labeled here) the label the example was imported with, if any.
@@ -14,8 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -24,7 +27,6 @@ from typing import Any, Literal, TypeVar, get_args
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.errors import InputError, StoreError
@@ -38,13 +40,13 @@ from app.golden.schema import (
     describe_validation_error,
 )
 from app.store.db import session_scope
+from app.store.retry import run_in_transaction
 from app.store.tables import GoldenExampleRow, LabelHistoryRow, LabelRow, TriageRunRow
 from app.taxonomy import ROOT_CAUSES
 
 log = logging.getLogger(__name__)
 
 SEVERITIES: tuple[str, ...] = get_args(Severity)
-MAX_ATTEMPTS = 12
 MAX_LABELER_CHARS = 200
 TRIAGE_RUN_PREFIX = "run-"
 # Window fields other than start/end are kept in ``extra`` under this key (``window`` itself can never
@@ -54,16 +56,17 @@ _CHUNK = 500
 
 T = TypeVar("T")
 
-QueueReason = Literal["disputed", "second_opinion", "triage_run", "unlabeled"]
-QUEUE_ORDER: tuple[QueueReason, ...] = ("disputed", "second_opinion", "triage_run", "unlabeled")
+QueueReason = Literal["stale", "disputed", "second_opinion", "triage_run", "unlabeled"]
+QUEUE_ORDER: tuple[QueueReason, ...] = ("stale", "disputed", "second_opinion", "triage_run", "unlabeled")
 
 
 class ImportReport(BaseModel):
-    """How many imported examples were new, changed or the same as stored."""
+    """How many imported examples were new, changed or the same as stored, and how many labels went stale."""
 
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    stale_labels: int = Field(default=0, description="Labels whose evidence lines the import changed.")
 
 
 class LabelRecord(BaseModel):
@@ -78,6 +81,7 @@ class LabelRecord(BaseModel):
     summary: str
     saved_at: datetime
     adjudicated_by: str | None = Field(default=None, description="Who adjudicated (labeler 'adjudicator').")
+    stale: bool = Field(default=False, description="A re-import changed the lines its evidence points at.")
 
 
 class LabelChoice(BaseModel):
@@ -119,6 +123,9 @@ class QueueItem(BaseModel):
     suggestion: Suggestion | None = None
     other_labels: list[LabelRecord] = Field(default_factory=list)
     existing_label: GoldenLabel | None = None
+    stale_label: LabelRecord | None = Field(
+        default=None, description="This labeler's own label, when it went stale (shown even when blind)."
+    )
 
 
 class LeftOut(BaseModel):
@@ -240,35 +247,24 @@ def check_choice(choice: LabelChoice, log_count: int) -> LabelChoice:
     return choice.model_copy(update={"evidence": evidence})
 
 
+def evidence_moved(evidence: Sequence[int], old_logs: Sequence[Any], new_logs: Sequence[Any]) -> bool:
+    """Whether any evidence index points at another line (or past the end) in ``new_logs`` than in ``old_logs``."""
+    return any(
+        not 0 <= index < len(new_logs) or index >= len(old_logs) or old_logs[index] != new_logs[index]
+        for index in evidence
+    )
+
+
 # --- transactions that may lose a race ---------------------------------------------------------------
 
 
-def _is_transient(exc: DBAPIError) -> bool:
-    """A race another attempt can win: unique violation, serialization failure, deadlock, busy SQLite."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate in {"23505", "40001", "40P01"}:
-        return True
-    text = str(exc.orig).lower()
-    if isinstance(exc, IntegrityError):
-        return "unique constraint failed" in text
-    return isinstance(exc, OperationalError) and ("locked" in text or "busy" in text)
-
-
 def run_with_retries(engine: Engine, work: Callable[[Connection], T], what: str) -> T:
-    """Run ``work`` in one transaction, retrying the whole transaction when it loses a race."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            with engine.begin() as conn:
-                return work(conn)
-        except DBAPIError as exc:
-            if attempt == MAX_ATTEMPTS or not _is_transient(exc):
-                raise StoreError(f"could not {what}: {exc.__class__.__name__}: {exc.orig}") from None
-            log.debug("retrying %s (attempt %d) after %s", what, attempt, exc.orig)
-            # Jittered backoff so the racers do not collide again in lockstep.
-            time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 7)))
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not {what}: {exc.__class__.__name__}: {exc}") from None
-    raise AssertionError("unreachable")
+    """Run ``work`` in one transaction, retrying the whole transaction when it loses a race.
+
+    Imports read, then insert: a concurrent import of the same new id loses with a unique violation,
+    and its retry sees the row and updates it instead.
+    """
+    return run_in_transaction(engine, work, what, unique_violation=True)
 
 
 def _dialect_insert(conn: Connection) -> Any:
@@ -320,9 +316,33 @@ def import_examples(engine: Engine, examples: Iterable[GoldenExample]) -> Import
                     .values(**values, updated_at=now)
                 )
                 report.updated += 1
+                if current["logs"] != values["logs"]:
+                    report.stale_labels += _mark_stale_labels(
+                        conn, example.id, current["logs"], values["logs"], now
+                    )
         return report
 
     return run_with_retries(engine, work, "import the golden examples")
+
+
+def _mark_stale_labels(
+    conn: Connection, example_id: str, old_logs: Sequence[Any], new_logs: Sequence[Any], now: datetime
+) -> int:
+    """Mark the example's current labels whose evidence moved as stale; how many were newly marked."""
+    rows = conn.execute(
+        select(LabelRow.id, LabelRow.evidence).where(
+            LabelRow.example_id == example_id, LabelRow.stale_at.is_(None)
+        )
+    ).all()
+    moved = [row.id for row in rows if evidence_moved(row.evidence or [], old_logs, new_logs)]
+    if moved:
+        conn.execute(update(LabelRow).where(LabelRow.id.in_(moved)).values(stale_at=now))
+    return len(moved)
+
+
+def fresh(labels: Sequence[LabelRecord]) -> list[LabelRecord]:
+    """The labels that still count: the stale ones left out."""
+    return [label for label in labels if not label.stale]
 
 
 def export_report(engine: Engine) -> ExportReport:
@@ -333,7 +353,7 @@ def export_report(engine: Engine) -> ExportReport:
     examples: list[GoldenExample] = []
     left_out: list[LeftOut] = []
     for row in rows:
-        resolution = resolve(labels.get(row.id, []))
+        resolution = resolve(fresh(labels.get(row.id, [])))
         label = golden_label(resolution.label) if resolution.label is not None else row.label
         if label is None:
             reason: Literal["disputed", "unlabeled"] = (
@@ -369,6 +389,7 @@ def export_examples(engine: Engine) -> list[GoldenExample]:
 def _record(row: Any, saved_at: datetime) -> LabelRecord:
     """A labels or label_history row as a LabelRecord."""
     return LabelRecord(
+        stale=getattr(row, "stale_at", None) is not None,
         example_id=row.example_id,
         labeler=row.labeler,
         revision=row.revision,
@@ -403,7 +424,7 @@ def _save(
             raise InputError(f"no golden example {example_id!r} in the store")
         checked = check_choice(choice, len(logs))
         now = datetime.now(UTC)
-        fields = {
+        fields: dict[str, Any] = {
             "root_cause": checked.root_cause,
             "evidence": checked.evidence,
             "severity": checked.severity,
@@ -420,6 +441,7 @@ def _save(
                 **{name: upsert.excluded[name] for name in fields},
                 "updated_at": now,
                 "revision": LabelRow.revision + 1,
+                "stale_at": None,  # saved again against the current lines: it holds once more
             },
         ).returning(LabelRow.revision)
         revision = conn.execute(upsert).scalar_one()
@@ -476,8 +498,8 @@ def label_history(engine: Engine, example_id: str) -> list[LabelRecord]:
 
 
 def disagreements(engine: Engine) -> list[Disagreement]:
-    """Examples whose labelers disagree and that nobody has adjudicated, by id."""
-    return find_disagreements(all_labels(engine))
+    """Examples whose labelers disagree and that nobody has adjudicated, by id (stale labels left out)."""
+    return find_disagreements(fresh(all_labels(engine)))
 
 
 # --- the labeling queue ------------------------------------------------------------------------------------
@@ -570,10 +592,11 @@ def _suggestion(run: TriageRunRow | None, log_count: int) -> Suggestion | None:
 def queue_reason(
     labels: Sequence[LabelRecord], labeler: str, *, has_label: bool, from_triage: bool, flagged: bool
 ) -> QueueReason | None:
-    """Why an example waits for ``labeler`` (None when it does not): disputed, second opinion or new."""
-    if any(label.labeler == labeler for label in labels):
-        return None
-    status = resolve(labels).status
+    """Why an example waits for ``labeler`` (None when it does not): stale, disputed, second opinion or new."""
+    own = [label for label in labels if label.labeler == labeler]
+    if own:
+        return "stale" if own[0].stale else None
+    status = resolve(fresh(labels)).status
     if status == "adjudicated":
         return None
     if status == "disputed":
@@ -631,9 +654,11 @@ def labeling_queue(engine: Engine, labeler: str, *, blind: bool, limit: int | No
         for _, example_id, reason in waiting:
             row = rows[example_id]
             item = QueueItem(window=_window(row), reason=reason)
+            if reason == "stale":
+                item.stale_label = next(label for label in labels[row.id] if label.labeler == name)
             if not blind:
                 item.suggestion = _suggestion(runs.get(row.triage_run_id or ""), len(item.window.logs))
-                item.other_labels = labels.get(row.id, [])
+                item.other_labels = [label for label in labels.get(row.id, []) if label.labeler != name]
                 item.existing_label = _existing_label(row.label)
             items.append(item)
         return items
