@@ -27,37 +27,29 @@ from typing import Any, Literal, TypeVar, get_args
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from app.errors import InputError, StoreError
 from app.golden.agreement import ADJUDICATOR, Disagreement, find_disagreements, resolve
 from app.golden.schema import (
     GoldenExample,
-    GoldenLabel,
-    GoldenLog,
-    GoldenWindow,
     Severity,
     describe_validation_error,
 )
 from app.store.db import session_scope
 from app.store.retry import run_in_transaction
-from app.store.tables import GoldenExampleRow, LabelHistoryRow, LabelRow, TriageRunRow
+from app.store.tables import GoldenExampleRow, LabelHistoryRow, LabelRow
 from app.taxonomy import ROOT_CAUSES
 
 log = logging.getLogger(__name__)
 
 SEVERITIES: tuple[str, ...] = get_args(Severity)
 MAX_LABELER_CHARS = 200
-TRIAGE_RUN_PREFIX = "run-"
 # Window fields other than start/end are kept in ``extra`` under this key (``window`` itself can never
 # be an unknown top-level field, so it cannot clash).
 WINDOW_EXTRA_KEY = "window"
-_CHUNK = 500
+CHUNK = 500  # ids per IN (...) clause
 
 T = TypeVar("T")
-
-QueueReason = Literal["stale", "disputed", "second_opinion", "triage_run", "unlabeled"]
-QUEUE_ORDER: tuple[QueueReason, ...] = ("stale", "disputed", "second_opinion", "triage_run", "unlabeled")
 
 
 class ImportReport(BaseModel):
@@ -91,41 +83,6 @@ class LabelChoice(BaseModel):
     evidence: list[int] = Field(default_factory=list)
     severity: str
     summary: str = ""
-
-
-class Suggestion(BaseModel):
-    """The model's answer for a window sent from the Triage page, shown to labelers as a hint."""
-
-    model: str
-    prompt: str
-    root_cause: str | None
-    confidence: float | None
-    evidence: list[int] = Field(description="0-based indices into the window's logs.")
-    summary: str
-
-
-class LabelWindow(BaseModel):
-    """The part of a golden example a labeler looks at: where the logs come from and the lines."""
-
-    example_id: str
-    source: str
-    namespace: str
-    window_start: str
-    window_end: str
-    logs: list[GoldenLog]
-
-
-class QueueItem(BaseModel):
-    """A window waiting for this labeler, why it waits, and (unless blind) what others said."""
-
-    window: LabelWindow
-    reason: QueueReason
-    suggestion: Suggestion | None = None
-    other_labels: list[LabelRecord] = Field(default_factory=list)
-    existing_label: GoldenLabel | None = None
-    stale_label: LabelRecord | None = Field(
-        default=None, description="This labeler's own label, when it went stale (shown even when blind)."
-    )
 
 
 class LeftOut(BaseModel):
@@ -267,7 +224,8 @@ def run_with_retries(engine: Engine, work: Callable[[Connection], T], what: str)
     return run_in_transaction(engine, work, what, unique_violation=True)
 
 
-def _dialect_insert(conn: Connection) -> Any:
+def dialect_insert(conn: Connection) -> Any:
+    """The dialect's INSERT construct (it has ON CONFLICT); StoreError for databases other than SQLite and PostgreSQL."""
     name = conn.dialect.name
     if name == "postgresql":
         return postgresql.insert
@@ -292,8 +250,8 @@ def import_examples(engine: Engine, examples: Iterable[GoldenExample]) -> Import
         report = ImportReport()
         stored: dict[str, dict[str, Any]] = {}
         ids = [example.id for example in incoming]
-        for start in range(0, len(ids), _CHUNK):
-            query = select(GoldenExampleRow).where(GoldenExampleRow.id.in_(ids[start : start + _CHUNK]))
+        for start in range(0, len(ids), CHUNK):
+            query = select(GoldenExampleRow).where(GoldenExampleRow.id.in_(ids[start : start + CHUNK]))
             for row in conn.execute(query).mappings():
                 stored[row["id"]] = dict(row)
         now = datetime.now(UTC)
@@ -302,7 +260,7 @@ def import_examples(engine: Engine, examples: Iterable[GoldenExample]) -> Import
             current = stored.get(example.id)
             if current is None:
                 conn.execute(
-                    _dialect_insert(conn)(GoldenExampleRow).values(
+                    dialect_insert(conn)(GoldenExampleRow).values(
                         id=example.id, **values, created_at=now, updated_at=now, needs_second_opinion=False
                     )
                 )
@@ -349,7 +307,7 @@ def export_report(engine: Engine) -> ExportReport:
     """Every example with its decided label (sorted by id), and the examples that have none."""
     with session_scope(engine) as session:
         rows = list(session.scalars(select(GoldenExampleRow).order_by(GoldenExampleRow.id)))
-        labels = _labels_by_example(session.connection())
+        labels = labels_by_example(session.connection())
     examples: list[GoldenExample] = []
     left_out: list[LeftOut] = []
     for row in rows:
@@ -402,7 +360,7 @@ def _record(row: Any, saved_at: datetime) -> LabelRecord:
     )
 
 
-def _labels_by_example(conn: Connection, example_id: str | None = None) -> dict[str, list[LabelRecord]]:
+def labels_by_example(conn: Connection, example_id: str | None = None) -> dict[str, list[LabelRecord]]:
     """Current labels per example, each list in the order the labelers first labeled it."""
     query = select(LabelRow).order_by(LabelRow.example_id, LabelRow.created_at, LabelRow.id)
     if example_id is not None:
@@ -431,7 +389,7 @@ def _save(
             "summary": checked.summary,
             "adjudicated_by": adjudicated_by,
         }
-        insert = _dialect_insert(conn)
+        insert = dialect_insert(conn)
         upsert = insert(LabelRow).values(
             example_id=example_id, labeler=labeler, revision=1, created_at=now, updated_at=now, **fields
         )
@@ -477,13 +435,13 @@ def adjudicate(engine: Engine, example_id: str, label: LabelChoice, *, adjudicat
 def labels_for(engine: Engine, example_id: str) -> list[LabelRecord]:
     """The current labels of an example, in the order the labelers first labeled it."""
     with engine.connect() as conn:
-        return _labels_by_example(conn, example_id).get(example_id, [])
+        return labels_by_example(conn, example_id).get(example_id, [])
 
 
 def all_labels(engine: Engine) -> list[LabelRecord]:
     """Every current label, by example and then in the order the labelers first labeled it."""
     with engine.connect() as conn:
-        return [record for records in _labels_by_example(conn).values() for record in records]
+        return [record for records in labels_by_example(conn).values() for record in records]
 
 
 def label_history(engine: Engine, example_id: str) -> list[LabelRecord]:
@@ -500,194 +458,3 @@ def label_history(engine: Engine, example_id: str) -> list[LabelRecord]:
 def disagreements(engine: Engine) -> list[Disagreement]:
     """Examples whose labelers disagree and that nobody has adjudicated, by id (stale labels left out)."""
     return find_disagreements(fresh(all_labels(engine)))
-
-
-# --- the labeling queue ------------------------------------------------------------------------------------
-
-
-def _triage_run_values(run: TriageRunRow) -> dict[str, Any] | None:
-    """The golden_examples columns of a triage run's window (no label yet), or None when it has no lines."""
-    if not run.logs:
-        return None
-    start, end = rfc3339(run.window_start), rfc3339(run.window_end)
-    try:
-        window = GoldenWindow(start=start, end=end)
-        logs = [GoldenLog.model_validate(entry) for entry in run.logs]
-    except ValidationError as exc:
-        log.warning("triage run %s cannot be labeled: %s", run.id, describe_validation_error(exc))
-        return None
-    # content_hash reads only namespace, window and logs; the label comes later, from the labelers.
-    probe = GoldenExample.model_construct(namespace=run.namespace, window=window, logs=logs)
-    return {
-        "source": "labeled",
-        "namespace": run.namespace,
-        "window_start": start,
-        "window_end": end,
-        "logs": [entry.model_dump(mode="json") for entry in logs],
-        "label": None,
-        "extra": {},
-        "content_hash": probe.content_hash(),
-        "triage_run_id": run.id,
-        "needs_second_opinion": False,
-    }
-
-
-def sync_triage_runs(engine: Engine) -> int:
-    """Turn triage runs sent to labeling into golden examples ``run-<id>``; returns how many were added."""
-
-    def work(conn: Connection) -> int:
-        queued = list(
-            conn.execute(select(TriageRunRow.id).where(TriageRunRow.queued_for_labeling.is_(True))).scalars()
-        )
-        if not queued:
-            return 0
-        known = set(
-            conn.execute(
-                select(GoldenExampleRow.triage_run_id).where(GoldenExampleRow.triage_run_id.in_(queued))
-            ).scalars()
-        )
-        missing = [run_id for run_id in queued if run_id not in known]
-        added = 0
-        now = datetime.now(UTC)
-        insert = _dialect_insert(conn)
-        with Session(conn) as session:
-            for start in range(0, len(missing), _CHUNK):
-                chunk = missing[start : start + _CHUNK]
-                for run in session.scalars(select(TriageRunRow).where(TriageRunRow.id.in_(chunk))):
-                    values = _triage_run_values(run)
-                    if values is None:
-                        continue
-                    statement = insert(GoldenExampleRow).values(
-                        id=f"{TRIAGE_RUN_PREFIX}{run.id}", created_at=now, updated_at=now, **values
-                    )
-                    # Two labelers opening the queue at once both try; the second insert does nothing.
-                    added += conn.execute(statement.on_conflict_do_nothing(index_elements=["id"])).rowcount
-        return added
-
-    return run_with_retries(engine, work, "add the triage runs sent to labeling")
-
-
-def _suggestion(run: TriageRunRow | None, log_count: int) -> Suggestion | None:
-    if run is None or not run.result or not run.result.get("root_cause"):
-        return None
-    result = run.result
-    indices = sorted(
-        {
-            index
-            for line in result.get("evidence") or []
-            for index in line.get("entry_indices") or []
-            if 0 <= index < log_count
-        }
-    )
-    return Suggestion(
-        model=run.model,
-        prompt=run.prompt_name,
-        root_cause=result.get("root_cause"),
-        confidence=result.get("confidence"),
-        evidence=indices,
-        summary=result.get("summary") or "",
-    )
-
-
-def queue_reason(
-    labels: Sequence[LabelRecord], labeler: str, *, has_label: bool, from_triage: bool, flagged: bool
-) -> QueueReason | None:
-    """Why an example waits for ``labeler`` (None when it does not): stale, disputed, second opinion or new."""
-    own = [label for label in labels if label.labeler == labeler]
-    if own:
-        return "stale" if own[0].stale else None
-    status = resolve(fresh(labels)).status
-    if status == "adjudicated":
-        return None
-    if status == "disputed":
-        return "disputed"
-    if status == "single" or flagged:
-        return "second_opinion"
-    if status == "unlabeled" and not has_label:
-        return "triage_run" if from_triage else "unlabeled"
-    return None
-
-
-def labeling_queue(engine: Engine, labeler: str, *, blind: bool, limit: int | None = None) -> list[QueueItem]:
-    """The windows waiting for ``labeler``: disputed, needing a second opinion, from triage, unlabeled.
-
-    Windows this labeler already labeled are left out. ``blind`` hides the model's suggestion, the
-    other labelers' labels and the label an example was imported with.
-    """
-    name = clean_labeler(labeler)
-    sync_triage_runs(engine)
-    with session_scope(engine) as session:
-        conn = session.connection()
-        labels = _labels_by_example(conn)
-        heads = conn.execute(
-            select(
-                GoldenExampleRow.id,
-                GoldenExampleRow.label,
-                GoldenExampleRow.triage_run_id,
-                GoldenExampleRow.needs_second_opinion,
-            )
-        ).all()
-        waiting: list[tuple[int, str, QueueReason]] = []
-        for head in heads:
-            reason = queue_reason(
-                labels.get(head.id, []),
-                name,
-                has_label=head.label is not None,
-                from_triage=head.triage_run_id is not None,
-                flagged=bool(head.needs_second_opinion),
-            )
-            if reason is not None:
-                waiting.append((QUEUE_ORDER.index(reason), head.id, reason))
-        waiting.sort()
-        if limit is not None:
-            waiting = waiting[:limit]
-        ids = [example_id for _, example_id, _ in waiting]
-        rows = {
-            row.id: row
-            for row in session.scalars(select(GoldenExampleRow).where(GoldenExampleRow.id.in_(ids)))
-        }
-        run_ids = [row.triage_run_id for row in rows.values() if row.triage_run_id]
-        runs = {
-            run.id: run for run in session.scalars(select(TriageRunRow).where(TriageRunRow.id.in_(run_ids)))
-        }
-        items = []
-        for _, example_id, reason in waiting:
-            row = rows[example_id]
-            item = QueueItem(window=_window(row), reason=reason)
-            if reason == "stale":
-                item.stale_label = next(label for label in labels[row.id] if label.labeler == name)
-            if not blind:
-                item.suggestion = _suggestion(runs.get(row.triage_run_id or ""), len(item.window.logs))
-                item.other_labels = [label for label in labels.get(row.id, []) if label.labeler != name]
-                item.existing_label = _existing_label(row.label)
-            items.append(item)
-        return items
-
-
-def _window(row: GoldenExampleRow) -> LabelWindow:
-    return LabelWindow(
-        example_id=row.id,
-        source=row.source,
-        namespace=row.namespace,
-        window_start=row.window_start,
-        window_end=row.window_end,
-        logs=[GoldenLog.model_validate(entry) for entry in row.logs],
-    )
-
-
-def label_window(engine: Engine, example_id: str) -> LabelWindow:
-    """The logs of one stored example, for labeling or adjudicating it."""
-    with session_scope(engine) as session:
-        row = session.get(GoldenExampleRow, example_id)
-        if row is None:
-            raise InputError(f"no golden example {example_id!r} in the store")
-        return _window(row)
-
-
-def _existing_label(label: dict[str, Any] | None) -> GoldenLabel | None:
-    if label is None:
-        return None
-    try:
-        return GoldenLabel.model_validate(label)
-    except ValidationError:
-        return None

@@ -16,9 +16,11 @@ import streamlit as st
 from app.config import Settings
 from app.errors import InputError
 from app.golden import labels as label_store
+from app.golden import queue as label_queue
 from app.golden.agreement import ClassKappa, Disagreement, PairKappa, pairwise_kappa, per_class_kappa
+from app.golden.labels import LabelChoice, LabelRecord
+from app.golden.queue import LabelWindow, QueueItem, Suggestion
 from app.golden.schema import GoldenLog
-from app.golden.labels import LabelChoice, LabelRecord, LabelWindow, QueueItem, Suggestion
 from app.taxonomy import DEFINITIONS, ROOT_CAUSES
 from app.ui import cache, components
 
@@ -53,7 +55,7 @@ class AgreementTables:
 
 def labeling_queue(labeler: str, *, blind: bool) -> list[QueueItem]:
     """The windows waiting for ``labeler`` (blind: without the model's answer and others' labels)."""
-    return label_store.labeling_queue(cache.get_services().engine, labeler, blind=blind, limit=QUEUE_LIMIT)
+    return label_queue.labeling_queue(cache.get_services().engine, labeler, blind=blind, limit=QUEUE_LIMIT)
 
 
 def _choice(
@@ -104,7 +106,7 @@ def adjudicate(
 
 def label_window(example_id: str) -> LabelWindow:
     """One stored window's logs."""
-    return label_store.label_window(cache.get_services().engine, example_id)
+    return label_queue.label_window(cache.get_services().engine, example_id)
 
 
 def labels_for(example_id: str) -> list[LabelRecord]:

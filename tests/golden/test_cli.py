@@ -14,6 +14,7 @@ from app.cli.golden import golden_cli
 from app.config import get_settings
 from app.errors import InputError
 from app.golden import labels as label_store
+from app.golden import queue as label_queue
 from app.golden.jsonl import dump_jsonl
 from app.store.db import get_engine
 from app.taxonomy import ROOT_CAUSES
@@ -123,7 +124,7 @@ def test_export_is_deterministic_and_round_trips_byte_identically(tmp_path: Path
 
 def test_export_warns_about_what_it_leaves_out() -> None:
     run_id = add_triage_run(engine())
-    label_store.labeling_queue(engine(), "alice", blind=True)
+    label_queue.labeling_queue(engine(), "alice", blind=True)
     result = golden("export", "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 
 from app.errors import InputError, StoreError
 from app.golden import labels as label_store
+from app.golden import queue as label_queue
 from app.golden.agreement import ADJUDICATOR, Disagreement
 from app.golden.jsonl import dump_jsonl, read_jsonl, write_jsonl
 from app.golden.schema import GoldenExample
@@ -139,8 +140,12 @@ def test_export_round_trips_byte_identically_with_every_extra_field(engine: Engi
 
     first = (tmp_path / "first.jsonl").read_bytes()
     assert (tmp_path / "second.jsonl").read_bytes() == first
-    assert dump_jsonl(label_store.export_examples(engine)).encode() == first  # deterministic on the same store
-    assert label_store.export_examples(engine)[1].model_dump(mode="json") == data  # nothing lost or reformatted
+    assert (
+        dump_jsonl(label_store.export_examples(engine)).encode() == first
+    )  # deterministic on the same store
+    assert (
+        label_store.export_examples(engine)[1].model_dump(mode="json") == data
+    )  # nothing lost or reformatted
     assert label_store.import_examples(engine, read_jsonl(tmp_path / "first.jsonl")).unchanged == 2
 
 
@@ -257,7 +262,7 @@ def test_a_disputed_window_without_a_label_is_left_out_with_a_warning(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     run_id = add_triage_run(engine)
-    label_store.labeling_queue(engine, "alice", blind=True)  # turns the run into a golden example
+    label_queue.labeling_queue(engine, "alice", blind=True)  # turns the run into a golden example
     example_id = f"run-{run_id}"
     label_store.save_label(engine, example_id, "alice", "oom_killed", [1], "critical", "")
     label_store.save_label(engine, example_id, "bob", "probe_failure", [2], "warning", "")
@@ -276,7 +281,7 @@ def test_triage_runs_sent_to_labeling_join_the_queue_with_the_models_answer(engi
     run_id = add_triage_run(engine)
     add_triage_run(engine, queued=False)
 
-    shown = label_store.labeling_queue(engine, "alice", blind=False)
+    shown = label_queue.labeling_queue(engine, "alice", blind=False)
     assert [(item.window.example_id, item.reason) for item in shown] == [(f"run-{run_id}", "triage_run")]
     item = shown[0]
     assert [log.line for log in item.window.logs] == list(LINES)
@@ -288,7 +293,7 @@ def test_triage_runs_sent_to_labeling_join_the_queue_with_the_models_answer(engi
         "tiny-q4_k_m",
     )
 
-    blind = label_store.labeling_queue(engine, "alice", blind=True)
+    blind = label_queue.labeling_queue(engine, "alice", blind=True)
     assert blind[0].suggestion is None
     with session_scope(engine) as session:  # opening the queue twice adds the run once
         assert session.scalar(select(func.count()).select_from(GoldenExampleRow)) == 1
@@ -316,7 +321,7 @@ def test_the_queue_asks_for_second_opinions_and_tie_breaks_but_never_twice(engin
         adjudicator="dana",
     )
 
-    queue = label_store.labeling_queue(engine, "alice", blind=False)
+    queue = label_queue.labeling_queue(engine, "alice", blind=False)
     assert [(item.window.example_id, item.reason) for item in queue] == [
         ("split", "disputed"),
         ("one", "second_opinion"),
@@ -326,23 +331,27 @@ def test_the_queue_asks_for_second_opinions_and_tie_breaks_but_never_twice(engin
     assert [(label.labeler, label.summary) for label in second.other_labels] == [("bob", "bob says OOM")]
     assert second.existing_label is not None
 
-    blind = label_store.labeling_queue(engine, "alice", blind=True)
+    blind = label_queue.labeling_queue(engine, "alice", blind=True)
     assert all(not item.other_labels and item.existing_label is None for item in blind)
 
-    assert [item.window.example_id for item in label_store.labeling_queue(engine, "bob", blind=True)] == [
+    assert [item.window.example_id for item in label_queue.labeling_queue(engine, "bob", blind=True)] == [
         f"run-{run_id}"
     ]
     label_store.save_label(engine, "one", "alice", "oom_killed", [1], "critical", "")
-    assert "one" not in [item.window.example_id for item in label_store.labeling_queue(engine, "alice", blind=True)]
-    assert "one" not in [item.window.example_id for item in label_store.labeling_queue(engine, "erin", blind=True)]
-    assert len(label_store.labeling_queue(engine, "erin", blind=True, limit=1)) == 1
+    assert "one" not in [
+        item.window.example_id for item in label_queue.labeling_queue(engine, "alice", blind=True)
+    ]
+    assert "one" not in [
+        item.window.example_id for item in label_queue.labeling_queue(engine, "erin", blind=True)
+    ]
+    assert len(label_queue.labeling_queue(engine, "erin", blind=True, limit=1)) == 1
 
 
 def test_label_window_shows_one_examples_logs(engine: Engine) -> None:
     label_store.import_examples(engine, [make_example("a")])
-    assert [log.line for log in label_store.label_window(engine, "a").logs] == list(LINES)
+    assert [log.line for log in label_queue.label_window(engine, "a").logs] == list(LINES)
     with pytest.raises(InputError, match="no golden example 'b'"):
-        label_store.label_window(engine, "b")
+        label_queue.label_window(engine, "b")
 
 
 # --- retries ---------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from app.config import get_settings
 from app.errors import StoreError
 from app.golden import labels as label_store
+from app.golden import queue as label_queue
 from app.store.db import get_engine
 from app.ui import cache, labeling
 from tests.golden.test_labels import add_triage_run, make_example
@@ -105,8 +106,10 @@ def test_label_three_windows_and_move_on_after_each_save(engine: Engine) -> None
 
 def test_blind_mode_hides_the_models_answer_and_other_labels(engine: Engine) -> None:
     run_id = add_triage_run(engine)
-    label_store.labeling_queue(engine, "bob", blind=True)
-    label_store.save_label(engine, f"run-{run_id}", "bob", "probe_failure", [2], "warning", "bob thinks probes")
+    label_queue.labeling_queue(engine, "bob", blind=True)
+    label_store.save_label(
+        engine, f"run-{run_id}", "bob", "probe_failure", [2], "warning", "bob thinks probes"
+    )
     at = open_page()
     shown = " ".join(texts(at))
     assert "tiny-q4_k_m" not in shown
@@ -152,7 +155,7 @@ def test_an_incomplete_label_is_refused_with_a_readable_error(
 def test_a_failing_store_is_shown_as_text_and_the_rest_of_the_page_works(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(labeler: str, *, blind: bool) -> list[label_store.QueueItem]:
+    def broken(labeler: str, *, blind: bool) -> list[label_queue.QueueItem]:
         raise StoreError("database error: OperationalError: could not connect to server")
 
     monkeypatch.setattr(labeling, "labeling_queue", broken)
