@@ -396,3 +396,52 @@ def test_a_real_error_is_not_retried_and_names_what_failed(engine: Engine) -> No
     with pytest.raises(StoreError, match="could not save the label: IntegrityError"):
         label_store.run_with_retries(engine, work, "save the label")
     assert attempts == [1]
+
+
+# --- stale labels ----------------------------------------------------------------------------------------
+
+
+def test_reimporting_changed_lines_marks_the_labels_they_moved_stale_and_queues_them_again(
+    engine: Engine,
+) -> None:
+    label_store.import_examples(engine, [make_example("a")])
+    label_store.save_label(engine, "a", "alice", "oom_killed", [1], "critical", "OOM")
+    label_store.save_label(engine, "a", "bob", "oom_killed", [1, 3], "critical", "OOM, then ready")
+    changed = (*LINES[:3], "level=info msg=ready after 3 restarts")  # line 3 is another line now
+
+    report = label_store.import_examples(
+        engine, [GoldenExample.model_validate(example_data("a", lines=changed))]
+    )
+
+    assert (report.updated, report.stale_labels) == (1, 1)
+    assert {label.labeler: label.stale for label in label_store.labels_for(engine, "a")} == {
+        "alice": False,
+        "bob": True,
+    }
+    [item] = label_queue.labeling_queue(engine, "bob", blind=True)
+    assert (item.window.example_id, item.reason) == ("a", "stale")
+    assert item.stale_label is not None and item.stale_label.evidence == [1, 3]
+    assert item.window.logs[3].line == changed[3]
+    assert label_queue.labeling_queue(engine, "alice", blind=True) == []
+    # A stale label no longer counts: alice's is the only answer, so nothing is disputed.
+    [exported] = label_store.export_examples(engine)
+    assert exported.label is not None and exported.label.labeler == "alice"
+
+    saved = label_store.save_label(engine, "a", "bob", "oom_killed", [1], "critical", "checked again")
+
+    assert saved.revision == 2
+    assert not any(label.stale for label in label_store.labels_for(engine, "a"))
+    assert label_queue.labeling_queue(engine, "bob", blind=True) == []
+    again = label_store.import_examples(
+        engine, [GoldenExample.model_validate(example_data("a", lines=changed))]
+    )
+    assert (again.unchanged, again.stale_labels) == (1, 0)
+
+
+def test_evidence_past_the_end_of_a_shorter_window_is_stale_and_unchanged_lines_are_not() -> None:
+    old = [{"line": "a"}, {"line": "b"}, {"line": "c"}]
+
+    assert label_store.evidence_moved([2], old, old[:2])
+    assert label_store.evidence_moved([0], old, [{"line": "x"}, *old[1:]])
+    assert not label_store.evidence_moved([0, 1], old, [*old[:2], {"line": "changed"}])
+    assert not label_store.evidence_moved([], old, [])
