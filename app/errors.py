@@ -60,7 +60,7 @@ _SECRET_FIELD = re.compile(
     )\b\1
     (\s*[:=]\s*)
     (["']?)
-    (?!\*\*\*)(?!bearer\b|basic\b)[^\s"'&,;}]+
+    (?!\*\*\*)(?!bearer\b|basic\b)[^\s"'&,;})\]>]+
     """
 )
 

@@ -466,6 +466,11 @@ class LokiClient:
                 f"could not connect to Loki at {self.display_url} ({_attempts(retrying)}): "
                 f"{type(exc).__name__}: {excerpt(str(exc) or 'connection failed', 160)}"
             ) from None
+        except httpx.DecodingError as exc:
+            raise LokiProtocolError(
+                f"Loki at {self.display_url} answered {path} with a body that does not match its "
+                f"Content-Encoding: {excerpt(str(exc), 120)}"
+            ) from None
         except httpx.HTTPError as exc:
             raise LogSourceError(
                 f"the request to Loki at {self.display_url} ({path}) failed: {type(exc).__name__}: "

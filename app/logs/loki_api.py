@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, PlainValidator, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from app.errors import InputError, LokiProtocolError
 from app.logs.models import LogEntry, parse_ns_timestamp
@@ -37,8 +37,6 @@ def replace_lone_surrogates(text: str) -> str:
 
 # --- Loki's response, as documented (GET /loki/api/v1/query_range, resultType "streams") ---------
 
-NsTimestamp = Annotated[int, PlainValidator(parse_ns_timestamp)]
-
 
 class CategorizedLabels(BaseModel):
     """The third element of a value under ``categorize-labels``: labels that are not stream labels."""
@@ -48,10 +46,10 @@ class CategorizedLabels(BaseModel):
 
 
 class LokiStream(BaseModel):
-    """One stream of a streams result: its labels and ``[ts, line]`` or ``[ts, line, {...}]`` values."""
+    """One stream of a streams result: its labels and raw values, each checked by ``parse_value``."""
 
     stream: dict[str, str]
-    values: list[tuple[NsTimestamp, str] | tuple[NsTimestamp, str, CategorizedLabels]]
+    values: list[list[Any]]
 
 
 class LokiQueryData(BaseModel):
@@ -108,27 +106,42 @@ def parse_query_response(payload: Any) -> list[LogEntry]:
     except ValidationError as exc:
         raise LokiProtocolError(f"Loki's streams are malformed: {first_error(exc)}") from None
     entries: list[LogEntry] = []
-    for stream in streams:
+    for s_index, stream in enumerate(streams):
         stream_labels = _clean_labels(stream.stream)
-        for value in stream.values:
-            labels = stream_labels
-            metadata: dict[str, str] = {}
-            if len(value) == 3:
-                categorized = value[2]
-                metadata = _clean_labels(categorized.structured_metadata)
-                if categorized.parsed:
-                    # Without categorize-labels Loki merges parsed labels into the stream labels; keep
-                    # that meaning so the two encodings give the same entries.
-                    labels = {**labels, **_clean_labels(categorized.parsed)}
-            entries.append(
-                LogEntry(
-                    ts_ns=value[0],
-                    labels=labels,
-                    line=replace_lone_surrogates(value[1]),
-                    structured_metadata=metadata,
-                )
-            )
+        for v_index, value in enumerate(stream.values):
+            try:
+                entries.append(parse_value(value, stream_labels))
+            except ValueError as exc:
+                raise LokiProtocolError(
+                    f"Loki's streams are malformed: result.{s_index}.values.{v_index}: {exc}"
+                ) from None
     return entries
+
+
+def parse_value(value: list[Any], stream_labels: dict[str, str]) -> LogEntry:
+    """One ``[ts, line]`` or ``[ts, line, {structuredMetadata, parsed}]`` value as a LogEntry; ValueError if not."""
+    if len(value) not in (2, 3):
+        raise ValueError(
+            f"a value has {len(value)} elements, not [timestamp, line] or [timestamp, line, labels]"
+        )
+    ts_ns = parse_ns_timestamp(value[0])
+    if not isinstance(value[1], str):
+        raise ValueError(f"the line is a {type(value[1]).__name__}, not a string")
+    labels = stream_labels
+    metadata: dict[str, str] = {}
+    if len(value) == 3:
+        try:
+            categorized = CategorizedLabels.model_validate(value[2])
+        except ValidationError as exc:
+            raise ValueError(f"its labels are malformed: {first_error(exc)}") from None
+        metadata = _clean_labels(categorized.structured_metadata)
+        if categorized.parsed:
+            # Without categorize-labels Loki merges parsed labels into the stream labels; keep that
+            # meaning so the two encodings give the same entries.
+            labels = {**labels, **_clean_labels(categorized.parsed)}
+    return LogEntry(
+        ts_ns=ts_ns, labels=labels, line=replace_lone_surrogates(value[1]), structured_metadata=metadata
+    )
 
 
 def parse_labels_response(payload: Any, path: str) -> list[str]:
@@ -183,8 +196,9 @@ def describe_non_json(text: str, content_type: str, exc: ValueError | None = Non
     if kind == "text/html" or stripped[:15].lower().startswith(("<!doctype html", "<html")):
         title = html_title(text)
         return f"an HTML page{f' titled {title!r}' if title else ''}, not Loki's JSON"
-    if isinstance(exc, json.JSONDecodeError) and stripped[:1] in "{[" and exc.pos >= len(text.rstrip()):
-        return f"JSON that stops after {len(text)} characters (the answer was cut off)"
+    if stripped[:1] in "{[" and text.rstrip()[-1:] not in "}]":
+        # A JSON object or array always ends with its closing bracket: this one stops early.
+        return f"JSON that stops after {len(text):,} characters (the answer was cut off)"
     if isinstance(exc, json.JSONDecodeError) and stripped[:1] in "{[":
         return f"malformed JSON ({exc.msg} at character {exc.pos})"
     return f"something that is not JSON ({kind or 'no content type'}): {excerpt(text)!r}"

@@ -74,10 +74,9 @@ def detect_level(line: str, labels: dict[str, str] | None = None) -> Level:
     return level_from_text(line)
 
 
-# The last instant a ``datetime`` can hold (9999-12-31T23:59:59.999999999Z), in Unix nanoseconds. Loki's
-# own limit is int64 (year 2262), so every real timestamp fits; a larger one is a broken answer.
-MAX_TS_NS = 253_402_300_799_999_999_999
-_NS_DIGITS = re.compile(r"[0-9]{1,21}")
+# Loki keeps timestamps as int64 nanoseconds (up to 2262-04-11): a larger one is a broken answer.
+MAX_TS_NS = 2**63 - 1
+_NS_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 def parse_ns_timestamp(value: object) -> int:
@@ -90,7 +89,7 @@ def parse_ns_timestamp(value: object) -> int:
         shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "..."
         raise ValueError(f"timestamp {shown!r} is not a whole number of Unix nanoseconds")
     if not 0 <= ns <= MAX_TS_NS:
-        raise ValueError(f"timestamp {ns} is outside 1970..9999 in Unix nanoseconds")
+        raise ValueError(f"timestamp {ns} is outside 1970..2262, the range of Loki's int64 Unix nanoseconds")
     return ns
 
 

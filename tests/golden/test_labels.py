@@ -420,12 +420,14 @@ def test_reimporting_changed_lines_marks_the_labels_they_moved_stale_and_queues_
     }
     [item] = label_queue.labeling_queue(engine, "bob", blind=True)
     assert (item.window.example_id, item.reason) == ("a", "stale")
-    assert item.stale_label is not None and item.stale_label.evidence == [1, 3]
+    assert item.stale_label is not None
+    assert item.stale_label.evidence == [1, 3]
     assert item.window.logs[3].line == changed[3]
     assert label_queue.labeling_queue(engine, "alice", blind=True) == []
     # A stale label no longer counts: alice's is the only answer, so nothing is disputed.
     [exported] = label_store.export_examples(engine)
-    assert exported.label is not None and exported.label.labeler == "alice"
+    assert exported.label is not None
+    assert exported.label.labeler == "alice"
 
     saved = label_store.save_label(engine, "a", "bob", "oom_killed", [1], "critical", "checked again")
 
