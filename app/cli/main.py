@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -207,8 +208,10 @@ def triage_cmd(
         flush_tracing()
     if as_json:
         emit_json(_result_json(result))
-    elif not live_view:
-        _print_result(result)
+    else:
+        _print_warnings(result.log_warnings)
+        if not live_view:
+            _print_result(result)
     if result.status == "cancelled":
         raise InferenceCancelled(f"the triage was stopped; {_partial_figures(result)}")
     if result.status != "ok":
@@ -468,7 +471,19 @@ def main() -> None:
     """Entry point: run the CLI; every failure ends in one line on stderr and a non-zero exit."""
     reconfigure_streams()
     install_log_handler()
-    sys.exit(run_cli(cli, "logtriage"))
+    code = run_cli(cli, "logtriage")
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _reader_went_away()
+    sys.exit(code)
+
+
+def _reader_went_away() -> int:
+    """stdout's reader closed the pipe (``| head``): stop quietly, and keep Python's exit-time flush quiet too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_ERROR
 
 
 def run_cli(app: typer.Typer, prog_name: str) -> int:
@@ -492,6 +507,8 @@ def run_cli(app: typer.Typer, prog_name: str) -> int:
         return EXIT_CANCELLED
     except typer.Exit as exc:
         return exc.exit_code
+    except BrokenPipeError:
+        return _reader_went_away()
     except Exception as exc:  # a bug: still one line, never a traceback
         _error_line(f"error: {user_message(exc)}")
         return EXIT_ERROR

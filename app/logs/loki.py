@@ -11,7 +11,6 @@ command; the error says which limit ended it. httpx exceptions and error statuse
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from tenacity import RetryCallState, Retrying, retry_if_exception
 from app.config import Settings
 from app.errors import (
     ConfigError,
-    InputError,
     LogSourceError,
     LokiConnectError,
     LokiDeadlineError,
@@ -40,6 +38,8 @@ from app.logs.loki_api import (
     CATEGORIZE_LABELS,
     PageCursor,
     advance_cursor,
+    backoff_seconds,
+    check_query,
     decode_body,
     error_body_summary,
     excerpt,
@@ -67,8 +67,6 @@ DEFAULT_DEADLINE_SECONDS = 120.0
 # Longer URLs are sent as a POST form instead (Loki's query handlers take both): proxies and servers
 # commonly refuse request lines over 4-8 KiB with 414.
 MAX_GET_URL_CHARS = 4096
-# No real query comes near this; a bigger one is a pasted file, and Loki would parse it for nothing.
-MAX_QUERY_BYTES = 64 * 1024
 # One page of 5,000 long lines is a few MiB; a bigger answer is a misbehaving server (or a gzip bomb).
 MAX_RESPONSE_BYTES = 128 * 1024 * 1024
 # Lines at one timestamp fetched in one request when they overflow a page (Loki's default
@@ -131,30 +129,8 @@ class _RetryableStatus(Exception):
         self.answer = answer
 
 
-def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
-    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**(attempt-1))]."""
-    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
-    return (rng or random).uniform(0, ceiling)
-
-
 def _is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, _RetryableStatus | httpx.TimeoutException | httpx.TransportError)
-
-
-def check_query(query: str) -> None:
-    """Refuse a LogQL query that cannot be sent: not encodable as UTF-8, or absurdly long."""
-    try:
-        size = len(query.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise InputError(
-            "the query holds text that is not valid Unicode (a lone surrogate)",
-            hint="check the filter values for bytes your terminal could not decode",
-        ) from None
-    if size > MAX_QUERY_BYTES:
-        raise InputError(
-            f"the LogQL query is {size:,} bytes, more than the {MAX_QUERY_BYTES:,} LogTriage sends to Loki",
-            hint="shorten the namespace, pod or text filters",
-        )
 
 
 def display_url(url: str) -> str:
@@ -353,7 +329,12 @@ class LokiClient:
                 f"(Loki refused a page of {size}: {excerpt(exc.body, 120)})"
             )
             return
-        pages.entries.extend(take_new_entries(page, cursor.model_copy(update={"end_ns": at + 1})))
+        at_boundary = [e for e in page if e.ts_ns == at]  # a Loki ignoring start/end must not sneak others in
+        if len(at_boundary) < len(page):
+            pages.warn(
+                f"Loki sent {len(page) - len(at_boundary)} lines outside the requested time range; left out"
+            )
+        pages.entries.extend(take_new_entries(at_boundary, cursor))
         if len(page) >= size and size < wanted:
             pages.incomplete = True
             pages.warn(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import random
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from app.errors import InputError, LokiProtocolError
 from app.logs.models import LogEntry, parse_ns_timestamp
 
 CATEGORIZE_LABELS = "categorize-labels"
+# No real query comes near this; a bigger one is a pasted file, and Loki would parse it for nothing.
+MAX_QUERY_BYTES = 64 * 1024
 # How much of an unexpected body a message quotes: enough to recognise it, not a whole page.
 BODY_EXCERPT_CHARS = 200
 
@@ -278,6 +281,31 @@ def advance_cursor(cursor: PageCursor, page: list[LogEntry]) -> PageCursor:
     if cursor.boundary_ns == oldest:
         at_oldest |= cursor.seen_at_boundary
     return PageCursor(end_ns=oldest + 1, boundary_ns=oldest, seen_at_boundary=frozenset(at_oldest))
+
+
+# --- what we send, and how long we wait ---------------------------------------------------------------
+
+
+def check_query(query: str) -> None:
+    """Refuse a LogQL query that cannot be sent: not encodable as UTF-8, or absurdly long."""
+    try:
+        size = len(query.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InputError(
+            "the query holds text that is not valid Unicode (a lone surrogate)",
+            hint="check the filter values for bytes your terminal could not decode",
+        ) from None
+    if size > MAX_QUERY_BYTES:
+        raise InputError(
+            f"the LogQL query is {size:,} bytes, more than the {MAX_QUERY_BYTES:,} LogTriage sends to Loki",
+            hint="shorten the namespace, pod or text filters",
+        )
+
+
+def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**(attempt-1))]."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return (rng or random).uniform(0, ceiling)
 
 
 # --- error statuses and Retry-After -------------------------------------------------------------------

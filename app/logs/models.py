@@ -76,20 +76,23 @@ def detect_level(line: str, labels: dict[str, str] | None = None) -> Level:
 
 # Loki keeps timestamps as int64 nanoseconds (up to 2262-04-11): a larger one is a broken answer.
 MAX_TS_NS = 2**63 - 1
-_NS_DIGITS = re.compile(r"[0-9]{1,19}")
+_NS_DIGITS = re.compile(r"[0-9]+")
 
 
 def parse_ns_timestamp(value: object) -> int:
     """Unix nanoseconds from Loki's decimal string (or an int); ValueError naming the value when it is not."""
+    shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "..."
     if isinstance(value, int) and not isinstance(value, bool):
         ns = value
     elif isinstance(value, str) and _NS_DIGITS.fullmatch(value):
-        ns = int(value)
+        # More digits than int64 has cannot be in range, and int() of thousands of digits is refused.
+        ns = int(value) if len(value) <= 19 else MAX_TS_NS + 1
     else:
-        shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "..."
         raise ValueError(f"timestamp {shown!r} is not a whole number of Unix nanoseconds")
     if not 0 <= ns <= MAX_TS_NS:
-        raise ValueError(f"timestamp {ns} is outside 1970..2262, the range of Loki's int64 Unix nanoseconds")
+        raise ValueError(
+            f"timestamp {shown!r} is outside 1970..2262, the range of Loki's int64 Unix nanoseconds"
+        )
     return ns
 
 
