@@ -314,7 +314,8 @@ def test_usage_errors_are_one_line_not_a_box(tmp_path: Path, args: tuple[str, ..
 def test_ctrl_c_during_a_triage_stores_it_as_cancelled_with_its_partial_figures(
     tmp_path: Path, fake_openai_server: FakeOpenAIServer
 ) -> None:
-    fake_openai_server.script.tokens = ['{"root_cause": ', '"oom_killed", ', '"confidence": ', "0.9"] * 20
+    tokens = ['{"root_cause": ', '"oom_killed", ', '"confidence": ', "0.9"] * 20
+    fake_openai_server.script.tokens = tokens
     fake_openai_server.script.hang_after = 4  # then the server stalls mid-answer
     models = tmp_path / "models.yaml"
     models.write_text(
@@ -371,5 +372,5 @@ def test_ctrl_c_during_a_triage_stores_it_as_cancelled_with_its_partial_figures(
     assert row.ttft_ms is not None
     assert row.total_ms is not None
     assert row.total_ms > row.ttft_ms
-    assert row.raw_output.startswith('{"root_cause": "oom_killed", ')
+    assert row.raw_output == "".join(tokens[: row.completion_tokens])
     assert row.log_lines > 0
