@@ -212,6 +212,17 @@ def rca_to_result_fields(rca: RootCauseAnalysis, budget: BudgetResult) -> dict[s
     }
 
 
+# Below this much decode time a tokens/s figure is noise (two tokens 1 ms apart read as 1,000 tok/s).
+MIN_DECODE_MS = 50.0
+
+
+def decode_rate(tokens: int, ttft_ms: float | None, last_ms: float | None) -> float | None:
+    """Tokens per second over the decode phase (first to last token); None until that means something."""
+    if ttft_ms is None or last_ms is None or tokens < 2 or last_ms - ttft_ms < MIN_DECODE_MS:
+        return None
+    return (tokens - 1) / ((last_ms - ttft_ms) / 1000)
+
+
 def _as_triage_error(exc: BaseException) -> LogTriageError:
     """The LogTriageError a run that raised ``exc`` ends with."""
     if isinstance(exc, LogTriageError):
@@ -245,14 +256,9 @@ class _StreamProgress:
         fields: dict[str, Any] = {"total_ms": round(total_ms, 2), "completion_tokens": self.tokens}
         if self.ttft_ms is not None:
             fields["ttft_ms"] = round(self.ttft_ms, 2)
-        # Decode speed over the decode phase only (first to last token), and only once it means something.
-        if (
-            self.tokens > 1
-            and self.ttft_ms is not None
-            and self.last_ms is not None
-            and self.last_ms > self.ttft_ms
-        ):
-            fields["tokens_per_s"] = round((self.tokens - 1) / ((self.last_ms - self.ttft_ms) / 1000), 2)
+        rate = decode_rate(self.tokens, self.ttft_ms, self.last_ms)
+        if rate is not None:
+            fields["tokens_per_s"] = round(rate, 2)
         return fields
 
 

@@ -43,6 +43,7 @@ from app.triage import (
     TriageEvent,
     TriageRequest,
     TriageResult,
+    decode_rate,
 )
 
 EXIT_ERROR = 1
@@ -163,11 +164,10 @@ def _print_warnings(warnings: list[str]) -> None:
 
 
 def _latency_line(elapsed_ms: float, ttft_ms: float | None, tokens: int) -> Text:
-    rate = tokens / ((elapsed_ms - (ttft_ms or 0)) / 1000) if ttft_ms and elapsed_ms > ttft_ms else 0.0
+    rate = decode_rate(tokens, ttft_ms, elapsed_ms)
     ttft = f"{ttft_ms:.0f} ms" if ttft_ms is not None else "…"
-    return Text(
-        f"elapsed {elapsed_ms / 1000:.1f} s · ttft {ttft} · {tokens} tokens · {rate:.1f} tok/s", style="dim"
-    )
+    speed = f"{rate:.1f} tok/s" if rate is not None else "- tok/s"
+    return Text(f"elapsed {elapsed_ms / 1000:.1f} s · ttft {ttft} · {tokens} tokens · {speed}", style="dim")
 
 
 @cli.command("triage")
