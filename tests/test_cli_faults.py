@@ -374,3 +374,28 @@ def test_ctrl_c_during_a_triage_stores_it_as_cancelled_with_its_partial_figures(
     assert row.total_ms > row.ttft_ms
     assert row.raw_output == "".join(tokens[: row.completion_tokens])
     assert row.log_lines > 0
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(
+    loki_env: dict[str, str], fake_loki: FakeLoki
+) -> None:
+    fake_loki.serve(entries(3000, lines=lambda i: f"line {i} " + "x" * 100))  # far more than a pipe buffers
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "logs", "-n", "payments", "--since", "1h", "--limit", "3000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(loki_env),
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    first = process.stdout.readline()  # like `| head -1`
+    process.stdout.close()
+    stderr = process.stderr.read()
+    process.wait(timeout=120)
+
+    assert "line 0 " in first
+    assert process.returncode == 1
+    assert "Traceback" not in stderr
+    assert "BrokenPipe" not in stderr
+    assert "Exception ignored" not in stderr
