@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,7 +43,7 @@ ANSWER = {
 }
 
 
-def answer_tokens(answer: dict[str, object]) -> list[str]:
+def answer_tokens(answer: Mapping[str, object]) -> list[str]:
     text = json.dumps(answer)
     return [text[i : i + 7] for i in range(0, len(text), 7)]
 
