@@ -399,3 +399,22 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(
     assert "Traceback" not in stderr
     assert "BrokenPipe" not in stderr
     assert "Exception ignored" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "needle"),
+    [
+        ({"LOKI_PAGE_SIZE": "0"}, "LOKI_PAGE_SIZE is not valid"),
+        ({"LOKI_DEADLINE_SECONDS": "soon"}, "LOKI_DEADLINE_SECONDS is not valid"),
+        ({"DATABASE_URL": "postgresql+nosuchdriver://app:Pw-9f8e7d@db/logs"}, "DATABASE_URL"),
+        ({"LOKI_TENANT": "team\r\nX-Injected: 1"}, "LOKI_TENANT holds characters"),
+        ({"LOKI_URL": "ftp://loki:3100"}, "not an http(s) URL"),
+    ],
+)
+def test_bad_settings_end_in_one_line_naming_the_variable(
+    loki_env: dict[str, str], setting: dict[str, str], needle: str
+) -> None:
+    result = run_cli("triage", "-n", "payments", "--model", "m", env={**loki_env, **setting})
+
+    assert_one_line_error(result, needle)
+    assert_clean(result, "Pw-9f8e7d")

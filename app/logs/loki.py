@@ -193,9 +193,11 @@ class LokiClient:
         self._auth = httpx.BasicAuth(username, password or "") if username else None
         self._headers: dict[str, str] = {ENCODING_FLAGS_HEADER: CATEGORIZE_LABELS}
         if tenant:
-            self._headers[TENANT_HEADER] = tenant
+            self._headers[TENANT_HEADER] = _header_value("LOKI_TENANT", tenant)
         if bearer_token:
-            self._headers["Authorization"] = f"Bearer {bearer_token}"
+            self._headers["Authorization"] = f"Bearer {_header_value('LOKI_BEARER_TOKEN', bearer_token)}"
+        if username is not None:
+            _header_value("LOKI_USERNAME", username)  # basic auth goes in a header too
 
     @classmethod
     def from_settings(cls, settings: Settings, client: httpx.Client | None = None) -> LokiClient:
@@ -443,9 +445,12 @@ class LokiClient:
         except httpx.TransportError as exc:
             if stopped_for_deadline:
                 raise self._deadline_error(path, deadline) from None
+            what = "could not connect to" if isinstance(exc, httpx.ConnectError) else "lost the connection to"
+            detail = str(exc) or "connection failed"
             raise LokiConnectError(
-                f"could not connect to Loki at {self.display_url} ({_attempts(retrying)}): "
-                f"{type(exc).__name__}: {excerpt(str(exc) or 'connection failed', 160)}"
+                f"{what} Loki at {self.display_url} ({_attempts(retrying)}): "
+                f"{type(exc).__name__}: {excerpt(detail, 160)}",
+                hint=_transport_hint(detail),
             ) from None
         except httpx.DecodingError as exc:
             raise LokiProtocolError(
@@ -549,6 +554,26 @@ class LokiClient:
             if asked is not None:
                 return asked
         return backoff_seconds(state.attempt_number, self.backoff_base, self.backoff_max)
+
+
+def _transport_hint(detail: str) -> str | None:
+    """What to do about a failed connection, when its text tells more than "check LOKI_URL"."""
+    if "CERTIFICATE_VERIFY_FAILED" in detail or "certificate verify failed" in detail.lower():
+        return (
+            "Loki's TLS certificate is not trusted here: point SSL_CERT_FILE at the CA bundle that signed it"
+        )
+    if "Name or service not known" in detail or "nodename nor servname" in detail:
+        return "the host in LOKI_URL does not resolve: check its spelling and your DNS"
+    return None
+
+
+def _header_value(name: str, value: str) -> str:
+    """``value`` when it can go in an HTTP header; a ConfigError naming the setting otherwise."""
+    if not value.isascii() or any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise ConfigError(
+            f"{name} holds characters an HTTP header cannot carry (non-ASCII or control characters)"
+        )
+    return value
 
 
 def _attempts(retrying: Retrying) -> str:
