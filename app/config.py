@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +34,9 @@ class Settings(BaseSettings):
     loki_bearer_token: SecretStr | None = Field(default=None, description="Bearer token for Loki.")
     loki_timeout_seconds: float = Field(default=30.0, gt=0, description="Read timeout per Loki request.")
     loki_connect_timeout_seconds: float = Field(default=5.0, gt=0, description="Connect timeout for Loki.")
+    loki_deadline_seconds: float = Field(
+        default=120.0, gt=0, description="Overall time limit of one Loki query: every page, retry and wait."
+    )
     loki_max_retries: int = Field(default=4, ge=0, description="Retries on connect errors, 429 and 5xx.")
     loki_page_size: int = Field(default=5000, gt=0, description="Lines per Loki request when paginating.")
     log_limit: int = Field(default=5000, gt=0, description="Default maximum lines fetched for a triage.")
@@ -119,5 +124,12 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once; a bad value is a ConfigError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = "_".join(str(part) for part in error["loc"]).upper() or "a setting"
+        raise ConfigError(
+            f"{name} is not valid: {error['msg']}", hint="fix it in the environment or in .env"
+        ) from None

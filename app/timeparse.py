@@ -16,12 +16,22 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text or "")
     if not match:
         raise InputError(
-            f"cannot read duration {text!r}", hint="use a number and a unit, e.g. 15m, 1h, 6h, 2d"
+            f"cannot read duration {_shown(text or '')}", hint="use a number and a unit, e.g. 15m, 1h, 6h, 2d"
         )
     seconds = float(match[1]) * _UNITS[match[2].lower()]
     if seconds <= 0:
         raise InputError(f"duration {text!r} must be positive")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:  # float('9' * 400) is inf; timedelta stops at 999,999,999 days
+        raise InputError(
+            f"duration {_shown(text)} is longer than any time range", hint="use e.g. 15m, 1h, 6h, 2d"
+        ) from None
+
+
+def _shown(text: str) -> str:
+    """A user's text quoted for a message, cut short when it is long."""
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def parse_instant(text: str) -> datetime:
@@ -33,7 +43,7 @@ def parse_instant(text: str) -> datetime:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise InputError(
-            f"cannot read time {text!r}", hint="use RFC3339, e.g. 2026-11-26T10:00:00Z"
+            f"cannot read time {_shown(text)}", hint="use RFC3339, e.g. 2026-11-26T10:00:00Z"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -46,7 +56,16 @@ def resolve_window(
     end_at = parse_instant(end) if end else now
     if start and since:
         raise InputError("give either --since or --start, not both")
-    start_at = parse_instant(start) if start else end_at - parse_duration(since or "1h")
+    if start:
+        start_at = parse_instant(start)
+    else:
+        duration = parse_duration(since or "1h")
+        try:
+            start_at = end_at - duration
+        except OverflowError:
+            raise InputError(
+                f"--since {_shown(since or '')} reaches back before year 1", hint="use a shorter duration"
+            ) from None
     if end_at <= start_at:
         raise InputError(
             f"end {end_at.isoformat()} is not after start {start_at.isoformat()}", hint="check --start/--end"

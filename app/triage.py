@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,20 +19,14 @@ from app.config import Settings
 from app.errors import (
     InferenceCancelled,
     InputError,
-    InvalidOutputError,
-    LLMConnectError,
+    InternalError,
     LLMError,
-    LLMHTTPError,
-    LLMResponseTooLargeError,
-    LLMTimeoutError,
-    LogSourceError,
     LogTriageError,
-    LokiConnectError,
-    LokiHTTPError,
-    LokiTimeoutError,
+    error_kind,  # noqa: F401  re-exported: app/ui imports it from here until it reads app.errors directly
 )
 from app.llm.client import ChatMessage, DoneEvent, InferenceStats, LLMClient, SamplingParams, TokenEvent
 from app.llm.models import ModelConfig, find_model
+from app.llm.stream import decode_tokens_per_s
 from app.logs.compress import BudgetResult, estimate_tokens, evidence_to_entries, fit_to_budget, render_line
 from app.logs.logql import LogFilter, build_logql
 from app.logs.models import LogEntry, LogQueryResult, LogSource, format_rfc3339_ns
@@ -95,6 +90,9 @@ class TriageResult(BaseModel):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     trace_id: str | None = None
+    log_warnings: list[str] = Field(
+        default_factory=list, description="The log source's warnings, one line each."
+    )
     raw_output: str = ""
 
 
@@ -140,28 +138,6 @@ class ResultEvent:
 
 
 TriageEvent = LogsEvent | PromptEvent | TokenStreamEvent | ResultEvent
-
-
-def error_kind(exc: BaseException) -> str:
-    """A short, stable name for an error, used as a metric label and stored with the run."""
-    kinds: list[tuple[type[BaseException], str]] = [
-        (LokiConnectError, "loki_connect"),
-        (LokiTimeoutError, "loki_timeout"),
-        (LokiHTTPError, "loki_http"),
-        (LogSourceError, "log_source"),
-        (LLMConnectError, "llm_connect"),
-        (LLMTimeoutError, "llm_timeout"),
-        (LLMHTTPError, "llm_http"),
-        (LLMResponseTooLargeError, "llm_too_large"),
-        (InvalidOutputError, "invalid_output"),
-        (InferenceCancelled, "cancelled"),
-        (LLMError, "llm"),
-        (InputError, "input"),
-    ]
-    for cls, name in kinds:
-        if isinstance(exc, cls):
-            return name
-    return "other"
 
 
 def validate_window(start: datetime, end: datetime) -> None:
@@ -251,6 +227,45 @@ def stats_fields(stats: InferenceStats) -> dict[str, Any]:
         "prompt_tokens": stats.prompt_tokens,
         "completion_tokens": stats.completion_tokens,
     }
+
+
+def _as_triage_error(exc: BaseException) -> LogTriageError:
+    """The LogTriageError a run that raised ``exc`` ends with."""
+    if isinstance(exc, LogTriageError):
+        return exc
+    if isinstance(exc, KeyboardInterrupt):
+        return InferenceCancelled("cancelled by Ctrl-C")
+    return InternalError.wrap(exc)
+
+
+@dataclass
+class _StreamProgress:
+    """How far a streamed answer got, so a run that stops early keeps its partial figures."""
+
+    began: float | None = None
+    ttft_ms: float | None = None
+    last_ms: float | None = None
+    tokens: int = 0
+
+    def token(self, elapsed_ms: float, tokens_so_far: int) -> None:
+        """Note one streamed token event."""
+        if self.ttft_ms is None:
+            self.ttft_ms = elapsed_ms
+        self.last_ms = elapsed_ms
+        self.tokens = tokens_so_far
+
+    def partial_fields(self) -> dict[str, Any]:
+        """TriageResult's latency fields for a run that ended before its stats arrived ({} before inference)."""
+        if self.began is None:
+            return {}
+        total_ms = (time.perf_counter() - self.began) * 1000
+        fields: dict[str, Any] = {"total_ms": round(total_ms, 2), "completion_tokens": self.tokens}
+        if self.ttft_ms is not None:
+            fields["ttft_ms"] = round(self.ttft_ms, 2)
+        rate = decode_tokens_per_s(self.tokens, self.ttft_ms, self.last_ms)
+        if rate is not None:
+            fields["tokens_per_s"] = round(rate, 2)
+        return fields
 
 
 class TriageService:
@@ -367,6 +382,7 @@ class TriageService:
         prepared: PreparedPrompt | None = None
         raw = ""
         stats: InferenceStats | None = None
+        progress = _StreamProgress()
         with self._tracer.start_as_current_span("triage") as root:
             root.set_attribute("logtriage.run_id", run_id)
             root.set_attribute("logtriage.namespace", request.filter.namespace)
@@ -375,7 +391,7 @@ class TriageService:
             base["trace_id"] = tr.current_trace_id()
             try:
                 logs = self.fetch_logs(request.filter, request.start, request.end, request.limit)
-                base.update(log_lines=len(logs.entries), truncated=logs.truncated)
+                base.update(log_lines=len(logs.entries), truncated=logs.truncated, log_warnings=logs.warnings)
                 yield LogsEvent(logs)
                 client = self.llm_client(model)
                 prepared = self.prepare(
@@ -389,9 +405,11 @@ class TriageService:
                 )
                 base["budget"] = prepared.budget.report.summary()
                 yield PromptEvent(prepared)
+                progress.began = time.perf_counter()
                 for event in self.infer(client, model, prepared, cancel):
                     if isinstance(event, TokenEvent):
                         raw += event.text
+                        progress.token(event.elapsed_ms, event.tokens_so_far)
                         yield TokenStreamEvent(event.text, event.elapsed_ms, event.tokens_so_far, None)
                     else:
                         raw, stats = event.text, event.stats
@@ -405,18 +423,23 @@ class TriageService:
                     **rca_to_result_fields(rca, prepared.budget),
                 )
                 root.set_attribute("logtriage.root_cause", rca.root_cause)
-            except LogTriageError as exc:
-                kind = error_kind(exc)
+            except (Exception, KeyboardInterrupt) as exc:
+                # Every way a run can end is stored: a LogTriageError as itself, Ctrl-C (which lands here
+                # when it interrupts the pipeline) as a cancellation, anything else as an internal error.
+                # GeneratorExit is not caught: a consumer that stops reading abandons the run.
+                error = _as_triage_error(exc)
+                kind = error.kind
                 status: Literal["error", "cancelled"] = "cancelled" if kind == "cancelled" else "error"
-                root.set_status(Status(StatusCode.ERROR, exc.user_message()))
+                root.set_status(Status(StatusCode.ERROR, error.user_message()))
                 root.set_attribute("error.type", kind)
+                figures = stats_fields(stats) if stats else progress.partial_fields()
                 result = TriageResult(
                     status=status,
-                    error=exc.user_message(),
+                    error=error.user_message(),
                     error_kind=kind,
-                    raw_output=raw or getattr(exc, "raw", ""),
+                    raw_output=raw or getattr(error, "raw", ""),
                     **base,
-                    **(stats_fields(stats) if stats else {}),
+                    **figures,
                 )
             metrics.TRIAGE_REQUESTS.labels(**labels, outcome=result.status).inc()
             if result.error_kind:
@@ -459,7 +482,7 @@ class TriageService:
                         telemetry.succeeded(event.stats)
                     yield event
             except LogTriageError as exc:
-                telemetry.failed(error_kind(exc), exc.user_message())
+                telemetry.failed(exc.kind, exc.user_message())
                 raise
 
     def _store(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.golden.store import QueueItem
+from app.golden.queue import QueueItem
 from app.ui import cache, components, labeling
 
 BLIND_KEY = "label.blind"

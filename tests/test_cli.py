@@ -34,15 +34,24 @@ TRIAGE_KEYS = {
 }
 
 
-def run_cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run logtriage with a clean environment plus ``env``."""
+def cli_env(env: dict[str, str]) -> dict[str, str]:
+    """This process's environment without LogTriage's settings, plus ``env``."""
     base = {
         k: v for k, v in os.environ.items() if not k.startswith(("LOKI_", "OTEL_", "MODELS_", "DATABASE_"))
     }
     base.update({"METRICS_PORT": "0", "OTEL_TRACES_EXPORTER": "none", "COLUMNS": "200"})
     base.update(env)
+    return base
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run logtriage with a clean environment plus ``env``."""
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, env=base, timeout=timeout
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(env),
+        timeout=timeout,
     )
 
 

@@ -32,6 +32,10 @@ def test_explicit_range_and_naive_times_are_utc() -> None:
         ("1h", "2026-11-26T10:00:00Z", None, "either --since or --start"),
         ("an hour", None, None, "cannot read duration"),
         (None, "yesterday", None, "cannot read time"),
+        ("99999999999999999999w", None, None, "longer than any time range"),
+        ("9" * 400 + "s", None, None, "longer than any time range"),
+        ("3000000d", None, None, "reaches back before year 1"),
+        (None, "x" * 5000, None, r"cannot read time 'x{40}\.\.\.'"),
     ],
 )
 def test_bad_windows_say_why(since: str | None, start: str | None, end: str | None, message: str) -> None:

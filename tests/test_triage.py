@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,10 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from app.config import Settings
-from app.errors import InputError
+from app.errors import InputError, LokiHTTPError
 from app.llm.models import ModelConfig
 from app.logs.demo import DemoLogSource
 from app.logs.logql import LogFilter
+from app.logs.models import LogQueryResult
 from app.prompts.registry import PromptRegistry
 from app.store.db import get_engine, session_scope
 from app.store.tables import TriageRunRow
@@ -41,7 +43,7 @@ ANSWER = {
 }
 
 
-def answer_tokens(answer: dict[str, object]) -> list[str]:
+def answer_tokens(answer: Mapping[str, object]) -> list[str]:
     text = json.dumps(answer)
     return [text[i : i + 7] for i in range(0, len(text), 7)]
 
@@ -161,6 +163,67 @@ def test_cancel_stops_a_running_inference(
     assert isinstance(final, ResultEvent)
     assert final.result.status == "cancelled"
     assert sum(isinstance(e, TokenStreamEvent) for e in events) < 10
+    # The partial figures are kept, in the result and in the store.
+    row = stored(service, final.result.run_id)
+    assert row.status == "cancelled"
+    assert row.error_kind == "cancelled"
+    assert row.completion_tokens is not None
+    assert row.completion_tokens >= 3
+    assert row.ttft_ms is not None
+    assert row.total_ms is not None
+    assert row.total_ms >= row.ttft_ms
+    assert row.tokens_per_s is not None
+    assert row.tokens_per_s > 0
+    assert row.raw_output
+
+
+class _FailingSource:
+    """A log source that raises ``error`` the way an interrupted or buggy one would."""
+
+    name = "failing"
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def query_range(self, query: str, start: datetime, end: datetime, *, limit: int) -> LogQueryResult:
+        raise self.error
+
+    def label_values(self, label: str, start: datetime, end: datetime) -> list[str]:
+        return []
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "kind", "message"),
+    [
+        (KeyboardInterrupt(), "cancelled", "cancelled", "cancelled by Ctrl-C"),
+        (ZeroDivisionError("division by zero"), "error", "internal", "unexpected ZeroDivisionError"),
+        (
+            LokiHTTPError(
+                "Loki at http://loki:3100 answered 401: bad credentials for "
+                "http://admin:hunter2@loki:3100 (Authorization: Bearer glc_eyJrIjoiT0tTcG1pUlY2RnVKZTFVaDFsNFZXdE9ZWmNrMkZYbk)",
+                status_code=401,
+            ),
+            "error",
+            "loki_http",
+            "answered 401",
+        ),
+    ],
+)
+def test_every_way_a_run_ends_is_stored_with_a_redacted_one_line_error(
+    service: TriageService, error: BaseException, status: str, kind: str, message: str
+) -> None:
+    service.log_source = _FailingSource(error)
+
+    result = service.run(request())
+
+    row = stored(service, result.run_id)
+    assert (result.status, result.error_kind) == (status, kind)
+    assert (row.status, row.error_kind) == (status, kind)
+    assert row.error is not None
+    assert message in row.error
+    assert "\n" not in row.error
+    assert "hunter2" not in row.error
+    assert "glc_eyJrIjoi" not in row.error
 
 
 def test_send_to_labeling_marks_the_run(service: TriageService, fake_openai_server: FakeOpenAIServer) -> None:

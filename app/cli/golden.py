@@ -16,7 +16,7 @@ from rich.text import Text
 from app.cli.console import JsonOpt, emit_json, err, out, services
 from app.config import get_settings
 from app.errors import InputError
-from app.golden import store
+from app.golden import labels as label_store
 from app.golden.agreement import ADJUDICATOR
 from app.golden.jsonl import dataset_version, dump_jsonl, read_jsonl, write_jsonl
 from app.golden.schema import GoldenExample
@@ -61,7 +61,7 @@ def import_cmd(
 ) -> None:
     """Import golden JSONL files into the store by id (importing the same files again changes nothing)."""
     examples = read_golden_files(files)
-    report = store.import_examples(services().engine, examples)
+    report = label_store.import_examples(services().engine, examples)
     if as_json:
         emit_json({"files": [str(path) for path in files], **report.model_dump()})
         return
@@ -71,6 +71,14 @@ def import_cmd(
             f"{report.updated} updated, {report.unchanged} unchanged"
         )
     )
+    if report.stale_labels:
+        err.print(
+            Text(
+                f"warning: {report.stale_labels} label(s) went stale: their evidence lines changed; "
+                "they are back in their labelers' queues",
+                style="yellow",
+            )
+        )
 
 
 @golden_cli.command("export")
@@ -81,7 +89,7 @@ def export_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Export the store's golden set as canonical JSONL, each example with its decided label."""
-    report = store.export_report(services().engine)
+    report = label_store.export_report(services().engine)
     for item in report.left_out:
         err.print(Text(f"warning: left out {item.example_id} ({item.reason}): {item.detail}", style="yellow"))
     if out_file is not None:
@@ -145,13 +153,13 @@ def stats_cmd(
         if files:
             raise InputError("pass files or --store, not both")
         engine = services().engine
-        report = store.export_report(engine)
+        report = label_store.export_report(engine)
         examples = report.examples
-        labels = store.all_labels(engine)
+        labels = label_store.all_labels(engine)
         labeling = {
             "labels": len(labels),
             "labelers": len({label.labeler for label in labels if label.labeler != ADJUDICATOR}),
-            "disputed": len(store.disagreements(engine)),
+            "disputed": len(label_store.disagreements(engine)),
             "left_out": len(report.left_out),
         }
     else:

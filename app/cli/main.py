@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,19 +13,42 @@ import typer
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+from typer._click.exceptions import NoArgsIsHelpError  # typer vendors click; its errors live here
+from typer.exceptions import TyperException
 
-from app.cli.console import JsonOpt, emit_json, err, out, services
+from app.cli.console import (
+    JsonOpt,
+    emit_json,
+    err,
+    install_log_handler,
+    out,
+    printable,
+    reconfigure_streams,
+    services,
+    write_text,
+)
 from app.cli.evals import eval_cli
 from app.cli.golden import golden_cli
 from app.config import get_settings
-from app.errors import LogTriageError
+from app.errors import InferenceCancelled, LogTriageError, one_line, user_message
 from app.llm.stream import decode_tokens_per_s
 from app.logs.logql import LogFilter
 from app.logs.models import LEVELS, format_rfc3339_ns
 from app.services import Services
 from app.telemetry.tracing import flush_tracing
 from app.timeparse import resolve_window
-from app.triage import DEFAULT_PROMPT, ResultEvent, TokenStreamEvent, TriageRequest, TriageResult
+from app.triage import (
+    DEFAULT_PROMPT,
+    ResultEvent,
+    TokenStreamEvent,
+    TriageEvent,
+    TriageRequest,
+    TriageResult,
+)
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_CANCELLED = 130  # 128 + SIGINT, what shells report for a command stopped by Ctrl-C
 
 cli = typer.Typer(
     name="logtriage",
@@ -114,6 +139,7 @@ def logs_cmd(
                 "start": start_at.isoformat(),
                 "end": end_at.isoformat(),
                 "truncated": result.truncated,
+                "warnings": result.warnings,
                 "count": len(result.entries),
                 "entries": [
                     {"ts": format_rfc3339_ns(e.ts_ns), "labels": e.labels, "level": e.level, "line": e.line}
@@ -125,10 +151,16 @@ def logs_cmd(
     err.print(
         Text(f"{result.query}  ({len(result.entries)} lines{', truncated' if result.truncated else ''})")
     )
+    _print_warnings(result.warnings)
     for entry in result.entries:
-        line = Text(f"{format_rfc3339_ns(entry.ts_ns)[:23]}Z {entry.pod} {entry.level.upper():5} ")
-        line.append(entry.line)
-        out.print(line)
+        # One entry, one terminal line: a newline inside a log line must not pass for another entry.
+        head = f"{format_rfc3339_ns(entry.ts_ns)[:23]}Z {printable(entry.pod, one_line=True)} {entry.level.upper():5} "
+        out.print(Text(head + printable(entry.line, one_line=True)))
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        err.print(Text(f"warning: {one_line(warning)}", style="yellow"))
 
 
 def _latency_line(elapsed_ms: float, ttft_ms: float | None, tokens: int) -> Text:
@@ -170,22 +202,62 @@ def triage_cmd(
         limit=limit or svc.settings.log_limit,
     )
     cancel = threading.Event()
-    result: TriageResult | None = None
     live_view = not as_json and sys.stdout.isatty()
     try:
         with svc.local_models_for(model, progress=lambda msg: err.print(Text(msg, style="dim"))):
-            result = _triage_live(svc, request, cancel) if live_view else svc.triage.run(request, cancel)
-    except KeyboardInterrupt:
-        cancel.set()
-        raise
+            result = _triage_live(svc, request, cancel) if live_view else _triage_quiet(svc, request, cancel)
     finally:
         flush_tracing()
     if as_json:
         emit_json(_result_json(result))
-    elif not live_view:
-        _print_result(result)
+    else:
+        _print_warnings(result.log_warnings)
+        if not live_view:
+            _print_result(result)
+    if result.status == "cancelled":
+        raise InferenceCancelled(f"the triage was stopped; {_partial_figures(result)}")
     if result.status != "ok":
         raise LogTriageError(result.error or "triage failed")
+
+
+def _partial_figures(result: TriageResult) -> str:
+    """What a cancelled run kept, for its one line."""
+    parts = [f"{result.log_lines} log lines"]
+    if result.completion_tokens:
+        parts.append(f"{result.completion_tokens} tokens")
+    if result.total_ms is not None:
+        parts.append(f"{result.total_ms / 1000:.1f} s of inference")
+    return f"stored as cancelled run {result.run_id} ({', '.join(parts)})"
+
+
+def drive_triage(
+    events: Iterator[TriageEvent], cancel: threading.Event, on_event: Callable[[TriageEvent], None]
+) -> TriageResult:
+    """Consume a triage's events to its result; a first Ctrl-C cancels the run, which is then stored.
+
+    The pipeline turns a Ctrl-C that lands inside it into a cancelled result itself; one that lands here
+    (while an event is shown) sets ``cancel`` and keeps reading, so the pipeline stops at its next check
+    and still stores the run. A second Ctrl-C stops waiting.
+    """
+    result: TriageResult | None = None
+    while True:
+        try:
+            for event in events:
+                on_event(event)
+                if isinstance(event, ResultEvent):
+                    result = event.result
+            break
+        except KeyboardInterrupt:
+            if cancel.is_set():
+                raise
+            cancel.set()
+    if result is None:
+        raise KeyboardInterrupt  # interrupted after the run ended, before its result was handed over
+    return result
+
+
+def _triage_quiet(svc: Services, request: TriageRequest, cancel: threading.Event) -> TriageResult:
+    return drive_triage(svc.triage.stream(request, cancel), cancel, lambda event: None)
 
 
 def _result_json(result: TriageResult) -> dict[str, Any]:
@@ -198,23 +270,25 @@ def _result_json(result: TriageResult) -> dict[str, Any]:
 def _triage_live(svc: Services, request: TriageRequest, cancel: threading.Event) -> TriageResult:
     text = Text()
     status = Text("fetching logs…", style="dim")
-    result: TriageResult | None = None
     ttft: float | None = None
     with Live(Text.assemble(text, "\n", status), console=out, refresh_per_second=12, transient=False) as live:
-        for event in svc.triage.stream(request, cancel):
+
+        def show(event: TriageEvent) -> None:
+            nonlocal status, ttft
             if isinstance(event, TokenStreamEvent):
                 if ttft is None:
                     ttft = event.elapsed_ms
                 text.append(event.text)
                 status = _latency_line(event.elapsed_ms, ttft, event.tokens_so_far)
             elif isinstance(event, ResultEvent):
-                result = event.result
+                return
             else:
                 status = Text(
                     type(event).__name__.removesuffix("Event").lower() + " ready, waiting for model…"
                 )
             live.update(Text.assemble(text, "\n", status))
-    assert result is not None
+
+        result = drive_triage(svc.triage.stream(request, cancel), cancel, show)
     _print_result(result)
     return result
 
@@ -276,7 +350,7 @@ def prompts_show(
         emit_json(version.model_dump(mode="json") | {"ref": version.ref})
         return
     err.print(Text(f"{version.ref}  {version.source_path}", style="dim"))
-    sys.stdout.write(version.template)
+    write_text(version.template)
 
 
 @prompts_cli.command("diff")
@@ -290,7 +364,7 @@ def prompts_diff(
     if as_json:
         emit_json({"a": ref_a, "b": ref_b, "diff": diff})
         return
-    sys.stdout.write(diff or "(identical)\n")
+    write_text(diff or "(identical)\n")
 
 
 def _progress(message: str) -> None:
@@ -396,12 +470,52 @@ def demo_cmd(
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning LogTriage errors into one line and a non-zero exit."""
+    """Entry point: run the CLI; every failure ends in one line on stderr and a non-zero exit."""
+    reconfigure_streams()
+    install_log_handler()
+    code = run_cli(cli, "logtriage")
     try:
-        cli(prog_name="logtriage")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _reader_went_away()
+    sys.exit(code)
+
+
+def _reader_went_away() -> int:
+    """stdout's reader closed the pipe (``| head``): stop quietly, and keep Python's exit-time flush quiet too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_ERROR
+
+
+def run_cli(app: typer.Typer, prog_name: str) -> int:
+    """Run a typer app and return its exit code, turning every failure into one line on stderr."""
+    try:
+        code = app(prog_name=prog_name, standalone_mode=False)
+    except NoArgsIsHelpError:
+        return EXIT_USAGE  # the help is shown already
+    except TyperException as exc:  # click's usage errors: bad option values, missing options, typos
+        command = getattr(getattr(exc, "ctx", None), "command_path", prog_name)
+        _error_line(f"error: {one_line(exc.format_message())} (see `{command} --help`)")
+        return getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE
+    except InferenceCancelled as exc:
+        _error_line(f"cancelled: {exc.user_message()}", style="yellow")
+        return EXIT_CANCELLED
     except LogTriageError as exc:
-        err.print(Text(f"error: {exc.user_message()}", style="red"))
-        sys.exit(1)
-    except KeyboardInterrupt:
-        err.print(Text("cancelled", style="yellow"))
-        sys.exit(130)
+        _error_line(f"error: {exc.user_message()}")
+        return EXIT_ERROR
+    except (KeyboardInterrupt, typer.Abort):
+        _error_line("cancelled", style="yellow")
+        return EXIT_CANCELLED
+    except typer.Exit as exc:
+        return exc.exit_code
+    except BrokenPipeError:
+        return _reader_went_away()
+    except Exception as exc:  # a bug: still one line, never a traceback
+        _error_line(f"error: {user_message(exc)}")
+        return EXIT_ERROR
+    return code if isinstance(code, int) else 0
+
+
+def _error_line(message: str, style: str = "red") -> None:
+    err.print(Text(message, style=style))

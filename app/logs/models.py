@@ -74,9 +74,33 @@ def detect_level(line: str, labels: dict[str, str] | None = None) -> Level:
     return level_from_text(line)
 
 
+# Loki keeps timestamps as int64 nanoseconds (up to 2262-04-11): a larger one is a broken answer.
+MAX_TS_NS = 2**63 - 1
+_NS_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_ns_timestamp(value: object) -> int:
+    """Unix nanoseconds from Loki's decimal string (or an int); ValueError naming the value when it is not."""
+    shown = value if not isinstance(value, str) or len(value) <= 40 else value[:40] + "..."
+    if isinstance(value, int) and not isinstance(value, bool):
+        ns = value
+    elif isinstance(value, str) and _NS_DIGITS.fullmatch(value):
+        # More digits than int64 has cannot be in range, and int() of thousands of digits is refused.
+        ns = int(value) if len(value) <= 19 else MAX_TS_NS + 1
+    else:
+        raise ValueError(f"timestamp {shown!r} is not a whole number of Unix nanoseconds")
+    if not 0 <= ns <= MAX_TS_NS:
+        raise ValueError(
+            f"timestamp {shown!r} is outside 1970..2262, the range of Loki's int64 Unix nanoseconds"
+        )
+    return ns
+
+
 def ns_to_datetime(ts_ns: int) -> datetime:
     """A Unix timestamp in nanoseconds as an aware UTC datetime (microsecond precision)."""
-    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC)
+    seconds, nanos = divmod(ts_ns, 1_000_000_000)
+    # Integer arithmetic: ts_ns / 1e9 as a float loses microseconds for present-day timestamps.
+    return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=nanos // 1000)
 
 
 def datetime_to_ns(moment: datetime) -> int:
@@ -115,7 +139,7 @@ class LogEntry(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    ts_ns: int = Field(description="Unix timestamp in nanoseconds.")
+    ts_ns: int = Field(ge=0, le=MAX_TS_NS, description="Unix timestamp in nanoseconds.")
     labels: dict[str, str] = Field(default_factory=dict)
     line: str
     structured_metadata: dict[str, str] = Field(default_factory=dict)
@@ -154,10 +178,16 @@ class LogQueryResult(BaseModel):
     end_ns: int
     limit: int
     entries: list[LogEntry]
-    truncated: bool = Field(description="True when the limit cut the result short.")
+    truncated: bool = Field(
+        description="True when matching lines may be missing: the limit cut the result short, or some "
+        "could not be fetched (``warnings`` says which)."
+    )
     source: str = Field(description="'loki' or 'demo'.")
     requests: int = Field(default=1, description="HTTP requests made (pagination).")
     duration_s: float = 0.0
+    warnings: list[str] = Field(
+        default_factory=list, description="What the user should know about this result, one line each."
+    )
 
 
 class LogSource(Protocol):

@@ -13,10 +13,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.errors import StoreError
+from app.errors import ConfigError, StoreError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -36,13 +36,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_store_engine(url: str) -> Engine:
     """A new engine for ``url``; SQLite files get their directory created and WAL mode."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"DATABASE_URL {url!r} is not a database URL",
+            hint="use e.g. sqlite:////var/lib/logtriage/logtriage.db or a postgresql+psycopg:// URL",
+        ) from None
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    engine = create_engine(url, **kwargs)
+    try:
+        engine = create_engine(url, **kwargs)
+    except ArgumentError as exc:  # e.g. a driver that is not installed (NoSuchModuleError)
+        raise ConfigError(
+            f"DATABASE_URL {url!r} cannot be used: {exc}",
+            hint="LogTriage stores to SQLite or to PostgreSQL through postgresql+psycopg://",
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

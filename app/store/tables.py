@@ -106,6 +106,8 @@ class LabelRow(Base):
     adjudicated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # When a re-import changed the lines this label's evidence points at; None while the label holds.
+    stale_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class LabelHistoryRow(Base):

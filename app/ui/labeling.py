@@ -15,10 +15,12 @@ import streamlit as st
 
 from app.config import Settings
 from app.errors import InputError
-from app.golden import store
+from app.golden import labels as label_store
+from app.golden import queue as label_queue
 from app.golden.agreement import ClassKappa, Disagreement, PairKappa, pairwise_kappa, per_class_kappa
+from app.golden.labels import LabelChoice, LabelRecord
+from app.golden.queue import LabelWindow, QueueItem, Suggestion
 from app.golden.schema import GoldenLog
-from app.golden.store import LabelChoice, LabelRecord, LabelWindow, QueueItem, Suggestion
 from app.taxonomy import DEFINITIONS, ROOT_CAUSES
 from app.ui import cache, components
 
@@ -27,6 +29,7 @@ QUEUE_LIMIT = 50
 LOG_TABLE_HEIGHT = 420
 
 REASONS: dict[str, str] = {
+    "stale": "stale: your label's evidence lines changed on re-import; check it again",
     "disputed": "labelers disagree",
     "second_opinion": "needs a second opinion",
     "triage_run": "sent from Triage",
@@ -52,7 +55,7 @@ class AgreementTables:
 
 def labeling_queue(labeler: str, *, blind: bool) -> list[QueueItem]:
     """The windows waiting for ``labeler`` (blind: without the model's answer and others' labels)."""
-    return store.labeling_queue(cache.get_services().engine, labeler, blind=blind, limit=QUEUE_LIMIT)
+    return label_queue.labeling_queue(cache.get_services().engine, labeler, blind=blind, limit=QUEUE_LIMIT)
 
 
 def _choice(
@@ -77,7 +80,7 @@ def save_label(
 ) -> LabelRecord:
     """Save this labeler's label of a window; InputError says what is missing or wrong."""
     choice = _choice(root_cause, evidence, severity, summary)
-    return store.save_label(
+    return label_store.save_label(
         cache.get_services().engine,
         example_id,
         labeler,
@@ -98,27 +101,27 @@ def adjudicate(
 ) -> LabelRecord:
     """Settle a disputed window's label, credited to ``adjudicator``."""
     choice = _choice(root_cause, evidence, severity, summary)
-    return store.adjudicate(cache.get_services().engine, example_id, choice, adjudicator=adjudicator)
+    return label_store.adjudicate(cache.get_services().engine, example_id, choice, adjudicator=adjudicator)
 
 
 def label_window(example_id: str) -> LabelWindow:
     """One stored window's logs."""
-    return store.label_window(cache.get_services().engine, example_id)
+    return label_queue.label_window(cache.get_services().engine, example_id)
 
 
 def labels_for(example_id: str) -> list[LabelRecord]:
     """The current labels of one window."""
-    return store.labels_for(cache.get_services().engine, example_id)
+    return label_store.labels_for(cache.get_services().engine, example_id)
 
 
 def disagreements() -> list[Disagreement]:
     """The windows whose labelers disagree and that nobody has adjudicated."""
-    return store.disagreements(cache.get_services().engine)
+    return label_store.disagreements(cache.get_services().engine)
 
 
 def agreement_tables() -> AgreementTables:
     """Cohen's kappa per labeler pair and per class over every current label."""
-    labels = store.all_labels(cache.get_services().engine)
+    labels = label_store.all_labels(cache.get_services().engine)
     return AgreementTables(pairwise_kappa(labels), per_class_kappa(labels), len(labels))
 
 
@@ -135,7 +138,7 @@ def labeler_identity(settings: Settings) -> str | None:
         "Your name",
         key=NAME_KEY,
         placeholder="who is labeling",
-        max_chars=store.MAX_LABELER_CHARS,
+        max_chars=label_store.MAX_LABELER_CHARS,
         help="Saved with every label, so agreement between labelers can be measured.",
     )
     return " ".join(name.split()) or None
@@ -199,7 +202,7 @@ def class_picker(key: str) -> str | None:
 
 def severity_picker(key: str) -> str | None:
     """Info, warning or critical."""
-    return st.radio("Severity", store.SEVERITIES, index=None, key=key, horizontal=True)
+    return st.radio("Severity", label_store.SEVERITIES, index=None, key=key, horizontal=True)
 
 
 def summary_box(key: str) -> str:

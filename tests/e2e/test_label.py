@@ -14,11 +14,11 @@ import pytest
 import yaml
 from playwright.sync_api import Locator, Page, expect
 
-from app.golden import store
+from app.golden import labels as golden_labels
 from app.store.db import get_engine
 from tests.e2e.conftest import WatchedPage
 from tests.e2e.dashboard import ROOT, Dashboard, start_streamlit, stop_streamlit
-from tests.golden.test_store import add_triage_run
+from tests.golden.test_labels import add_triage_run
 
 pytestmark = pytest.mark.browser
 
@@ -132,18 +132,20 @@ def test_label_three_windows_in_the_browser(
             page.screenshot(path=str(screenshots / "label-saved.png"))
         plan_done = plan.pop(current)
         assert (
-            store.labels_for(get_engine(f"sqlite:///{data_dir / 'logtriage.db'}"), current)[0].evidence
+            golden_labels.labels_for(get_engine(f"sqlite:///{data_dir / 'logtriage.db'}"), current)[
+                0
+            ].evidence
             == plan_done
         )
 
     expect(page.get_by_text("Nothing waits for you")).to_be_visible()
     engine = get_engine(f"sqlite:///{data_dir / 'logtriage.db'}")
-    exported = {example.id: example.label for example in store.export_examples(engine)}
+    exported = {example.id: example.label for example in golden_labels.export_examples(engine)}
     expected = dict(zip([f"run-{run_id}" for run_id in run_ids], ([1], [1, 3], [0, 1]), strict=True))
     assert {example_id: label.evidence for example_id, label in exported.items()} == expected
     assert {label.labeler for label in exported.values()} == {LABELER}
     assert {label.root_cause for label in exported.values()} == {"oom_killed"}
-    history = [store.label_history(engine, example_id) for example_id in expected]
+    history = [golden_labels.label_history(engine, example_id) for example_id in expected]
     assert [[(entry.labeler, entry.revision) for entry in entries] for entries in history] == [
         [(LABELER, 1)]
     ] * 3

@@ -13,12 +13,13 @@ from typer.testing import CliRunner, Result
 from app.cli.golden import golden_cli
 from app.config import get_settings
 from app.errors import InputError
-from app.golden import store
+from app.golden import labels as label_store
+from app.golden import queue as label_queue
 from app.golden.jsonl import dump_jsonl
 from app.store.db import get_engine
 from app.taxonomy import ROOT_CAUSES
 from tests.golden import example_data
-from tests.golden.test_store import add_triage_run
+from tests.golden.test_labels import add_triage_run
 
 runner = CliRunner()
 
@@ -56,6 +57,7 @@ def test_import_is_idempotent_and_reports_counts(tmp_path: Path) -> None:
         "added": 3,
         "updated": 0,
         "unchanged": 0,
+        "stale_labels": 0,
     }
     again = golden("import", str(first), str(second))
     assert again.exit_code == 0
@@ -83,7 +85,7 @@ def test_a_malformed_file_is_rejected_with_file_line_and_reason_and_nothing_is_i
     assert message.startswith(f"{bad}:3: ")
     assert "out of range" in message
     assert "\n" not in message
-    assert store.export_report(engine()).examples == []
+    assert label_store.export_report(engine()).examples == []
 
 
 def test_an_id_in_two_files_is_refused(tmp_path: Path) -> None:
@@ -92,16 +94,16 @@ def test_an_id_in_two_files_is_refused(tmp_path: Path) -> None:
     result = golden("import", str(first), str(second))
     assert isinstance(result.exception, InputError)
     assert "duplicate id 'a'" in str(result.exception)
-    assert store.export_report(engine()).examples == []
+    assert label_store.export_report(engine()).examples == []
 
 
 def test_export_is_deterministic_and_round_trips_byte_identically(tmp_path: Path) -> None:
     source = write_lines(tmp_path / "in.jsonl", example_line("b"), example_line("a", "healthy"))
     golden("import", str(source))
-    store.save_label(engine(), "b", "alice", "probe_failure", [0], "warning", "probes")
+    label_store.save_label(engine(), "b", "alice", "probe_failure", [0], "warning", "probes")
 
     stdout = golden("export").stdout
-    assert stdout == dump_jsonl(store.export_examples(engine()))
+    assert stdout == dump_jsonl(label_store.export_examples(engine()))
     assert [json.loads(line)["id"] for line in stdout.splitlines()] == ["a", "b"]
     assert json.loads(stdout.splitlines()[1])["label"]["root_cause"] == "probe_failure"
 
@@ -114,6 +116,7 @@ def test_export_is_deterministic_and_round_trips_byte_identically(tmp_path: Path
         "added": 0,
         "updated": 1,
         "unchanged": 1,
+        "stale_labels": 0,
     }
     assert json.loads(golden("import", str(out), "--json").stdout)["unchanged"] == 2
     assert golden("export").stdout == stdout
@@ -121,7 +124,7 @@ def test_export_is_deterministic_and_round_trips_byte_identically(tmp_path: Path
 
 def test_export_warns_about_what_it_leaves_out() -> None:
     run_id = add_triage_run(engine())
-    store.labeling_queue(engine(), "alice", blind=True)
+    label_queue.labeling_queue(engine(), "alice", blind=True)
     result = golden("export", "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
@@ -183,8 +186,8 @@ def test_stats_of_files_and_of_the_store(tmp_path: Path, monkeypatch: pytest.Mon
     assert "labeling" not in from_files
 
     golden("import", str(path))
-    store.save_label(engine(), "ex-oom_killed", "alice", "oom_killed", [1], "critical", "")
-    store.save_label(engine(), "ex-oom_killed", "bob", "probe_failure", [1], "critical", "")
+    label_store.save_label(engine(), "ex-oom_killed", "alice", "oom_killed", [1], "critical", "")
+    label_store.save_label(engine(), "ex-oom_killed", "bob", "probe_failure", [1], "critical", "")
     from_store = json.loads(golden("stats", "--store", "--json").stdout)
     assert from_store["total"] == len(ROOT_CAUSES)
     assert from_store["dataset_version"] == from_files["dataset_version"]  # disputed: the earlier label stays

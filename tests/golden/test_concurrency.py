@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from app.golden import store
+from app.golden import labels as label_store
 from app.store.db import get_engine, session_scope
 from app.store.tables import LabelHistoryRow, LabelRow
 from app.taxonomy import ROOT_CAUSES
-from tests.golden.test_store import LINES, make_example
+from tests.golden.test_labels import LINES, make_example
 
 LABELERS = 8
 SAVES = 200
@@ -64,7 +64,7 @@ def label_all(url: str, labeler: int, start: Any) -> Done:
     return [
         (
             example_id,
-            store.save_label(engine, example_id, name, cause, evidence, "critical", summary).revision,
+            label_store.save_label(engine, example_id, name, cause, evidence, "critical", summary).revision,
         )
         for example_id, cause, evidence, summary in plan(labeler)
     ]
@@ -77,7 +77,7 @@ def save_one_label_repeatedly(url: str, worker: int, start: Any) -> Done:
     return [
         (
             "ex-00",
-            store.save_label(
+            label_store.save_label(
                 engine, "ex-00", "one-person", "oom_killed", [1], "critical", f"{worker}/{n}"
             ).revision,
         )
@@ -186,7 +186,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         url = f"sqlite:///{tmp_path / 'store.db'}"
     else:
         url = request.getfixturevalue("fresh_postgres_url")
-    store.import_examples(get_engine(url), [make_example(f"ex-{n:02d}") for n in range(EXAMPLES)])
+    label_store.import_examples(get_engine(url), [make_example(f"ex-{n:02d}") for n in range(EXAMPLES)])
     return url
 
 

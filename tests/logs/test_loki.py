@@ -11,10 +11,20 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from app.config import Settings
-from app.errors import InputError, LogSourceError, LokiConnectError, LokiHTTPError, LokiTimeoutError
+from app.errors import (
+    ConfigError,
+    InputError,
+    LogSourceError,
+    LogTriageError,
+    LokiConnectError,
+    LokiDeadlineError,
+    LokiHTTPError,
+    LokiProtocolError,
+    LokiTimeoutError,
+)
 from app.logs.logql import LogFilter, build_logql
-from app.logs.loki import (
-    LokiClient,
+from app.logs.loki import LokiClient
+from app.logs.loki_api import (
     PageCursor,
     advance_cursor,
     entry_key,
@@ -26,7 +36,7 @@ from app.logs.models import LogEntry
 from app.logs.source import list_namespaces, make_log_source
 from app.telemetry.metrics import REGISTRY
 from app.telemetry.tracing import setup_tracing
-from tests.fixtures.fake_loki import FakeLoki  # its fake_loki fixture is registered in tests/conftest.py
+from tests.fixtures.fake_loki import FakeLoki, Reply, json_reply, raw_reply  # fixture: tests/conftest.py
 
 BASE_S = 1_750_000_000
 BASE_NS = BASE_S * 1_000_000_000
@@ -101,17 +111,16 @@ def test_exactly_limit_lines_is_not_reported_as_truncated(
     assert not result.truncated
 
 
-def test_more_lines_at_one_timestamp_than_a_page_holds_still_reach_older_lines(
-    fake_loki: FakeLoki, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_more_lines_at_one_timestamp_than_a_page_holds_are_all_fetched(fake_loki: FakeLoki) -> None:
     fake_loki.serve([_entry(5, "api-a", f"burst {i}") for i in range(6)] + [_entry(1, "api-a", "older")])
 
     result = _client(fake_loki, page_size=3).query_range(QUERY, START, END, limit=100)
 
     lines = [e.line for e in result.entries]
     assert lines[0] == "older"
-    assert len(lines) == len(set(lines)) >= 4
-    assert "share timestamp" in caplog.text
+    assert sorted(lines[1:]) == [f"burst {i}" for i in range(6)]
+    assert not result.truncated
+    assert result.warnings == []
 
 
 def test_page_size_includes_the_lines_seen_again() -> None:
@@ -197,7 +206,7 @@ def test_a_login_page_instead_of_json_is_reported_as_such() -> None:
     html = httpx.MockTransport(lambda request: httpx.Response(200, text="<html>Sign in to Grafana</html>"))
     client = LokiClient("http://grafana.test", client=httpx.Client(transport=html))
 
-    with pytest.raises(LogSourceError, match="not JSON") as caught:
+    with pytest.raises(LogSourceError, match="an HTML page") as caught:
         client.query_range(QUERY, START, END, limit=10)
     assert "LOKI_URL" in (caught.value.hint or "")
 
@@ -439,3 +448,262 @@ def test_the_window_includes_its_start_and_excludes_its_end(fake_loki: FakeLoki)
     result = _client(fake_loki).query_range(QUERY, start, start + timedelta(microseconds=1), limit=10)
 
     assert [e.line for e in result.entries] == ["at start"]
+
+
+# --- Misbehaving Lokis ------------------------------------------------------------------------------------
+
+TS_JSON = f'"{BASE_NS + 1}"'.encode()
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "why"),
+    [
+        (b'"abc"', "not a whole number"),
+        (b'"1750000000.5"', "not a whole number"),
+        (b"1.75e18", "not a whole number"),
+        (b'"-5"', "not a whole number"),
+        (b'"9223372036854775808"', "outside 1970..2262"),
+        (b"99999999999999999999", "outside 1970..2262"),
+        (b'"9' * 1 + b"9" * 400 + b'"', "outside 1970..2262"),
+        (b"null", "not a whole number"),
+    ],
+)
+def test_timestamps_that_are_not_unix_nanoseconds_are_refused_with_what_was_sent(
+    fake_loki: FakeLoki, timestamp: bytes, why: str
+) -> None:
+    fake_loki.serve([_entry(1, "api-a", "one line")])
+    fake_loki.rewrite_bodies(lambda body: body.replace(TS_JSON, timestamp))
+
+    with pytest.raises(LokiProtocolError, match=why) as caught:
+        _client(fake_loki).query_range(QUERY, START, END, limit=10)
+    assert "result.0.values.0: timestamp" in str(caught.value)
+    assert "LOKI_URL" in (caught.value.hint or "")
+
+
+def test_a_non_utf8_byte_keeps_its_line_and_says_it_was_replaced(fake_loki: FakeLoki) -> None:
+    fake_loki.serve([_entry(1, "api-a", "cafe MARK latte"), _entry(2, "api-a", "plain")])
+    fake_loki.rewrite_bodies(lambda body: body.replace(b"MARK", b"\xff\xfe"))
+
+    result = _client(fake_loki).query_range(QUERY, START, END, limit=10)
+
+    assert [e.line for e in result.entries] == ["cafe \ufffd\ufffd latte", "plain"]
+    assert any("not UTF-8" in warning for warning in result.warnings)
+    assert not result.truncated
+
+
+def test_lone_surrogate_escapes_become_replacement_characters(fake_loki: FakeLoki) -> None:
+    fake_loki.serve([_entry(1, "api-MARK", "half MARK a pair")])
+    fake_loki.rewrite_bodies(lambda body: body.replace(b"MARK", b"\\ud800"))
+
+    [entry] = _client(fake_loki).query_range(QUERY, START, END, limit=10).entries
+
+    assert entry.line == "half \ufffd a pair"
+    assert entry.pod == "api-\ufffd"
+    entry.line.encode("utf-8")  # printable and storable as it is
+
+
+def test_250_lines_on_one_timestamp_with_pages_of_100_all_arrive_once(fake_loki: FakeLoki) -> None:
+    burst = [_entry(50, f"api-{i % 3}", f"burst {i}") for i in range(250)]
+    others = [_entry(100 + i, "api-a", f"newer {i}") for i in range(30)]
+    others += [_entry(i, "api-a", f"older {i}") for i in range(20)]
+    fake_loki.serve(burst + others)
+
+    result = _client(fake_loki, page_size=100).query_range(QUERY, START, END, limit=1000)
+
+    assert Counter(entry_key(e) for e in result.entries) == Counter(entry_key(e) for e in burst + others)
+    assert not result.truncated
+    assert result.warnings == []
+
+
+def test_a_timestamp_loki_cannot_serve_whole_is_reported_truncated_never_silently(
+    fake_loki: FakeLoki,
+) -> None:
+    fake_loki.max_entries_limit = 100  # this Loki refuses pages bigger than LOKI_PAGE_SIZE
+    fake_loki.serve([_entry(50, "api-a", f"burst {i}") for i in range(250)] + [_entry(1, "api-a", "older")])
+
+    result = _client(fake_loki, page_size=100).query_range(QUERY, START, END, limit=1000)
+
+    lines = [e.line for e in result.entries]
+    assert len(lines) == len(set(lines))  # nothing doubled
+    assert lines[0] == "older"  # and the older lines still arrive
+    assert result.truncated
+    [warning] = result.warnings
+    assert "share the timestamp" in warning
+    assert "max entries limit" in warning
+
+
+def test_a_loki_that_ignores_end_stops_with_an_error_instead_of_repeating_lines(fake_loki: FakeLoki) -> None:
+    fake_loki.serve([_entry(i, "api-a", f"line {i}") for i in range(30)])
+    fake_loki.ignore_end = True
+
+    with pytest.raises(LokiProtocolError, match="ignores the requested time range"):
+        _client(fake_loki, page_size=10).query_range(QUERY, START, END, limit=100)
+
+
+def test_a_page_that_repeats_one_entry_is_read_once(fake_loki: FakeLoki) -> None:
+    fake_loki.serve([_entry(1, "api-a", "only")])
+    body = fake_loki.respond("GET", f"/loki/api/v1/query_range?query={QUERY}", {}).body
+    doubled = body.replace(b'"values": [[', b'"values": [["%d", "only"], [' % (BASE_NS + 1))
+    fake_loki.answer_next(1, raw_reply(200, doubled, {"Content-Type": "application/json"}))
+
+    result = _client(fake_loki).query_range(QUERY, START, END, limit=10)
+
+    assert [e.line for e in result.entries] == ["only"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "needle"),
+    [
+        (json_reply({"status": "error", "errorType": "bad_data", "error": "parse error at line 1"}),
+         LokiProtocolError, "status error: parse error at line 1"),
+        (raw_reply(502, b"<html><head><title>502 Bad Gateway</title></head><body>" + b"x" * 5000 + b"</body></html>",
+                   {"Content-Type": "text/html"}), LokiHTTPError, "502 to /loki/api/v1/query_range (1 attempt): an HTML page titled '502 Bad Gateway'"),
+        (raw_reply(200, b'{"status": "success", "data": {"resultType": "streams", "res',
+                   {"Content-Type": "application/json"}), LokiProtocolError, "the answer was cut off"),
+        (raw_reply(200, b'{"status": "success", "data": {"resultType": "streams", "result": [}}',
+                   {"Content-Type": "application/json"}), LokiProtocolError, "malformed JSON"),
+        (raw_reply(200, b"", {"Content-Type": "application/json"}), LokiProtocolError, "empty body"),
+        (raw_reply(200, b"[" * 100_000, {"Content-Type": "application/json"}), LokiProtocolError, "nested too deeply"),
+        (raw_reply(200, b'{"status": "success"}', {"Content-Type": "text/plain"}), LokiProtocolError, "data: Field required"),
+        (raw_reply(200, b'{"status": "success", "data": {"resultType": "streams", "result": []}}',
+                   {"Content-Type": "application/json", "Content-Encoding": "gzip"}),
+         LokiProtocolError, "not valid gzip"),
+        (raw_reply(302, b"", {"Location": "https://sso.example/login?token=abc123secret"}),
+         LokiHTTPError, "redirect (302 to https://sso.example/login?token=***)"),
+        (raw_reply(401, b"no org id\n", {"Content-Type": "text/plain"}), LokiHTTPError, "X-Scope-OrgID"),
+    ],
+    ids=["200-status-error", "html-502", "cut-off-json", "malformed-json", "empty", "deep-json",
+         "text-plain-json-missing-data", "gzip-lie", "redirect", "no-org-id"],
+)  # fmt: skip
+def test_misbehaving_answers_end_in_one_clear_error(
+    fake_loki: FakeLoki, reply: Reply, error: type[Exception], needle: str
+) -> None:
+    fake_loki.answer_next(10, reply)
+
+    with pytest.raises(error) as caught:
+        _client(fake_loki, max_retries=0).query_range(QUERY, START, END, limit=10)
+
+    message = caught.value.user_message() if isinstance(caught.value, LogTriageError) else ""
+    assert needle in message
+    assert "\n" not in message
+    assert len(message) < 600
+    assert "abc123secret" not in message
+
+
+def test_json_sent_as_text_plain_is_read_anyway(fake_loki: FakeLoki) -> None:
+    fake_loki.serve([_entry(1, "api-a", "fine")])
+    body = fake_loki.respond("GET", f"/loki/api/v1/query_range?query={QUERY}", {}).body
+    fake_loki.answer_next(1, raw_reply(200, body, {"Content-Type": "text/plain"}))
+
+    assert [e.line for e in _client(fake_loki).query_range(QUERY, START, END, limit=10).entries] == ["fine"]
+
+
+def test_a_redirect_is_never_followed_to_another_host() -> None:
+    hosts: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        return httpx.Response(307, headers={"Location": "http://evil.example/loki/api/v1/query_range"})
+
+    client = LokiClient(
+        "http://loki.test",
+        client=httpx.Client(transport=httpx.MockTransport(handle), follow_redirects=True),
+        bearer_token="glc_secret_token",
+    )
+    with pytest.raises(LokiHTTPError, match="does not follow redirects"):
+        client.query_range(QUERY, START, END, limit=10)
+    assert hosts == ["loki.test"]
+
+
+def test_retry_after_beyond_the_deadline_stops_at_once_and_names_the_limit(fake_loki: FakeLoki) -> None:
+    fake_loki.fail_next(1, 429, headers={"Retry-After": "3600"})
+    sleeps: list[float] = []
+
+    with pytest.raises(LokiDeadlineError) as caught:
+        _client(fake_loki, sleeps, deadline_seconds=120).query_range(QUERY, START, END, limit=10)
+
+    assert sleeps == []  # no waiting for an answer that could not come in time
+    message = caught.value.user_message()
+    assert "retry after 3600 s (Retry-After)" in message
+    assert "LOKI_DEADLINE_SECONDS=120" in message
+    assert len(fake_loki.requests) == 1
+
+
+def test_retries_stop_when_the_next_wait_would_pass_the_deadline(fake_loki: FakeLoki) -> None:
+    now = [0.0]
+    fake_loki.fail_next(10, 503)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    client = LokiClient(
+        "http://loki.test",
+        client=httpx.Client(transport=fake_loki.transport()),
+        sleep=sleep,
+        clock=lambda: now[0],
+        deadline_seconds=10,
+        max_retries=8,
+        backoff_base=4,
+        backoff_max=4,
+    )
+    with pytest.raises(LokiDeadlineError, match="LOKI_DEADLINE_SECONDS=10"):
+        client.query_range(QUERY, START, END, limit=10)
+    assert sum(sleeps) < 10 <= sum(sleeps) + 4
+
+
+def test_a_trickled_answer_ends_at_the_deadline_over_real_http(fake_loki: FakeLoki) -> None:
+    fake_loki.serve([_entry(i, "api-a", "x" * 200) for i in range(50)])
+    fake_loki.trickle(chunk_bytes=16, interval_s=0.05)  # each read is quick; the whole answer takes minutes
+    client = LokiClient(
+        fake_loki.url, client=httpx.Client(), timeout=httpx.Timeout(5.0), deadline_seconds=0.5, max_retries=0
+    )
+
+    with pytest.raises(LokiDeadlineError, match="while reading its answer"):
+        client.query_range(QUERY, START, END, limit=100)
+
+
+def test_a_query_too_long_for_a_url_is_sent_as_a_post_form_over_real_http(fake_loki: FakeLoki) -> None:
+    needle = "z" * 9000
+    fake_loki.serve([_entry(1, "api-a", f"has {needle}"), _entry(2, "api-a", "has not")])
+    query = build_logql(LogFilter(namespace="payments", contains=needle))
+
+    result = LokiClient(fake_loki.url, client=httpx.Client()).query_range(query, START, END, limit=10)
+
+    assert [e.line for e in result.entries] == [f"has {needle}"]
+    [request] = fake_loki.query_requests()
+    assert request.method == "POST"
+    assert request.params["query"] == query
+    short = LokiClient(fake_loki.url, client=httpx.Client())
+    short.query_range(QUERY, START, END, limit=10)
+    assert fake_loki.query_requests()[-1].method == "GET"
+
+
+def test_an_absurdly_long_query_is_refused_before_any_request(fake_loki: FakeLoki) -> None:
+    query = build_logql(LogFilter(namespace="payments", contains="y" * 70_000))
+
+    with pytest.raises(InputError, match="more than the 65,536 LogTriage sends"):
+        _client(fake_loki).query_range(query, START, END, limit=10)
+    assert fake_loki.requests == []
+
+
+def test_credentials_in_loki_url_authenticate_but_never_appear_in_messages(fake_loki: FakeLoki) -> None:
+    url = fake_loki.url.replace("http://", "http://grafana:s3cr3t-pass@")
+    LokiClient(url, client=httpx.Client()).labels(START, END)
+    assert (
+        fake_loki.requests[0].header("Authorization")
+        == "Basic " + base64.b64encode(b"grafana:s3cr3t-pass").decode()
+    )
+
+    fake_loki.fail_next(1, 400, body="bad request from grafana:s3cr3t-pass")
+    with pytest.raises(LokiHTTPError) as caught:
+        LokiClient(url, client=httpx.Client()).labels(START, END)
+    assert "s3cr3t-pass" not in caught.value.user_message()
+    assert fake_loki.url in caught.value.user_message()
+
+
+@pytest.mark.parametrize("url", ["ftp://loki:3100", "http://", "loki:3100", "http://[::1"])
+def test_a_loki_url_that_is_not_http_is_a_config_error(url: str) -> None:
+    with pytest.raises(ConfigError, match="LOKI_URL"):
+        LokiClient(url, client=httpx.Client())

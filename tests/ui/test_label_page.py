@@ -15,10 +15,11 @@ from streamlit.testing.v1 import AppTest
 
 from app.config import get_settings
 from app.errors import StoreError
-from app.golden import store
+from app.golden import labels as label_store
+from app.golden import queue as label_queue
 from app.store.db import get_engine
 from app.ui import cache, labeling
-from tests.golden.test_store import add_triage_run, make_example
+from tests.golden.test_labels import add_triage_run, make_example
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "label.py")
 HOSTILE = "**bold** <script>alert(1)</script> [link](http://evil.example) :red[x]"
@@ -64,7 +65,7 @@ def fill(at: AppTest, example_id: str, *, cause: str | None, severity: str | Non
 
 
 def test_the_page_asks_who_is_labeling_first(engine: Engine) -> None:
-    store.import_examples(engine, [make_example("a")])
+    label_store.import_examples(engine, [make_example("a")])
     at = open_page(name=None)
     assert any("Enter your name" in info.value for info in at.info)
     assert [box.key for box in at.selectbox if box.key == labeling.NAME_KEY] == []
@@ -73,9 +74,9 @@ def test_the_page_asks_who_is_labeling_first(engine: Engine) -> None:
 
 
 def test_label_three_windows_and_move_on_after_each_save(engine: Engine) -> None:
-    store.import_examples(engine, [make_example("a"), make_example("b")])
-    store.save_label(engine, "a", "bob", "oom_killed", [1], "critical", "bob")
-    store.save_label(engine, "b", "bob", "oom_killed", [1], "critical", "bob")
+    label_store.import_examples(engine, [make_example("a"), make_example("b")])
+    label_store.save_label(engine, "a", "bob", "oom_killed", [1], "critical", "bob")
+    label_store.save_label(engine, "b", "bob", "oom_killed", [1], "critical", "bob")
     run_id = add_triage_run(engine)
     at = open_page()
     queue = at.selectbox(key="label.item")
@@ -97,16 +98,18 @@ def test_label_three_windows_and_move_on_after_each_save(engine: Engine) -> None
         assert any("Saved (revision 1)" in success.value for success in at.success)
 
     assert any("Nothing waits for you" in success.value for success in at.success)
-    saved = {e.id: e.label for e in store.export_examples(engine)}
+    saved = {e.id: e.label for e in label_store.export_examples(engine)}
     assert saved[f"run-{run_id}"].labeler == "alice"
     assert saved[f"run-{run_id}"].evidence == [1, 3]
-    assert [label.labeler for label in store.labels_for(engine, "b")] == ["bob", "alice"]
+    assert [label.labeler for label in label_store.labels_for(engine, "b")] == ["bob", "alice"]
 
 
 def test_blind_mode_hides_the_models_answer_and_other_labels(engine: Engine) -> None:
     run_id = add_triage_run(engine)
-    store.labeling_queue(engine, "bob", blind=True)
-    store.save_label(engine, f"run-{run_id}", "bob", "probe_failure", [2], "warning", "bob thinks probes")
+    label_queue.labeling_queue(engine, "bob", blind=True)
+    label_store.save_label(
+        engine, f"run-{run_id}", "bob", "probe_failure", [2], "warning", "bob thinks probes"
+    )
     at = open_page()
     shown = " ".join(texts(at))
     assert "tiny-q4_k_m" not in shown
@@ -139,20 +142,20 @@ def test_blind_mode_hides_the_models_answer_and_other_labels(engine: Engine) -> 
 def test_an_incomplete_label_is_refused_with_a_readable_error(
     engine: Engine, cause: str | None, severity: str | None, rows: list[int], message: str
 ) -> None:
-    store.import_examples(engine, [make_example("a")])
-    store.save_label(engine, "a", "bob", "oom_killed", [1], "critical", "")
+    label_store.import_examples(engine, [make_example("a")])
+    label_store.save_label(engine, "a", "bob", "oom_killed", [1], "critical", "")
     at = open_page()
     fill(at, "a", cause=cause, severity=severity, rows=rows)
     at.button(key="label.save").click().run()
     assert not at.exception
     assert any(message in error for error in errors(at)), errors(at)
-    assert [label.labeler for label in store.labels_for(engine, "a")] == ["bob"]
+    assert [label.labeler for label in label_store.labels_for(engine, "a")] == ["bob"]
 
 
 def test_a_failing_store_is_shown_as_text_and_the_rest_of_the_page_works(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(labeler: str, *, blind: bool) -> list[store.QueueItem]:
+    def broken(labeler: str, *, blind: bool) -> list[label_queue.QueueItem]:
         raise StoreError("database error: OperationalError: could not connect to server")
 
     monkeypatch.setattr(labeling, "labeling_queue", broken)
@@ -163,14 +166,14 @@ def test_a_failing_store_is_shown_as_text_and_the_rest_of_the_page_works(
 
 
 def test_agreement_tables_and_adjudication(engine: Engine) -> None:
-    store.import_examples(engine, [make_example(name) for name in ("a", "b", "c")])
+    label_store.import_examples(engine, [make_example(name) for name in ("a", "b", "c")])
     for name, bob, carol in (
         ("a", "oom_killed", "oom_killed"),
         ("b", "oom_killed", "probe_failure"),
         ("c", "healthy", "healthy"),
     ):
-        store.save_label(engine, name, "bob", bob, [1], "critical", "")
-        store.save_label(engine, name, "carol", carol, [2], "critical", HOSTILE)
+        label_store.save_label(engine, name, "bob", bob, [1], "critical", "")
+        label_store.save_label(engine, name, "carol", carol, [2], "critical", HOSTILE)
     at = open_page("dana")
 
     pairs = next(frame.value for frame in at.dataframe if "labeler A" in frame.value)
@@ -190,15 +193,15 @@ def test_agreement_tables_and_adjudication(engine: Engine) -> None:
     assert errors(at) == []
     assert any("Adjudicated (revision 1)" in success.value for success in at.success)
     assert any("No disagreements" in info.value for info in at.info)
-    label = {e.id: e.label for e in store.export_examples(engine)}["b"]
+    label = {e.id: e.label for e in label_store.export_examples(engine)}["b"]
     assert (label.root_cause, label.labeler, label.evidence) == ("probe_failure", "dana", [1, 2])
 
 
 def test_untrusted_text_never_reaches_markdown(engine: Engine) -> None:
     example = make_example("a")
     example.logs[1].line = HOSTILE
-    store.import_examples(engine, [example])
-    store.save_label(engine, "a", "bob", "oom_killed", [1], "critical", HOSTILE)
+    label_store.import_examples(engine, [example])
+    label_store.save_label(engine, "a", "bob", "oom_killed", [1], "critical", HOSTILE)
     at = open_page(HOSTILE[:40])
     at.toggle(key="label.blind").set_value(False).run()
     assert not at.exception

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from app.errors import InputError, StoreError
-from app.golden import store
+from app.golden import labels as label_store
+from app.golden import queue as label_queue
 from app.golden.agreement import ADJUDICATOR, Disagreement
 from app.golden.jsonl import dump_jsonl, read_jsonl, write_jsonl
 from app.golden.schema import GoldenExample
@@ -99,25 +100,25 @@ def history_count(engine: Engine) -> int:
 
 
 def test_import_is_idempotent_by_id(engine: Engine) -> None:
-    first = store.import_examples(engine, [make_example("a"), make_example("b")])
+    first = label_store.import_examples(engine, [make_example("a"), make_example("b")])
     assert (first.added, first.updated, first.unchanged) == (2, 0, 0)
 
-    again = store.import_examples(engine, [make_example("a"), make_example("b")])
+    again = label_store.import_examples(engine, [make_example("a"), make_example("b")])
     assert (again.added, again.updated, again.unchanged) == (0, 0, 2)
 
-    changed = store.import_examples(
+    changed = label_store.import_examples(
         engine, [make_example("a", "healthy"), make_example("b"), make_example("c")]
     )
     assert (changed.added, changed.updated, changed.unchanged) == (1, 1, 1)
-    exported = {example.id: example for example in store.export_examples(engine)}
+    exported = {example.id: example for example in label_store.export_examples(engine)}
     assert exported["a"].label.root_cause == "healthy"
     assert sorted(exported) == ["a", "b", "c"]
 
 
 def test_an_import_repeating_an_id_is_refused_whole(engine: Engine) -> None:
     with pytest.raises(InputError, match="duplicate id 'a'"):
-        store.import_examples(engine, [make_example("a"), make_example("b"), make_example("a")])
-    assert store.export_examples(engine) == []
+        label_store.import_examples(engine, [make_example("a"), make_example("b"), make_example("a")])
+    assert label_store.export_examples(engine) == []
 
 
 def test_export_round_trips_byte_identically_with_every_extra_field(engine: Engine, tmp_path: Path) -> None:
@@ -129,38 +130,42 @@ def test_export_round_trips_byte_identically_with_every_extra_field(engine: Engi
     data["logs"][1]["line"] = "重试 3/5 \u2028 ✗ 🚨 <b>not html</b>"
     data["label"]["confidence_by_labeler"] = 0.9
     data["label"]["labeled_at"] = "2026-02-01T10:00:00+01:00"
-    store.import_examples(engine, [GoldenExample.model_validate(data), make_example("a")])
+    label_store.import_examples(engine, [GoldenExample.model_validate(data), make_example("a")])
 
-    write_jsonl(tmp_path / "first.jsonl", store.export_examples(engine))
+    write_jsonl(tmp_path / "first.jsonl", label_store.export_examples(engine))
     again = get_engine(f"sqlite:///{tmp_path / 'second.db'}")
-    report = store.import_examples(again, read_jsonl(tmp_path / "first.jsonl"))
+    report = label_store.import_examples(again, read_jsonl(tmp_path / "first.jsonl"))
     assert report.added == 2
-    write_jsonl(tmp_path / "second.jsonl", store.export_examples(again))
+    write_jsonl(tmp_path / "second.jsonl", label_store.export_examples(again))
 
     first = (tmp_path / "first.jsonl").read_bytes()
     assert (tmp_path / "second.jsonl").read_bytes() == first
-    assert dump_jsonl(store.export_examples(engine)).encode() == first  # deterministic on the same store
-    assert store.export_examples(engine)[1].model_dump(mode="json") == data  # nothing lost or reformatted
-    assert store.import_examples(engine, read_jsonl(tmp_path / "first.jsonl")).unchanged == 2
+    assert (
+        dump_jsonl(label_store.export_examples(engine)).encode() == first
+    )  # deterministic on the same store
+    assert (
+        label_store.export_examples(engine)[1].model_dump(mode="json") == data
+    )  # nothing lost or reformatted
+    assert label_store.import_examples(engine, read_jsonl(tmp_path / "first.jsonl")).unchanged == 2
 
 
 # --- labels -------------------------------------------------------------------------------------------------
 
 
 def test_every_save_appends_a_revision_and_upserts_the_label(engine: Engine) -> None:
-    store.import_examples(engine, [make_example("a")])
-    one = store.save_label(engine, "a", "alice", "probe_failure", [2, 0], "warning", "probes fail")
-    two = store.save_label(engine, "a", " alice ", "oom_killed", [1, 1], "critical", "OOM")
-    store.save_label(engine, "a", "bob", "oom_killed", [1], "critical", "java OOM")
+    label_store.import_examples(engine, [make_example("a")])
+    one = label_store.save_label(engine, "a", "alice", "probe_failure", [2, 0], "warning", "probes fail")
+    two = label_store.save_label(engine, "a", " alice ", "oom_killed", [1, 1], "critical", "OOM")
+    label_store.save_label(engine, "a", "bob", "oom_killed", [1], "critical", "java OOM")
 
     assert (one.revision, two.revision) == (1, 2)
     assert two.evidence == [1]  # sorted and de-duplicated
-    current = store.labels_for(engine, "a")
+    current = label_store.labels_for(engine, "a")
     assert [(label.labeler, label.revision, label.root_cause) for label in current] == [
         ("alice", 2, "oom_killed"),
         ("bob", 1, "oom_killed"),
     ]
-    history = store.label_history(engine, "a")
+    history = label_store.label_history(engine, "a")
     assert [(label.labeler, label.revision, label.root_cause, label.evidence) for label in history] == [
         ("alice", 1, "probe_failure", [0, 2]),
         ("alice", 2, "oom_killed", [1]),
@@ -184,7 +189,7 @@ def test_every_save_appends_a_revision_and_upserts_the_label(engine: Engine) -> 
 def test_a_label_is_validated_before_anything_is_saved(
     engine: Engine, kwargs: dict[str, Any], message: str
 ) -> None:
-    store.import_examples(engine, [make_example("a")])
+    label_store.import_examples(engine, [make_example("a")])
     args: dict[str, Any] = {
         "example_id": "a",
         "labeler": "alice",
@@ -194,13 +199,13 @@ def test_a_label_is_validated_before_anything_is_saved(
         "summary": "",
     } | kwargs
     with pytest.raises(InputError, match=message):
-        store.save_label(engine, **args)
+        label_store.save_label(engine, **args)
     assert history_count(engine) == 0
 
 
 def test_healthy_needs_no_evidence(engine: Engine) -> None:
-    store.import_examples(engine, [make_example("a", "healthy", evidence=())])
-    assert store.save_label(engine, "a", "alice", "healthy", [], "info", "all fine").evidence == []
+    label_store.import_examples(engine, [make_example("a", "healthy", evidence=())])
+    assert label_store.save_label(engine, "a", "alice", "healthy", [], "info", "all fine").evidence == []
 
 
 # --- adjudication and the exported label -------------------------------------------------------------------
@@ -208,16 +213,16 @@ def test_healthy_needs_no_evidence(engine: Engine) -> None:
 
 def exported_label(engine: Engine, example_id: str) -> dict[str, Any]:
     """The label the export gives an example (the example must be exported)."""
-    labels = {example.id: example.label.model_dump() for example in store.export_examples(engine)}
+    labels = {example.id: example.label.model_dump() for example in label_store.export_examples(engine)}
     assert example_id in labels, f"{example_id} is not exported"
     return labels[example_id]
 
 
 def test_agreeing_labelers_export_the_first_labelers_label(engine: Engine) -> None:
-    store.import_examples(engine, [make_example("a", "healthy", evidence=())])
-    store.save_label(engine, "a", "bob", "oom_killed", [1], "critical", "bob's reading")
-    store.save_label(engine, "a", "alice", "oom_killed", [1, 2], "warning", "alice's reading")
-    store.save_label(engine, "a", "bob", "oom_killed", [1, 3], "critical", "bob, revised")
+    label_store.import_examples(engine, [make_example("a", "healthy", evidence=())])
+    label_store.save_label(engine, "a", "bob", "oom_killed", [1], "critical", "bob's reading")
+    label_store.save_label(engine, "a", "alice", "oom_killed", [1, 2], "warning", "alice's reading")
+    label_store.save_label(engine, "a", "bob", "oom_killed", [1, 3], "critical", "bob, revised")
 
     label = exported_label(engine, "a")
     assert (label["root_cause"], label["labeler"], label["summary"], label["evidence"]) == (
@@ -229,27 +234,27 @@ def test_agreeing_labelers_export_the_first_labelers_label(engine: Engine) -> No
 
 
 def test_a_disputed_example_keeps_its_earlier_label_until_adjudicated(engine: Engine) -> None:
-    store.import_examples(engine, [make_example("a", "probe_failure")])
-    store.save_label(engine, "a", "alice", "oom_killed", [1], "critical", "")
-    store.save_label(engine, "a", "bob", "crash_config_error", [0], "critical", "")
+    label_store.import_examples(engine, [make_example("a", "probe_failure")])
+    label_store.save_label(engine, "a", "alice", "oom_killed", [1], "critical", "")
+    label_store.save_label(engine, "a", "bob", "crash_config_error", [0], "critical", "")
 
-    assert store.disagreements(engine) == [
+    assert label_store.disagreements(engine) == [
         Disagreement("a", {"alice": "oom_killed", "bob": "crash_config_error"})
     ]
     assert exported_label(engine, "a")["root_cause"] == "probe_failure"
 
-    settled = store.adjudicate(
+    settled = label_store.adjudicate(
         engine,
         "a",
-        store.LabelChoice(root_cause="oom_killed", evidence=[1], severity="critical", summary="OOM"),
+        label_store.LabelChoice(root_cause="oom_killed", evidence=[1], severity="critical", summary="OOM"),
         adjudicator="carol",
     )
     assert (settled.labeler, settled.adjudicated_by) == (ADJUDICATOR, "carol")
-    assert store.disagreements(engine) == []
+    assert label_store.disagreements(engine) == []
     label = exported_label(engine, "a")
     assert (label["root_cause"], label["labeler"], label["summary"]) == ("oom_killed", "carol", "OOM")
     # A later labeler does not overturn an adjudication.
-    store.save_label(engine, "a", "dave", "healthy", [], "info", "")
+    label_store.save_label(engine, "a", "dave", "healthy", [], "info", "")
     assert exported_label(engine, "a")["root_cause"] == "oom_killed"
 
 
@@ -257,15 +262,15 @@ def test_a_disputed_window_without_a_label_is_left_out_with_a_warning(
     engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     run_id = add_triage_run(engine)
-    store.labeling_queue(engine, "alice", blind=True)  # turns the run into a golden example
+    label_queue.labeling_queue(engine, "alice", blind=True)  # turns the run into a golden example
     example_id = f"run-{run_id}"
-    store.save_label(engine, example_id, "alice", "oom_killed", [1], "critical", "")
-    store.save_label(engine, example_id, "bob", "probe_failure", [2], "warning", "")
+    label_store.save_label(engine, example_id, "alice", "oom_killed", [1], "critical", "")
+    label_store.save_label(engine, example_id, "bob", "probe_failure", [2], "warning", "")
 
-    report = store.export_report(engine)
+    report = label_store.export_report(engine)
     assert report.examples == []
     assert [(item.example_id, item.reason) for item in report.left_out] == [(example_id, "disputed")]
-    assert store.export_examples(engine) == []
+    assert label_store.export_examples(engine) == []
     assert f"leaves out {example_id} (disputed)" in caplog.text
 
 
@@ -276,7 +281,7 @@ def test_triage_runs_sent_to_labeling_join_the_queue_with_the_models_answer(engi
     run_id = add_triage_run(engine)
     add_triage_run(engine, queued=False)
 
-    shown = store.labeling_queue(engine, "alice", blind=False)
+    shown = label_queue.labeling_queue(engine, "alice", blind=False)
     assert [(item.window.example_id, item.reason) for item in shown] == [(f"run-{run_id}", "triage_run")]
     item = shown[0]
     assert [log.line for log in item.window.logs] == list(LINES)
@@ -288,35 +293,35 @@ def test_triage_runs_sent_to_labeling_join_the_queue_with_the_models_answer(engi
         "tiny-q4_k_m",
     )
 
-    blind = store.labeling_queue(engine, "alice", blind=True)
+    blind = label_queue.labeling_queue(engine, "alice", blind=True)
     assert blind[0].suggestion is None
     with session_scope(engine) as session:  # opening the queue twice adds the run once
         assert session.scalar(select(func.count()).select_from(GoldenExampleRow)) == 1
 
-    store.save_label(engine, f"run-{run_id}", "alice", "oom_killed", [1], "critical", "OOM")
-    labeled = store.export_examples(engine)
+    label_store.save_label(engine, f"run-{run_id}", "alice", "oom_killed", [1], "critical", "OOM")
+    labeled = label_store.export_examples(engine)
     assert [(e.id, e.source, e.label.labeler, e.label.evidence) for e in labeled] == [
         (f"run-{run_id}", "labeled", "alice", [1])
     ]
 
 
 def test_the_queue_asks_for_second_opinions_and_tie_breaks_but_never_twice(engine: Engine) -> None:
-    store.import_examples(engine, [make_example(name) for name in ("done", "one", "split", "settled")])
+    label_store.import_examples(engine, [make_example(name) for name in ("done", "one", "split", "settled")])
     run_id = add_triage_run(engine)
-    store.save_label(engine, "one", "bob", "oom_killed", [1], "critical", "bob says OOM")
+    label_store.save_label(engine, "one", "bob", "oom_killed", [1], "critical", "bob says OOM")
     for labeler, cause in (("bob", "oom_killed"), ("carol", "oom_killed")):
-        store.save_label(engine, "done", labeler, cause, [1], "critical", "")
+        label_store.save_label(engine, "done", labeler, cause, [1], "critical", "")
     for labeler, cause in (("bob", "oom_killed"), ("carol", "probe_failure")):
-        store.save_label(engine, "split", labeler, cause, [1], "critical", "")
-        store.save_label(engine, "settled", labeler, cause, [1], "critical", "")
-    store.adjudicate(
+        label_store.save_label(engine, "split", labeler, cause, [1], "critical", "")
+        label_store.save_label(engine, "settled", labeler, cause, [1], "critical", "")
+    label_store.adjudicate(
         engine,
         "settled",
-        store.LabelChoice(root_cause="oom_killed", evidence=[1], severity="critical"),
+        label_store.LabelChoice(root_cause="oom_killed", evidence=[1], severity="critical"),
         adjudicator="dana",
     )
 
-    queue = store.labeling_queue(engine, "alice", blind=False)
+    queue = label_queue.labeling_queue(engine, "alice", blind=False)
     assert [(item.window.example_id, item.reason) for item in queue] == [
         ("split", "disputed"),
         ("one", "second_opinion"),
@@ -326,23 +331,27 @@ def test_the_queue_asks_for_second_opinions_and_tie_breaks_but_never_twice(engin
     assert [(label.labeler, label.summary) for label in second.other_labels] == [("bob", "bob says OOM")]
     assert second.existing_label is not None
 
-    blind = store.labeling_queue(engine, "alice", blind=True)
+    blind = label_queue.labeling_queue(engine, "alice", blind=True)
     assert all(not item.other_labels and item.existing_label is None for item in blind)
 
-    assert [item.window.example_id for item in store.labeling_queue(engine, "bob", blind=True)] == [
+    assert [item.window.example_id for item in label_queue.labeling_queue(engine, "bob", blind=True)] == [
         f"run-{run_id}"
     ]
-    store.save_label(engine, "one", "alice", "oom_killed", [1], "critical", "")
-    assert "one" not in [item.window.example_id for item in store.labeling_queue(engine, "alice", blind=True)]
-    assert "one" not in [item.window.example_id for item in store.labeling_queue(engine, "erin", blind=True)]
-    assert len(store.labeling_queue(engine, "erin", blind=True, limit=1)) == 1
+    label_store.save_label(engine, "one", "alice", "oom_killed", [1], "critical", "")
+    assert "one" not in [
+        item.window.example_id for item in label_queue.labeling_queue(engine, "alice", blind=True)
+    ]
+    assert "one" not in [
+        item.window.example_id for item in label_queue.labeling_queue(engine, "erin", blind=True)
+    ]
+    assert len(label_queue.labeling_queue(engine, "erin", blind=True, limit=1)) == 1
 
 
 def test_label_window_shows_one_examples_logs(engine: Engine) -> None:
-    store.import_examples(engine, [make_example("a")])
-    assert [log.line for log in store.label_window(engine, "a").logs] == list(LINES)
+    label_store.import_examples(engine, [make_example("a")])
+    assert [log.line for log in label_queue.label_window(engine, "a").logs] == list(LINES)
     with pytest.raises(InputError, match="no golden example 'b'"):
-        store.label_window(engine, "b")
+        label_queue.label_window(engine, "b")
 
 
 # --- retries ---------------------------------------------------------------------------------------------------
@@ -373,8 +382,8 @@ def test_a_transaction_that_loses_a_race_is_retried_whole(engine: Engine) -> Non
             conn.execute(insert(LabelRow).values(label_row("alice")))
         return len(attempts)
 
-    assert store.run_with_retries(engine, work, "save") == 2
-    assert [label.labeler for label in store.labels_for(engine, "a")] == ["alice"]
+    assert label_store.run_with_retries(engine, work, "save") == 2
+    assert [label.labeler for label in label_store.labels_for(engine, "a")] == ["alice"]
 
 
 def test_a_real_error_is_not_retried_and_names_what_failed(engine: Engine) -> None:
@@ -385,5 +394,56 @@ def test_a_real_error_is_not_retried_and_names_what_failed(engine: Engine) -> No
         conn.execute(insert(LabelRow).values(label_row("alice") | {"root_cause": None}))
 
     with pytest.raises(StoreError, match="could not save the label: IntegrityError"):
-        store.run_with_retries(engine, work, "save the label")
+        label_store.run_with_retries(engine, work, "save the label")
     assert attempts == [1]
+
+
+# --- stale labels ----------------------------------------------------------------------------------------
+
+
+def test_reimporting_changed_lines_marks_the_labels_they_moved_stale_and_queues_them_again(
+    engine: Engine,
+) -> None:
+    label_store.import_examples(engine, [make_example("a")])
+    label_store.save_label(engine, "a", "alice", "oom_killed", [1], "critical", "OOM")
+    label_store.save_label(engine, "a", "bob", "oom_killed", [1, 3], "critical", "OOM, then ready")
+    changed = (*LINES[:3], "level=info msg=ready after 3 restarts")  # line 3 is another line now
+
+    report = label_store.import_examples(
+        engine, [GoldenExample.model_validate(example_data("a", lines=changed))]
+    )
+
+    assert (report.updated, report.stale_labels) == (1, 1)
+    assert {label.labeler: label.stale for label in label_store.labels_for(engine, "a")} == {
+        "alice": False,
+        "bob": True,
+    }
+    [item] = label_queue.labeling_queue(engine, "bob", blind=True)
+    assert (item.window.example_id, item.reason) == ("a", "stale")
+    assert item.stale_label is not None
+    assert item.stale_label.evidence == [1, 3]
+    assert item.window.logs[3].line == changed[3]
+    assert label_queue.labeling_queue(engine, "alice", blind=True) == []
+    # A stale label no longer counts: alice's is the only answer, so nothing is disputed.
+    [exported] = label_store.export_examples(engine)
+    assert exported.label is not None
+    assert exported.label.labeler == "alice"
+
+    saved = label_store.save_label(engine, "a", "bob", "oom_killed", [1], "critical", "checked again")
+
+    assert saved.revision == 2
+    assert not any(label.stale for label in label_store.labels_for(engine, "a"))
+    assert label_queue.labeling_queue(engine, "bob", blind=True) == []
+    again = label_store.import_examples(
+        engine, [GoldenExample.model_validate(example_data("a", lines=changed))]
+    )
+    assert (again.unchanged, again.stale_labels) == (1, 0)
+
+
+def test_evidence_past_the_end_of_a_shorter_window_is_stale_and_unchanged_lines_are_not() -> None:
+    old = [{"line": "a"}, {"line": "b"}, {"line": "c"}]
+
+    assert label_store.evidence_moved([2], old, old[:2])
+    assert label_store.evidence_moved([0], old, [{"line": "x"}, *old[1:]])
+    assert not label_store.evidence_moved([0, 1], old, [*old[:2], {"line": "changed"}])
+    assert not label_store.evidence_moved([], old, [])

@@ -3,7 +3,12 @@
 Every save of a label upserts the one ``labels`` row of (example, labeler), raising its revision by one,
 and appends that revision to ``label_history``. The upsert is one ``INSERT ... ON CONFLICT DO UPDATE``
 statement on the unique constraint, so concurrent saves serialize on the row; a transaction that still
-loses a race (unique violation, serialization failure, deadlock, SQLite busy) is retried whole.
+loses a race (unique violation, serialization failure, deadlock, SQLite busy) is retried whole
+(``app/store/retry.py``).
+
+A re-import that changes an example's lines marks the labels whose evidence indices now point at other
+lines stale: they stop counting (agreement, export) and the example goes back into those labelers'
+queues until they save it again.
 
 The exported label of an example follows ``agreement.resolve``: an adjudication wins, else the labelers'
 common answer, else (disputed or never labeled here) the label the example was imported with, if any.
@@ -14,8 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -24,46 +27,38 @@ from typing import Any, Literal, TypeVar, get_args
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from app.errors import InputError, StoreError
 from app.golden.agreement import ADJUDICATOR, Disagreement, find_disagreements, resolve
 from app.golden.schema import (
     GoldenExample,
-    GoldenLabel,
-    GoldenLog,
-    GoldenWindow,
     Severity,
     describe_validation_error,
 )
 from app.store.db import session_scope
-from app.store.tables import GoldenExampleRow, LabelHistoryRow, LabelRow, TriageRunRow
+from app.store.retry import run_in_transaction
+from app.store.tables import GoldenExampleRow, LabelHistoryRow, LabelRow
 from app.taxonomy import ROOT_CAUSES
 
 log = logging.getLogger(__name__)
 
 SEVERITIES: tuple[str, ...] = get_args(Severity)
-MAX_ATTEMPTS = 12
 MAX_LABELER_CHARS = 200
-TRIAGE_RUN_PREFIX = "run-"
 # Window fields other than start/end are kept in ``extra`` under this key (``window`` itself can never
 # be an unknown top-level field, so it cannot clash).
 WINDOW_EXTRA_KEY = "window"
-_CHUNK = 500
+CHUNK = 500  # ids per IN (...) clause
 
 T = TypeVar("T")
 
-QueueReason = Literal["disputed", "second_opinion", "triage_run", "unlabeled"]
-QUEUE_ORDER: tuple[QueueReason, ...] = ("disputed", "second_opinion", "triage_run", "unlabeled")
-
 
 class ImportReport(BaseModel):
-    """How many imported examples were new, changed or the same as stored."""
+    """How many imported examples were new, changed or the same as stored, and how many labels went stale."""
 
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    stale_labels: int = Field(default=0, description="Labels whose evidence lines the import changed.")
 
 
 class LabelRecord(BaseModel):
@@ -78,6 +73,7 @@ class LabelRecord(BaseModel):
     summary: str
     saved_at: datetime
     adjudicated_by: str | None = Field(default=None, description="Who adjudicated (labeler 'adjudicator').")
+    stale: bool = Field(default=False, description="A re-import changed the lines its evidence points at.")
 
 
 class LabelChoice(BaseModel):
@@ -87,38 +83,6 @@ class LabelChoice(BaseModel):
     evidence: list[int] = Field(default_factory=list)
     severity: str
     summary: str = ""
-
-
-class Suggestion(BaseModel):
-    """The model's answer for a window sent from the Triage page, shown to labelers as a hint."""
-
-    model: str
-    prompt: str
-    root_cause: str | None
-    confidence: float | None
-    evidence: list[int] = Field(description="0-based indices into the window's logs.")
-    summary: str
-
-
-class LabelWindow(BaseModel):
-    """The part of a golden example a labeler looks at: where the logs come from and the lines."""
-
-    example_id: str
-    source: str
-    namespace: str
-    window_start: str
-    window_end: str
-    logs: list[GoldenLog]
-
-
-class QueueItem(BaseModel):
-    """A window waiting for this labeler, why it waits, and (unless blind) what others said."""
-
-    window: LabelWindow
-    reason: QueueReason
-    suggestion: Suggestion | None = None
-    other_labels: list[LabelRecord] = Field(default_factory=list)
-    existing_label: GoldenLabel | None = None
 
 
 class LeftOut(BaseModel):
@@ -240,38 +204,28 @@ def check_choice(choice: LabelChoice, log_count: int) -> LabelChoice:
     return choice.model_copy(update={"evidence": evidence})
 
 
+def evidence_moved(evidence: Sequence[int], old_logs: Sequence[Any], new_logs: Sequence[Any]) -> bool:
+    """Whether any evidence index points at another line (or past the end) in ``new_logs`` than in ``old_logs``."""
+    return any(
+        not 0 <= index < len(new_logs) or index >= len(old_logs) or old_logs[index] != new_logs[index]
+        for index in evidence
+    )
+
+
 # --- transactions that may lose a race ---------------------------------------------------------------
 
 
-def _is_transient(exc: DBAPIError) -> bool:
-    """A race another attempt can win: unique violation, serialization failure, deadlock, busy SQLite."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    if sqlstate in {"23505", "40001", "40P01"}:
-        return True
-    text = str(exc.orig).lower()
-    if isinstance(exc, IntegrityError):
-        return "unique constraint failed" in text
-    return isinstance(exc, OperationalError) and ("locked" in text or "busy" in text)
-
-
 def run_with_retries(engine: Engine, work: Callable[[Connection], T], what: str) -> T:
-    """Run ``work`` in one transaction, retrying the whole transaction when it loses a race."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            with engine.begin() as conn:
-                return work(conn)
-        except DBAPIError as exc:
-            if attempt == MAX_ATTEMPTS or not _is_transient(exc):
-                raise StoreError(f"could not {what}: {exc.__class__.__name__}: {exc.orig}") from None
-            log.debug("retrying %s (attempt %d) after %s", what, attempt, exc.orig)
-            # Jittered backoff so the racers do not collide again in lockstep.
-            time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 7)))
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not {what}: {exc.__class__.__name__}: {exc}") from None
-    raise AssertionError("unreachable")
+    """Run ``work`` in one transaction, retrying the whole transaction when it loses a race.
+
+    Imports read, then insert: a concurrent import of the same new id loses with a unique violation,
+    and its retry sees the row and updates it instead.
+    """
+    return run_in_transaction(engine, work, what, unique_violation=True)
 
 
-def _dialect_insert(conn: Connection) -> Any:
+def dialect_insert(conn: Connection) -> Any:
+    """The dialect's INSERT construct (it has ON CONFLICT); StoreError for databases other than SQLite and PostgreSQL."""
     name = conn.dialect.name
     if name == "postgresql":
         return postgresql.insert
@@ -296,8 +250,8 @@ def import_examples(engine: Engine, examples: Iterable[GoldenExample]) -> Import
         report = ImportReport()
         stored: dict[str, dict[str, Any]] = {}
         ids = [example.id for example in incoming]
-        for start in range(0, len(ids), _CHUNK):
-            query = select(GoldenExampleRow).where(GoldenExampleRow.id.in_(ids[start : start + _CHUNK]))
+        for start in range(0, len(ids), CHUNK):
+            query = select(GoldenExampleRow).where(GoldenExampleRow.id.in_(ids[start : start + CHUNK]))
             for row in conn.execute(query).mappings():
                 stored[row["id"]] = dict(row)
         now = datetime.now(UTC)
@@ -306,7 +260,7 @@ def import_examples(engine: Engine, examples: Iterable[GoldenExample]) -> Import
             current = stored.get(example.id)
             if current is None:
                 conn.execute(
-                    _dialect_insert(conn)(GoldenExampleRow).values(
+                    dialect_insert(conn)(GoldenExampleRow).values(
                         id=example.id, **values, created_at=now, updated_at=now, needs_second_opinion=False
                     )
                 )
@@ -320,20 +274,44 @@ def import_examples(engine: Engine, examples: Iterable[GoldenExample]) -> Import
                     .values(**values, updated_at=now)
                 )
                 report.updated += 1
+                if current["logs"] != values["logs"]:
+                    report.stale_labels += _mark_stale_labels(
+                        conn, example.id, current["logs"], values["logs"], now
+                    )
         return report
 
     return run_with_retries(engine, work, "import the golden examples")
+
+
+def _mark_stale_labels(
+    conn: Connection, example_id: str, old_logs: Sequence[Any], new_logs: Sequence[Any], now: datetime
+) -> int:
+    """Mark the example's current labels whose evidence moved as stale; how many were newly marked."""
+    rows = conn.execute(
+        select(LabelRow.id, LabelRow.evidence).where(
+            LabelRow.example_id == example_id, LabelRow.stale_at.is_(None)
+        )
+    ).all()
+    moved = [row.id for row in rows if evidence_moved(row.evidence or [], old_logs, new_logs)]
+    if moved:
+        conn.execute(update(LabelRow).where(LabelRow.id.in_(moved)).values(stale_at=now))
+    return len(moved)
+
+
+def fresh(labels: Sequence[LabelRecord]) -> list[LabelRecord]:
+    """The labels that still count: the stale ones left out."""
+    return [label for label in labels if not label.stale]
 
 
 def export_report(engine: Engine) -> ExportReport:
     """Every example with its decided label (sorted by id), and the examples that have none."""
     with session_scope(engine) as session:
         rows = list(session.scalars(select(GoldenExampleRow).order_by(GoldenExampleRow.id)))
-        labels = _labels_by_example(session.connection())
+        labels = labels_by_example(session.connection())
     examples: list[GoldenExample] = []
     left_out: list[LeftOut] = []
     for row in rows:
-        resolution = resolve(labels.get(row.id, []))
+        resolution = resolve(fresh(labels.get(row.id, [])))
         label = golden_label(resolution.label) if resolution.label is not None else row.label
         if label is None:
             reason: Literal["disputed", "unlabeled"] = (
@@ -369,6 +347,7 @@ def export_examples(engine: Engine) -> list[GoldenExample]:
 def _record(row: Any, saved_at: datetime) -> LabelRecord:
     """A labels or label_history row as a LabelRecord."""
     return LabelRecord(
+        stale=getattr(row, "stale_at", None) is not None,
         example_id=row.example_id,
         labeler=row.labeler,
         revision=row.revision,
@@ -381,7 +360,7 @@ def _record(row: Any, saved_at: datetime) -> LabelRecord:
     )
 
 
-def _labels_by_example(conn: Connection, example_id: str | None = None) -> dict[str, list[LabelRecord]]:
+def labels_by_example(conn: Connection, example_id: str | None = None) -> dict[str, list[LabelRecord]]:
     """Current labels per example, each list in the order the labelers first labeled it."""
     query = select(LabelRow).order_by(LabelRow.example_id, LabelRow.created_at, LabelRow.id)
     if example_id is not None:
@@ -403,14 +382,14 @@ def _save(
             raise InputError(f"no golden example {example_id!r} in the store")
         checked = check_choice(choice, len(logs))
         now = datetime.now(UTC)
-        fields = {
+        fields: dict[str, Any] = {
             "root_cause": checked.root_cause,
             "evidence": checked.evidence,
             "severity": checked.severity,
             "summary": checked.summary,
             "adjudicated_by": adjudicated_by,
         }
-        insert = _dialect_insert(conn)
+        insert = dialect_insert(conn)
         upsert = insert(LabelRow).values(
             example_id=example_id, labeler=labeler, revision=1, created_at=now, updated_at=now, **fields
         )
@@ -420,6 +399,7 @@ def _save(
                 **{name: upsert.excluded[name] for name in fields},
                 "updated_at": now,
                 "revision": LabelRow.revision + 1,
+                "stale_at": None,  # saved again against the current lines: it holds once more
             },
         ).returning(LabelRow.revision)
         revision = conn.execute(upsert).scalar_one()
@@ -455,13 +435,13 @@ def adjudicate(engine: Engine, example_id: str, label: LabelChoice, *, adjudicat
 def labels_for(engine: Engine, example_id: str) -> list[LabelRecord]:
     """The current labels of an example, in the order the labelers first labeled it."""
     with engine.connect() as conn:
-        return _labels_by_example(conn, example_id).get(example_id, [])
+        return labels_by_example(conn, example_id).get(example_id, [])
 
 
 def all_labels(engine: Engine) -> list[LabelRecord]:
     """Every current label, by example and then in the order the labelers first labeled it."""
     with engine.connect() as conn:
-        return [record for records in _labels_by_example(conn).values() for record in records]
+        return [record for records in labels_by_example(conn).values() for record in records]
 
 
 def label_history(engine: Engine, example_id: str) -> list[LabelRecord]:
@@ -476,193 +456,5 @@ def label_history(engine: Engine, example_id: str) -> list[LabelRecord]:
 
 
 def disagreements(engine: Engine) -> list[Disagreement]:
-    """Examples whose labelers disagree and that nobody has adjudicated, by id."""
-    return find_disagreements(all_labels(engine))
-
-
-# --- the labeling queue ------------------------------------------------------------------------------------
-
-
-def _triage_run_values(run: TriageRunRow) -> dict[str, Any] | None:
-    """The golden_examples columns of a triage run's window (no label yet), or None when it has no lines."""
-    if not run.logs:
-        return None
-    start, end = rfc3339(run.window_start), rfc3339(run.window_end)
-    try:
-        window = GoldenWindow(start=start, end=end)
-        logs = [GoldenLog.model_validate(entry) for entry in run.logs]
-    except ValidationError as exc:
-        log.warning("triage run %s cannot be labeled: %s", run.id, describe_validation_error(exc))
-        return None
-    # content_hash reads only namespace, window and logs; the label comes later, from the labelers.
-    probe = GoldenExample.model_construct(namespace=run.namespace, window=window, logs=logs)
-    return {
-        "source": "labeled",
-        "namespace": run.namespace,
-        "window_start": start,
-        "window_end": end,
-        "logs": [entry.model_dump(mode="json") for entry in logs],
-        "label": None,
-        "extra": {},
-        "content_hash": probe.content_hash(),
-        "triage_run_id": run.id,
-        "needs_second_opinion": False,
-    }
-
-
-def sync_triage_runs(engine: Engine) -> int:
-    """Turn triage runs sent to labeling into golden examples ``run-<id>``; returns how many were added."""
-
-    def work(conn: Connection) -> int:
-        queued = list(
-            conn.execute(select(TriageRunRow.id).where(TriageRunRow.queued_for_labeling.is_(True))).scalars()
-        )
-        if not queued:
-            return 0
-        known = set(
-            conn.execute(
-                select(GoldenExampleRow.triage_run_id).where(GoldenExampleRow.triage_run_id.in_(queued))
-            ).scalars()
-        )
-        missing = [run_id for run_id in queued if run_id not in known]
-        added = 0
-        now = datetime.now(UTC)
-        insert = _dialect_insert(conn)
-        with Session(conn) as session:
-            for start in range(0, len(missing), _CHUNK):
-                chunk = missing[start : start + _CHUNK]
-                for run in session.scalars(select(TriageRunRow).where(TriageRunRow.id.in_(chunk))):
-                    values = _triage_run_values(run)
-                    if values is None:
-                        continue
-                    statement = insert(GoldenExampleRow).values(
-                        id=f"{TRIAGE_RUN_PREFIX}{run.id}", created_at=now, updated_at=now, **values
-                    )
-                    # Two labelers opening the queue at once both try; the second insert does nothing.
-                    added += conn.execute(statement.on_conflict_do_nothing(index_elements=["id"])).rowcount
-        return added
-
-    return run_with_retries(engine, work, "add the triage runs sent to labeling")
-
-
-def _suggestion(run: TriageRunRow | None, log_count: int) -> Suggestion | None:
-    if run is None or not run.result or not run.result.get("root_cause"):
-        return None
-    result = run.result
-    indices = sorted(
-        {
-            index
-            for line in result.get("evidence") or []
-            for index in line.get("entry_indices") or []
-            if 0 <= index < log_count
-        }
-    )
-    return Suggestion(
-        model=run.model,
-        prompt=run.prompt_name,
-        root_cause=result.get("root_cause"),
-        confidence=result.get("confidence"),
-        evidence=indices,
-        summary=result.get("summary") or "",
-    )
-
-
-def queue_reason(
-    labels: Sequence[LabelRecord], labeler: str, *, has_label: bool, from_triage: bool, flagged: bool
-) -> QueueReason | None:
-    """Why an example waits for ``labeler`` (None when it does not): disputed, second opinion or new."""
-    if any(label.labeler == labeler for label in labels):
-        return None
-    status = resolve(labels).status
-    if status == "adjudicated":
-        return None
-    if status == "disputed":
-        return "disputed"
-    if status == "single" or flagged:
-        return "second_opinion"
-    if status == "unlabeled" and not has_label:
-        return "triage_run" if from_triage else "unlabeled"
-    return None
-
-
-def labeling_queue(engine: Engine, labeler: str, *, blind: bool, limit: int | None = None) -> list[QueueItem]:
-    """The windows waiting for ``labeler``: disputed, needing a second opinion, from triage, unlabeled.
-
-    Windows this labeler already labeled are left out. ``blind`` hides the model's suggestion, the
-    other labelers' labels and the label an example was imported with.
-    """
-    name = clean_labeler(labeler)
-    sync_triage_runs(engine)
-    with session_scope(engine) as session:
-        conn = session.connection()
-        labels = _labels_by_example(conn)
-        heads = conn.execute(
-            select(
-                GoldenExampleRow.id,
-                GoldenExampleRow.label,
-                GoldenExampleRow.triage_run_id,
-                GoldenExampleRow.needs_second_opinion,
-            )
-        ).all()
-        waiting: list[tuple[int, str, QueueReason]] = []
-        for head in heads:
-            reason = queue_reason(
-                labels.get(head.id, []),
-                name,
-                has_label=head.label is not None,
-                from_triage=head.triage_run_id is not None,
-                flagged=bool(head.needs_second_opinion),
-            )
-            if reason is not None:
-                waiting.append((QUEUE_ORDER.index(reason), head.id, reason))
-        waiting.sort()
-        if limit is not None:
-            waiting = waiting[:limit]
-        ids = [example_id for _, example_id, _ in waiting]
-        rows = {
-            row.id: row
-            for row in session.scalars(select(GoldenExampleRow).where(GoldenExampleRow.id.in_(ids)))
-        }
-        run_ids = [row.triage_run_id for row in rows.values() if row.triage_run_id]
-        runs = {
-            run.id: run for run in session.scalars(select(TriageRunRow).where(TriageRunRow.id.in_(run_ids)))
-        }
-        items = []
-        for _, example_id, reason in waiting:
-            row = rows[example_id]
-            item = QueueItem(window=_window(row), reason=reason)
-            if not blind:
-                item.suggestion = _suggestion(runs.get(row.triage_run_id or ""), len(item.window.logs))
-                item.other_labels = labels.get(row.id, [])
-                item.existing_label = _existing_label(row.label)
-            items.append(item)
-        return items
-
-
-def _window(row: GoldenExampleRow) -> LabelWindow:
-    return LabelWindow(
-        example_id=row.id,
-        source=row.source,
-        namespace=row.namespace,
-        window_start=row.window_start,
-        window_end=row.window_end,
-        logs=[GoldenLog.model_validate(entry) for entry in row.logs],
-    )
-
-
-def label_window(engine: Engine, example_id: str) -> LabelWindow:
-    """The logs of one stored example, for labeling or adjudicating it."""
-    with session_scope(engine) as session:
-        row = session.get(GoldenExampleRow, example_id)
-        if row is None:
-            raise InputError(f"no golden example {example_id!r} in the store")
-        return _window(row)
-
-
-def _existing_label(label: dict[str, Any] | None) -> GoldenLabel | None:
-    if label is None:
-        return None
-    try:
-        return GoldenLabel.model_validate(label)
-    except ValidationError:
-        return None
+    """Examples whose labelers disagree and that nobody has adjudicated, by id (stale labels left out)."""
+    return find_disagreements(fresh(all_labels(engine)))
