@@ -14,12 +14,12 @@ USER_KEY = "user"
 # (section, file, title, icon); a page is listed only when its file exists, so pages that other
 # people add later (labeling, evals, comparison) appear without touching this file.
 PAGES = (
-    ("Investigate", "pages/triage.py", "Triage", ":material/troubleshoot:"),
-    ("Investigate", "pages/label.py", "Label", ":material/label:"),
-    ("Evaluate", "pages/evals.py", "Evals", ":material/analytics:"),
-    ("Evaluate", "pages/compare.py", "Compare", ":material/compare_arrows:"),
-    ("Configure", "pages/prompts.py", "Prompts", ":material/description:"),
-    ("Configure", "pages/models.py", "Models", ":material/memory:"),
+    ("Investigate", "app_pages/triage.py", "Triage", ":material/troubleshoot:"),
+    ("Investigate", "app_pages/label.py", "Label", ":material/label:"),
+    ("Evaluate", "app_pages/evals.py", "Evals", ":material/analytics:"),
+    ("Evaluate", "app_pages/compare.py", "Compare", ":material/compare_arrows:"),
+    ("Configure", "app_pages/prompts.py", "Prompts", ":material/description:"),
+    ("Configure", "app_pages/models.py", "Models", ":material/memory:"),
 )
 
 
@@ -28,7 +28,7 @@ def navigation_pages(root: Path) -> dict[str, list[st.Page]]:
     sections: dict[str, list[st.Page]] = {}
     for section, path, title, icon in PAGES:
         if (root / path).is_file():
-            page = st.Page(root / path, title=title, icon=icon, default=path == "pages/triage.py")
+            page = st.Page(root / path, title=title, icon=icon, default=path == "app_pages/triage.py")
             sections.setdefault(section, []).append(page)
     return sections
 

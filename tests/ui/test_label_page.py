@@ -20,7 +20,7 @@ from app.store.db import get_engine
 from app.ui import cache, labeling
 from tests.golden.test_store import add_triage_run, make_example
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "label.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "app_pages" / "label.py")
 HOSTILE = "**bold** <script>alert(1)</script> [link](http://evil.example) :red[x]"
 
 

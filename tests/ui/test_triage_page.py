@@ -200,7 +200,7 @@ def test_the_router_opens_triage_and_lists_the_pages_that_exist(world: FakeWorld
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30).run()
     assert_no_exception(at)
     assert at.title[0].value == "Triage"
-    at.switch_page("pages/prompts.py").run()
+    at.switch_page("app_pages/prompts.py").run()
     assert_no_exception(at)
     assert at.title[0].value == "Prompts"
 
