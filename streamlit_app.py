@@ -10,6 +10,7 @@ from app.ui import cache, components
 
 ROOT = Path(__file__).resolve().parent
 USER_KEY = "user"
+APP_NAME = "LogTriage"
 
 # (section, file, title, icon); a page is listed only when its file exists, so pages that other
 # people add later (labeling, evals, comparison) appear without touching this file.
@@ -33,8 +34,13 @@ def navigation_pages(root: Path) -> dict[str, list[st.Page]]:
     return sections
 
 
+def browser_title(page_title: str) -> str:
+    """The browser tab's title for a page, e.g. 'Label · LogTriage'."""
+    return f"{page_title} · {APP_NAME}"
+
+
 # An emoji favicon is drawn locally; a Material icon would be fetched from fonts.gstatic.com.
-st.set_page_config(page_title="LogTriage", page_icon="🔎", layout="wide")
+st.set_page_config(page_title=APP_NAME, page_icon="🔎", layout="wide")
 
 with components.error_boundary("starting the dashboard"):
     settings = cache.get_app_settings()
@@ -45,6 +51,8 @@ with components.error_boundary("starting the dashboard"):
         st.session_state[USER_KEY] = st.context.headers.get(settings.auth_user_header)
 
 page = st.navigation(navigation_pages(ROOT))
+# Each page names its own tab, so several open tabs of the dashboard can be told apart.
+st.set_page_config(page_title=browser_title(page.title))
 with st.sidebar:
     if st.session_state.get(USER_KEY):
         st.caption("Signed in as")

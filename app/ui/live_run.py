@@ -2,9 +2,13 @@
 
 The thread iterates ``TriageService.stream`` and puts every event on a queue; the panel is an
 ``st.fragment`` that reruns every ``POLL_S`` while the run is active, drains the queue into the run's
-state and redraws the tokens and the latency readout. Cancel sets the run's ``threading.Event``, which
-the LLM client checks while it waits for the server. The run lives in ``st.session_state`` under
-``STATE_KEY``, which only this module reads or writes.
+state and redraws the tokens and the latency readout. The panel sits in ``st.bottom``, pinned to the
+foot of the window, so the readout and Cancel are in view wherever the page is scrolled. Cancel sets
+the run's ``threading.Event``, which the LLM client checks while it waits for the server. The run lives
+in ``st.session_state`` under ``STATE_KEY``, which only this module reads or writes.
+
+What the run measured on its way (tokens so far, time to first token, elapsed) stays on the run, so a
+cancelled or failed run still shows how far it got.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ log = logging.getLogger(__name__)
 
 STATE_KEY = "live_run.triage"
 POLL_S = 0.25
+# The end of the streamed answer shown in the panel: enough to watch it grow, small enough to stay one
+# short box at the foot of the window.
+TAIL_CHARS = 600
 
 StreamFn = Callable[[TriageRequest, threading.Event], Iterator[TriageEvent]]
 
@@ -61,6 +68,7 @@ class LiveRun:
     cancel: threading.Event
     events: queue.SimpleQueue[object]
     thread: threading.Thread
+    example_id: str | None = None
     run_key: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
@@ -120,25 +128,19 @@ class LiveRun:
 
     @property
     def tokens_per_s(self) -> float | None:
-        """Decoding speed so far: tokens after the first per second since the first."""
-        if self.result is not None and self.result.tokens_per_s:
-            return self.result.tokens_per_s
-        if self.ttft_ms is None or self.last_token_ms is None or self.tokens < 2:
-            return None
-        span_s = (self.last_token_ms - self.ttft_ms) / 1000
-        return (self.tokens - 1) / span_s if span_s > 0 else None
+        """Decoding speed so far (tokens after the first per second since the first); None until it means something."""
+        return components.decode_rate(self.tokens, self.ttft_ms, self.last_token_ms)
+
+    @property
+    def partial(self) -> bool:
+        """Whether the run ended without the model's full answer but after some of it had arrived."""
+        return self.done and self.tokens > 0 and (self.result is None or self.result.status != "ok")
 
     def evidence_keys(self) -> dict[tuple[int, str], int]:
         """(timestamp, line) of every log entry the model cited, with the cited line number."""
         if self.result is None or self.logs is None:
             return {}
-        entries = self.logs.entries
-        keys: dict[tuple[int, str], int] = {}
-        for cited in self.result.evidence:
-            for index in cited.entry_indices:
-                if 0 <= index < len(entries):
-                    keys.setdefault((entries[index].ts_ns, entries[index].line), cited.number)
-        return keys
+        return components.evidence_keys(self.result.evidence, self.logs.entries)
 
 
 def _work(
@@ -156,7 +158,7 @@ def _work(
         events.put(_END)
 
 
-def start_run(stream: StreamFn, request: TriageRequest) -> LiveRun:
+def start_run(stream: StreamFn, request: TriageRequest, *, example_id: str | None = None) -> LiveRun:
     """Start a run in a background thread and remember it in the session."""
     previous = current_run()
     if previous is not None and not previous.done:
@@ -166,7 +168,7 @@ def start_run(stream: StreamFn, request: TriageRequest) -> LiveRun:
     thread = threading.Thread(
         target=_work, args=(stream, request, cancel, events), name="triage-run", daemon=True
     )
-    run = LiveRun(request=request, cancel=cancel, events=events, thread=thread)
+    run = LiveRun(request=request, cancel=cancel, events=events, thread=thread, example_id=example_id)
     st.session_state[STATE_KEY] = run
     thread.start()
     return run
@@ -194,7 +196,7 @@ def clear_run() -> None:
 
 
 def live_panel() -> None:
-    """The running run's tokens, readout and Cancel button, refreshed on their own while it runs."""
+    """The running run's tokens, readout and Cancel button at the foot of the window, refreshed on their own."""
     run = current_run()
     if run is None:
         return
@@ -202,7 +204,14 @@ def live_panel() -> None:
         # This full rerun draws the result; the panel has nothing more to say.
         run.announced = True
         return
-    st.fragment(_panel, run_every=POLL_S)()
+    with st.bottom:
+        st.fragment(_panel, run_every=POLL_S)()
+
+
+def partial_readout(run: LiveRun) -> None:
+    """How far a run that stopped early got: its tokens, time to first token and elapsed time."""
+    st.caption("How far the run got before it stopped")
+    components.latency_readout(run.elapsed_ms, run.ttft_ms, run.tokens_per_s, run.tokens)
 
 
 def _panel() -> None:
@@ -216,7 +225,11 @@ def _panel() -> None:
             run.announced = True
             st.rerun()
         return
-    st.caption(f"Working: {run.phase} …")
-    components.latency_readout(run.elapsed_ms, run.ttft_ms, run.tokens_per_s, run.tokens)
-    st.code(run.text or " ", language="json", wrap_lines=True)
-    components.cancel_button(run.cancel, key=f"live_run.cancel.{run.run_key}")
+    with st.container(border=True):
+        phase, cancel = st.columns([5, 1], vertical_alignment="center")
+        phase.caption(f"Working: {run.phase} …")
+        with cancel:
+            components.cancel_button(run.cancel, key=f"live_run.cancel.{run.run_key}")
+        components.latency_readout(run.elapsed_ms, run.ttft_ms, run.tokens_per_s, run.tokens)
+        tail = run.text[-TAIL_CHARS:]
+        st.code(("…" if len(run.text) > TAIL_CHARS else "") + tail or " ", language="json", height=96)

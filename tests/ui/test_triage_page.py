@@ -80,12 +80,12 @@ def test_happy_path_previews_runs_and_queues_for_labeling(world: FakeWorld) -> N
     assert cache.trace_spans(run.result.trace_id)
     assert len(world.chat_requests) == 1
 
-    at.button(key="triage.queue").click().run()
+    at.button(key="triage.result.queue").click().run()
     assert_no_exception(at)
     with session_scope(cache.get_services().engine) as session:
         row = session.scalars(select(TriageRunRow).where(TriageRunRow.id == run.result.run_id)).one()
         assert row.queued_for_labeling
-    assert at.button(key="triage.queue").disabled
+    assert at.button(key="triage.result.queue").disabled
 
 
 def test_level_and_text_filters_narrow_the_table_without_a_new_query(world: FakeWorld) -> None:

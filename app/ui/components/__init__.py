@@ -23,7 +23,13 @@ from app.ui.components.charts import (
     volume_counts,
     volume_figure,
 )
-from app.ui.components.log_table import evidence_column, filter_frame, log_table, shorten_lines
+from app.ui.components.log_table import (
+    evidence_column,
+    evidence_keys,
+    filter_frame,
+    log_table,
+    shorten_lines,
+)
 from app.ui.components.readout import (
     MIN_DECODE_MS,
     cancel_button,
@@ -61,6 +67,7 @@ __all__ = [
     "error_title",
     "escape_markdown",
     "evidence_column",
+    "evidence_keys",
     "filter_frame",
     "floor_minute",
     "format_duration",

@@ -7,11 +7,24 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from app.logs.models import LEVELS
+from app.logs.models import LEVELS, LogEntry
+from app.triage import EvidenceLine
 
 TABLE_HEIGHT = 420
 TABLE_AUTO_ROWS = 10
 TABLE_LINE_CHARS = 240
+
+
+def evidence_keys(
+    evidence: Sequence[EvidenceLine], entries: Sequence[LogEntry]
+) -> dict[tuple[int, str], int]:
+    """(timestamp, line) of every log entry the model cited, with the line number it cited it as."""
+    keys: dict[tuple[int, str], int] = {}
+    for cited in evidence:
+        for index in cited.entry_indices:
+            if 0 <= index < len(entries):
+                keys.setdefault((entries[index].ts_ns, entries[index].line), cited.number)
+    return keys
 
 
 def evidence_column(frame: pd.DataFrame, evidence: dict[tuple[int, str], int] | None) -> pd.Series:
