@@ -7,10 +7,12 @@ A link can open the page on a golden example's window (``?example=``), on a wind
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from app.errors import InputError, LogTriageError
 from app.llm.models import ModelConfig, ModelHealth
@@ -107,19 +109,18 @@ def apply_link(default_limit: int) -> None:
         return
     st.session_state[LINKED_KEY] = signature
     with components.error_boundary("opening the link"):
-        if params[links.RUN_PARAM]:
+        run_id, example_id = params[links.RUN_PARAM], params[links.EXAMPLE_PARAM]
+        namespace, start = params[links.NAMESPACE_PARAM], params[links.START_PARAM]
+        if run_id:
             st.session_state[TAB_KEY] = PAST_TAB
-            st.session_state[OPENED_RUN_KEY] = params[links.RUN_PARAM]
-        if params[links.EXAMPLE_PARAM]:
-            st.session_state[PREVIEW_KEY] = example_preview(params[links.EXAMPLE_PARAM], default_limit)
-        elif params[links.NAMESPACE_PARAM]:
-            if not params[links.START_PARAM]:
+            st.session_state[OPENED_RUN_KEY] = run_id
+        if example_id:
+            st.session_state[PREVIEW_KEY] = example_preview(example_id, default_limit)
+        elif namespace:
+            if not start:
                 raise InputError("a link with a namespace needs a start time (start=RFC3339)")
             st.session_state[PREVIEW_KEY] = window_preview(
-                params[links.NAMESPACE_PARAM],
-                params[links.START_PARAM],
-                params[links.END_PARAM],
-                default_limit,
+                namespace, start, params[links.END_PARAM], default_limit
             )
 
 
@@ -148,7 +149,11 @@ def _label_options(label: str, start: datetime, end: datetime, within: LogFilter
 
 
 def label_picker(
-    label: str, key: str, options: list[str], on_change: object, column: st.delta_generator.DeltaGenerator
+    label: str,
+    key: str,
+    options: list[str],
+    on_change: Callable[[], None] | None,
+    column: DeltaGenerator,
 ) -> tuple[str | None, bool]:
     """A pod or container box offering the values seen; typed text that is none of them is a prefix."""
     current = st.session_state.get(key)
@@ -160,7 +165,7 @@ def label_picker(
         key=key,
         placeholder=f"any {label}" + (f" ({len(options):,} seen)" if options else ""),
         accept_new_options=True,
-        on_change=on_change,  # type: ignore[arg-type]
+        on_change=on_change,
         help=f"Pick a {label} seen in this window, or type the start of a name to match every {label} "
         "that begins with it.",
     )

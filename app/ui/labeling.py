@@ -1,14 +1,22 @@
 """The Label page's access to the golden store and its widgets: who labels, the evidence table, the pickers.
 
 Pages call these functions, so a test replaces them and never patches the store or SQLAlchemy. Log
-lines, labeler names and summaries are untrusted: they go into ``st.dataframe``, ``st.text`` or plain
-widget values, never into Markdown.
+lines, labeler names, example ids and summaries are untrusted: they go into ``st.dataframe``, ``st.text``
+or plain widget values, never into Markdown.
+
+The evidence of a window is kept in the session as a list of line indices (under its ``evidence`` key), not in
+the table widget: the table can be searched and filtered, and the lines it does not show keep their
+state. The table is a fresh widget for each filter and each outside change (the model's answer copied
+in), started from the kept evidence; what the user ticks in it is folded back.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
@@ -18,13 +26,17 @@ from app.errors import InputError
 from app.golden import store
 from app.golden.agreement import ClassKappa, Disagreement, PairKappa, pairwise_kappa, per_class_kappa
 from app.golden.schema import GoldenLog
-from app.golden.store import LabelChoice, LabelRecord, LabelWindow, QueueItem, Suggestion
+from app.golden.store import LabelChoice, LabelRecord, LabelWindow, QueueItem, Suggestion, WindowHead
+from app.logs.models import LEVELS, detect_level, parse_rfc3339_ns
 from app.taxonomy import DEFINITIONS, ROOT_CAUSES
 from app.ui import cache, components
 
 NAME_KEY = "label.name"
 QUEUE_LIMIT = 50
-LOG_TABLE_HEIGHT = 420
+ROW_PX = 35
+# The log window shows this many lines before it scrolls (the whole window when it is shorter).
+VISIBLE_LINES = 25
+SUMMARY_CHARS = 400
 
 REASONS: dict[str, str] = {
     "disputed": "labelers disagree",
@@ -32,6 +44,7 @@ REASONS: dict[str, str] = {
     "triage_run": "sent from Triage",
     "unlabeled": "not labeled yet",
 }
+SOURCES: dict[str, str] = {"synthetic": "synthetic", "labeled": "from Triage", "imported": "imported"}
 
 TAXONOMY_HELP = "\n".join(
     f"- `{cause}`: {components.escape_markdown(DEFINITIONS[cause])}" for cause in ROOT_CAUSES
@@ -45,6 +58,15 @@ class AgreementTables:
     pairs: list[PairKappa]
     classes: list[ClassKappa]
     labels: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What one labeler has done so far."""
+
+    labeled: int
+    today: int
+    adjudicated: int
 
 
 # --- the store, as the page uses it ---------------------------------------------------------------------
@@ -116,10 +138,102 @@ def disagreements() -> list[Disagreement]:
     return store.disagreements(cache.get_services().engine)
 
 
+def window_heads(example_ids: Sequence[str]) -> dict[str, WindowHead]:
+    """Namespace and time range of these windows, by id."""
+    return store.window_heads(cache.get_services().engine, example_ids)
+
+
 def agreement_tables() -> AgreementTables:
     """Cohen's kappa per labeler pair and per class over every current label."""
     labels = store.all_labels(cache.get_services().engine)
     return AgreementTables(pairwise_kappa(labels), per_class_kappa(labels), len(labels))
+
+
+def progress(labeler: str, now: datetime | None = None) -> Progress:
+    """How many windows ``labeler`` has labeled (in all and today, UTC) and adjudicated."""
+    today = (now or datetime.now(UTC)).date()
+    labels = store.all_labels(cache.get_services().engine)
+    mine = [label for label in labels if label.labeler == labeler]
+    return Progress(
+        labeled=len(mine),
+        today=sum(label.saved_at.astimezone(UTC).date() == today for label in mine),
+        adjudicated=sum(label.adjudicated_by == labeler for label in labels),
+    )
+
+
+# --- how windows read ------------------------------------------------------------------------------------
+
+
+def _moment(rfc3339: str) -> datetime:
+    ns = parse_rfc3339_ns(rfc3339)
+    return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC)
+
+
+def window_time(start: str, end: str) -> str:
+    """A window's time range as people read it, e.g. '2026-03-01 12:00 → 12:05 UTC'."""
+    try:
+        return components.window_label(_moment(start), _moment(end))
+    except ValueError:
+        return f"{start} → {end}"
+
+
+def window_state(item: QueueItem) -> str:
+    """Where a queued window stands: not labeled yet, labeled once, disputed (with who said what unless blind)."""
+    if item.reason == "disputed":
+        votes = "; ".join(f"{label.labeler}: {label.root_cause}" for label in item.other_labels)
+        return "disputed" + (f" ({votes})" if votes else ": labelers disagree")
+    if item.reason == "second_opinion":
+        if item.other_labels:
+            first = item.other_labels[0]
+            return f"labeled once (by {first.labeler}: {first.root_cause}), needs a second opinion"
+        return "labeled once, needs a second opinion"
+    state = "not labeled yet"
+    if item.suggestion is not None and item.suggestion.root_cause:
+        state += f" (the model said {item.suggestion.root_cause})"
+    elif item.existing_label is not None:
+        state += f" (imported as {item.existing_label.root_cause})"
+    return state
+
+
+def queue_entry(item: QueueItem) -> str:
+    """One queue row as plain text: namespace, window time, where it is from, its state."""
+    window = item.window
+    source = SOURCES.get(window.source, window.source)
+    return (
+        f"{window.namespace} · {window_time(window.window_start, window.window_end)} · {source} · "
+        f"{window_state(item)}"
+    )
+
+
+def window_caption(window: LabelWindow, state: str) -> str:
+    """A window's header as plain text: namespace, time, lines, where it is from and where it stands."""
+    source = SOURCES.get(window.source, window.source)
+    return (
+        f"{window.namespace} · {window_time(window.window_start, window.window_end)} · "
+        f"{len(window.logs)} lines · {source} · {state}"
+    )
+
+
+def dispute_rows(disputes: Sequence[Disagreement], heads: dict[str, WindowHead]) -> list[dict[str, str]]:
+    """One row per disputed window: namespace, time range, the votes, and its id."""
+    rows = []
+    for dispute in disputes:
+        head = heads.get(dispute.example_id)
+        rows.append(
+            {
+                "namespace": head.namespace if head else "",
+                "window": window_time(head.window_start, head.window_end) if head else "",
+                "votes": "; ".join(f"{who}: {cause}" for who, cause in dispute.votes.items()),
+                "id": dispute.example_id,
+            }
+        )
+    return rows
+
+
+def dispute_entry(dispute: Disagreement, heads: dict[str, WindowHead]) -> str:
+    """A disputed window as one line of plain text, for the picker."""
+    row = dispute_rows([dispute], heads)[0]
+    return f"{row['namespace']} · {row['window']} · {row['votes']}"
 
 
 # --- widgets ---------------------------------------------------------------------------------------------
@@ -142,11 +256,13 @@ def labeler_identity(settings: Settings) -> str | None:
 
 
 def logs_frame(logs: Sequence[GoldenLog], marked: Sequence[int] = ()) -> pd.DataFrame:
-    """The window's lines as a table: index (what evidence refers to), time, pod, line; ★ on marked lines."""
+    """The window's lines as a table: index (what evidence refers to), time, level, pod, line; ★ on marked."""
+    stamps = [log.ts_ns for log in logs]
     frame = pd.DataFrame(
         {
             "index": range(len(logs)),
-            "time": [log.ts for log in logs],
+            "time": pd.to_datetime(pd.Series(stamps, dtype="int64"), unit="ns", utc=True),
+            "level": [detect_level(log.line, log.labels) for log in logs],
             "pod": [log.labels.get("pod", "") for log in logs],
             "line": [log.line for log in logs],
         }
@@ -157,29 +273,65 @@ def logs_frame(logs: Sequence[GoldenLog], marked: Sequence[int] = ()) -> pd.Data
     return frame
 
 
+def time_format(logs: Sequence[GoldenLog]) -> str:
+    """The time column's format: the clock alone when the window is within one day, else the date too."""
+    days = {datetime.fromtimestamp(log.ts_ns // 1_000_000_000, tz=UTC).date() for log in logs}
+    return "HH:mm:ss.SSS" if len(days) <= 1 else "MM-DD HH:mm:ss.SSS"
+
+
+def set_evidence(key: str, rows: Sequence[int]) -> None:
+    """Replace a window's chosen evidence from outside the table (the table is redrawn from it)."""
+    st.session_state[key] = sorted(set(rows))
+    st.session_state[f"{key}.generation"] = st.session_state.get(f"{key}.generation", 0) + 1
+
+
+def table_height(rows: int) -> int | Literal["auto"]:
+    """Tall enough for ``VISIBLE_LINES`` lines; a shorter window is shown whole."""
+    return ROW_PX * (VISIBLE_LINES + 1) + 3 if rows > VISIBLE_LINES else "auto"
+
+
 def evidence_picker(
     logs: Sequence[GoldenLog], *, key: str, marked: Sequence[int] = (), default: Sequence[int] = ()
 ) -> list[int]:
-    """The log lines as a table whose selected rows are the evidence; returns the selected indices."""
+    """The lines as a searchable table whose ticked rows are the evidence; returns the chosen indices."""
+    if key not in st.session_state:
+        st.session_state[key] = sorted(set(default))
+    chosen = set(st.session_state[key])
+    frame = logs_frame(logs, marked)
+    search_col, level_col, count_col = st.columns([3, 3, 2], vertical_alignment="bottom")
+    text = search_col.text_input("Search lines", key=f"{key}.search", placeholder="text in the line")
+    present = [level for level in LEVELS if level in set(frame["level"])]
+    levels = level_col.multiselect("Levels", present, key=f"{key}.levels", placeholder="all levels")
+    shown = components.filter_frame(frame, text, levels, evidence_only=False)
+    count_col.caption(f"{len(shown):,} of {len(frame):,} lines")
+    # A new widget per filter (positions differ) and per outside change of the evidence.
+    view = hashlib.sha256(repr((text, sorted(levels))).encode()).hexdigest()[:12]
+    generation = st.session_state.get(f"{key}.generation", 0)
+    positions = [pos for pos, index in enumerate(shown["index"]) if index in chosen]
     event = st.dataframe(
-        logs_frame(logs, marked),
-        key=key,
+        shown,
+        key=f"{key}.table.{view}.{generation}",
         on_select="rerun",
         selection_mode="multi-row",
-        selection_default={"selection": {"rows": list(default)}} if default else None,
+        selection_default={"selection": {"rows": positions}} if positions else None,
         hide_index=True,
-        height=LOG_TABLE_HEIGHT if len(logs) > 10 else "auto",
+        height=table_height(len(shown)),
         column_config={
             "index": st.column_config.NumberColumn(
                 "#", width="small", help="Evidence refers to lines by this index"
             ),
             "model": st.column_config.TextColumn("model", width="small", help="Lines the model cited"),
-            "time": st.column_config.TextColumn("time", width="medium"),
+            "time": st.column_config.DatetimeColumn("time (UTC)", format=time_format(logs), width=120),
+            "level": st.column_config.TextColumn("level", width=70),
             "pod": st.column_config.TextColumn("pod", width="medium"),
             "line": st.column_config.TextColumn("line", width="large"),
         },
     )
-    rows = sorted(int(row) for row in event.selection.rows) if event is not None else []
+    if event is not None:
+        ticked = {int(shown["index"].iloc[row]) for row in event.selection.rows if row < len(shown)}
+        chosen = (chosen - set(shown["index"])) | ticked
+        st.session_state[key] = sorted(chosen)
+    rows = sorted(chosen)
     st.text(f"Evidence: {', '.join(f'#{row}' for row in rows)}" if rows else "Evidence: none selected")
     if rows:
         # Long lines are cut off in the table; the chosen ones are shown whole.
@@ -205,7 +357,11 @@ def severity_picker(key: str) -> str | None:
 def summary_box(key: str) -> str:
     """One or two sentences on what failed and why."""
     return st.text_area(
-        "Summary", key=key, placeholder="What failed and why, in a sentence or two", max_chars=400, height=90
+        "Summary",
+        key=key,
+        placeholder="What failed and why, in a sentence or two",
+        max_chars=SUMMARY_CHARS,
+        height=90,
     )
 
 
@@ -217,6 +373,18 @@ class LabelInputs:
     root_cause: str | None
     severity: str | None
     summary: str
+
+
+def missing_for_save(inputs: LabelInputs) -> list[str]:
+    """What still has to be picked before the label can be saved, in the words of the page."""
+    missing = []
+    if not inputs.root_cause:
+        missing.append("pick a root cause")
+    if not inputs.severity:
+        missing.append("pick a severity")
+    if inputs.root_cause and inputs.root_cause != "healthy" and not inputs.evidence:
+        missing.append("select the lines that prove it")
+    return missing
 
 
 def label_inputs(
@@ -264,21 +432,42 @@ def suggestion_panel(suggestion: Suggestion) -> None:
             st.text(f"Cited lines: {', '.join(f'#{i}' for i in suggestion.evidence)} (★ in the table)")
 
 
+def copied_note_key(keys: dict[str, str]) -> str:
+    """Where the note on what was copied from the model's answer is kept."""
+    return f"{keys['evidence']}.copied"
+
+
 def use_suggestion(suggestion: Suggestion, keys: dict[str, str]) -> None:
-    """Copy the model's answer into this window's pickers (a button callback, so before they render)."""
+    """Copy the model's answer into this window's pickers (a button callback, so before they render).
+
+    The model gives no severity, may name a cause outside the taxonomy, cite no line or write more than
+    a summary holds; what it leaves to do is noted for the page to say.
+    """
+    copied, todo = [], []
     if suggestion.root_cause in ROOT_CAUSES:
         st.session_state[keys["class"]] = suggestion.root_cause
-    st.session_state[keys["evidence"]] = {
-        "selection": {"rows": list(suggestion.evidence), "columns": [], "cells": []}
-    }
-    st.session_state[keys["summary"]] = suggestion.summary
+        copied.append(f"root cause {suggestion.root_cause}")
+    else:
+        todo.append(f"pick a root cause (the model's {suggestion.root_cause!r} is not in the taxonomy)")
+    set_evidence(keys["evidence"], suggestion.evidence)
+    if suggestion.evidence:
+        copied.append(f"{len(suggestion.evidence)} cited line{'s' if len(suggestion.evidence) > 1 else ''}")
+    elif suggestion.root_cause != "healthy":
+        todo.append("select the lines that prove it (the model cited none in this window)")
+    summary = " ".join(suggestion.summary.split())
+    if len(summary) > SUMMARY_CHARS:
+        summary = summary[: SUMMARY_CHARS - 1] + "…"
+        copied.append(f"the summary, cut to {SUMMARY_CHARS} characters")
+    elif summary:
+        copied.append("the summary")
+    st.session_state[keys["summary"]] = summary
+    if not st.session_state.get(keys["severity"]):
+        todo.append("pick a severity (the model does not give one)")
+    st.session_state[copied_note_key(keys)] = (
+        f"Copied {', '.join(copied) or 'nothing'}. " + (f"To save: {'; '.join(todo)}." if todo else "")
+    ).strip()
 
 
 def widget_keys(prefix: str, example_id: str) -> dict[str, str]:
     """The session keys of one window's pickers, so each window starts fresh."""
     return {part: f"{prefix}.{example_id}.{part}" for part in ("evidence", "class", "severity", "summary")}
-
-
-def window_caption(window: LabelWindow) -> str:
-    """Where a window comes from, as plain text."""
-    return f"{window.namespace} · {window.window_start} → {window.window_end} · {window.source} · {len(window.logs)} lines"
