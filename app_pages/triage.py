@@ -406,8 +406,9 @@ def result_section(run: live_run.LiveRun) -> None:
             st.warning("The run was cancelled.", icon=":material/stop_circle:")
         else:
             components.error_box(result.error or "the run failed", result.error_kind or "other")
-        # The run stored no figures of its own; what it measured on the way is shown instead.
-        live_run.partial_readout(run)
+        if run.partial:
+            # The run stored no figures of its own; what it measured on the way is shown instead.
+            live_run.partial_readout(run)
     if result.raw_output:
         with st.expander(
             "Raw model output" if result.status == "ok" else "What the model wrote before it stopped"

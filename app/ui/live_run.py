@@ -133,8 +133,9 @@ class LiveRun:
 
     @property
     def partial(self) -> bool:
-        """Whether the run ended without the model's full answer but after some of it had arrived."""
-        return self.done and self.tokens > 0 and (self.result is None or self.result.status != "ok")
+        """Whether the run stopped (cancelled or failed) after the prompt went to the model."""
+        stopped = self.failure is not None or (self.result is not None and self.result.status != "ok")
+        return self.done and stopped and self.prepared is not None
 
     def evidence_keys(self) -> dict[tuple[int, str], int]:
         """(timestamp, line) of every log entry the model cited, with the cited line number."""
