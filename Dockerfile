@@ -21,7 +21,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY README.md streamlit_app.py ./
 COPY .streamlit/ .streamlit/
 COPY app/ app/
-COPY pages/ pages/
+COPY app_pages/ app_pages/
 COPY prompts/ prompts/
 COPY golden/ golden/
 RUN --mount=type=cache,target=/root/.cache/uv \

@@ -11,16 +11,17 @@ from app.ui import cache, components
 
 ROOT = Path(__file__).resolve().parent
 USER_KEY = "user"
+APP_NAME = "LogTriage"
 
 # (section, file, title, icon); a page is listed only when its file exists, so pages that other
 # people add later (labeling, evals, comparison) appear without touching this file.
 PAGES = (
-    ("Investigate", "pages/triage.py", "Triage", ":material/troubleshoot:"),
-    ("Investigate", "pages/label.py", "Label", ":material/label:"),
-    ("Evaluate", "pages/evals.py", "Evals", ":material/analytics:"),
-    ("Evaluate", "pages/compare.py", "Compare", ":material/compare_arrows:"),
-    ("Configure", "pages/prompts.py", "Prompts", ":material/description:"),
-    ("Configure", "pages/models.py", "Models", ":material/memory:"),
+    ("Investigate", "app_pages/triage.py", "Triage", ":material/troubleshoot:"),
+    ("Investigate", "app_pages/label.py", "Label", ":material/label:"),
+    ("Evaluate", "app_pages/evals.py", "Evals", ":material/analytics:"),
+    ("Evaluate", "app_pages/compare.py", "Compare", ":material/compare_arrows:"),
+    ("Configure", "app_pages/prompts.py", "Prompts", ":material/description:"),
+    ("Configure", "app_pages/models.py", "Models", ":material/memory:"),
 )
 
 
@@ -29,13 +30,18 @@ def navigation_pages(root: Path) -> dict[str, list[st.Page]]:
     sections: dict[str, list[st.Page]] = {}
     for section, path, title, icon in PAGES:
         if (root / path).is_file():
-            page = st.Page(root / path, title=title, icon=icon, default=path == "pages/triage.py")
+            page = st.Page(root / path, title=title, icon=icon, default=path == "app_pages/triage.py")
             sections.setdefault(section, []).append(page)
     return sections
 
 
+def browser_title(page_title: str) -> str:
+    """The browser tab's title for a page, e.g. 'Label · LogTriage'."""
+    return f"{page_title} · {APP_NAME}"
+
+
 # An emoji favicon is drawn locally; a Material icon would be fetched from fonts.gstatic.com.
-st.set_page_config(page_title="LogTriage", page_icon="🔎", layout="wide")
+st.set_page_config(page_title=APP_NAME, page_icon="🔎", layout="wide")
 
 with components.error_boundary("starting the dashboard"):
     settings = cache.get_app_settings()
@@ -47,6 +53,8 @@ with components.error_boundary("starting the dashboard"):
         st.session_state[USER_KEY] = st.context.headers.get(settings.auth_user_header)
 
 page = st.navigation(navigation_pages(ROOT))
+# Each page names its own tab, so several open tabs of the dashboard can be told apart.
+st.set_page_config(page_title=browser_title(page.title))
 with st.sidebar:
     if st.session_state.get(USER_KEY):
         st.caption("Signed in as")

@@ -31,6 +31,7 @@ from app.golden.labels import (
 )
 from app.golden.schema import GoldenExample, GoldenLabel, GoldenLog, GoldenWindow, describe_validation_error
 from app.store.db import session_scope
+from app.store.sql import chunks
 from app.store.tables import GoldenExampleRow, TriageRunRow
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,40 @@ def _window(row: GoldenExampleRow) -> LabelWindow:
         window_end=row.window_end,
         logs=[GoldenLog.model_validate(entry) for entry in row.logs],
     )
+
+
+class WindowHead(BaseModel):
+    """Where an example's window comes from, without its lines."""
+
+    example_id: str
+    source: str
+    namespace: str
+    window_start: str
+    window_end: str
+
+
+def window_heads(engine: Engine, example_ids: Sequence[str]) -> dict[str, WindowHead]:
+    """The heads of these examples' windows by id (unknown ids are left out); their logs are not read."""
+    ids = list(dict.fromkeys(example_ids))
+    heads: dict[str, WindowHead] = {}
+    columns = (
+        GoldenExampleRow.id,
+        GoldenExampleRow.source,
+        GoldenExampleRow.namespace,
+        GoldenExampleRow.window_start,
+        GoldenExampleRow.window_end,
+    )
+    with session_scope(engine) as session:
+        for chunk in chunks(ids):
+            for row in session.execute(select(*columns).where(GoldenExampleRow.id.in_(chunk))):
+                heads[row.id] = WindowHead(
+                    example_id=row.id,
+                    source=row.source,
+                    namespace=row.namespace,
+                    window_start=row.window_start,
+                    window_end=row.window_end,
+                )
+    return heads
 
 
 def label_window(engine: Engine, example_id: str) -> LabelWindow:

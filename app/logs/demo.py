@@ -1115,12 +1115,21 @@ class DemoLogSource:
             duration_s=duration,
         )
 
-    def label_values(self, label: str, start: datetime, end: datetime) -> list[str]:
-        """Values of ``label`` seen in [start, end), sorted."""
+    def label_values(
+        self, label: str, start: datetime, end: datetime, *, query: str | None = None
+    ) -> list[str]:
+        """Values of ``label`` seen in [start, end), sorted; only in streams ``query`` selects, when given."""
         check_label_name(label)
         start_ns, end_ns = query_window_ns(start, end)
+        matchers = parse_selector_and_filters(query).matchers if query is not None else []
         day = self._day()
         window = day.entries[
             bisect.bisect_left(day.all_stamps, start_ns) : bisect.bisect_left(day.all_stamps, end_ns)
         ]
-        return sorted({e.labels[label] for e in window if label in e.labels})
+        return sorted(
+            {
+                e.labels[label]
+                for e in window
+                if label in e.labels and all(m.matches(e.labels) for m in matchers)
+            }
+        )

@@ -4,6 +4,10 @@ The builder emits one shape only::
 
     {namespace="payments", pod="api-7d9f"} | detected_level="error" |= "timeout" != "healthz" |~ "5\\d\\d"
 
+with two variations a filter can ask for: a pod or container matched by prefix (``pod=~"api-.*"``) and
+text matched regardless of case (``|~ "(?i)timeout"`` and ``!~ "(?i)healthz"``), the text quoted so
+that no character of it acts as a regex operator.
+
 The parser reads that shape back (plus the other matcher and filter operators and Go raw strings a
 user may type) so the demo source and the fake Loki can answer it; anything else is refused with
 ``UnsupportedQueryError`` rather than being half-understood.
@@ -16,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal, cast
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.errors import InputError, UnsupportedQueryError
 from app.logs.models import LEVELS, Level, LogEntry, datetime_to_ns
@@ -49,6 +53,8 @@ _LEVEL_ALIASES: dict[str, Level] = {
 
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SHORT_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# The characters Go's regexp.QuoteMeta escapes; a backslash before each is a literal in RE2 and in Python.
+_REGEX_META = re.compile(r"([\\.+*?()|\[\]{}^$])")
 
 
 def query_window_ns(start: datetime, end: datetime, limit: int | None = None) -> tuple[int, int]:
@@ -94,6 +100,11 @@ def escape_logql_string(value: str) -> str:
     return "".join(out)
 
 
+def regex_literal(text: str) -> str:
+    """A regex (RE2 and Python alike) that matches exactly ``text``, as Go's ``regexp.QuoteMeta`` does."""
+    return _REGEX_META.sub(r"\\\1", text)
+
+
 class LogFilter(BaseModel):
     """What the user asked to see: one namespace, optionally narrowed by pod, container, level and text."""
 
@@ -106,6 +117,9 @@ class LogFilter(BaseModel):
     contains: str | None = None
     excludes: str | None = None
     regex: str | None = None
+    pod_prefix: bool = Field(default=False, description="Match pods whose name starts with ``pod``.")
+    container_prefix: bool = Field(default=False, description="Match containers starting with ``container``.")
+    ignore_case: bool = Field(default=False, description="``contains`` and ``excludes`` ignore case.")
 
     @field_validator("namespace", mode="before")
     @classmethod
@@ -155,13 +169,25 @@ class LogFilter(BaseModel):
         return level
 
 
+def _label_matcher(name: str, value: str, prefix: bool) -> str:
+    if prefix:
+        return f"{name}=~{escape_logql_string(regex_literal(value) + '.*')}"
+    return f"{name}={escape_logql_string(value)}"
+
+
+def _text_filter(include: bool, text: str, ignore_case: bool) -> str:
+    if ignore_case:
+        return f"{'|~' if include else '!~'} {escape_logql_string('(?i)' + regex_literal(text))}"
+    return f"{'|=' if include else '!='} {escape_logql_string(text)}"
+
+
 def build_logql(f: LogFilter) -> str:
     """The LogQL log query selecting the lines ``f`` describes."""
     matchers = [f"namespace={escape_logql_string(f.namespace)}"]
     if f.pod is not None:
-        matchers.append(f"pod={escape_logql_string(f.pod)}")
+        matchers.append(_label_matcher("pod", f.pod, f.pod_prefix))
     if f.container is not None:
-        matchers.append(f"container={escape_logql_string(f.container)}")
+        matchers.append(_label_matcher("container", f.container, f.container_prefix))
     parts = ["{" + ", ".join(matchers) + "}"]
     if f.level is not None:
         values = LEVEL_LABEL_VALUES[f.level]
@@ -170,9 +196,9 @@ def build_logql(f: LogFilter) -> str:
         else:
             parts.append(f"| detected_level=~{escape_logql_string('|'.join(values))}")
     if f.contains is not None:
-        parts.append(f"|= {escape_logql_string(f.contains)}")
+        parts.append(_text_filter(True, f.contains, f.ignore_case))
     if f.excludes is not None:
-        parts.append(f"!= {escape_logql_string(f.excludes)}")
+        parts.append(_text_filter(False, f.excludes, f.ignore_case))
     if f.regex is not None:
         parts.append(f"|~ {escape_logql_string(f.regex)}")
     return " ".join(parts)

@@ -365,15 +365,20 @@ class LokiClient:
         start_ns, end_ns = query_window_ns(start, end)
         return self._labels(LABELS_PATH, start_ns, end_ns)
 
-    def label_values(self, label: str, start: datetime, end: datetime) -> list[str]:
-        """Values of ``label`` seen in [start, end), sorted."""
+    def label_values(
+        self, label: str, start: datetime, end: datetime, *, query: str | None = None
+    ) -> list[str]:
+        """Values of ``label`` seen in [start, end), sorted; only in streams ``query`` selects, when given."""
         check_label_name(label)
         start_ns, end_ns = query_window_ns(start, end)
-        return self._labels(f"/loki/api/v1/label/{label}/values", start_ns, end_ns)
+        return self._labels(f"/loki/api/v1/label/{label}/values", start_ns, end_ns, query)
 
-    def _labels(self, path: str, start_ns: int, end_ns: int) -> list[str]:
+    def _labels(self, path: str, start_ns: int, end_ns: int, query: str | None = None) -> list[str]:
         deadline = Deadline(self.deadline_seconds, self._clock)
-        payload, _ = self._fetch_json(path, {"start": str(start_ns), "end": str(end_ns)}, deadline)
+        params = {"start": str(start_ns), "end": str(end_ns)}
+        if query is not None:
+            params["query"] = query  # a stream selector: Loki answers from the streams it selects
+        payload, _ = self._fetch_json(path, params, deadline)
         return parse_labels_response(payload, path)
 
     def ready(self) -> bool:

@@ -199,6 +199,8 @@ class LogSource(Protocol):
         """Lines matching ``query`` in [start, end), up to ``limit``, newest kept, returned oldest first."""
         ...
 
-    def label_values(self, label: str, start: datetime, end: datetime) -> list[str]:
-        """Values of ``label`` seen in [start, end), sorted."""
+    def label_values(
+        self, label: str, start: datetime, end: datetime, *, query: str | None = None
+    ) -> list[str]:
+        """Values of ``label`` seen in [start, end), sorted; only in streams ``query`` selects, when given."""
         ...

@@ -8,6 +8,7 @@ import httpx
 
 from app.config import Settings
 from app.logs.demo import DemoLogSource
+from app.logs.logql import LogFilter, build_logql
 from app.logs.loki import LokiClient
 from app.logs.models import LogSource
 
@@ -22,3 +23,17 @@ def make_log_source(settings: Settings, client: httpx.Client | None = None) -> L
 def list_namespaces(source: LogSource, start: datetime, end: datetime) -> list[str]:
     """Namespaces with logs in [start, end), sorted."""
     return sorted(source.label_values("namespace", start, end))
+
+
+def list_label_values(
+    source: LogSource, label: str, start: datetime, end: datetime, within: LogFilter
+) -> list[str]:
+    """Values of ``label`` in [start, end) among the streams of ``within``'s namespace, pod and container."""
+    selector = LogFilter(
+        namespace=within.namespace,
+        pod=within.pod,
+        container=within.container,
+        pod_prefix=within.pod_prefix,
+        container_prefix=within.container_prefix,
+    )
+    return sorted(source.label_values(label, start, end, query=build_logql(selector)))

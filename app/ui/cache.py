@@ -15,22 +15,27 @@ import pandas as pd
 import streamlit as st
 
 from app import triage as triage_api
+from app import triage_history
 from app.config import Settings, get_settings
 from app.evals.compare import Comparison, RunItems, compare_runs
 from app.evals.metrics import ItemResult
 from app.evals.runner import load_items, load_run_items
+from app.golden import queue as label_queue
 from app.golden.jsonl import load_golden_dir
+from app.golden.queue import LabelWindow
 from app.golden.schema import GoldenExample
 from app.llm.client import ChatMessage, InferenceStats, SamplingParams
 from app.llm.models import ModelConfig, ModelHealth, check_health, find_model
 from app.logs.frame import entries_to_frame
 from app.logs.logql import LogFilter
-from app.logs.models import LogQueryResult
-from app.logs.source import list_namespaces
+from app.logs.models import LogEntry, LogQueryResult
+from app.logs.source import list_label_values, list_namespaces
+from app.logs.stored import StoredWindowSource
 from app.prompts.registry import PromptVersion
 from app.services import Services, build_services
 from app.telemetry.tracing import RECENT_TRACES, SpanRecord
-from app.triage import PreparedPrompt, TriageEvent, TriageRequest
+from app.triage import PreparedPrompt, TriageEvent, TriageRequest, TriageService
+from app.triage_history import RunHead, StoredRun
 
 # Query results are kept for a few minutes: windows are anchored when the user asks for a preview, so
 # a rerun (a filter in the table, a fragment tick) must not ask Loki again.
@@ -72,6 +77,38 @@ def namespaces(start: datetime, end: datetime) -> list[str]:
     return list_namespaces(get_services().log_source, start, end)
 
 
+@st.cache_data(ttl=NAMESPACES_TTL_S, show_spinner=False, max_entries=64)
+def label_values(label: str, start: datetime, end: datetime, within: LogFilter) -> list[str]:
+    """Values of a label (pod, container) among the streams of ``within``'s namespace, pod and container."""
+    return list_label_values(get_services().log_source, label, start, end, within)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False, max_entries=16)
+def golden_window(example_id: str) -> LabelWindow:
+    """A stored golden example's window: namespace, time range and lines."""
+    return label_queue.label_window(get_services().engine, example_id)
+
+
+def _window_entries(window: LabelWindow) -> list[LogEntry]:
+    return [LogEntry(ts_ns=log.ts_ns, labels=log.labels, line=log.line) for log in window.logs]
+
+
+def triage_service(example_id: str | None = None) -> TriageService:
+    """The triage pipeline on the configured log source, or on a stored golden window's lines."""
+    svc = get_services()
+    if example_id is None:
+        return svc.triage
+    window = golden_window(example_id)
+    return TriageService(
+        settings=svc.settings,
+        log_source=StoredWindowSource(_window_entries(window), namespace=window.namespace),
+        models=svc.models,
+        registry=svc.prompts,
+        engine=svc.engine,
+        http_client=svc.http_client,
+    )
+
+
 def models() -> list[ModelConfig]:
     """The configured model endpoints."""
     return get_services().models
@@ -95,15 +132,19 @@ def models_health() -> dict[str, ModelHealth]:
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False, max_entries=16)
-def fetch_logs(log_filter: LogFilter, start: datetime, end: datetime, limit: int) -> LogQueryResult:
-    """The lines of a filter and window, from the log source."""
-    return get_services().triage.fetch_logs(log_filter, start, end, limit)
+def fetch_logs(
+    log_filter: LogFilter, start: datetime, end: datetime, limit: int, example_id: str | None = None
+) -> LogQueryResult:
+    """The lines of a filter and window, from the log source (or from a golden example's window)."""
+    return triage_service(example_id).fetch_logs(log_filter, start, end, limit)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False, max_entries=16)
-def preview_logs(log_filter: LogFilter, start: datetime, end: datetime, limit: int) -> LogPreview:
+def preview_logs(
+    log_filter: LogFilter, start: datetime, end: datetime, limit: int, example_id: str | None = None
+) -> LogPreview:
     """The preview of a filter and window: query, counts and a frame of the lines."""
-    result = fetch_logs(log_filter, start, end, limit)
+    result = fetch_logs(log_filter, start, end, limit, example_id)
     return LogPreview(
         query=result.query,
         source=result.source,
@@ -117,11 +158,17 @@ def preview_logs(log_filter: LogFilter, start: datetime, end: datetime, limit: i
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False, max_entries=16)
 def prepare_prompt(
-    log_filter: LogFilter, start: datetime, end: datetime, limit: int, prompt: str, model_name: str
+    log_filter: LogFilter,
+    start: datetime,
+    end: datetime,
+    limit: int,
+    prompt: str,
+    model_name: str,
+    example_id: str | None = None,
 ) -> PreparedPrompt:
     """The budgeted, rendered prompt for the previewed lines, a prompt version and a model."""
     svc = get_services()
-    result = fetch_logs(log_filter, start, end, limit)
+    result = fetch_logs(log_filter, start, end, limit, example_id)
     return svc.triage.prepare(
         result.entries,
         namespace=log_filter.namespace,
@@ -173,14 +220,26 @@ def probe_latency(model_name: str) -> InferenceStats:
     return stats
 
 
-def triage_stream(request: TriageRequest, cancel: threading.Event) -> Iterator[TriageEvent]:
+def triage_stream(
+    request: TriageRequest, cancel: threading.Event, example_id: str | None = None
+) -> Iterator[TriageEvent]:
     """Run a triage request, yielding its events (called from the run's background thread)."""
-    return get_services().triage.stream(request, cancel)
+    return triage_service(example_id).stream(request, cancel)
 
 
 def queue_for_labeling(run_id: str) -> None:
     """Put a stored triage run into the labeling queue."""
     triage_api.queue_for_labeling(get_services().engine, run_id)
+
+
+def past_runs(limit: int = 100) -> list[RunHead]:
+    """The most recent stored triage runs, newest first."""
+    return triage_history.list_runs(get_services().engine, limit)
+
+
+def past_run(run_id: str) -> StoredRun:
+    """One stored triage run with its result, evidence and logs."""
+    return triage_history.load_run(get_services().engine, run_id)
 
 
 def trace_spans(trace_id: str) -> list[SpanRecord]:

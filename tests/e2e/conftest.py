@@ -18,7 +18,15 @@ from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, expect, s
 from app.logs.demo import generate_demo_entries
 from app.logs.models import LogEntry, datetime_to_ns
 from tests.conftest import require_component
-from tests.e2e.dashboard import CHROMIUM, ROOT, Dashboard, launch_chromium, start_streamlit, stop_streamlit
+from tests.e2e.dashboard import (
+    CHROMIUM,
+    ROOT,
+    AppRuns,
+    Dashboard,
+    launch_chromium,
+    start_streamlit,
+    stop_streamlit,
+)
 from tests.fixtures.fake_loki import FakeLoki
 
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -49,9 +57,10 @@ def browser(chromium: Path) -> Iterator[Browser]:
 
 @dataclass
 class WatchedPage:
-    """A browser page plus everything it did that a test wants to prove did not happen."""
+    """A browser page, its app's script runs, and everything it did that a test wants to prove did not happen."""
 
     page: Page
+    runs: AppRuns
     dialogs: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
@@ -63,7 +72,7 @@ def watched_page(browser: Browser) -> Iterator[WatchedPage]:
     context = browser.new_context(viewport={"width": 1440, "height": 3400})
     page = context.new_page()
     page.set_default_timeout(30_000)
-    watched = WatchedPage(page)
+    watched = WatchedPage(page, AppRuns(page))
 
     def on_dialog(dialog: Dialog) -> None:
         watched.dialogs.append(f"{dialog.type}: {dialog.message}")

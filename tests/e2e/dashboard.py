@@ -1,6 +1,12 @@
-"""Start a Streamlit app as a real server under a path prefix, and launch Debian's Chromium.
+"""Start a Streamlit app as a real server under a path prefix, launch Debian's Chromium, and wait for it.
 
 Used by the e2e fixtures and by ``bench/bench_dashboard.py``.
+
+Waiting: a Streamlit page is redrawn by script runs the browser cannot see start. While a run is under
+way, elements of the previous run stay in the page (marked stale) beside the new ones, so a locator can
+find two "Save" buttons. ``AppRuns`` reads the app's own end-of-run messages from the page's websocket:
+an action that reruns the script is done once a run that started after it has finished and the page
+holds no stale element. Tests wait for that, never for an element to merely exist.
 """
 
 from __future__ import annotations
@@ -9,11 +15,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Browser, Playwright
+from playwright.sync_api import Browser, Page, Playwright, WebSocket, expect
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from tests.fixtures.llama import free_port
 
@@ -31,6 +40,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 STARTUP_TIMEOUT_S = 60
+SETTLE_TIMEOUT_S = 60
+_POLL_MS = 50
 # Variables of the calling process that must not leak into the app it starts.
 _SCRUBBED = ("LOKI_URL", "MODELS_FILE", "DATABASE_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "GRAFANA_URL")
 
@@ -98,3 +109,53 @@ def stop_streamlit(dashboard: Dashboard) -> None:
 def launch_chromium(playwright: Playwright, executable: Path = CHROMIUM) -> Browser:
     """Debian's Chromium, headless, with the flags that keep it quiet and offline."""
     return playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+
+
+class AppRuns:
+    """Counts the script runs a page's app has finished, from the messages on the page's websocket."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.finished = 0
+        page.on("websocket", self._watch)
+
+    def _watch(self, socket: WebSocket) -> None:
+        socket.on("framereceived", self._on_frame)
+
+    def _on_frame(self, payload: bytes | str) -> None:
+        if isinstance(payload, str):
+            return
+        message = ForwardMsg()
+        try:
+            message.ParseFromString(payload)
+        except Exception:  # a frame that is not a ForwardMsg says nothing about runs
+            return
+        # A run cut short for a rerun is followed by that rerun; only a run that got to its end counts.
+        if message.WhichOneof("type") == "script_finished" and (
+            message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN
+        ):
+            self.finished += 1
+
+    def settle(self, after: int | None = None) -> None:
+        """Wait for a run that finished after ``after`` runs (when given), then for a page with no stale part."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while after is not None and self.finished <= after:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no script run finished within {SETTLE_TIMEOUT_S}s of the action")
+            self.page.wait_for_timeout(_POLL_MS)  # lets Playwright deliver the websocket events
+        app = self.page.get_by_test_id("stApp")
+        expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=SETTLE_TIMEOUT_S * 1000)
+        stale = self.page.locator("[data-testid='stElementContainer'][data-stale='true']")
+        expect(stale).to_have_count(0, timeout=SETTLE_TIMEOUT_S * 1000)
+
+    @contextmanager
+    def rerun(self) -> Iterator[None]:
+        """Around an action that reruns the script: wait until that rerun has finished and the page is whole."""
+        before = self.finished
+        yield
+        self.settle(after=before)
+
+    def act(self, action: Callable[[], object]) -> None:
+        """Do ``action`` (a click, a key press) and wait for the rerun it causes."""
+        with self.rerun():
+            action()

@@ -1,7 +1,8 @@
 """The Label page in Chromium: label three windows with evidence lines, then find them in the store and export.
 
 The dashboard runs on its own SQLite store, seeded with three triage runs sent to labeling; the label
-page never calls a model, so the models file points at an address nothing listens on.
+page never calls a model, so the models file points at an address nothing listens on. Every action that
+reruns the app waits for that rerun to finish (``AppRuns``), so no locator meets a half-redrawn page.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from playwright.sync_api import Locator, Page, expect
 from app.golden import labels as golden_labels
 from app.store.db import get_engine
 from tests.e2e.conftest import WatchedPage
-from tests.e2e.dashboard import ROOT, Dashboard, start_streamlit, stop_streamlit
+from tests.e2e.dashboard import ROOT, AppRuns, Dashboard, start_streamlit, stop_streamlit
 from tests.golden.test_labels import add_triage_run
 
 pytestmark = pytest.mark.browser
@@ -28,6 +29,7 @@ LABELER = "erin"
 ROW_HEIGHT_PX = 35
 ROW_MARKER_X_PX = 15
 FIRST_RUN_TIMEOUT_MS = 120_000
+PLAN = ([1], [1, 3], [0, 1])
 
 
 @pytest.fixture(scope="module")
@@ -61,50 +63,61 @@ def evidence_table(page: Page) -> Locator:
     return page.get_by_test_id("stDataFrame").filter(visible=True).first
 
 
-def wait_for_app(page: Page) -> None:
-    """Wait until the script run a widget started has finished (the status widget says Running...)."""
-    expect(page.get_by_role("img", name="Running...")).to_have_count(0)
-
-
-def pick_root_cause(page: Page, cause: str) -> None:
-    """Open the root-cause picker and choose ``cause`` (again if a rerun closed the list under us)."""
+def pick_root_cause(page: Page, runs: AppRuns, cause: str) -> None:
+    """Open the root-cause picker and choose ``cause``."""
     picker = page.get_by_role("combobox", name="Root cause").filter(visible=True).first
-    option = page.get_by_role("option", name=cause, exact=True)
-    for _ in range(3):
-        wait_for_app(page)
-        picker.click()
-        try:
-            expect(option).to_be_visible(timeout=5_000)
-        except AssertionError:
-            continue
-        option.click()
-        break
+    picker.click()
+    runs.act(page.get_by_role("option", name=cause, exact=True).click)
     expect(picker).to_have_value(cause)
 
 
-def select_line(page: Page, index: int) -> None:
-    """Tick the selection box of log line ``index`` and wait for the page to show it as evidence."""
+def tick_row(page: Page, runs: AppRuns, row: int) -> None:
+    """Tick the selection box of the ``row``-th row the table shows."""
     table = evidence_table(page)
     expect(table.locator("canvas").first).to_be_visible()
-    table.click(position={"x": ROW_MARKER_X_PX, "y": ROW_HEIGHT_PX * (index + 1) + ROW_HEIGHT_PX / 2})
-    expect(page.get_by_text(re.compile(rf"^Evidence: .*#{index}\b"))).to_be_visible()
-    wait_for_app(page)
+    runs.act(
+        lambda: table.click(
+            position={"x": ROW_MARKER_X_PX, "y": ROW_HEIGHT_PX * (row + 1) + ROW_HEIGHT_PX / 2}
+        )
+    )
 
 
-def label_current_window(page: Page, lines: list[int], summary: str) -> None:
+def evidence_text(page: Page, lines: list[int]) -> Locator:
+    """The line under the table that lists the chosen evidence."""
+    return page.get_by_text("Evidence: " + ", ".join(f"#{i}" for i in lines), exact=True)
+
+
+def search(page: Page, runs: AppRuns, text: str) -> None:
+    """Type into the table's search box (Enter applies it)."""
+    box = page.get_by_role("textbox", name="Search lines").filter(visible=True).first
+    box.fill(text)
+    runs.act(lambda: box.press("Enter"))
+
+
+def label_current_window(page: Page, runs: AppRuns, lines: list[int], summary: str, *, by_key: bool) -> None:
     """Mark the evidence lines, pick oom_killed and critical, write a summary and save."""
-    for index in lines:
-        select_line(page, index)
-    expect(page.get_by_text("Evidence: " + ", ".join(f"#{i}" for i in lines), exact=True)).to_be_visible()
-    pick_root_cause(page, "oom_killed")
-    wait_for_app(page)
-    page.get_by_test_id("stRadio").filter(visible=True).first.get_by_text("critical", exact=True).click()
-    wait_for_app(page)
+    if lines == [1, 3]:
+        # Line 1 ticked, then found by search among the others: the search keeps what it hides.
+        tick_row(page, runs, 1)
+        search(page, runs, "READY")  # any case finds line 3, the only "ready" line
+        expect(page.get_by_text("1 of 4 lines")).to_be_visible()
+        tick_row(page, runs, 0)
+        search(page, runs, "")
+    else:
+        for index in lines:
+            tick_row(page, runs, index)
+    expect(evidence_text(page, lines)).to_be_visible()
+    pick_root_cause(page, runs, "oom_killed")
+    radio = page.get_by_test_id("stRadio").filter(visible=True).first
+    runs.act(radio.get_by_text("critical", exact=True).click)
     summary_box = page.get_by_role("textbox", name="Summary").filter(visible=True).first
     summary_box.fill(summary)
-    summary_box.press("Tab")  # blur: the text area sends its value before the button is clicked
-    wait_for_app(page)
-    page.get_by_role("button", name="Save and next").click()
+    if by_key:
+        # The shortcut saves from inside the text area, with what was typed there.
+        runs.act(lambda: summary_box.press("Control+Enter"))
+    else:
+        runs.act(lambda: summary_box.press("Tab"))  # blur: the text area sends its value
+        runs.act(page.get_by_role("button", name="Save and next").click)
     expect(page.get_by_text("Saved (revision 1)")).to_be_visible()
 
 
@@ -115,37 +128,49 @@ def test_label_three_windows_in_the_browser(
     screenshots: Path,
 ) -> None:
     data_dir, run_ids = label_store
-    page = watched_page.page
+    engine = get_engine(f"sqlite:///{data_dir / 'logtriage.db'}")
+    page, runs = watched_page.page, watched_page.runs
     # The gateway's auth sets this header; the page takes the labeler's name from it.
     page.set_extra_http_headers({"X-Forwarded-User": LABELER})
     page.goto(f"{label_dashboard.url}label")
     # The first run of a fresh server imports the whole app; allow it time on a busy machine.
     expect(page.get_by_text(f"Labeling as {LABELER} (signed in)")).to_be_visible(timeout=FIRST_RUN_TIMEOUT_MS)
+    runs.settle()
+    assert page.title() == "Label · LogTriage"
 
-    plan = {f"run-{run_id}": lines for run_id, lines in zip(run_ids, ([1], [1, 3], [0, 1]), strict=True)}
-    for count in range(3):
+    # Queue rows and the window header say where a window is from and where it stands, not its id.
+    queue = page.get_by_role("combobox", name="Queue (3 waiting)")
+    expect(queue).to_have_value(
+        re.compile(r"^1\. shop · 2026-03-01 12:00 → 12:05 UTC · from Triage · not labeled yet")
+    )
+    expect(
+        page.get_by_text(re.compile(r"^shop · .* · 4 lines · from Triage · not labeled yet"))
+    ).to_be_visible()
+
+    done = []
+    for count, lines in enumerate(PLAN):
         expect(page.get_by_text(f"Queue ({3 - count} waiting)")).to_be_visible()
-        shown = page.get_by_role("combobox", name=f"Queue ({3 - count} waiting)").input_value()
-        current = next(example_id for example_id in plan if shown.startswith(example_id))
-        label_current_window(page, plan[current], f"window {count}: the JVM was OOM killed")
+        shown = page.get_by_text(re.compile(r"^window run-")).inner_text().removeprefix("window ")
+        label_current_window(page, runs, lines, f"window {count}: the JVM was OOM killed", by_key=count == 1)
         if count == 0:
             page.screenshot(path=str(screenshots / "label-saved.png"))
-        plan_done = plan.pop(current)
-        assert (
-            golden_labels.labels_for(get_engine(f"sqlite:///{data_dir / 'logtriage.db'}"), current)[
-                0
-            ].evidence
-            == plan_done
+        assert golden_labels.labels_for(engine, shown)[0].evidence == lines
+        assert golden_labels.labels_for(engine, shown)[0].summary == f"window {count}: the JVM was OOM killed"
+        done.append(shown)
+        if count < 2:
+            expect(page.get_by_text("The next window is below")).to_be_visible()
+        expect(page.get_by_test_id("stMetric").filter(has_text="Labeled by you")).to_contain_text(
+            str(count + 1)
         )
 
+    expect(page.get_by_text("That was the last window waiting for you")).to_be_visible()
     expect(page.get_by_text("Nothing waits for you")).to_be_visible()
-    engine = get_engine(f"sqlite:///{data_dir / 'logtriage.db'}")
+    assert sorted(done) == sorted(f"run-{run_id}" for run_id in run_ids)
     exported = {example.id: example.label for example in golden_labels.export_examples(engine)}
-    expected = dict(zip([f"run-{run_id}" for run_id in run_ids], ([1], [1, 3], [0, 1]), strict=True))
-    assert {example_id: label.evidence for example_id, label in exported.items()} == expected
     assert {label.labeler for label in exported.values()} == {LABELER}
     assert {label.root_cause for label in exported.values()} == {"oom_killed"}
-    history = [golden_labels.label_history(engine, example_id) for example_id in expected]
+    assert sorted(label.evidence for label in exported.values()) == sorted(PLAN)
+    history = [golden_labels.label_history(engine, example_id) for example_id in done]
     assert [[(entry.labeler, entry.revision) for entry in entries] for entries in history] == [
         [(LABELER, 1)]
     ] * 3

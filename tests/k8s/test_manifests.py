@@ -994,7 +994,15 @@ def test_dockerfile_builds_a_non_root_image_the_pods_can_run() -> None:
     stage_images = re.findall(r"^FROM (\S+) AS \S+$", text, re.MULTILINE)
     assert len(set(stage_images)) == 1, f"build and runtime must share the Python image: {stage_images}"
     assert "uv sync --frozen --no-dev" in text
-    for path in ("app/", "pages/", "prompts/", "golden/", "streamlit_app.py", "pyproject.toml", "uv.lock"):
+    for path in (
+        "app/",
+        "app_pages/",
+        "prompts/",
+        "golden/",
+        "streamlit_app.py",
+        "pyproject.toml",
+        "uv.lock",
+    ):
         assert re.search(rf"^COPY .*{re.escape(path)}", text, re.MULTILINE), (
             f"Dockerfile does not copy {path}"
         )

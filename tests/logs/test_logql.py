@@ -14,6 +14,7 @@ from app.logs.logql import (
     build_logql,
     escape_logql_string,
     parse_selector_and_filters,
+    regex_literal,
 )
 from app.logs.models import LogEntry
 
@@ -203,3 +204,52 @@ def test_parsed_query_filters_like_loki() -> None:
 def test_anything_else_is_refused_as_unsupported(query: str) -> None:
     with pytest.raises(UnsupportedQueryError, match="not supported by the demo source"):
         parse_selector_and_filters(query)
+
+
+# --- case-insensitive text and prefix matching ----------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=non_blank)
+def test_a_regex_literal_matches_exactly_its_text(text: str) -> None:
+    pattern = regex_literal(text)
+    assert re.fullmatch(pattern, text, flags=re.DOTALL)
+    # Only the characters Go's regexp.QuoteMeta escapes are escaped, each with one backslash.
+    assert re.sub(r"\\([\\.+*?()|\[\]{}^$])", r"\1", pattern) == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=non_blank, line=nasty_text)
+def test_ignoring_case_the_query_selects_what_the_table_filter_shows(text: str, line: str) -> None:
+    f = LogFilter(namespace="payments", contains=text, ignore_case=True)
+    parsed = parse_selector_and_filters(build_logql(f))
+    expected = re.search(re.escape(text), line, flags=re.IGNORECASE) is not None
+    assert parsed.matches(_entry(line)) == expected
+    excluded = parse_selector_and_filters(
+        build_logql(LogFilter(namespace="payments", excludes=text, ignore_case=True))
+    )
+    assert excluded.matches(_entry(line)) == (not expected)
+
+
+def test_case_is_ignored_only_when_asked() -> None:
+    loud = LogFilter(namespace="payments", contains="Time.out (x2)", excludes="HEALTHZ", ignore_case=True)
+    assert build_logql(loud) == ('{namespace="payments"} |~ "(?i)Time\\\\.out \\\\(x2\\\\)" !~ "(?i)HEALTHZ"')
+    parsed = parse_selector_and_filters(build_logql(loud))
+    assert parsed.matches(_entry("upstream time.out (X2) after 30s"))
+    assert not parsed.matches(_entry("upstream timeXout (x2)"))  # the dot is a dot
+    assert not parsed.matches(_entry("time.out (x2) on /healthz"))
+    exact = LogFilter(namespace="payments", contains="Timeout")
+    assert build_logql(exact) == '{namespace="payments"} |= "Timeout"'
+
+
+@settings(max_examples=200, deadline=None)
+@given(prefix=non_blank, rest=nasty_text, other=nasty_text)
+def test_a_pod_prefix_selects_exactly_the_pods_that_start_with_it(prefix: str, rest: str, other: str) -> None:
+    f = LogFilter(namespace="payments", pod=prefix, pod_prefix=True, container=prefix, container_prefix=True)
+    parsed = parse_selector_and_filters(build_logql(f))
+    kept = prefix.strip()
+    labels = {"namespace": "payments", "pod": kept + rest, "container": kept}
+    assert parsed.matches(LogEntry(ts_ns=1, labels=labels, line="x"))
+    assert parsed.matches(LogEntry(ts_ns=1, labels={**labels, "pod": other}, line="x")) == other.startswith(
+        kept
+    )

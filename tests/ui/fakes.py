@@ -109,7 +109,7 @@ class FakeWorld:
 
 def page(name: str) -> AppTest:
     """An AppTest of one page file."""
-    return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=30)
+    return AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=30)
 
 
 def assert_no_exception(at: AppTest) -> None:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from app.store.db import session_scope
+from app.config import get_settings
+from app.golden import labels as golden_store
+from app.store.db import get_engine, session_scope
 from app.store.tables import TriageRunRow
 from app.ui import cache, live_run
+from tests.golden.test_store import make_example
 from tests.ui.fakes import (
     GOOD_ANSWER,
     ROOT,
@@ -25,6 +30,7 @@ from tests.ui.fakes import (
 )
 
 RUN_WAIT_S = 30
+TAB_KEY = "triage.tab"
 
 
 def preview(at: AppTest, namespace: str = "payments") -> AppTest:
@@ -44,6 +50,16 @@ def run_to_end(at: AppTest) -> live_run.LiveRun:
     return run
 
 
+def logql(at: AppTest) -> str:
+    """The LogQL the preview shows."""
+    return next(c.value for c in at.code if c.value.startswith("{namespace="))
+
+
+def table(at: AppTest) -> pd.DataFrame:
+    """The preview's table of lines."""
+    return at.dataframe[0].value
+
+
 def test_happy_path_previews_runs_and_queues_for_labeling(world: FakeWorld) -> None:
     at = page("triage").run()
     assert_no_exception(at)
@@ -52,13 +68,15 @@ def test_happy_path_previews_runs_and_queues_for_labeling(world: FakeWorld) -> N
     preview(at)
     assert_no_exception(at)
     assert not at.error, error_texts(at)
-    assert any(c.value == '{namespace="payments"}' for c in at.code)
+    assert logql(at) == '{namespace="payments"}'
     lines = int(metric(at, "Lines").replace(",", ""))
     assert lines > 0
-    table = at.dataframe[0].value
-    assert len(table) == lines
-    assert {"time", "pod", "container", "level", "line"} <= set(table.columns)
-    assert any("lines kept" in i.value and "tokens" in i.value for i in at.info)
+    assert len(table(at)) == lines
+    assert {"time", "pod", "container", "level", "line"} <= set(table(at).columns)
+    # The budget line is the report's own summary, with the room the model's context leaves.
+    budget = next(i.value for i in at.info if i.value.startswith("Budget: "))
+    assert "lines kept" in budget
+    assert "log tokens in the model" in budget
 
     run = run_to_end(at)
     assert_no_exception(at)
@@ -70,34 +88,113 @@ def test_happy_path_previews_runs_and_queues_for_labeling(world: FakeWorld) -> N
     # The summary is shown as text: its Markdown and HTML stay literal.
     assert GOOD_ANSWER["summary"] in [t.value for t in at.text]
     # The cited lines are marked in the preview table.
-    marked = at.dataframe[0].value
-    assert set(marked["evidence"].dropna()) == {1, 2}
-    assert metric(at, "Time to first token") != "—"
-    assert metric(at, "Elapsed") != "—"
+    assert set(table(at)["evidence"].dropna()) == {1, 2}
+    assert re.fullmatch(r"[\d.]+ (ms|s)", metric(at, "Time to first token"))
+    assert re.fullmatch(r"[\d.]+ (ms|s)", metric(at, "Elapsed"))
     # The trace was recorded by the real tracer and is drawn.
     assert run.result.trace_id
     assert any(c.value == run.result.trace_id for c in at.code)
     assert cache.trace_spans(run.result.trace_id)
     assert len(world.chat_requests) == 1
 
-    at.button(key="triage.queue").click().run()
+    at.button(key="triage.result.queue").click().run()
     assert_no_exception(at)
     with session_scope(cache.get_services().engine) as session:
         row = session.scalars(select(TriageRunRow).where(TriageRunRow.id == run.result.run_id)).one()
         assert row.queued_for_labeling
-    assert at.button(key="triage.queue").disabled
+    assert at.button(key="triage.result.queue").disabled
+    # The toast and the page both lead to the Label page.
+    assert any("[Open Label](/label)" in toast.value for toast in at.toast)
+    assert any("](/label)" in m.value for m in at.markdown)
+
+
+def test_tokens_per_second_is_a_dash_when_the_answer_came_in_one_burst(world: FakeWorld) -> None:
+    # The fake sends every chunk at once: a rate over microseconds would read 100,000 tokens/s.
+    at = preview(page("triage").run())
+    run = run_to_end(at)
+    assert run.result is not None
+    assert run.result.status == "ok"
+    assert metric(at, "Tokens/s") == "—"
+    assert metric(at, "Tokens") != "—"
+
+
+def test_tokens_per_second_is_the_decode_speed_when_tokens_come_one_by_one(world: FakeWorld) -> None:
+    # One chunk per 0.2 s at best, so the decode speed cannot be above 5 tokens/s.
+    world.model = "slow"
+    at = preview(page("triage").run())
+    run = run_to_end(at)
+    assert run.result is not None
+    rate = float(metric(at, "Tokens/s"))
+    assert 0 < rate <= 5.5
+    assert run.tokens_per_s is not None
+    assert 0 < run.tokens_per_s <= 5.5
 
 
 def test_level_and_text_filters_narrow_the_table_without_a_new_query(world: FakeWorld) -> None:
     at = preview(page("triage").run())
-    total = len(at.dataframe[0].value)
+    total = len(table(at))
     at.multiselect(key="triage.logs.levels").select("error").run()
-    errors = at.dataframe[0].value
+    errors = table(at)
     assert 0 < len(errors) < total
     assert set(errors["level"]) == {"error"}
     at.text_input(key="triage.logs.text").input("zzz-not-in-any-line").run()
-    assert len(at.dataframe[0].value) == 0
+    assert len(table(at)) == 0
     assert_no_exception(at)
+
+
+def test_line_contains_ignores_case_like_the_table_filter(world: FakeWorld) -> None:
+    at = preview(page("triage").run())
+    line = next(text for text in table(at)["line"] if re.search(r"[a-z]{6,}", text))
+    word = re.search(r"[a-z]{6,}", line)
+    assert word is not None
+    shouting = word.group().upper()
+    at.text_input(key="triage.contains").input(shouting)
+    at.button(key="triage.preview_button").click().run()
+    assert logql(at) == f'{{namespace="payments"}} |~ "(?i){shouting}"'
+    found = table(at)["line"]
+    assert line in set(found)
+    assert all(shouting.lower() in text.lower() for text in found)
+    # The table's own filter agrees with the query.
+    at.text_input(key="triage.logs.text").input(shouting).run()
+    assert len(table(at)) == len(found)
+
+    at.checkbox(key="triage.match_case").check()
+    at.button(key="triage.preview_button").click().run()
+    assert logql(at) == f'{{namespace="payments"}} |= "{shouting}"'
+    assert metric(at, "Lines") == f"{sum(shouting in text for text in found):,}"
+
+
+def test_pod_and_container_offer_the_values_seen_and_typed_text_is_a_prefix(world: FakeWorld) -> None:
+    at = page("triage").run()
+    assert at.selectbox(key="triage.pod").options == []  # no namespace, nothing to offer
+    at.selectbox(key="triage.namespace").select("payments").run()
+    pods = at.selectbox(key="triage.pod").options
+    assert len(pods) >= 2
+
+    at.selectbox(key="triage.pod").select(pods[0]).run()
+    containers = at.selectbox(key="triage.container").options
+    assert containers  # only the chosen pod's containers
+    at.button(key="triage.preview_button").click().run()
+    assert logql(at) == f'{{namespace="payments", pod="{pods[0]}"}}'
+    assert set(table(at)["pod"]) == {pods[0]}
+    assert set(table(at)["container"]) <= set(containers)
+
+    # Text typed into the box that is no pod's whole name matches every pod starting with it.
+    prefix = pods[0].split("-")[0] + "-"
+    typed = page("triage")
+    typed.session_state["triage.namespace"] = "payments"
+    typed.session_state["triage.pod"] = prefix
+    typed.run()
+    assert "every pod starting with this text" in [c.value for c in typed.caption]
+    typed.button(key="triage.preview_button").click().run()
+    assert logql(typed) == f'{{namespace="payments", pod=~"{prefix}.*"}}'
+    assert all(pod.startswith(prefix) for pod in table(typed)["pod"])
+    assert len(set(table(typed)["pod"])) >= 2
+
+    # Another namespace starts without the pod and container of the last one.
+    at.selectbox(key="triage.namespace").select("checkout").run()
+    assert at.selectbox(key="triage.pod").value is None
+    assert at.selectbox(key="triage.container").value is None
 
 
 @pytest.mark.parametrize(
@@ -118,7 +215,7 @@ def test_model_failures_are_readable_messages(world: FakeWorld, mode: str, title
     errors = error_texts(at)
     assert any(title in e and phrase in e for e in errors), errors
     # The rest of the page still works: the preview table is there.
-    assert len(at.dataframe[0].value) > 0
+    assert len(table(at)) > 0
 
 
 def test_model_down_shows_in_the_model_picker(world: FakeWorld) -> None:
@@ -152,11 +249,16 @@ def test_loki_failures_are_readable_messages(
     assert at.button(key="triage.run").disabled
 
 
-def test_cancel_stops_a_running_triage(world: FakeWorld) -> None:
+def test_cancel_keeps_what_the_run_got_to(world: FakeWorld) -> None:
     at = preview(page("triage").run())
     world.model = "slow"
     at.button(key="triage.run").click().run()
     run = at.session_state[live_run.STATE_KEY]
+    # The readout and Cancel are pinned to the foot of the window while the run works.
+    assert any(c.value.startswith("Working: ") for c in at.caption)
+    while run.tokens < 3 and run.thread.is_alive():
+        run.thread.join(0.1)
+        run.drain()
     cancel = [b for b in at.button if b.key and b.key.startswith("live_run.cancel.")]
     assert cancel, [b.key for b in at.button]
     cancel[0].click().run()
@@ -166,6 +268,11 @@ def test_cancel_stops_a_running_triage(world: FakeWorld) -> None:
     assert run.result is not None
     assert run.result.status == "cancelled"
     assert any(w.value == "The run was cancelled." for w in at.warning)
+    # Its partial figures stay on screen: tokens so far, time to first token, elapsed.
+    assert "How far the run got before it stopped" in [c.value for c in at.caption]
+    assert int(metric(at, "Tokens")) >= 3
+    assert metric(at, "Time to first token") != "—"
+    assert metric(at, "Elapsed") != "—"
 
 
 def test_an_empty_namespace_is_an_input_error(world: FakeWorld) -> None:
@@ -196,11 +303,110 @@ def test_no_grafana_links_without_grafana_url(world: FakeWorld) -> None:
     assert not at.get("link_button")
 
 
+def test_past_runs_open_with_their_result_evidence_and_lines(world: FakeWorld) -> None:
+    at = page("triage").run()
+    at.session_state[TAB_KEY] = "Past runs"
+    at.run()
+    assert any("No triage runs yet" in i.value for i in at.info)
+
+    at.session_state[TAB_KEY] = "New triage"
+    preview(at.run())
+    run = run_to_end(at)
+    assert run.result is not None
+    at.session_state[TAB_KEY] = "Past runs"
+    at.run()
+    assert_no_exception(at)
+    runs = at.dataframe[0].value
+    assert runs["namespace"].tolist() == ["payments"]
+    assert runs["status"].tolist() == ["ok"]
+    assert runs["root cause"].tolist() == ["dependency_unavailable"]
+    assert re.fullmatch(r"[\d.]+ (ms|s)", runs["took"].iloc[0])
+
+    at.session_state["triage.opened_run"] = run.result.run_id
+    at.run()
+    assert_no_exception(at)
+    assert metric(at, "Root cause") == "dependency_unavailable"
+    assert GOOD_ANSWER["summary"] in [t.value for t in at.text]
+    lines = next(frame.value for frame in at.dataframe if "evidence" in frame.value)
+    assert len(lines) == run.result.log_lines
+    assert set(lines["evidence"].dropna()) == {1, 2}
+    assert any(c.value == run.result.trace_id for c in at.code)
+
+
+def test_a_link_to_a_past_run_opens_it(world: FakeWorld) -> None:
+    at = preview(page("triage").run())
+    run = run_to_end(at)
+    assert run.result is not None
+    opened = page("triage")
+    opened.query_params["run"] = run.result.run_id
+    opened.run()
+    assert_no_exception(opened)
+    assert metric(opened, "Root cause") == "dependency_unavailable"
+    assert any(t.value.startswith("payments · ") for t in opened.text)
+
+
+def test_a_golden_example_link_previews_that_window_and_triages_it(world: FakeWorld) -> None:
+    engine = get_engine(get_settings().resolved_database_url)
+    example = make_example("syn-oom-7")
+    golden_store.import_examples(engine, [example])
+    at = page("triage")
+    at.query_params["example"] = "syn-oom-7"
+    at.run()
+    assert_no_exception(at)
+    assert not at.error, error_texts(at)
+    assert metric(at, "Source") == "golden"
+    assert metric(at, "Lines") == str(len(example.logs))
+    assert table(at)["line"].tolist() == [log.line for log in example.logs]
+    assert any(t.value.startswith("shop · golden example syn-oom-7, 2026-03-01 12:00") for t in at.text)
+
+    run = run_to_end(at)
+    assert run.result is not None
+    assert run.result.status == "ok"
+    prompt = world.chat_requests[-1]["messages"][-1]["content"]
+    assert all(log.line in prompt for log in example.logs)
+    with session_scope(engine) as session:
+        row = session.get(TriageRunRow, run.result.run_id)
+        assert row is not None
+        assert (row.source, row.namespace, row.log_lines) == ("golden", "shop", len(example.logs))
+    # The window is in the golden set already: nothing to send to labeling.
+    assert not [b for b in at.button if b.key == "triage.result.queue"]
+
+    at.button(key="triage.unlink").click().run()
+    assert not any(t.value.startswith("shop · golden example") for t in at.text)
+
+
+def test_a_link_to_a_window_of_the_log_source_previews_it(world: FakeWorld) -> None:
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = end - timedelta(minutes=30)
+    at = page("triage")
+    at.query_params.update({"namespace": "payments", "start": start.isoformat(), "end": end.isoformat()})
+    at.run()
+    assert_no_exception(at)
+    assert logql(at) == '{namespace="payments"}'
+    assert at.selectbox(key="triage.namespace").value == "payments"
+    assert at.segmented_control(key="triage.range.preset").value == "Custom"
+    assert int(metric(at, "Lines").replace(",", "")) > 0
+    stamps = table(at)["time"]
+    assert stamps.min() >= start
+    assert stamps.max() < end
+
+
+def test_a_link_to_an_unknown_example_is_one_clear_line(world: FakeWorld) -> None:
+    at = page("triage")
+    at.query_params["example"] = "no-such-example"
+    at.run()
+    assert_no_exception(at)
+    assert any("no golden example 'no-such-example'" in e for e in error_texts(at)), error_texts(at)
+    # The page still works for a new preview.
+    preview(at)
+    assert int(metric(at, "Lines").replace(",", "")) > 0
+
+
 def test_the_router_opens_triage_and_lists_the_pages_that_exist(world: FakeWorld) -> None:
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30).run()
     assert_no_exception(at)
     assert at.title[0].value == "Triage"
-    at.switch_page("pages/prompts.py").run()
+    at.switch_page("app_pages/prompts.py").run()
     assert_no_exception(at)
     assert at.title[0].value == "Prompts"
 

@@ -13,6 +13,7 @@ NEXT_KEY = "label.next"
 SAVED_KEY = "label.saved"
 SETTLE_KEY = "adjudicate.item"
 SETTLED_KEY = "adjudicate.saved"
+SAVE_SHORTCUT = "Ctrl+Enter"
 
 
 def choose_item(queue: list[QueueItem]) -> QueueItem:
@@ -24,29 +25,53 @@ def choose_item(queue: list[QueueItem]) -> QueueItem:
     elif st.session_state.get(ITEM_KEY) not in ids:
         st.session_state.pop(ITEM_KEY, None)
     by_id = {item.window.example_id: item for item in queue}
+    position = {example_id: number for number, example_id in enumerate(ids, start=1)}
     chosen = st.selectbox(
         f"Queue ({len(queue)} waiting)",
         ids,
         key=ITEM_KEY,
-        format_func=lambda example_id: f"{example_id} · {labeling.REASONS[by_id[example_id].reason]}",
+        # Numbered: two windows can read alike, and the picker must tell every option apart.
+        format_func=lambda example_id: f"{position[example_id]}. {labeling.queue_entry(by_id[example_id])}",
     )
     return by_id[chosen or ids[0]]
+
+
+def progress_section(labeler: str, waiting: int) -> None:
+    """What this labeler has done, and what waits."""
+    with components.error_boundary("counting your labels"):
+        done = labeling.progress(labeler)
+        cols = st.columns(4)
+        cols[0].metric("Labeled by you", f"{done.labeled:,}")
+        cols[1].metric("Today", f"{done.today:,}")
+        cols[2].metric("Adjudicated by you", f"{done.adjudicated:,}")
+        more = "+" if waiting >= labeling.QUEUE_LIMIT else ""
+        cols[3].metric("Waiting for you", f"{waiting:,}{more}")
+
+
+def suggestion_section(item: QueueItem, keys: dict[str, str]) -> None:
+    """The model's answer, the button that copies it, and what is left to do after copying."""
+    if item.suggestion is None:
+        return
+    labeling.suggestion_panel(item.suggestion)
+    st.button(
+        "Start from the model's answer",
+        icon=":material/content_copy:",
+        key=f"label.{item.window.example_id}.use",
+        on_click=labeling.use_suggestion,
+        args=(item.suggestion, keys),
+    )
+    note = st.session_state.get(labeling.copied_note_key(keys))
+    if note:
+        st.info(components.literal(note), icon=":material/content_copy:")
 
 
 def label_form(item: QueueItem, labeler: str, next_id: str | None) -> None:
     """The window's lines with selectable evidence, what others said (unless blind), the pickers, save."""
     window = item.window
     keys = labeling.widget_keys("label", window.example_id)
-    st.text(labeling.window_caption(window))
-    if item.suggestion is not None:
-        labeling.suggestion_panel(item.suggestion)
-        st.button(
-            "Start from the model's answer",
-            icon=":material/content_copy:",
-            key=f"label.{window.example_id}.use",
-            on_click=labeling.use_suggestion,
-            args=(item.suggestion, keys),
-        )
+    st.text(labeling.window_caption(window, labeling.window_state(item)))
+    st.text(f"window {window.example_id}")
+    suggestion_section(item, keys)
     if item.other_labels:
         st.caption("Other labelers")
         labeling.labels_table(item.other_labels)
@@ -60,7 +85,17 @@ def label_form(item: QueueItem, labeler: str, next_id: str | None) -> None:
     st.caption("Select the lines that prove the root cause (the boxes left of each row).")
     marked = item.suggestion.evidence if item.suggestion is not None else []
     chosen = labeling.label_inputs(window.logs, keys, marked=marked)
-    if st.button("Save and next", type="primary", icon=":material/save:", key="label.save"):
+    save_col, hint_col = st.columns([1, 3], vertical_alignment="center")
+    missing = labeling.missing_for_save(chosen)
+    hint_col.caption(("To save: " + "; ".join(missing) + ".") if missing else "Ready to save.")
+    if save_col.button(
+        "Save and next",
+        type="primary",
+        icon=":material/save:",
+        key="label.save",
+        shortcut=SAVE_SHORTCUT,
+        help=f"Save this label and open the next window ({SAVE_SHORTCUT}, also while typing)",
+    ):
         with components.error_boundary("saving the label"):
             record = labeling.save_label(
                 window.example_id,
@@ -76,6 +111,17 @@ def label_form(item: QueueItem, labeler: str, next_id: str | None) -> None:
             st.rerun()
 
 
+def saved_notice(revision: int, queue: list[QueueItem]) -> None:
+    """Say the label was saved, and whether another window waits below."""
+    if queue:
+        st.success(f"Saved (revision {revision}). The next window is below.", icon=":material/check_circle:")
+    else:
+        st.success(
+            f"Saved (revision {revision}). That was the last window waiting for you.",
+            icon=":material/check_circle:",
+        )
+
+
 def label_tab(labeler: str | None) -> None:
     """The queue and the window being labeled."""
     blind = st.toggle(
@@ -85,13 +131,14 @@ def label_tab(labeler: str | None) -> None:
         help="Hide the model's answer and other people's labels, so they cannot sway your judgement.",
     )
     saved = st.session_state.pop(SAVED_KEY, None)
-    if saved is not None:
-        st.success(f"Saved (revision {saved}). The next window is below.", icon=":material/check_circle:")
     if labeler is None:
         st.info("Enter your name above to see your labeling queue.", icon=":material/badge:")
         return
     with components.error_boundary("loading the labeling queue"):
         queue = labeling.labeling_queue(labeler, blind=blind)
+        if saved is not None:
+            saved_notice(saved, queue)
+        progress_section(labeler, len(queue))
         if not queue:
             st.success(
                 "Nothing waits for you: every window is labeled or settled.", icon=":material/done_all:"
@@ -159,27 +206,26 @@ def adjudication_section(adjudicator: str | None) -> None:
         if not open_disputes:
             st.info("No disagreements to adjudicate.", icon=":material/handshake:")
             return
-        st.dataframe(
-            [
-                {
-                    "window": d.example_id,
-                    "votes": "; ".join(f"{who}: {cause}" for who, cause in d.votes.items()),
-                }
-                for d in open_disputes
-            ],
-            hide_index=True,
-        )
-        ids = [d.example_id for d in open_disputes]
-        if st.session_state.get(SETTLE_KEY) not in ids:
+        heads = labeling.window_heads([d.example_id for d in open_disputes])
+        st.dataframe(labeling.dispute_rows(open_disputes, heads), hide_index=True)
+        by_id = {d.example_id: d for d in open_disputes}
+        position = {example_id: number for number, example_id in enumerate(by_id, start=1)}
+        if st.session_state.get(SETTLE_KEY) not in by_id:
             st.session_state.pop(SETTLE_KEY, None)
-        example_id = st.selectbox("Window to adjudicate", ids, key=SETTLE_KEY)
+        example_id = st.selectbox(
+            "Window to adjudicate",
+            list(by_id),
+            key=SETTLE_KEY,
+            format_func=lambda chosen: f"{position[chosen]}. {labeling.dispute_entry(by_id[chosen], heads)}",
+        )
         if example_id is None:
             return
         labels = labeling.labels_for(example_id)
         window = labeling.label_window(example_id)
         keys = labeling.widget_keys("adjudicate", example_id)
         with st.container(border=True):
-            st.text(labeling.window_caption(window))
+            st.text(labeling.window_caption(window, f"disputed by {len(labels)} labelers"))
+            st.text(f"window {example_id}")
             labeling.labels_table(labels)
             cited = sorted({index for label in labels for index in label.evidence})
             chosen = labeling.label_inputs(window.logs, keys, default=cited)
