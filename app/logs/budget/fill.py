@@ -57,6 +57,7 @@ def _cost_text(window: Window, group: Group, text: str, width_number: int) -> st
         text,
         group.repeats,
         len(group.pods),
+        group.variants,
     )
 
 
@@ -163,7 +164,7 @@ def _number(window: Window, chosen: list[Chosen], counter: TokenCounter) -> Fill
 def _render(line: CompressedLine) -> str:
     return render_parts(
         line.number, line.ts_ns, line.last_ts_ns, line.origin_ns, line.source, line.level, line.text,
-        line.repeats, line.pod_count,
+        line.repeats, line.pod_count, line.variants,
     )  # fmt: skip
 
 
@@ -181,6 +182,7 @@ def _line(window: Window, group: Group, text: str, number: int) -> CompressedLin
         text=text,
         count=len(group.indices),
         repeats=group.repeats,
+        variants=group.variants,
         template_id=group.template_id,
         source_indices=sorted(group.indices),
         source=window.names.source(entry),

@@ -173,7 +173,7 @@ def group_forms(window: Window, group: Group, max_line_chars: int) -> list[str]:
     head = group.heads[0]
     level = group.level
     text = compact_text(entries[head].line, level, names.rewrite)
-    if group.repeats > 1:
+    if group.repeats > 1 and group.variants == 1:
         ranged = _ranges_from_raw(text, [entries[other].line for other in group.heads])
         if ranged is None:
             # Compaction changed a value (a renamed pod): compare the compact texts themselves.

@@ -45,6 +45,7 @@ _HEADER = re.compile(
 )
 # A header-less line this soon after a multi-line record of the same stream still belongs to it.
 _BURST_GAP_NS = 10_000_000
+_BRACKETED_TOKEN = re.compile(r"\[\s*[\w.$@:/#-]*\s*\]")
 _REPLICA_SUFFIX = re.compile(rf"-[{POD_CHARS}]{{5}}$")
 _MASK_POD = re.compile(rf"-[{POD_CHARS}]{{6,10}}-[{POD_CHARS}]{{5}}(?![\w-])|-(?=[{POD_CHARS}]*\d)[{POD_CHARS}]{{5}}(?![\w-])")
 # One pass over hex-ish runs that contain a digit masks numbers, ids, hashes, addresses and times alike.
@@ -94,6 +95,12 @@ def mask(line: str) -> str:
     return _MASK_NUMBER.sub("#", line)
 
 
+def message_key(masked: str) -> str:
+    """What groups a masked line: bracketed single tokens (thread names, pids, module tags) are
+    annotations of who wrote the line, not of what it says, so they do not split a group."""
+    return _BRACKETED_TOKEN.sub("[]", masked) if "[" in masked else masked
+
+
 def http_status_class(line: str) -> str:
     """'5' or '4' for a line reporting an HTTP 5xx or 4xx status, else ''."""
     match = _HTTP_STATUS.search(line)
@@ -120,6 +127,7 @@ class Group:
     template_id: int = 0
     record_lines: int = 1
     stated: bool = False
+    variants: int = 1
 
     @property
     def repeats(self) -> int:
@@ -149,6 +157,9 @@ def _new_miner() -> TemplateMiner:
     config = TemplateMinerConfig()
     config.profiling_enabled = False
     config.parametrize_numeric_tokens = True
+    # Lines of one format share their header (time, level, thread, logger); at drain's default
+    # similarity of 0.4 that alone would make different messages one template.
+    config.drain_sim_th = 0.7
     return TemplateMiner(config=config)  # no persistence handler: state lives in memory only
 
 
@@ -209,6 +220,34 @@ def _judge_level(line: str, masked: str, labels: dict[str, str], klog: bool) -> 
     return detect_level(masked, labels), False
 
 
+def _merge_variants(groups: list[Group], streams: dict[int, tuple[str, str, str]]) -> list[Group]:
+    """Merge warn-or-worse one-line groups of one template and source into their earliest group.
+
+    The same failure logged from different threads or call sites differs in a token or two; shown
+    once with the number of variants, it costs one line instead of many.
+    """
+    merged: list[Group] = []
+    first_of: dict[tuple[str, str, str, Level, str, int], Group] = {}
+    for group in sorted(groups, key=lambda g: (g.first_ts, g.heads[0])):
+        if SEVERITY_RANK[group.level] < 2 or group.record_lines > 1:
+            merged.append(group)
+            continue
+        namespace, stream, container = streams[group.heads[0]]
+        key = (namespace, _REPLICA_SUFFIX.sub("", stream), container, group.level, group.status, group.template_id)
+        first = first_of.get(key)
+        if first is None:
+            first_of[key] = group
+            merged.append(group)
+            continue
+        first.heads = sorted(first.heads + group.heads)
+        first.indices.extend(group.indices)
+        first.pods.update(group.pods)
+        first.first_ts = min(first.first_ts, group.first_ts)
+        first.last_ts = max(first.last_ts, group.last_ts)
+        first.variants += group.variants
+    return merged
+
+
 def build_window(entries: Sequence[LogEntry]) -> Window:
     """Join records, collapse them into groups and mine templates."""
     order = sorted(range(len(entries)), key=lambda i: (entries[i].ts_ns, i))
@@ -249,7 +288,7 @@ def build_window(entries: Sequence[LogEntry]) -> Window:
             levels[i] = line_level
             if SEVERITY_RANK[line_level] > SEVERITY_RANK[level] or (level == "unknown" and line_level != "unknown"):
                 level = line_level
-            parts.append(masked)
+            parts.append(message_key(masked))
         entry = entries[head]
         masked_record = "\n".join(parts)
         status = http_status_class(entry.line)
@@ -279,10 +318,11 @@ def build_window(entries: Sequence[LogEntry]) -> Window:
     template_records: dict[int, int] = {}
     for group in groups.values():
         template_records[group.template_id] = template_records.get(group.template_id, 0) + group.repeats
+    merged = _merge_variants(list(groups.values()), {head: key for head, key in streams.items()})
     times = [entries[i].ts_ns for i in order[:1] + order[-1:]]
     return Window(
         entries=entries,
-        groups=list(groups.values()),
+        groups=merged,
         records=records,
         levels=levels,
         names=names,

@@ -40,6 +40,7 @@ class CompressedLine(BaseModel):
     )
     count: int = Field(description="How many input entries this line stands for.")
     repeats: int = Field(default=1, description="How many records (a line, or a line and its trace) it stands for.")
+    variants: int = Field(default=1, description="Distinct wordings among those records (1: all alike but numbers).")
     template_id: int | None = Field(description="drain3 template (cluster) id of the line.")
     source_indices: list[int] = Field(description="Indices into the input entries, ascending.")
     source: str = Field(default="", description="The short name shown for where the line came from.")
@@ -126,6 +127,7 @@ def render_parts(
     text: str,
     repeats: int,
     pod_count: int,
+    variants: int = 1,
 ) -> str:
     """The prompt form from its parts; shared by output lines and cost estimates."""
     head, _, rest = text.partition("\n")
@@ -137,6 +139,8 @@ def render_parts(
     parts.append(head)
     if repeats > 1:
         times = f"x{repeats} on {pod_count} pods" if pod_count > 1 else f"x{repeats}"
+        if variants > 1:
+            times += f" in {variants} variants"
         last = relative_time(last_ts_ns, origin_ns)
         parts.append(f"({times} until {last})" if last_ts_ns // 1_000_000_000 != ts_ns // 1_000_000_000 else f"({times})")
     line = " ".join(parts)
@@ -160,4 +164,5 @@ def render_line(line: CompressedLine) -> str:
         line.text,
         line.repeats,
         line.pod_count,
+        line.variants,
     )

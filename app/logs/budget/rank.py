@@ -22,11 +22,12 @@ from app.logs.budget.groups import SEVERITY_RANK, Group, Window
 # Failure words, matched on words split at case changes ('NodeHasInsufficientMemory' -> node, has,
 # insufficient, memory) so Kubernetes reasons read like prose. Set lookups keep this fast on long lines.
 _FAILURE_WORDS = frozenset(
-    "refused timeout timedout denied forbidden unauthorized unauthorised cannot unable error errors exception "
+    "refused timeout timedout denied forbidden unauthorized unauthorised cannot unable exception "
     "panic fatal killed unhealthy invalid missing expired reset unreachable unavailable exceeded insufficient "
     "pressure shutdown rejected exhausted nxdomain servfail handshake required undefined unknown unrecognized "
     "unexpected illegal malformed oom backoff crashloopbackoff notready".split()
 )
+_GENERIC_FAILURE_WORDS = frozenset({"error", "errors"})
 _FAILURE_STEMS = ("fail", "evict", "crashloop", "terminat", "abort", "corrupt", "mismatch", "violat", "oom", "sigkill", "sigsegv", "sigterm", "sigabrt")
 _FAILURE_PHRASES = (
     "timed out", "time out", "deadline exceeded", "could not", "couldn't", "can't", "out of memory",
@@ -56,12 +57,15 @@ _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _CUE_CHARS = 2000
 
 
-def cues(text: str) -> tuple[bool, bool, bool]:
-    """Whether ``text`` speaks of a failure, of a severe failure, and of a change of state."""
+def cues(text: str) -> tuple[int, bool, bool]:
+    """How ``text`` speaks of a failure (0: not, 1: only the word 'error', as logger and metric names
+    use it, 2: in other words), whether of a severe one, and whether of a change of state."""
     text = text[:_CUE_CHARS]
     lowered = text.lower()
     words = {word.lower() for word in _WORDS.findall(text)}
-    failure = not words.isdisjoint(_FAILURE_WORDS) or _FAILURE_TEXT.search(lowered) is not None
+    failure = 2 if not words.isdisjoint(_FAILURE_WORDS) or _FAILURE_TEXT.search(lowered) is not None else 0
+    if not failure and not words.isdisjoint(_GENERIC_FAILURE_WORDS):
+        failure = 1
     severe = not words.isdisjoint(_SEVERE_WORDS) or _SEVERE_TEXT.search(lowered) is not None
     change = not words.isdisjoint(_CHANGE_WORDS)
     return failure, severe, change
@@ -73,13 +77,13 @@ _PRECURSORS = 3
 # A template is uncommon when it holds at most this many records, or this share of the window's.
 _UNCOMMON_RECORDS = 3
 _UNCOMMON_SHARE = 0.005
-# How far below the failure it precedes a precursor ranks.
-_PRECURSOR_GAP = 2.0
+# A precursor ranks like a warning line: below lines that say themselves that something failed.
+_PRECURSOR_BASE = 3.0
 # A steady process with n occurrences leaves the first ``x`` of the window empty with chance (1-x)^n.
 _ONSET_CHANCE = 0.05
 
 
-def salience(group: Group, text: str, found: tuple[bool, bool, bool]) -> float:
+def salience(group: Group, text: str, found: tuple[int, bool, bool]) -> float:
     """0-4: how strongly the group's level and text (whose ``cues`` are ``found``) say something failed.
 
     A level the line states (a level field, a leading level word) counts in full; what the words say
@@ -94,8 +98,8 @@ def salience(group: Group, text: str, found: tuple[bool, bool, bool]) -> float:
     if group.status == "5" or severe or _EXCEPTION.search(text[:_CUE_CHARS]):
         score = max(score, 2.5 if informational else 3.0)
     if failure:
-        score = max(score, 1.5 if informational else 2.0)
-        if informational and change:
+        score = max(score, 1.5 if informational and failure == 1 else 2.0)
+        if informational and failure == 2 and change:
             # A state that changed to a bad one: 'status is now: NodeHasInsufficientMemory'.
             score = max(score, 2.5)
     if group.status == "4":
@@ -150,7 +154,7 @@ def score_groups(window: Window) -> dict[int, float]:
         by_template.setdefault(group.template_id, []).append(position)
     for members in by_template.values():
         if len(members) > 1:
-            members.sort(key=lambda position: -scores[position])
+            members.sort(key=lambda position: (-scores[position], window.groups[position].first_ts))
             for turn, position in enumerate(members[1:], start=1):
                 scores[position] -= min(turn, 4)
     return dict(enumerate(scores))
@@ -166,7 +170,7 @@ def _add_precursors(
 ) -> None:
     """Raise the few uncommon records written just before each new failure began, by any stream (a
     scaled-down deployment, a config reload, the line before a crash): causes often sit there, logged
-    by someone other than the symptom. They rank just below the failure they precede."""
+    by someone other than the symptom. They rank like warnings, below the failure they precede."""
     entries = window.entries
     heads = list(window.streams)  # in time order
     position_of = {head: n for n, head in enumerate(heads)}
@@ -175,17 +179,17 @@ def _add_precursors(
         if not onsets[position]:
             continue
         onset = group.heads[0]
-        at = position_of[onset]
-        found = 0
-        for n in range(at - 1, -1, -1):
+        candidates: list[tuple[bool, int, int, int]] = []
+        for n in range(position_of[onset] - 1, -1, -1):
             head = heads[n]
-            if entries[onset].ts_ns - entries[head].ts_ns > _CONTEXT_GAP_NS or found >= _PRECURSORS:
+            if entries[onset].ts_ns - entries[head].ts_ns > _CONTEXT_GAP_NS:
                 break
             neighbour = group_of_head[head]
-            if sal[neighbour] >= 2:
-                continue
-            if not _uncommon(window.template_records[window.groups[neighbour].template_id], records):
-                continue
-            found += 1
-            lift = scores[position] - _PRECURSOR_GAP + (0.5 if changes[neighbour] else 0.0)
-            scores[neighbour] = max(scores[neighbour], lift)
+            template_records = window.template_records[window.groups[neighbour].template_id]
+            if sal[neighbour] < 2 and _uncommon(template_records, records):
+                candidates.append((not changes[neighbour], template_records, -n, neighbour))
+        # Changes first, then the rarest, then the nearest.
+        for _, template_records, _, neighbour in sorted(candidates)[:_PRECURSORS]:
+            rarity = min(-math.log10(template_records / records), 2.0)
+            lift = _PRECURSOR_BASE + rarity + (1.0 if changes[neighbour] else 0.0)
+            scores[neighbour] = max(scores[neighbour], min(lift, scores[position] - 1.0))
