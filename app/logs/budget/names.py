@@ -30,6 +30,16 @@ def workload_of(pod: str) -> str:
     return match.group("workload") if match else pod
 
 
+def _job_name(job: str) -> str:
+    """A short name for a node- or cluster-level source from its job label.
+
+    'integrations/kubernetes/eventhandler' and 'loki.source.kubernetes_events' both read 'events';
+    otherwise the last part: 'integrations/kubernetes/kubelet' reads 'kubelet'.
+    """
+    tail = re.split(r"[/.]", job)[-1]
+    return "events" if "event" in tail.lower() else tail
+
+
 class SourceNames:
     """The short names of one window's sources, and the legend back to full names."""
 
@@ -79,7 +89,7 @@ class SourceNames:
                 name = f"{name}/{labels['container']}"
             return name
         job = labels.get("job", "")
-        name = job.rsplit("/", 1)[-1] or labels.get("container", "") or labels.get("app", "")
+        name = _job_name(job) or labels.get("container", "") or labels.get("app", "")
         node = labels.get("node", "")
         if node and job in self._multi_node:
             name = f"{name}@{node.split('.', 1)[0]}"

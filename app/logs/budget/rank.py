@@ -77,6 +77,8 @@ _PRECURSORS = 3
 # A template is uncommon when it holds at most this many records, or this share of the window's.
 _UNCOMMON_RECORDS = 3
 _UNCOMMON_SHARE = 0.005
+# What starting a cascade of failures adds.
+_CASCADE_START = 0.75
 # A precursor ranks like a warning line: below lines that say themselves that something failed.
 _PRECURSOR_BASE = 3.0
 # A steady process with n occurrences leaves the first ``x`` of the window empty with chance (1-x)^n.
@@ -146,6 +148,7 @@ def score_groups(window: Window) -> dict[int, float]:
         onsets.append(onset)
         scores.append(score)
 
+    _add_cascade_starts(window, sal, scores)
     _add_precursors(window, sal, changes, onsets, scores, group_of_head)
 
     # Variants of one template take turns: each further variant ranks one point lower.
@@ -158,6 +161,19 @@ def score_groups(window: Window) -> dict[int, float]:
             for turn, position in enumerate(members[1:], start=1):
                 scores[position] -= min(turn, 4)
     return dict(enumerate(scores))
+
+
+def _add_cascade_starts(window: Window, sal: list[float], scores: list[float]) -> None:
+    """Raise failures that start a cascade: no other failure began in the stretch before them.
+
+    Causes come before their symptoms, so the first new failure of a burst is the likeliest cause.
+    """
+    firsts = sorted(
+        (group.first_ts, position) for position, group in enumerate(window.groups) if sal[position] >= 2
+    )
+    for n, (first_ts, position) in enumerate(firsts):
+        if n == 0 or first_ts - firsts[n - 1][0] > _CONTEXT_GAP_NS:
+            scores[position] += _CASCADE_START
 
 
 def _add_precursors(
@@ -191,5 +207,5 @@ def _add_precursors(
         # Changes first, then the rarest, then the nearest.
         for _, template_records, _, neighbour in sorted(candidates)[:_PRECURSORS]:
             rarity = min(-math.log10(template_records / records), 2.0)
-            lift = _PRECURSOR_BASE + rarity + (1.0 if changes[neighbour] else 0.0)
+            lift = _PRECURSOR_BASE + rarity + (0.5 if changes[neighbour] else 0.0)
             scores[neighbour] = max(scores[neighbour], min(lift, scores[position] - 1.0))
