@@ -23,9 +23,15 @@ from collections.abc import Callable, Sequence
 from app.errors import InputError, LLMError
 from app.logs.budget.fill import MAX_GROWTH, fill, pack
 from app.logs.budget.forms import shorten
-from app.logs.budget.groups import SEVERITY_RANK, build_window
+from app.logs.budget.groups import SEVERITY_RANK, Window, build_window
 from app.logs.budget.models import BudgetReport, BudgetResult, CompressedLine, render_line
-from app.logs.budget.tokens import EstimateCounter, ServerCounter, TokenCounter, TokenCounterName, estimate_tokens
+from app.logs.budget.tokens import (
+    EstimateCounter,
+    ServerCounter,
+    TokenCounter,
+    TokenCounterName,
+    estimate_tokens,
+)
 from app.logs.models import LogEntry
 
 MAX_LINE_CHARS = 500
@@ -82,22 +88,30 @@ def fit_to_budget(
     return _fit(window, max_tokens, EstimateCounter(), max_line_chars)
 
 
-def _fit(window, max_tokens: int, counter: TokenCounter, max_line_chars: int) -> BudgetResult:  # noqa: ANN001
+def _fit(window: Window, max_tokens: int, counter: TokenCounter, max_line_chars: int) -> BudgetResult:
     """Fill, fold if the output would outgrow the input, and report."""
     filled = fill(window, max_tokens, counter, max_line_chars)
     tokens_per_char = filled.costs_tokens / max(filled.costs_chars, 1)
     raw = counter.raw([entry.line for entry in window.entries], tokens_per_char)
+    unfolded = len(filled.lines)
     if filled.tokens > raw * MAX_GROWTH:
         filled = pack(filled, raw, counter)
     lines = filled.lines
+    folded = unfolded - len(lines)
     kept = sum(line.count for line in lines)
-    joined = sum(len(window.records[head]) - 1 for line in lines for head in line.source_indices if head in window.records)
+    joined = sum(
+        len(window.records[head]) - 1
+        for line in lines
+        for head in line.source_indices
+        if head in window.records
+    )
     report = BudgetReport(
         total_lines=len(window.entries),
         kept_lines=kept,
         output_lines=len(lines),
-        merged_lines=max(kept - len(lines) - joined, 0),
+        merged_lines=max(kept - len(lines) - joined - folded, 0),
         joined_lines=joined,
+        folded_lines=folded,
         tokens_before=raw,
         tokens_after=filled.tokens,
         max_tokens=max_tokens,

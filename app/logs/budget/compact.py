@@ -52,7 +52,7 @@ _LEADING_TIME = re.compile(
 )
 _KLOG = re.compile(r"^[IWEF]\d{4} ")
 _CLF_TIME = re.compile(r"\s?\[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\]")
-_LEADING_LEVEL = re.compile(r"^\[?([A-Za-z]{3,8})\]?:?(?:\s+|$)")
+_LEADING_LEVEL = re.compile(r"^(?:level=)?\[?([A-Za-z]{3,8})\]?:?(?:\s+|$)")
 _LEADING_PID = re.compile(r"^\[\d+\]\s+")
 _SPRING_HEADER = re.compile(r"^\d+ --- (?:\[[^\]]*\] )*\[\s*[^\]]*\]\s+(\S+)\s+:\s")
 _UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
@@ -82,10 +82,7 @@ def compact_text(line: str, level: Level, rename: Callable[[str], str] | None = 
     structured = _from_json(text) if text.startswith("{") and text.endswith("}") else None
     if structured is None:
         structured = _from_logfmt(text)
-    if structured is None:
-        text = _generic(text, level)
-    else:
-        text = structured
+    text = _generic(text, level) if structured is None else structured
     text = _UUID.sub("<id>", text)
     text = _LONG_HEX.sub("<id>", text)
     if rename is not None:
@@ -204,7 +201,11 @@ def _generic(text: str, level: Level) -> str:
     text = _LEADING_PID.sub("", text)
     if not klog:
         word = _LEADING_LEVEL.match(text)
-        if word and _LEVEL_WORDS.get(word.group(1).upper()) in (level, "info", "debug") and word.end() < len(text):
+        if (
+            word
+            and _LEVEL_WORDS.get(word.group(1).upper()) in (level, "info", "debug")
+            and word.end() < len(text)
+        ):
             text = text[word.end() :]
     spring = _SPRING_HEADER.match(text)
     if spring:

@@ -7,8 +7,8 @@ import heapq
 from dataclasses import dataclass
 
 from app.logs.budget.forms import group_forms, shorten
-from app.logs.budget.groups import SEVERITY_RANK, Group, Window
-from app.logs.budget.models import CompressedLine, render_parts
+from app.logs.budget.groups import Group, Window
+from app.logs.budget.models import LEVEL_TAGS, CompressedLine, render_parts
 from app.logs.budget.rank import score_groups
 from app.logs.budget.tokens import TokenCounter
 
@@ -96,8 +96,10 @@ def fill(window: Window, max_tokens: int, counter: TokenCounter, max_line_chars:
     chosen: dict[int, Chosen] = {}
     done = 0
     while True:
-        while done < len(ranked) and remaining >= _MIN_LINE_TOKENS and (
-            not actions or -scores[ranked[done]] <= actions[0][0]
+        while (
+            done < len(ranked)
+            and remaining >= _MIN_LINE_TOKENS
+            and (not actions or -scores[ranked[done]] <= actions[0][0])
         ):
             chunk = ranked[done : done + _CHUNK]
             materialize(chunk)
@@ -125,7 +127,7 @@ def fill(window: Window, max_tokens: int, counter: TokenCounter, max_line_chars:
         # Not even the most important line fits: it alone goes in, cut to the budget.
         if ranked[0] not in forms:
             materialize(ranked[:1])
-        text = _truncate_to_fit(window, groups[ranked[0]], forms[ranked[0]][0], max_tokens, counter)
+        text = _truncate_to_fit(window, groups[ranked[0]], forms[ranked[0]][-1], max_tokens, counter)
         if text:
             chosen[ranked[0]] = Chosen(groups[ranked[0]], text, 0, 0)
 
@@ -142,7 +144,7 @@ def fill(window: Window, max_tokens: int, counter: TokenCounter, max_line_chars:
                 del chosen[p]
         else:
             only = by_rank[0]
-            text = _truncate_to_fit(window, groups[only], chosen[only].text, max_tokens, counter)
+            text = _truncate_to_fit(window, groups[only], forms[only][-1], max_tokens, counter)
             if text and text != chosen[only].text:
                 chosen[only].text = text
             else:
@@ -191,10 +193,8 @@ def _line(window: Window, group: Group, text: str, number: int) -> CompressedLin
 
 
 def _truncate_to_fit(window: Window, group: Group, text: str, max_tokens: int, counter: TokenCounter) -> str:
-    """The longest cut of the group's first line whose rendering, alone, fits ``max_tokens``.
-
-    '' when not even the line's prefix and the cut marker fit.
-    """
+    """The longest cut of the first line of ``text`` (the group's fullest form) whose rendering, alone,
+    fits ``max_tokens``; '' when not even the line's prefix and the cut marker fit."""
     first = text.partition("\n")[0]
     # Cut the untruncated text, so the marker counts what was really left out.
     full = first.split("…(+", 1)[0] if "…(+" in first else first
@@ -212,60 +212,67 @@ def _truncate_to_fit(window: Window, group: Group, text: str, max_tokens: int, c
 
 
 def pack(filled: Filled, raw_tokens: int, counter: TokenCounter) -> Filled:
-    """Fold runs of single lines from one source under one number until the output is within
-    ``MAX_GROWTH`` of the raw tokens (windows of very short lines, where the prefix would dominate)."""
+    """Fold single lines under a shared number until the output is within ``MAX_GROWTH`` of the raw
+    tokens: in windows of very short lines the number, time and source would outweigh the text.
+
+    Neighbouring one-line records of one source are folded first, in blocks of growing size; if that
+    is not enough, all single one-line records of a source become one block. One prefix per source
+    (and per multi-line record) is the least a numbered window can cost, so a window of a few tiny
+    lines may still exceed the ratio by that much.
+    """
     limit = int(raw_tokens * MAX_GROWTH)
     for size in _PACK_SIZES:
         if filled.tokens <= limit:
-            break
-        filled = _pack_once(filled, size, counter, same_source=True)
+            return filled
+        filled = _fold(filled, counter, size=size)
     if filled.tokens > limit:
-        filled = _pack_once(filled, 1 << 30, counter, same_source=False)
+        filled = _fold(filled, counter, size=None)
     return filled
 
 
-def _pack_once(filled: Filled, size: int, counter: TokenCounter, *, same_source: bool) -> Filled:
-    """Lines folded into blocks of up to ``size`` entries, numbered anew."""
+def _fold(filled: Filled, counter: TokenCounter, *, size: int | None) -> Filled:
+    """Neighbouring one-line records of a source folded into blocks of up to ``size`` lines; with no
+    size, every single record of a source into one block, wherever it stands."""
     blocks: list[list[CompressedLine]] = []
+    by_source: dict[str, list[CompressedLine]] = {}
     for line in filled.lines:
-        block = blocks[-1] if blocks else None
-        if (
-            block is not None
-            and line.repeats == 1
-            and block[-1].repeats == 1
-            and len(block) < size
-            and (not same_source or line.source == block[0].source)
-        ):
-            block.append(line)
+        single = line.repeats == 1 and "\n" not in line.text
+        if size is None:
+            block = by_source.get(line.source) if single else None
         else:
-            blocks.append([line])
+            block = blocks[-1] if blocks else None
+            if block is not None and not (
+                single
+                and "\n" not in block[-1].text
+                and block[-1].repeats == 1
+                and len(block) < size
+                and line.source == block[0].source
+            ):
+                block = None
+        if block is None:
+            block = [line]
+            blocks.append(block)
+            if single and size is None:
+                by_source[line.source] = block
+        else:
+            block.append(line)
     lines: list[CompressedLine] = []
     for number, block in enumerate(blocks, start=1):
         first = block[0]
         parts = [first.text]
         for line in block[1:]:
-            prefix = "" if line.source == first.source else f"{line.source} "
-            tag = "" if line.level == first.level else _tag(line.level)
-            parts.append(f"{prefix}{tag}{line.text}")
-        level = max((line.level for line in block), key=lambda level: SEVERITY_RANK[level])
+            # A folded line keeps its level when it differs from the block's first line.
+            tag = LEVEL_TAGS[line.level] if line.level != first.level else ""
+            parts.append(f"{tag} {line.text}" if tag else line.text)
         lines.append(
             first.model_copy(
                 update={
                     "number": number,
                     "text": "\n".join(parts),
-                    "level": level if SEVERITY_RANK[level] > SEVERITY_RANK[first.level] else first.level,
                     "count": sum(line.count for line in block),
-                    "last_ts_ns": first.last_ts_ns,
                     "source_indices": sorted(i for line in block for i in line.source_indices),
                 }
             )
         )
     output = "\n".join(_render(line) for line in lines)
     return Filled(lines, output, counter.total(output), filled.costs_chars, filled.costs_tokens)
-
-
-def _tag(level: str) -> str:
-    from app.logs.budget.models import LEVEL_TAGS
-
-    tag = LEVEL_TAGS.get(level, "")  # type: ignore[call-overload]
-    return f"{tag} " if tag else ""

@@ -19,12 +19,17 @@ _FRAME = re.compile(
     r'^(?:at \S|File "|\.\.\. \d+ (?:more|common)|/\S+\.go:\d+|[\w./*()\[\]{}-]+\(.*\)$|exit status \d)'
 )
 _PYTHON_FILE = re.compile(r'^File "')
-_TELLING = re.compile(r"\b[A-Z]\w*(?:Error|Exception|Fault)\b|^Caused by:|^panic:|\b(?:fail|refused|denied|invalid|missing|not)\w*", re.I)
+_TELLING = re.compile(
+    r"\b[A-Z]\w*(?:Error|Exception|Fault)\b|^Caused by:|^panic:|\b(?:fail|refused|denied|invalid|missing|not)\w*",
+    re.I,
+)
 # Runs of word characters holding a digit: the values that differ between repeats of one line.
 _SLOT = re.compile(r"[\w.]*\d[\w.]*")
 _NUMBER = re.compile(r"^(-?\d+(?:\.\d+)?)([a-zA-Zµ%]*)$")
 # Both ends of a range are shown only while they stay short; longer values that vary become '*'.
 _MAX_RANGE_END = 9
+# Variants that word one place in more ways than this show '*' there.
+_MAX_ALTERNATIVES = 3
 
 
 def shorten(text: str, limit: int) -> str:
@@ -149,6 +154,24 @@ def _with_ranges(texts: list[str]) -> str:
     return "".join(pieces)
 
 
+def _with_alternatives(texts: list[str]) -> str:
+    """The first text, with each word the variants word differently shown as 'a|b' (up to three
+    alternatives) or '*'; the first text alone when the variants differ in length."""
+    split = [text.split(" ") for text in texts]
+    if any(len(words) != len(split[0]) for words in split):
+        return texts[0]
+    shown: list[str] = []
+    for column in zip(*split, strict=True):
+        distinct = list(dict.fromkeys(column))
+        if len(distinct) == 1:
+            shown.append(distinct[0])
+        elif len(distinct) <= _MAX_ALTERNATIVES:
+            shown.append("|".join(distinct))
+        else:
+            shown.append("*")
+    return " ".join(shown)
+
+
 def _range(values: set[str]) -> str:
     """'lo..hi' for numbers sharing a unit, '*' for anything else that varies."""
     parsed: list[tuple[float, str]] = []
@@ -173,7 +196,11 @@ def group_forms(window: Window, group: Group, max_line_chars: int) -> list[str]:
     head = group.heads[0]
     level = group.level
     text = compact_text(entries[head].line, level, names.rewrite)
-    if group.repeats > 1 and group.variants == 1:
+    if group.variants > 1:
+        text = _with_alternatives(
+            [text] + [compact_text(entries[other].line, level, names.rewrite) for other in group.variant_heads[1:]]
+        )
+    elif group.repeats > 1:
         ranged = _ranges_from_raw(text, [entries[other].line for other in group.heads])
         if ranged is None:
             # Compaction changed a value (a renamed pod): compare the compact texts themselves.
@@ -196,7 +223,9 @@ def group_forms(window: Window, group: Group, max_line_chars: int) -> list[str]:
         limit = min(chars, max_line_chars)
         lines = [brief(text, limit)]
         if continuation:
-            lines += [brief(line, limit) for line in _elide(continuation, _brief_keep(continuation, messages))]
+            lines += [
+                brief(line, limit) for line in _elide(continuation, _brief_keep(continuation, messages))
+            ]
         forms.append("\n".join(lines))
     lines = [shorten(text, max_line_chars)]
     if continuation:

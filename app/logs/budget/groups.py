@@ -47,9 +47,12 @@ _HEADER = re.compile(
 _BURST_GAP_NS = 10_000_000
 _BRACKETED_TOKEN = re.compile(r"\[\s*[\w.$@:/#-]*\s*\]")
 _REPLICA_SUFFIX = re.compile(rf"-[{POD_CHARS}]{{5}}$")
-_MASK_POD = re.compile(rf"-[{POD_CHARS}]{{6,10}}-[{POD_CHARS}]{{5}}(?![\w-])|-(?=[{POD_CHARS}]*\d)[{POD_CHARS}]{{5}}(?![\w-])")
-# One pass over hex-ish runs that contain a digit masks numbers, ids, hashes, addresses and times alike.
-_MASK_NUMBER = re.compile(r"[0-9a-fA-F]*\d[0-9a-fA-F]*")
+_MASK_POD = re.compile(
+    rf"-[{POD_CHARS}]{{6,10}}-[{POD_CHARS}]{{5}}(?![\w-])|-(?=[{POD_CHARS}]*\d)[{POD_CHARS}]{{5}}(?![\w-])"
+)
+# One pass over hex-ish runs that contain a digit (and the hex runs hyphenated to them, as in UUIDs)
+# masks numbers, ids, hashes, addresses and times alike.
+_MASK_NUMBER = re.compile(r"[0-9a-fA-F]*\d[0-9a-fA-F]*(?:-[0-9a-fA-F]+)*")
 _HTTP_STATUS = re.compile(r'" ([1-5]\d\d) |\bstatus(?:Code|_code)?["=: ]+([1-5]\d\d)\b')
 
 
@@ -66,7 +69,14 @@ _LEVEL_WORDS: dict[str, Level] = {
     "emerg": "critical", "alert": "critical",
 }  # fmt: skip
 # pino and bunyan write numeric levels.
-_NUMERIC_LEVELS: dict[str, Level] = {"10": "debug", "20": "debug", "30": "info", "40": "warn", "50": "error", "60": "critical"}
+_NUMERIC_LEVELS: dict[str, Level] = {
+    "10": "debug",
+    "20": "debug",
+    "30": "info",
+    "40": "warn",
+    "50": "error",
+    "60": "critical",
+}
 
 
 def declared_level(line: str) -> Level | None:
@@ -128,6 +138,7 @@ class Group:
     record_lines: int = 1
     stated: bool = False
     variants: int = 1
+    variant_heads: list[int] = field(default_factory=list)
 
     @property
     def repeats(self) -> int:
@@ -233,7 +244,14 @@ def _merge_variants(groups: list[Group], streams: dict[int, tuple[str, str, str]
             merged.append(group)
             continue
         namespace, stream, container = streams[group.heads[0]]
-        key = (namespace, _REPLICA_SUFFIX.sub("", stream), container, group.level, group.status, group.template_id)
+        key = (
+            namespace,
+            _REPLICA_SUFFIX.sub("", stream),
+            container,
+            group.level,
+            group.status,
+            group.template_id,
+        )
         first = first_of.get(key)
         if first is None:
             first_of[key] = group
@@ -245,6 +263,7 @@ def _merge_variants(groups: list[Group], streams: dict[int, tuple[str, str, str]
         first.first_ts = min(first.first_ts, group.first_ts)
         first.last_ts = max(first.last_ts, group.last_ts)
         first.variants += group.variants
+        first.variant_heads += group.variant_heads
     return merged
 
 
@@ -269,7 +288,9 @@ def build_window(entries: Sequence[LogEntry]) -> Window:
                 masked = masked_of[entry.line] = mask(entry.line)
             # Masks replace ids and numbers, never level words, so the masked text has the line's level;
             # keying on it runs the level patterns once per line shape instead of once per line.
-            labels = {**entry.labels, **entry.structured_metadata} if entry.structured_metadata else entry.labels
+            labels = (
+                {**entry.labels, **entry.structured_metadata} if entry.structured_metadata else entry.labels
+            )
             # klog's level letter sits on digits the mask eats, so klog lines are judged unmasked.
             klog = entry.line[:1] in "IWEF" and entry.line[1:2].isdigit()
             # Only these labels can decide a level (level_from_labels), so they are all the key needs.
@@ -286,7 +307,9 @@ def build_window(entries: Sequence[LogEntry]) -> Window:
             if i == head:
                 stated = judged[1]
             levels[i] = line_level
-            if SEVERITY_RANK[line_level] > SEVERITY_RANK[level] or (level == "unknown" and line_level != "unknown"):
+            if SEVERITY_RANK[line_level] > SEVERITY_RANK[level] or (
+                level == "unknown" and line_level != "unknown"
+            ):
                 level = line_level
             parts.append(message_key(masked))
         entry = entries[head]
@@ -311,6 +334,8 @@ def build_window(entries: Sequence[LogEntry]) -> Window:
                 record_lines=len(indices),
                 stated=stated,
             )
+        if not group.heads:
+            group.variant_heads.append(head)
         group.heads.append(head)
         group.indices.extend(indices)
         group.pods[entry.labels.get("pod", "")] = None
@@ -318,7 +343,7 @@ def build_window(entries: Sequence[LogEntry]) -> Window:
     template_records: dict[int, int] = {}
     for group in groups.values():
         template_records[group.template_id] = template_records.get(group.template_id, 0) + group.repeats
-    merged = _merge_variants(list(groups.values()), {head: key for head, key in streams.items()})
+    merged = _merge_variants(list(groups.values()), streams)
     times = [entries[i].ts_ns for i in order[:1] + order[-1:]]
     return Window(
         entries=entries,

@@ -39,8 +39,12 @@ class CompressedLine(BaseModel):
         " (joined with newlines), and repeated records show value ranges where numbers vary."
     )
     count: int = Field(description="How many input entries this line stands for.")
-    repeats: int = Field(default=1, description="How many records (a line, or a line and its trace) it stands for.")
-    variants: int = Field(default=1, description="Distinct wordings among those records (1: all alike but numbers).")
+    repeats: int = Field(
+        default=1, description="How many records (a line, or a line and its trace) it stands for."
+    )
+    variants: int = Field(
+        default=1, description="Distinct wordings among those records (1: all alike but numbers)."
+    )
     template_id: int | None = Field(description="drain3 template (cluster) id of the line.")
     source_indices: list[int] = Field(description="Indices into the input entries, ascending.")
     source: str = Field(default="", description="The short name shown for where the line came from.")
@@ -57,6 +61,9 @@ class BudgetReport(BaseModel):
     output_lines: int
     merged_lines: int = Field(default=0, description="Kept input lines folded into a repeated line's count.")
     joined_lines: int = Field(default=0, description="Kept input lines shown inside a multi-line record.")
+    folded_lines: int = Field(
+        default=0, description="Output lines folded under another's number to keep the output within 1.2x."
+    )
     tokens_before: int = Field(
         description="Tokens of the input lines' own text. With the server's counter this is scaled from"
         " the tokens per character of the lines it counted, to spare a request per chunk."
@@ -77,11 +84,17 @@ class BudgetReport(BaseModel):
             folded.append(f"{self.merged_lines:,} merged into repeats")
         if self.joined_lines:
             folded.append(f"{self.joined_lines:,} joined into multi-line records")
+        if self.folded_lines:
+            folded.append(f"{self.folded_lines:,} folded under shared numbers")
         left_out = self.total_lines - self.kept_lines
         if left_out:
             folded.append(f"{left_out:,} left out")
         detail = f" ({', '.join(folded)})" if folded else ""
-        origin = f", times are +m:ss after {clock(self.origin_ns)}Z" if self.origin_ns and self.output_lines else ""
+        origin = (
+            f", times are +m:ss after {clock(self.origin_ns)}Z"
+            if self.origin_ns and self.output_lines
+            else ""
+        )
         return (
             f"{self.total_lines:,} lines -> {self.output_lines:,} shown{detail}, "
             f"{self.tokens_before:,} -> {self.tokens_after:,} tokens; "
@@ -142,7 +155,11 @@ def render_parts(
         if variants > 1:
             times += f" in {variants} variants"
         last = relative_time(last_ts_ns, origin_ns)
-        parts.append(f"({times} until {last})" if last_ts_ns // 1_000_000_000 != ts_ns // 1_000_000_000 else f"({times})")
+        parts.append(
+            f"({times} until {last})"
+            if last_ts_ns // 1_000_000_000 != ts_ns // 1_000_000_000
+            else f"({times})"
+        )
     line = " ".join(parts)
     if rest:
         line += "".join(f"\n{CONTINUATION_INDENT}{part}" for part in rest.split("\n"))

@@ -21,7 +21,9 @@ POD_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _DEPLOYMENT_POD = re.compile(rf"^(?P<workload>[a-z0-9][a-z0-9-]*?)-[{POD_CHARS}]{{6,10}}-[{POD_CHARS}]{{5}}$")
 _SUFFIXED_POD = re.compile(rf"^(?P<workload>[a-z0-9][a-z0-9-]*?)-[{POD_CHARS}]{{5}}$")
 # Deployment pod names inside text; the lookarounds keep them from matching inside longer words.
-_POD_IN_TEXT = re.compile(rf"(?<![\w.-])[a-z0-9][a-z0-9-]*?-[{POD_CHARS}]{{6,10}}-[{POD_CHARS}]{{5}}(?![\w-])")
+_POD_IN_TEXT = re.compile(
+    rf"(?<![\w.-])[a-z0-9][a-z0-9-]*?-[{POD_CHARS}]{{6,10}}-[{POD_CHARS}]{{5}}(?![\w-])"
+)
 
 
 def workload_of(pod: str) -> str:
@@ -59,8 +61,10 @@ class SourceNames:
                 containers.setdefault((namespace, pod), set()).add(labels.get("container", ""))
             else:
                 nodes_of_job.setdefault(labels.get("job", ""), set()).add(labels.get("node", ""))
-                if "-" in entry.line:
-                    for mention in _POD_IN_TEXT.findall(entry.line):
+            # Every pod a line names gets a short name too, so two pods named in text never read alike.
+            if "-" in entry.line:
+                for mention in _POD_IN_TEXT.findall(entry.line):
+                    if mention != pod:
                         pods.setdefault((namespace, mention), None)
         by_workload: dict[str, list[tuple[str, str]]] = {}
         for namespace, pod in pods:

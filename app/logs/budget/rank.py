@@ -22,13 +22,65 @@ from app.logs.budget.groups import SEVERITY_RANK, Group, Window
 # Failure words, matched on words split at case changes ('NodeHasInsufficientMemory' -> node, has,
 # insufficient, memory) so Kubernetes reasons read like prose. Set lookups keep this fast on long lines.
 _FAILURE_WORDS = frozenset(
-    "refused timeout timedout denied forbidden unauthorized unauthorised cannot unable exception "
-    "panic fatal killed unhealthy invalid missing expired reset unreachable unavailable exceeded insufficient "
-    "pressure shutdown rejected exhausted nxdomain servfail handshake required undefined unknown unrecognized "
-    "unexpected illegal malformed oom backoff crashloopbackoff notready".split()
+    [
+        "refused",
+        "timeout",
+        "timedout",
+        "denied",
+        "forbidden",
+        "unauthorized",
+        "unauthorised",
+        "cannot",
+        "unable",
+        "exception",
+        "panic",
+        "fatal",
+        "killed",
+        "unhealthy",
+        "invalid",
+        "missing",
+        "expired",
+        "reset",
+        "unreachable",
+        "unavailable",
+        "exceeded",
+        "insufficient",
+        "pressure",
+        "shutdown",
+        "rejected",
+        "exhausted",
+        "nxdomain",
+        "servfail",
+        "handshake",
+        "required",
+        "undefined",
+        "unknown",
+        "unrecognized",
+        "unexpected",
+        "illegal",
+        "malformed",
+        "oom",
+        "backoff",
+        "crashloopbackoff",
+        "notready",
+    ]
 )
 _GENERIC_FAILURE_WORDS = frozenset({"error", "errors"})
-_FAILURE_STEMS = ("fail", "evict", "crashloop", "terminat", "abort", "corrupt", "mismatch", "violat", "oom", "sigkill", "sigsegv", "sigterm", "sigabrt")
+_FAILURE_STEMS = (
+    "fail",
+    "evict",
+    "crashloop",
+    "terminat",
+    "abort",
+    "corrupt",
+    "mismatch",
+    "violat",
+    "oom",
+    "sigkill",
+    "sigsegv",
+    "sigterm",
+    "sigabrt",
+)
 _FAILURE_PHRASES = (
     "timed out", "time out", "deadline exceeded", "could not", "couldn't", "can't", "out of memory",
     "not found", "no such", "broken pipe", "shut down", "shutting down", "too many", "no space", "read-only",
@@ -39,18 +91,86 @@ _FAILURE_PHRASES = (
 _FAILURE_TEXT = re.compile(
     r"\b(?:" + "|".join(_FAILURE_STEMS) + ")|" + "|".join(re.escape(phrase) for phrase in _FAILURE_PHRASES)
 )
-_SEVERE_WORDS = frozenset("oom oomkilled oomkilling panic segfault sigkill sigsegv sigabrt crashloopbackoff".split())
+_SEVERE_WORDS = frozenset(
+    [
+        "oom",
+        "oomkilled",
+        "oomkilling",
+        "panic",
+        "segfault",
+        "sigkill",
+        "sigsegv",
+        "sigabrt",
+        "crashloopbackoff",
+    ]
+)
 _SEVERE_TEXT = re.compile(
     r"out of memory|killed process|oom[-_]kill|exit(?:ed)?[ _]?(?:with )?(?:code|status)[\"':= ]*[1-9]"
 )
 _EXCEPTION = re.compile(r"\b[A-Z]\w*(?:Error|Exception|Fault)\b|^Traceback |^Caused by: ", re.MULTILINE)
 _KUBE_WARNING = re.compile(r"\btype=\"?Warning\b")
 _CHANGE_WORDS = frozenset(
-    "start started starting stop stopped stopping restart restarted restarting scaled scaling reload "
-    "reloaded reloading deploy deployed deploying deleted deleting removed removing updated updating "
-    "upgraded upgrading change changed became elected leader drain drained draining cordon cordoned taint "
-    "tainted migrated migrating received applied promoted demoted failover switched switching shutdown shut "
-    "shutting terminated terminating exit exited exiting killed killing evicted evicting now".split()
+    [
+        "start",
+        "started",
+        "starting",
+        "stop",
+        "stopped",
+        "stopping",
+        "restart",
+        "restarted",
+        "restarting",
+        "scaled",
+        "scaling",
+        "reload",
+        "reloaded",
+        "reloading",
+        "deploy",
+        "deployed",
+        "deploying",
+        "deleted",
+        "deleting",
+        "removed",
+        "removing",
+        "updated",
+        "updating",
+        "upgraded",
+        "upgrading",
+        "change",
+        "changed",
+        "became",
+        "elected",
+        "leader",
+        "drain",
+        "drained",
+        "draining",
+        "cordon",
+        "cordoned",
+        "taint",
+        "tainted",
+        "migrated",
+        "migrating",
+        "received",
+        "applied",
+        "promoted",
+        "demoted",
+        "failover",
+        "switched",
+        "switching",
+        "shutdown",
+        "shut",
+        "shutting",
+        "terminated",
+        "terminating",
+        "exit",
+        "exited",
+        "exiting",
+        "killed",
+        "killing",
+        "evicted",
+        "evicting",
+        "now",
+    ]
 )
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 # Cue detection looks at the start of a record; a long trace says what it is near its top.
