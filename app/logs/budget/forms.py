@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from app.logs.budget.compact import compact_continuation, compact_text
-from app.logs.budget.groups import Group, Window
+from app.logs.budget.groups import Group, Window, is_frame
 
 FORM_CHARS = (48, 120)
 """Characters per physical line of the brief forms; the full form uses ``max_line_chars``."""
@@ -15,9 +15,6 @@ FORM_MESSAGES = (1, 2)
 MAX_RECORD_LINES_SHOWN = 16
 """Physical lines a record's full form shows at most."""
 
-_FRAME = re.compile(
-    r'^(?:at \S|File "|\.\.\. \d+ (?:more|common)|/\S+\.go:\d+|[\w./*()\[\]{}-]+\(.*\)$|exit status \d)'
-)
 _PYTHON_FILE = re.compile(r'^File "')
 _TELLING = re.compile(
     r"\b[A-Z]\w*(?:Error|Exception|Fault)\b|^Caused by:|^panic:|\b(?:fail|refused|denied|invalid|missing|not)\w*",
@@ -47,10 +44,6 @@ def brief(text: str, limit: int) -> str:
     return text[: cut if cut > 0 else limit] + "…"
 
 
-def _is_frame(line: str) -> bool:
-    return bool(_FRAME.match(line))
-
-
 def _elide(lines: list[str], keep: list[bool]) -> list[str]:
     """Kept lines, with each run of dropped lines replaced by '... N more lines'."""
     shown: list[str] = []
@@ -70,10 +63,10 @@ def _elide(lines: list[str], keep: list[bool]) -> list[str]:
 
 def _trace_keep(lines: list[str]) -> list[bool]:
     """Message lines, plus the frames right after and right before each (where the failure is)."""
-    frame = [_is_frame(line) for line in lines]
-    keep = [not is_frame for is_frame in frame]
-    for i, is_frame in enumerate(frame):
-        if is_frame:
+    frame = [is_frame(line) for line in lines]
+    keep = [not framed for framed in frame]
+    for i, framed in enumerate(frame):
+        if framed:
             continue
         if i + 1 < len(lines) and frame[i + 1]:
             keep[i + 1] = True
@@ -94,7 +87,7 @@ def _trace_keep(lines: list[str]) -> list[bool]:
 
 def _brief_keep(lines: list[str], messages: int) -> list[bool]:
     """The ``messages`` most telling non-frame lines (exceptions and failures first), in order."""
-    candidates = [i for i, line in enumerate(lines) if not _is_frame(line)]
+    candidates = [i for i, line in enumerate(lines) if not is_frame(line)]
     candidates.sort(key=lambda i: (not _TELLING.search(lines[i]), i))
     chosen = set(candidates[:messages])
     return [i in chosen for i in range(len(lines))]

@@ -46,6 +46,9 @@ _HEADER = re.compile(
 # A header-less line this soon after a multi-line record of the same stream still belongs to it.
 _BURST_GAP_NS = 10_000_000
 _BRACKETED_TOKEN = re.compile(r"\[\s*[\w.$@:/#-]*\s*\]")
+_FRAME = re.compile(
+    r'^(?:at \S|File "|\.\.\. \d+ (?:more|common)|/\S+\.go:\d+|[\w./*()\[\]{}-]+\(.*\)$|exit status \d)'
+)
 _REPLICA_SUFFIX = re.compile(rf"-[{POD_CHARS}]{{5}}$")
 _MASK_POD = re.compile(
     rf"-[{POD_CHARS}]{{6,10}}-[{POD_CHARS}]{{5}}(?![\w-])|-(?=[{POD_CHARS}]*\d)[{POD_CHARS}]{{5}}(?![\w-])"
@@ -98,6 +101,11 @@ def declared_level(line: str) -> Level | None:
     return _LEVEL_WORDS.get(match.group(1).lower()) if match else None
 
 
+def is_frame(line: str) -> bool:
+    """Whether a (stripped) line of a multi-line record is a stack frame rather than a message."""
+    return bool(_FRAME.match(line))
+
+
 def mask(line: str) -> str:
     """The line with what varies between occurrences of the same message masked."""
     if "-" in line:
@@ -137,13 +145,18 @@ class Group:
     template_id: int = 0
     record_lines: int = 1
     stated: bool = False
-    variants: int = 1
     variant_heads: list[int] = field(default_factory=list)
+    shapes: set[str] = field(default_factory=set)
 
     @property
     def repeats(self) -> int:
         """How many records the group stands for."""
         return len(self.heads)
+
+    @property
+    def variants(self) -> int:
+        """How many wordings (or stack-frame sets) its records come in."""
+        return max(len(self.variant_heads), 1)
 
 
 @dataclass
@@ -262,8 +275,8 @@ def _merge_variants(groups: list[Group], streams: dict[int, tuple[str, str, str]
         first.pods.update(group.pods)
         first.first_ts = min(first.first_ts, group.first_ts)
         first.last_ts = max(first.last_ts, group.last_ts)
-        first.variants += group.variants
         first.variant_heads += group.variant_heads
+        first.shapes |= group.shapes
     return merged
 
 
@@ -313,7 +326,10 @@ def build_window(entries: Sequence[LogEntry]) -> Window:
                 level = line_level
             parts.append(message_key(masked))
         entry = entries[head]
-        masked_record = "\n".join(parts)
+        # Records of one failure whose stack frames differ (other call paths) are one group; their
+        # distinct frame sets are counted as variants.
+        masked_record = "\n".join([parts[0], *(part for part in parts[1:] if not is_frame(part.lstrip()))])
+        full_record = "\n".join(parts)
         status = http_status_class(entry.line)
         namespace, stream, container = streams[head]
         key = (namespace, _REPLICA_SUFFIX.sub("", stream), container, level, status, masked_record)
@@ -334,7 +350,8 @@ def build_window(entries: Sequence[LogEntry]) -> Window:
                 record_lines=len(indices),
                 stated=stated,
             )
-        if not group.heads:
+        if full_record not in group.shapes:
+            group.shapes.add(full_record)
             group.variant_heads.append(head)
         group.heads.append(head)
         group.indices.extend(indices)
