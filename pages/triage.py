@@ -180,12 +180,10 @@ def prompt_and_model_section(
                 request.log_filter, request.start, request.end, request.limit, prompt_ref, model_name
             )
             report = prepared.budget.report
+            # The summary says how many lines were shown, merged into repeats and left out.
             st.info(
-                f"Budget: {report.kept_lines:,} of {report.total_lines:,} lines kept, "
-                f"{report.tokens_before:,} → {report.tokens_after:,} tokens "
-                f"(room for {prepared.max_log_tokens:,} log tokens in the model's context; "
-                f"{report.error_warn_kept:,} of {report.error_warn_total:,} error/warn lines kept, "
-                f"tokens counted by {report.token_counter})",
+                f"Budget: {report.summary()} "
+                f"(room for {prepared.max_log_tokens:,} log tokens in the model's context)",
                 icon=":material/compress:",
             )
             with st.expander("Rendered prompt"):

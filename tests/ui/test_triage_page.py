@@ -58,7 +58,7 @@ def test_happy_path_previews_runs_and_queues_for_labeling(world: FakeWorld) -> N
     table = at.dataframe[0].value
     assert len(table) == lines
     assert {"time", "pod", "container", "level", "line"} <= set(table.columns)
-    assert any("lines kept" in i.value and "tokens" in i.value for i in at.info)
+    assert any(" shown" in i.value and "tokens" in i.value for i in at.info)
 
     run = run_to_end(at)
     assert_no_exception(at)

@@ -149,19 +149,33 @@ def _fields_to_text(record: dict[str, Any]) -> str:
 
 
 def _is_kube_event(record: dict[str, Any]) -> bool:
-    """Whether a record is a Kubernetes event as Alloy's event source writes it."""
-    return all(isinstance(record.get(key), str) for key in ("type", "reason", "object"))
+    """Whether a record is a Kubernetes event, as an event shipper writes it (Alloy's logfmt, a
+    type/reason/object line, or kubernetes-event-exporter's JSON)."""
+    return record.get("type") in ("Normal", "Warning") and isinstance(record.get("reason"), str)
+
+
+# Event fields that only identify the event object itself.
+_EVENT_NOISE = frozenset({"type", "reason", "object", "kind", "name", "action", "objectAPIversion", "objectRV",
+                          "involvedObject", "count", "firstTimestamp", "lastTimestamp", "metadata"})  # fmt: skip
+_EVENT_NAME_SUFFIX = re.compile(r"\.[0-9a-f]{8,}$")
 
 
 def _kube_event(record: dict[str, Any]) -> str:
     """``BackOff pod/x: message`` and any further fields; the type (Normal, Warning) is the line's level."""
     message = next((record[key] for key in _MESSAGE_KEYS if isinstance(record.get(key), str)), "")
-    kind = "" if record["type"] in ("Normal", "Warning") else f"{record['type']} "
-    head = f"{kind}{record['reason']} {record['object']}"
+    target = record.get("object")
+    if not isinstance(target, str):
+        involved = record.get("involvedObject")
+        source = involved if isinstance(involved, dict) else record
+        kind, name = source.get("kind"), source.get("name")
+        # Alloy names the event after its object plus a unique suffix.
+        name = _EVENT_NAME_SUFFIX.sub("", name) if isinstance(name, str) else ""
+        target = f"{kind.lower()}/{name}" if isinstance(kind, str) and name else name
+    head = f"{record['reason']} {target}".rstrip()
     rest = [
         f"{key}={_value(value)}"
         for key, value in record.items()
-        if key not in ("type", "reason", "object") and value is not message and key.lower() not in _TIME_KEYS
+        if key not in _EVENT_NOISE and value is not message and key.lower() not in _TIME_KEYS
     ]
     return " ".join([f"{head}: {message}" if message else head, *rest])
 

@@ -191,7 +191,8 @@ def group_forms(window: Window, group: Group, max_line_chars: int) -> list[str]:
     text = compact_text(entries[head].line, level, names.rewrite)
     if group.variants > 1:
         text = _with_alternatives(
-            [text] + [compact_text(entries[other].line, level, names.rewrite) for other in group.variant_heads[1:]]
+            [text]
+            + [compact_text(entries[other].line, level, names.rewrite) for other in group.variant_heads[1:]]
         )
     elif group.repeats > 1:
         ranged = _ranges_from_raw(text, [entries[other].line for other in group.heads])

@@ -60,6 +60,7 @@ _HTTP_STATUS = re.compile(r'" ([1-5]\d\d) |\bstatus(?:Code|_code)?["=: ]+([1-5]\
 
 
 _DECLARED_JSON = re.compile(r'"(?:level|lvl|severity|levelname|log\.level)"\s*:\s*"?([A-Za-z]+|\d{2})\b')
+_EVENT_TYPE = re.compile(r'(?:^|[\s{,])"?type"?\s*[=:]\s*"?(Normal|Warning)\b')
 _DECLARED_LOGFMT = re.compile(r"(?:^|\s)(?:level|lvl|severity)=\"?([A-Za-z]+)\b")
 _DECLARED_LEADING = re.compile(
     r"^\[?(?:\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2}| UTC)?\]?\s+)?"
@@ -86,15 +87,18 @@ def declared_level(line: str) -> Level | None:
     """The level a line states in its own structure (a JSON or logfmt level field, or a leading level
     word after the timestamp), which outranks words in the message ('INFO [uvicorn.error] Started')."""
     if line.startswith("{"):
+        event = _EVENT_TYPE.search(line) if '"reason"' in line else None
+        if event is not None:
+            return "warn" if event.group(1) == "Warning" else "info"
         match = _DECLARED_JSON.search(line)
         if match:
             word = match.group(1).lower()
             return _NUMERIC_LEVELS.get(word) or _LEVEL_WORDS.get(word)
         return None
-    if line.startswith("type=Normal "):
-        return "info"
-    if line.startswith("type=Warning "):
-        return "warn"
+    event = _EVENT_TYPE.search(line) if "reason" in line else None
+    if event is not None:
+        # A Kubernetes event states its level as its type.
+        return "warn" if event.group(1) == "Warning" else "info"
     match = _DECLARED_LOGFMT.search(line[:200]) if "=" in line[:200] else None
     if match is None:
         match = _DECLARED_LEADING.match(line)

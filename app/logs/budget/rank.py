@@ -108,7 +108,7 @@ _SEVERE_TEXT = re.compile(
     r"out of memory|killed process|oom[-_]kill|exit(?:ed)?[ _]?(?:with )?(?:code|status)[\"':= ]*[1-9]"
 )
 _EXCEPTION = re.compile(r"\b[A-Z]\w*(?:Error|Exception|Fault)\b|^Traceback |^Caused by: ", re.MULTILINE)
-_KUBE_WARNING = re.compile(r"\btype=\"?Warning\b")
+_KUBE_WARNING = re.compile(r'\btype"?\s*[=:]\s*"?Warning\b')
 _CHANGE_WORDS = frozenset(
     [
         "start",
