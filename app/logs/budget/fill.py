@@ -12,7 +12,7 @@ from app.logs.budget.models import LEVEL_TAGS, CompressedLine, render_parts
 from app.logs.budget.rank import score_groups
 from app.logs.budget.tokens import TokenCounter
 
-UPGRADE_DELAY = 2.5
+UPGRADE_DELAY = 3.0
 """How much lower each more detailed form of a group ranks than the one before: a strong line's detail
 comes before a weak line's mention."""
 MAX_GROWTH = 1.2

@@ -8,7 +8,7 @@ import re
 from app.logs.budget.compact import compact_continuation, compact_text
 from app.logs.budget.groups import Group, Window, is_frame
 
-FORM_CHARS = (48, 120)
+FORM_CHARS = (40, 120)
 """Characters per physical line of the brief forms; the full form uses ``max_line_chars``."""
 FORM_MESSAGES = (1, 2)
 """Continuation lines (other than stack frames) the brief forms keep, the most telling first."""

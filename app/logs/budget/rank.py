@@ -208,8 +208,9 @@ _ONSET_CHANCE = 0.05
 def salience(group: Group, text: str, found: tuple[int, bool, bool]) -> float:
     """0-4: how strongly the group's level and text (whose ``cues`` are ``found``) say something failed.
 
-    A level the line states (a level field, a leading level word) counts in full; what the words say
-    counts a little less when the line itself says it is only informational.
+    A level the line states (a level field, a leading level word) counts in full; an exception or a
+    severe failure counts a little less, and the bare word 'error' much less, in a line that says
+    itself it is only informational.
     """
     score = float(SEVERITY_RANK[group.level])
     if _KUBE_WARNING.search(text[:_CUE_CHARS]):
@@ -219,11 +220,15 @@ def salience(group: Group, text: str, found: tuple[int, bool, bool]) -> float:
     failure, severe, change = found
     if group.status == "5" or severe or _EXCEPTION.search(text[:_CUE_CHARS]):
         score = max(score, 2.5 if informational else 3.0)
-    if failure:
-        score = max(score, 1.5 if informational and failure == 1 else 2.0)
-        if informational and failure == 2 and change:
-            # A state that changed to a bad one: 'status is now: NodeHasInsufficientMemory'.
-            score = max(score, 2.5)
+    if failure == 2:
+        score = max(score, 2.0)
+    elif failure == 1:
+        # The word 'error' alone (logger and metric names use it) is a weak sign, weaker still in a line
+        # that says itself it is informational.
+        score = max(score, 1.0 if informational else 1.5)
+    if failure == 2 and informational and change:
+        # A state that changed to a bad one: 'status is now: NodeHasInsufficientMemory'.
+        score = max(score, 2.5)
     if group.status == "4":
         # Client errors in an access log are the clients' business.
         score = min(score, 1.5)
