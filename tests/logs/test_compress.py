@@ -235,7 +235,8 @@ def test_the_change_before_a_new_failure_is_kept_though_another_stream_logged_it
 
     assert len(entries) - 101 in kept_indices(result)
     (line,) = lines_containing(result, "Scaled down")
-    assert line.startswith("[") and " events ScalingReplicaSet deployment/ledger: Scaled down" in line
+    assert line.startswith("[")
+    assert " events ScalingReplicaSet deployment/ledger: Scaled down" in line
 
 
 def test_kept_lines_are_numbered_in_time_order_whatever_the_input_order() -> None:

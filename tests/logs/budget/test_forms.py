@@ -64,7 +64,8 @@ def test_forms_grow_from_a_brief_mention_to_the_full_text() -> None:
     forms = only_forms([entry(1, text)])
 
     assert [len(form) for form in forms] == sorted(len(form) for form in forms)
-    assert forms[0].endswith("…") and len(forms[0]) <= FORM_CHARS[0] + 1
+    assert forms[0].endswith("…")
+    assert len(forms[0]) <= FORM_CHARS[0] + 1
     assert forms[-1] == text
 
 
