@@ -21,7 +21,7 @@ _TELLING = re.compile(
     re.I,
 )
 # Runs of word characters holding a digit: the values that differ between repeats of one line.
-_SLOT = re.compile(r"[\w.]*\d[\w.]*")
+_SLOT = re.compile(r"(?<![\w.])(?=[\w.]*\d)[\w.]+")
 _NUMBER = re.compile(r"^(-?\d+(?:\.\d+)?)([a-zA-Zµ%]*)$")
 # Both ends of a range are shown only while they stay short; longer values that vary become '*'.
 _MAX_RANGE_END = 9

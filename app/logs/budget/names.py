@@ -62,7 +62,8 @@ class SourceNames:
             else:
                 nodes_of_job.setdefault(labels.get("job", ""), set()).add(labels.get("node", ""))
             # Every pod a line names gets a short name too, so two pods named in text never read alike.
-            if "-" in entry.line:
+            # Cluster- and node-level sources name pods; an application line only when it says "pod".
+            if "-" in entry.line and (not pod or "pod" in entry.line):
                 for mention in _POD_IN_TEXT.findall(entry.line):
                     if mention != pod:
                         pods.setdefault((namespace, mention), None)

@@ -194,6 +194,8 @@ def cues(text: str) -> tuple[int, bool, bool]:
 # How far back from a failure's first line its precursors are looked for, and how many are taken.
 _CONTEXT_GAP_NS = 120_000_000_000
 _PRECURSORS = 3
+# How many records back from a failure's first line are searched, at most (busy windows).
+_PRECURSOR_SCAN = 2000
 # A template is uncommon when it holds at most this many records, or this share of the window's.
 _UNCOMMON_RECORDS = 3
 _UNCOMMON_SHARE = 0.005
@@ -314,23 +316,30 @@ def _add_precursors(
     by someone other than the symptom. They rank like warnings, below the failure they precede."""
     entries = window.entries
     heads = list(window.streams)  # in time order
+    times = [entries[head].ts_ns for head in heads]
     position_of = {head: n for n, head in enumerate(heads)}
     records = max(len(heads), 1)
+    # Which records could be a precursor at all: not failures themselves, and of an uncommon template.
+    template_records = [
+        window.template_records[window.groups[group_of_head[head]].template_id] for head in heads
+    ]
+    candidate = [
+        sal[group_of_head[head]] < 2 and _uncommon(template_records[n], records)
+        for n, head in enumerate(heads)
+    ]
     for position, group in enumerate(window.groups):
         if not onsets[position]:
             continue
-        onset = group.heads[0]
+        at = position_of[group.heads[0]]
         candidates: list[tuple[bool, int, int, int]] = []
-        for n in range(position_of[onset] - 1, -1, -1):
-            head = heads[n]
-            if entries[onset].ts_ns - entries[head].ts_ns > _CONTEXT_GAP_NS:
+        for n in range(at - 1, max(at - _PRECURSOR_SCAN, 0) - 1, -1):
+            if times[at] - times[n] > _CONTEXT_GAP_NS:
                 break
-            neighbour = group_of_head[head]
-            template_records = window.template_records[window.groups[neighbour].template_id]
-            if sal[neighbour] < 2 and _uncommon(template_records, records):
-                candidates.append((not changes[neighbour], template_records, -n, neighbour))
+            if candidate[n]:
+                neighbour = group_of_head[heads[n]]
+                candidates.append((not changes[neighbour], template_records[n], -n, neighbour))
         # Changes first, then the rarest, then the nearest.
-        for _, template_records, _, neighbour in sorted(candidates)[:_PRECURSORS]:
-            rarity = min(-math.log10(template_records / records), 2.0)
+        for _, count, _, neighbour in sorted(candidates)[:_PRECURSORS]:
+            rarity = min(-math.log10(count / records), 2.0)
             lift = _PRECURSOR_BASE + rarity + (0.5 if changes[neighbour] else 0.0)
             scores[neighbour] = max(scores[neighbour], min(lift, scores[position] - 1.0))
