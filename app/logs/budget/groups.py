@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
-from app.logs.budget.names import POD_CHARS, SourceNames
+from app.logs.budget.names import POD_CHARS, SourceNames, replica_set_of
 from app.logs.models import Level, LogEntry, detect_level, level_from_labels
 
 SEVERITY_RANK: dict[Level, int] = {"critical": 4, "error": 3, "warn": 2, "info": 0, "debug": 0, "unknown": 0}
@@ -49,7 +49,6 @@ _BRACKETED_TOKEN = re.compile(r"\[\s*[\w.$@:/#-]*\s*\]")
 _FRAME = re.compile(
     r'^(?:at \S|File "|\.\.\. \d+ (?:more|common)|/\S+\.go:\d+|[\w./*()\[\]{}-]+\(.*\)$|exit status \d)'
 )
-_REPLICA_SUFFIX = re.compile(rf"-[{POD_CHARS}]{{5}}$")
 _MASK_POD = re.compile(
     rf"-[{POD_CHARS}]{{6,10}}-[{POD_CHARS}]{{5}}(?![\w-])|-(?=[{POD_CHARS}]*\d)[{POD_CHARS}]{{5}}(?![\w-])"
 )
@@ -266,7 +265,7 @@ def _merge_variants(groups: list[Group], streams: dict[int, tuple[str, str, str]
         namespace, stream, container = streams[group.heads[0]]
         key = (
             namespace,
-            _REPLICA_SUFFIX.sub("", stream),
+            replica_set_of(stream),
             container,
             group.level,
             group.status,
@@ -340,7 +339,7 @@ def build_window(entries: Sequence[LogEntry]) -> Window:
         full_record = "\n".join(parts)
         status = http_status_class(entry.line)
         namespace, stream, container = streams[head]
-        key = (namespace, _REPLICA_SUFFIX.sub("", stream), container, level, status, masked_record)
+        key = (namespace, replica_set_of(stream), container, level, status, masked_record)
         group = groups.get(key)
         if group is None:
             template_id = template_of.get(parts[0])

@@ -18,12 +18,23 @@ from app.logs.models import LogEntry
 # The k8s name generator's alphabet (no vowels, no 0/1/3) makes generated suffixes recognisable.
 POD_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 # A Deployment's pod: workload, ReplicaSet hash, replica suffix. A DaemonSet's or Job's: workload, suffix.
-_DEPLOYMENT_POD = re.compile(rf"^(?P<workload>[a-z0-9][a-z0-9-]*?)-[{POD_CHARS}]{{6,10}}-[{POD_CHARS}]{{5}}$")
+# The replica suffix is matched loosely after a ReplicaSet hash: some generators use other characters.
+_DEPLOYMENT_POD = re.compile(rf"^(?P<workload>[a-z0-9][a-z0-9-]*?)-[{POD_CHARS}]{{6,10}}-[a-z0-9]{{5}}$")
 _SUFFIXED_POD = re.compile(rf"^(?P<workload>[a-z0-9][a-z0-9-]*?)-[{POD_CHARS}]{{5}}$")
+_REPLICA_SET = re.compile(rf"^(.*-[{POD_CHARS}]{{6,10}})-[a-z0-9]{{5}}$")
+_SUFFIXED_POD_TAIL = re.compile(rf"-[{POD_CHARS}]{{5}}$")
 # Deployment pod names inside text; the lookarounds keep them from matching inside longer words.
 _POD_IN_TEXT = re.compile(
     rf"(?<![\w.-])[a-z0-9][a-z0-9-]*?-[{POD_CHARS}]{{6,10}}-[{POD_CHARS}]{{5}}(?![\w-])"
 )
+
+
+def replica_set_of(pod: str) -> str:
+    """The ReplicaSet (or DaemonSet) a pod name belongs to: the name without its replica suffix."""
+    match = _REPLICA_SET.match(pod)
+    if match:
+        return match.group(1)
+    return _SUFFIXED_POD_TAIL.sub("", pod)
 
 
 def workload_of(pod: str) -> str:
