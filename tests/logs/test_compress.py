@@ -49,6 +49,10 @@ def info_noise(rng: random.Random, count: int, start: float = 0.0) -> list[LogEn
     return [entry(start + i * 0.01, rng.choice(shapes)(), pod=rng.choice(pods)) for i in range(count)]
 
 
+def kept_indices(result: BudgetResult) -> set[int]:
+    return {index for line in result.lines for index in line.source_indices}
+
+
 def lines_containing(result: BudgetResult, needle: str) -> list[str]:
     return [render_line(line) for line in result.lines if needle in line.text]
 
@@ -67,8 +71,7 @@ def test_repeated_errors_in_a_sea_of_info_become_a_handful_of_counted_lines() ->
 
     assert len(result.lines) <= 12
     (refused,) = lines_containing(result, "connection refused")
-    assert "(×1,000" not in refused  # counts are plain integers, easy for a model to read
-    assert "(×1000, " in refused
+    assert "(x1000 until +1:49)" in refused  # counts are plain integers, easy for a model to read
     for needle in ("payment failed", "nil pointer dereference", "tls handshake failed"):
         assert len(lines_containing(result, needle)) == 1
     assert result.report.kept_lines == len(entries)
@@ -77,42 +80,76 @@ def test_repeated_errors_in_a_sea_of_info_become_a_handful_of_counted_lines() ->
 
 
 @pytest.mark.parametrize(
-    ("first", "second"),
+    ("first", "second", "shown"),
     [
         (
             "request 7f452b69-98a6-1c0d-d075-b6261269e07a done",
             "request 331de6c9-652d-25e0-1f3a-860ec4bf8750 done",
+            "request <id> done",
         ),
-        ("dial tcp 10.96.4.12:5432 failed", "dial tcp 10.96.7.200:6543 failed"),
-        ("object 0x7ffe3a2b freed at deadbeef01", "object 0x10 freed at 00c0ffee99"),
-        ("took 120ms to sync", "took 3.5s to sync"),
-        ("at 2026-01-02T03:04:05.123Z flush", "at 2026-01-02T03:09:59Z flush"),
-        ("evicted pod api-7d9f8b6c5d-x2k4p", "evicted pod api-6c8b9d7f4-m4n7t"),
-        ("queue depth 17", "queue depth 4096"),
+        (
+            "dial tcp 10.96.4.12:5432 failed",
+            "dial tcp 10.96.7.200:6543 failed",
+            "dial tcp *:5432..6543 failed",
+        ),
+        ("sync took 120ms", "sync took 35ms", "sync took 35ms..120ms"),
+        ("queue depth 17", "queue depth 4096", "queue depth 17..4096"),
+        ("object 0x7ffe3a2b freed", "object 0x10 freed", "object * freed"),
     ],
 )
-def test_lines_that_differ_only_in_ids_numbers_and_times_collapse(first: str, second: str) -> None:
-    result = fit_to_budget([entry(0, first), entry(5, second)], max_tokens=1000)
+def test_repeats_that_differ_only_in_ids_and_numbers_collapse_with_a_value_range(
+    first: str, second: str, shown: str
+) -> None:
+    padding = " while the replica set rebalanced its partitions across the cluster"
+    result = fit_to_budget([entry(0, first + padding), entry(5, second + padding)], max_tokens=1000)
 
-    assert len(result.lines) == 1
-    assert result.lines[0].count == 2
-    assert result.lines[0].text == first
-    assert render_line(result.lines[0]).endswith("(×2, 03:04:05–03:04:10)")
+    (line,) = result.lines
+    assert line.count == line.repeats == 2
+    assert line.text == shown + padding
+    assert render_line(line).endswith("(x2 until +0:05)")
 
 
 def test_lines_with_different_words_stay_apart() -> None:
     result = fit_to_budget(
-        [entry(0, "connection refused to postgres:5432"), entry(1, "connection refused to redis:5432")],
+        [
+            entry(0, "2026-01-02T03:04:05.120Z INFO opened connection to postgres:5432 (pool=sessions)"),
+            entry(1, "2026-01-02T03:04:06.250Z INFO opened connection to redis:6379 (pool=sessions)"),
+        ],
         max_tokens=1000,
     )
 
-    assert [line.text for line in result.lines] == [
-        "connection refused to postgres:5432",
-        "connection refused to redis:5432",
+    assert [render_line(line) for line in result.lines] == [
+        "[1] +0:00 api opened connection to postgres:5432 (pool=sessions)",
+        "[2] +0:01 api opened connection to redis:6379 (pool=sessions)",
     ]
 
 
-def test_replicas_collapse_but_statefulset_members_and_rollouts_stay_apart() -> None:
+def test_one_failure_worded_a_few_ways_is_one_line_that_shows_every_wording() -> None:
+    result = fit_to_budget(
+        [
+            entry(
+                0, "2026-01-02T03:04:05.120Z ERROR [main] connection refused to postgres:5432 (pool=sessions)"
+            ),
+            entry(
+                1,
+                "2026-01-02T03:04:06.250Z ERROR [worker-3] connection refused to redis:6379 (pool=sessions)",
+            ),
+            entry(
+                2, "2026-01-02T03:04:07.250Z ERROR [main] connection refused to postgres:5432 (pool=sessions)"
+            ),
+        ],
+        max_tokens=1000,
+    )
+
+    (line,) = result.lines
+    assert line.source_indices == [0, 1, 2]
+    assert render_line(line) == (
+        "[1] +0:00 api ERR [main]|[worker-3] connection refused to postgres:5432|redis:6379 (pool=sessions)"
+        " (x3 in 2 variants until +0:02)"
+    )
+
+
+def test_replicas_collapse_under_short_names_while_statefulset_members_and_rollouts_stay_apart() -> None:
     entries = [
         entry(0, REFUSED, pod="api-7d9f8b6c5d-x2k4p"),
         entry(1, REFUSED, pod="api-7d9f8b6c5d-q8w2z"),
@@ -123,12 +160,19 @@ def test_replicas_collapse_but_statefulset_members_and_rollouts_stay_apart() -> 
 
     result = fit_to_budget(entries, max_tokens=1000)
 
-    rendered = [render_line(line) for line in result.lines]
-    assert rendered[0] == (
-        f"[1] 03:04:05Z payments/api-7d9f8b6c5d-x2k4p ERROR {REFUSED} (×2 on 2 pods, 03:04:05–03:04:06)"
-    )
-    assert rendered[1] == f"[2] 03:04:07Z payments/api-6c8b9d7f4-m4n7t ERROR {REFUSED}"
-    assert [line.pod for line in result.lines[2:]] == ["postgres-0", "postgres-1"]
+    assert [render_line(line) for line in result.lines] == [
+        "[1] +0:00 api#1 ERR connection refused addr=postgres:5432 (x2 on 2 pods until +0:01)",
+        "[2] +0:02 api#3 ERR connection refused addr=postgres:5432",
+        "[3] +0:03 postgres-0 CRIT the database system is shutting down",
+        "[4] +0:04 postgres-1 CRIT the database system is shutting down",
+    ]
+    assert result.report.pods == {
+        "api#1": "payments/api-7d9f8b6c5d-x2k4p",
+        "api#2": "payments/api-7d9f8b6c5d-q8w2z",
+        "api#3": "payments/api-6c8b9d7f4-m4n7t",
+    }
+    assert result.report.summary().startswith("5 lines -> 4 shown (1 merged into repeats), ")
+    assert "times are +m:ss after 03:04:05Z" in result.report.summary()
 
 
 def test_every_error_and_warn_line_survives_when_the_budget_allows() -> None:
@@ -148,42 +192,51 @@ def test_every_error_and_warn_line_survives_when_the_budget_allows() -> None:
     for index, line in problems.items():
         entries[index] = entry(index * 0.5, line)
 
-    result = fit_to_budget(entries, max_tokens=600)
+    result = fit_to_budget(entries, max_tokens=300)
 
-    kept = {index for line in result.lines for index in line.source_indices}
-    assert set(problems) <= kept
+    assert set(problems) <= kept_indices(result)
     assert result.report.error_warn_kept == result.report.error_warn_total == len(problems)
     assert result.report.kept_lines < len(entries)
 
 
-def test_neighbours_of_an_error_in_the_same_pod_are_kept_before_unrelated_lines() -> None:
-    entries = []
-    for i in range(200):
-        pod = API_POD if i % 2 == 0 else "worker-5c6d7f8g9h-b2c4d"
-        entries.append(entry(i, f"{pod.split('-')[0]} finished {_word(i)} batch", pod=pod))
-    entries[100] = entry(100, 'level=error msg="schema migration failed"')
+def test_a_rare_line_is_kept_before_lines_of_a_common_template() -> None:
+    entries = [entry(i, f"user {_word(i)} logged in from the mobile app") for i in range(60)]
+    entries.append(entry(30.5, "certificate rotation scheduled for the ingress gateway"))
 
-    budget = sum(
-        estimate_tokens(render_line(line)) for line in fit_to_budget(entries[96:105], max_tokens=10_000).lines
+    result = fit_to_budget(entries, max_tokens=30)
+
+    assert [line.text for line in result.lines] == ["certificate rotation scheduled for the ingress gateway"]
+
+
+def test_the_change_before_a_new_failure_is_kept_though_another_stream_logged_it() -> None:
+    rng = random.Random(6)
+    entries = info_noise(rng, 2000)
+    events = {"namespace": "payments", "job": "integrations/kubernetes/eventhandler"}
+    scale_down = LogEntry(
+        ts_ns=T0 + 12 * SECOND,
+        labels=events,
+        line='type=Normal reason=ScalingReplicaSet object=deployment/ledger message="Scaled down replica set '
+        'ledger-6c8b9d7f4 to 0 from 3"',
     )
-    result = fit_to_budget(entries, max_tokens=budget)
+    entries.append(scale_down)
+    gateway = "envoy-6c8b9d7f4-h5j6k"
+    entries += [
+        entry(
+            14 + i * 0.05,
+            f'[2026-01-02T03:04:{19 + i // 20:02d}.000Z] "GET /api/ledger HTTP/1.1" 503 UH',
+            pod=gateway,
+        )
+        for i in range(100)
+    ]
+    # Errors that have nothing to do with it, spread over the whole window.
+    entries += [entry(i * 0.2, f'level=error msg="validation failed" field={_word(i)}') for i in range(100)]
 
-    kept = sorted(index for line in result.lines for index in line.source_indices)
-    # The api pod's lines around the error: two before and two after, skipping the worker's lines.
-    assert {96, 98, 100, 102, 104} <= set(kept)
-    assert 99 not in kept
-    assert 101 not in kept
+    result = fit_to_budget(entries, max_tokens=400)
 
-
-def test_rare_lines_are_kept_before_lines_of_a_common_template() -> None:
-    names = [_word(i) for i in range(60)]
-    entries = [entry(i, f"user {name} logged in") for i, name in enumerate(names)]
-    entries.append(entry(30.5, "certificate rotation scheduled"))
-    budget = estimate_tokens("[9] 03:04:35Z payments/api-7d9f8b6c5d-x2k4p certificate rotation scheduled") + 1
-
-    result = fit_to_budget(entries, max_tokens=budget)
-
-    assert [line.text for line in result.lines] == ["certificate rotation scheduled"]
+    assert len(entries) - 101 in kept_indices(result)
+    (line,) = lines_containing(result, "Scaled down")
+    assert line.startswith("[")
+    assert " events ScalingReplicaSet deployment/ledger: Scaled down" in line
 
 
 def test_kept_lines_are_numbered_in_time_order_whatever_the_input_order() -> None:
@@ -216,39 +269,59 @@ def test_cited_line_numbers_map_back_to_the_entries_they_stand_for() -> None:
     assert evidence_to_entries(result, []) == []
 
 
-def test_summary_reads_kept_of_total_lines_and_tokens_with_thousands_separators() -> None:
+_SUMMARY = re.compile(r"^([\d,]+) lines -> ([\d,]+) shown(?: \((.*?)\))?, ([\d,]+) -> ([\d,]+) tokens; ")
+
+
+def test_summary_says_how_many_lines_were_shown_merged_and_left_out() -> None:
     rng = random.Random(5)
-    entries = info_noise(rng, 12_000)
+    entries = info_noise(rng, 11_000)
+    entries += [
+        entry(100 + i * 0.1, f'level=warn msg="slow query" table=orders_{i % 7} took={i}ms')
+        for i in range(1000)
+    ]
+    # Lines that do not repeat and cannot all fit.
+    entries += [
+        entry(200 + i, f"user {_word(i)} updated the billing address of account {_word(i + 7)}")
+        for i in range(1000)
+    ]
 
-    summary = fit_to_budget(entries, max_tokens=2000).report.summary()
+    report = fit_to_budget(entries, max_tokens=2000).report
 
-    match = re.match(r"^([\d,]+) of 12,000 lines kept, ([\d,]+) -> ([\d,]+) tokens", summary)
-    assert match is not None, summary
-    before, after = (int(group.replace(",", "")) for group in match.groups()[1:])
-    assert before > 100_000
-    assert after <= 2000
+    match = _SUMMARY.match(report.summary())
+    assert match is not None, report.summary()
+    total, shown, folded, before, after = match.groups()
+    parts = dict(reversed(part.split(" ", 1)) for part in folded.split(", "))
+    assert int(total.replace(",", "")) == len(entries) == 13_000
+    assert int(shown.replace(",", "")) == report.output_lines
+    assert int(parts["merged into repeats"].replace(",", "")) == report.merged_lines >= 999
+    assert int(parts["left out"].replace(",", "")) == len(entries) - report.kept_lines > 0
+    assert report.output_lines + report.merged_lines + len(entries) - report.kept_lines == len(entries)
+    assert (
+        int(before.replace(",", "")) == report.tokens_before == sum(estimate_tokens(e.line) for e in entries)
+    )
+    assert int(after.replace(",", "")) == report.tokens_after <= 2000
 
 
 def test_empty_input_reports_nothing_kept() -> None:
     result = fit_to_budget([], max_tokens=1000)
 
     assert result.lines == []
-    assert result.report.summary().startswith("0 of 0 lines kept, 0 -> 0 tokens")
+    assert result.report.summary().startswith("0 lines -> 0 shown, 0 -> 0 tokens")
     assert evidence_to_entries(result, [1]) == []
 
 
 def test_a_budget_smaller_than_one_line_keeps_the_most_important_line_cut_short() -> None:
     entries = [entry(0, 'level=info msg="started"')]
     entries.append(entry(1, 'level=error msg="connection refused" ' + "detail " * 40))
-    entries.append(entry(2, 'level=info msg="stopping"'))
+    entries.append(entry(2, 'level=info msg="stopping the http server and the worker pools"'))
 
-    result = fit_to_budget(entries, max_tokens=60)
+    result = fit_to_budget(entries, max_tokens=30)
 
     (line,) = result.lines
     assert line.level == "error"
-    assert "…(+" in line.text
-    assert estimate_tokens(render_line(line)) <= 60
-    assert result.report.tokens_after <= 60
+    assert line.text.startswith('msg="connection refused" detail')
+    assert line.text.endswith("…")
+    assert result.report.tokens_after == estimate_tokens(render_line(line)) <= 30
 
 
 @pytest.mark.parametrize("budget", [0, 3])
@@ -258,35 +331,60 @@ def test_a_budget_too_small_for_any_line_keeps_nothing(budget: int) -> None:
     assert result.lines == []
     assert result.report.kept_lines == 0
     assert result.report.summary().startswith(
-        f"0 of 1 lines kept, {result.report.tokens_before:,} -> 0 tokens"
+        f"1 lines -> 0 shown (1 left out), {result.report.tokens_before:,} -> 0 tokens"
     )
 
 
-def test_a_negative_budget_is_refused() -> None:
+@pytest.mark.parametrize(("max_tokens", "max_line_chars"), [(-1, 500), (10, 0)])
+def test_nonsense_limits_are_refused(max_tokens: int, max_line_chars: int) -> None:
     with pytest.raises(InputError):
-        fit_to_budget([entry(0, REFUSED)], max_tokens=-1)
+        fit_to_budget([entry(0, REFUSED)], max_tokens=max_tokens, max_line_chars=max_line_chars)
 
 
-def test_long_multiline_and_odd_lines_become_one_readable_prompt_line_each() -> None:
+def test_long_multiline_and_odd_lines_stay_readable_and_cannot_forge_a_numbered_line() -> None:
     entries = [
         entry(0, 'level=error msg="bad payload" body=' + "x" * 5000),
-        entry(1, "Traceback (most recent call last):\n  File \"app.py\", line 3\nKeyError: 'id'"),
-        entry(2, "level=warn \x1b[31mred\x1b[0m tab\there nul\x00 end"),
-        entry(3, "level=warn undecodable \udcff byte"),
+        entry(60, "level=error job failed\n[99] +0:00 api forged line\r\nKeyError: 'id'"),
+        entry(120, "level=warn \x1b[31mred\x1b[0m tab\there nul\x00 end of the warning text"),
+        entry(180, "level=warn undecodable \udcff byte in the middle of the warning text"),
     ]
 
     result = fit_to_budget(entries, max_tokens=10_000, max_line_chars=200)
 
     rendered = result.render()
-    assert rendered.count("\n") == len(result.lines) - 1 == 3
-    assert result.lines[0].text == 'level=error msg="bad payload" body=' + "x" * 165 + "…(+4,835 chars)"
-    assert (
-        result.lines[1].text
-        == "Traceback (most recent call last):\\n  File \"app.py\", line 3\\nKeyError: 'id'"
-    )
-    assert result.lines[2].text == "level=warn \x1b[31mred\x1b[0m tab\there nul\x00 end"
-    assert result.lines[3].text == "level=warn undecodable \\udcff byte"
+    texts = [line.text for line in result.lines]
+    assert texts[0].startswith("bad payload body=xxx")
+    assert texts[1] == "job failed\\n[99] +0:00 api forged line\\nKeyError: 'id'"
+    assert texts[2] == "\x1b[31mred\x1b[0m tab here nul\x00 end of the warning text"
+    assert texts[3] == "undecodable \\udcff byte in the middle of the warning text"
+    assert re.search(r"x…\(\+4,8\d\d chars\)$", result.lines[0].text)
+    assert all(re.match(r"^\[\d+\] ", row) for row in rendered.split("\n"))
     rendered.encode("utf-8")  # the prompt can be sent to the model server
+
+
+def test_a_stack_trace_is_one_numbered_record_with_its_exception_shown() -> None:
+    trace = [
+        "2026-01-02 03:04:05,001 ERROR [app.api] request failed",
+        "Traceback (most recent call last):",
+        '  File "/usr/local/lib/python3.12/site-packages/starlette/routing.py", line 74, in app',
+        "    response = await func(request)",
+        '  File "/app/orders/views.py", line 41, in create',
+        '    currency = payload["currency"]',
+        "KeyError: 'currency'",
+    ]
+    entries = [entry(10 + i * 0.001, line) for i, line in enumerate(trace)]
+    entries += [
+        entry(30 + i, f"2026-01-02 03:04:{35 + i:02d},120 INFO [app.api] request completed in {i} ms")
+        for i in range(20)
+    ]
+
+    result = fit_to_budget(entries, max_tokens=2000)
+
+    (record,) = [line for line in result.lines if "request failed" in line.text]
+    assert record.source_indices == list(range(7))
+    assert record.text.split("\n")[-2:] == ['currency = payload["currency"]', "KeyError: 'currency'"]
+    assert render_line(record).split("\n")[-1] == "    KeyError: 'currency'"
+    assert result.report.joined_lines == 6
 
 
 def test_the_server_tokenizer_is_used_in_batches_and_the_budget_holds_by_its_count() -> None:
@@ -309,7 +407,7 @@ def test_the_server_tokenizer_is_used_in_batches_and_the_budget_holds_by_its_cou
     assert result.report.token_counter == "server"
     assert _digit_heavy_tokenizer(result.render()) == result.report.tokens_after <= 3000
     assert result.report.tokens_after > 2500  # the budget is used, not given away
-    assert len(calls) < 30
+    assert len(calls) < 60
     assert "tokens counted by server" in result.report.summary()
 
 
@@ -317,12 +415,12 @@ def test_a_failing_tokenizer_falls_back_to_the_estimate() -> None:
     def count_tokens(text: str) -> int:
         raise LLMConnectError("tokenizer unreachable")
 
-    result = fit_to_budget(
-        [entry(0, REFUSED), entry(1, "level=info ok")], max_tokens=200, count_tokens=count_tokens
-    )
+    entries = [entry(0, REFUSED), entry(1, 'level=info msg="request served from the read replica"')]
+
+    result = fit_to_budget(entries, max_tokens=200, count_tokens=count_tokens)
 
     assert result.report.token_counter == "estimate"
-    assert len(result.lines) == 2
+    assert kept_indices(result) == {0, 1}
     assert result.report.tokens_after == estimate_tokens(result.render()) <= 200
 
 
@@ -337,7 +435,14 @@ def test_the_estimate_charges_ids_more_than_words() -> None:
 
 _LINE_PARTS = st.one_of(
     st.sampled_from(
-        [REFUSED, 'level=warn msg="retrying"', 'level=info msg="ok"', "panic: boom", "GET /healthz 200"]
+        [
+            REFUSED,
+            'level=warn msg="retrying"',
+            'level=info msg="ok"',
+            "panic: boom",
+            "GET /healthz 200",
+            "  at x",
+        ]
     ),
     st.builds(lambda n: f"request {n} took {n % 997}ms", st.integers(0, 10**9)),
     st.text(min_size=0, max_size=300),
@@ -358,22 +463,12 @@ def _digit_heavy_tokenizer(text: str) -> int:
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    entries=_ENTRIES,
-    max_tokens=st.integers(0, 3000),
-    context_lines=st.integers(0, 3),
-    server=st.booleans(),
-)
-def test_the_result_never_exceeds_the_budget(
-    entries: list[LogEntry], max_tokens: int, context_lines: int, server: bool
-) -> None:
+@given(entries=_ENTRIES, max_tokens=st.integers(0, 3000), server=st.booleans())
+def test_the_result_never_exceeds_the_budget(entries: list[LogEntry], max_tokens: int, server: bool) -> None:
     counter = _digit_heavy_tokenizer if server else estimate_tokens
 
     result = fit_to_budget(
-        entries,
-        max_tokens=max_tokens,
-        count_tokens=_digit_heavy_tokenizer if server else None,
-        context_lines=context_lines,
+        entries, max_tokens=max_tokens, count_tokens=_digit_heavy_tokenizer if server else None
     )
 
     assert counter(result.render()) == result.report.tokens_after <= max_tokens
@@ -383,6 +478,39 @@ def test_the_result_never_exceeds_the_budget(
     assert all(0 <= index < len(entries) for index in sources)
     if entries and max_tokens >= 3000:
         assert result.lines  # a generous budget always keeps something
+
+
+@settings(max_examples=150, deadline=None)
+@given(entries=_ENTRIES)
+def test_with_no_limit_everything_is_kept_within_a_fifth_more_than_the_raw_tokens(
+    entries: list[LogEntry],
+) -> None:
+    result = fit_to_budget(entries, max_tokens=10**9)
+
+    report = result.report
+    assert report.kept_lines == len(entries)
+    assert report.tokens_before == sum(estimate_tokens(e.line) for e in entries)
+    # Beyond the ratio, a numbered window pays at most one prefix per source and per multi-line record.
+    allowance = sum(
+        1 + line.text.count("\n") for line in result.lines if line.repeats > 1 or "\n" in line.text
+    )
+    sources = {line.source for line in result.lines}
+    assert report.tokens_after <= 1.2 * report.tokens_before + 16 * (len(sources) + allowance)
+
+
+def test_with_no_limit_a_window_of_tiny_lines_is_folded_rather_than_outgrowing_its_raw_size() -> None:
+    entries = [
+        entry(i * 0.5, f"step {_word(i)} ok", pod=("api-7d9f8b6c5d-x2k4p", "postgres-0")[i % 2])
+        for i in range(600)
+    ]
+
+    result = fit_to_budget(entries, max_tokens=10**9)
+
+    report = result.report
+    assert report.kept_lines == 600
+    assert report.tokens_after <= 1.2 * report.tokens_before
+    assert report.folded_lines > 0
+    assert "folded under shared numbers" in report.summary()
 
 
 def _word(i: int) -> str:

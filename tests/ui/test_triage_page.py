@@ -75,7 +75,7 @@ def test_happy_path_previews_runs_and_queues_for_labeling(world: FakeWorld) -> N
     assert {"time", "pod", "container", "level", "line"} <= set(table(at).columns)
     # The budget line is the report's own summary, with the room the model's context leaves.
     budget = next(i.value for i in at.info if i.value.startswith("Budget: "))
-    assert "lines kept" in budget
+    assert " shown" in budget
     assert "log tokens in the model" in budget
 
     run = run_to_end(at)
