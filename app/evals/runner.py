@@ -53,7 +53,8 @@ from app.evals.metrics import ItemResult, Outcome, RunMetrics, score_run
 from app.golden.jsonl import dataset_version, load_golden_dir
 from app.golden.schema import GoldenExample, Source
 from app.llm.client import DoneEvent, InferenceStats, LLMClient, SamplingParams
-from app.llm.models import ModelConfig, ModelHealth, check_health, find_model
+from app.llm.health import check_health
+from app.llm.models import ModelConfig, ModelHealth, find_model
 from app.logs.compress import evidence_to_entries
 from app.logs.models import ns_to_datetime
 from app.prompts.registry import PromptRegistry, PromptVersion

@@ -33,15 +33,10 @@ from opentelemetry import propagate
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.errors import InferenceCancelled, LLMConnectError, LLMError, LLMHTTPError, LLMTimeoutError
+from app.llm.models import ModelConfig, ResponseFormatStyle
 
 if TYPE_CHECKING:
     from app.config import Settings
-    from app.llm.models import ModelConfig
-
-ResponseFormatStyle = Literal["json_schema", "json_object"]
-"""How a JSON schema is sent: OpenAI's ``json_schema`` wrapper (llama-server, vLLM, OpenAI) or the
-``{"type": "json_object", "schema": ...}`` form, the only one llama-cpp-python's server accepts (its
-request model rejects ``json_schema``); llama-server accepts both."""
 
 # How often a waiting stream looks at the cancel event; bounds how late a cancel is noticed.
 _CANCEL_POLL_S = 0.05

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Engine, select
 
 from app.errors import PromptError, UnknownPromptError
+from app.rca import RootCauseAnalysis
 from app.store.db import session_scope
 from app.store.tables import PromptVersionRow, utcnow
 
@@ -25,6 +28,33 @@ TEMPLATE_SUFFIX = ".j2"
 _FRONT_MATTER = re.compile(r"\A---\s*\n(?P<meta>.*?)\n---\s*\n(?P<body>.*)\Z", re.S)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 REQUIRED_BLOCKS = ("system", "user")
+_LINE_NUMBER = re.compile(r"^\[(\d+)\]")
+
+
+class PromptExample(BaseModel):
+    """A worked example of a prompt: log lines as the prompt shows them, and the answer to them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    logs: list[str] = Field(min_length=1, description="Log lines in prompt form, each starting '[n]'.")
+    answer: RootCauseAnalysis
+
+    @model_validator(mode="after")
+    def _evidence_points_at_lines(self) -> PromptExample:
+        numbers = {int(m[1]) for line in self.logs if (m := _LINE_NUMBER.match(line))}
+        missing = [n for n in self.answer.evidence if n not in numbers]
+        if missing:
+            raise ValueError(f"the answer cites line(s) {missing} that the example's logs do not have")
+        return self
+
+    @property
+    def answer_json(self) -> str:
+        """The answer as the model should write it: one line of JSON, keys in schema order."""
+        return json.dumps(self.answer.model_dump(mode="json"), ensure_ascii=False)
+
+    def for_template(self) -> dict[str, Any]:
+        """What a template sees as one item of ``examples``: ``logs`` and ``answer`` (JSON text)."""
+        return {"logs": list(self.logs), "answer": self.answer_json}
 
 
 class FrontMatter(BaseModel):
@@ -34,6 +64,9 @@ class FrontMatter(BaseModel):
     description: str = ""
     params: dict[str, Any] = Field(default_factory=dict, description="Sampling params for the model.")
     tags: list[str] = Field(default_factory=list)
+    examples: list[PromptExample] = Field(
+        default_factory=list, description="Worked examples; the template shows them as ``examples``."
+    )
 
 
 class PromptVersion(BaseModel):
@@ -62,6 +95,11 @@ class PromptVersion(BaseModel):
     def body(self) -> str:
         """The Jinja2 template without its front matter."""
         return split_front_matter(self.template, self.source_path)[1]
+
+    @cached_property
+    def examples(self) -> list[PromptExample]:
+        """The worked examples of this version's front matter (empty for a zero-shot prompt)."""
+        return split_front_matter(self.template, self.source_path or self.ref)[0].examples
 
 
 class RenderedPrompt(BaseModel):
@@ -126,11 +164,14 @@ def check_template(text: str, where: str) -> FrontMatter:
 
 
 def render_prompt(version: PromptVersion, context: dict[str, Any]) -> RenderedPrompt:
-    """Render a version's system and user blocks with ``context``; missing variables are errors."""
+    """Render a version's system and user blocks with ``context``; missing variables are errors.
+
+    The version's worked examples are available to the template as ``examples``.
+    """
     body = version.body
     try:
         template = _ENV.from_string(body)
-        ctx = template.new_context(dict(context))
+        ctx = template.new_context({"examples": [e.for_template() for e in version.examples], **context})
         parts = {}
         for block in REQUIRED_BLOCKS:
             parts[block] = "".join(template.blocks[block](ctx)).strip()

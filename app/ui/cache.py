@@ -18,7 +18,8 @@ import streamlit as st
 from app import triage as triage_api
 from app.config import Settings, get_settings
 from app.llm.client import ChatMessage, InferenceStats, SamplingParams
-from app.llm.models import ModelConfig, ModelHealth, check_health, find_model
+from app.llm.health import check_health
+from app.llm.models import ModelConfig, ModelHealth, find_model
 from app.logs.frame import entries_to_frame
 from app.logs.logql import LogFilter
 from app.logs.models import LogQueryResult
