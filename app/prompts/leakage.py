@@ -28,8 +28,43 @@ PHRASE_WORDS = 4
 MIN_IDENTIFIER_CHARS = 3
 # Words too common to make a phrase distinctive on their own: a 4-gram made only of these is skipped.
 _STOPWORDS = frozenset(
-    """a an and are as at be because but by for from has have in into is it its of on or so than that the
-    then there this to was were which while with""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "so",
+        "than",
+        "that",
+        "the",
+        "then",
+        "there",
+        "this",
+        "to",
+        "was",
+        "were",
+        "which",
+        "while",
+        "with",
+    ]
 )
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
