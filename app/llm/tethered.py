@@ -85,14 +85,20 @@ def _get_spawner() -> _Spawner:
         return _spawner
 
 
-def popen_tethered(command: Sequence[str], **popen_kwargs: Any) -> subprocess.Popen[bytes]:
-    """``subprocess.Popen(command)`` whose process is killed (SIGKILL) when this process dies."""
+def popen_tethered(
+    command: Sequence[str], *, stdout: Any = None, stderr: Any = None, stdin: Any = None
+) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen(command)`` (bytes I/O) whose process is killed (SIGKILL) when this process dies."""
+
+    def start(argv: list[str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=stdin)
+
     if not supported():
-        return subprocess.Popen(list(command), **popen_kwargs)
+        return start(list(command))
     full = launcher_command(command, os.getpid())
     spawner = _get_spawner()
     if threading.current_thread() is spawner:
-        return subprocess.Popen(full, **popen_kwargs)
+        return start(full)
     future: Future[subprocess.Popen[bytes]] = Future()
-    spawner.jobs.put((lambda: subprocess.Popen(full, **popen_kwargs), future))
+    spawner.jobs.put((lambda: start(full), future))
     return future.result()
