@@ -36,16 +36,17 @@ from app.llm.server import (
     serve_local_models,
     source_dir,
 )
-from tests.fixtures.llama import LlamaBinaries, SmolLM2Ladder, free_port
+from tests.fixtures.llama import (
+    LlamaBinaries,
+    SmolLM2Ladder,
+    executable,
+    fake_pip_command,
+    free_port,
+    process_gone,
+    wait_until,
+)
 
 SDIST_NAME = f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}.tar.gz"
-
-
-def executable(path: Path, script: str = "#!/bin/sh\nexit 0\n") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(script)
-    path.chmod(0o755)
-    return path
 
 
 @pytest.fixture
@@ -151,16 +152,7 @@ def fake_sdist() -> bytes:
 
 def fake_pip(tmp_path: Path, sdist: bytes, calls: Path) -> list[str]:
     """A pip stand-in that records its arguments and writes ``sdist`` into --dest, as pip download does."""
-    payload = tmp_path / "payload.tar.gz"
-    payload.write_bytes(sdist)
-    script = executable(
-        tmp_path / "fake-pip",
-        "#!/bin/sh\n"
-        f'echo "$@" >> {calls}\n'
-        'while [ $# -gt 0 ]; do if [ "$1" = "--dest" ]; then dest="$2"; fi; shift; done\n'
-        f'cp {payload} "$dest/{SDIST_NAME}"\n',
-    )
-    return [str(script)]
+    return fake_pip_command(tmp_path, SDIST_NAME, sdist, calls)
 
 
 def test_sdist_is_downloaded_with_pip_verified_and_then_reused(
@@ -327,25 +319,6 @@ def test_serve_local_models_runs_one_server_per_rung_of_the_ladder(
 
 
 # --- servers die with their command (kill -9 included) ------------------------------------------------
-
-
-def process_gone(pid: int) -> bool:
-    """Whether ``pid`` no longer runs (a zombie waiting for its reaper counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in ("Z", "X")
-
-
-def wait_until(predicate: object, timeout_s: float = 30.0) -> bool:
-    """Poll ``predicate`` until it holds or the deadline passes (a wait, not a timing assertion)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.1)
-    return False
 
 
 # A command that starts a llama-server the way triage and evals do, but from a worker thread that has
