@@ -101,12 +101,18 @@ def _is_identifier(token: str) -> bool:
         return False
     if any(ch.isdigit() for ch in token) or any(ch in "-_.:/" for ch in token):
         return True
-    return any(ch.isupper() for ch in token[1:])  # CamelCase: OOMKilling, BackOff
+    # CamelCase (OOMKilling, BackOff), but not an all-caps word (ERROR, JVM): those are ordinary words.
+    return any(ch.islower() for ch in token) and any(ch.isupper() for ch in token[1:])
 
 
 def identifiers(text: str) -> set[str]:
-    """The identifier-like tokens of ``text``, lower-cased."""
-    return {token.lower() for token in _TOKEN.findall(text) if _is_identifier(token)}
+    """The identifier-like tokens of ``text``, lower-cased; ``ns/pod`` also yields ``ns`` and ``pod``."""
+    found: set[str] = set()
+    for token in _TOKEN.findall(text):
+        for part in (token, *token.split("/")):
+            if part and _is_identifier(part):
+                found.add(part.lower())
+    return found
 
 
 def phrases(text: str, n: int = PHRASE_WORDS) -> set[str]:
