@@ -40,8 +40,8 @@ class LogBudget(BaseModel):
     latency_tokens: int | None = None
 
     def describe(self) -> str:
-        """'1,150 log tokens (latency target)'."""
-        return f"{self.tokens:,} log tokens ({self.limit})"
+        """'1,150, latency target': the budget and the limit that decided it."""
+        return f"{self.tokens:,}, {self.limit}"
 
 
 def log_token_budget(

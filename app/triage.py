@@ -128,8 +128,8 @@ class PreparedPrompt(BaseModel):
     )
 
     def budget_line(self) -> str:
-        """'1,150 log tokens (latency target), about 6 s on smollm2-135m-q4_1'."""
-        text = self.log_budget.describe()
+        """'1,150 log tokens (budget 1,200, latency target), about 6 s on smollm2-135m-q4_1'."""
+        text = f"{self.budget.report.tokens_after:,} log tokens (budget {self.log_budget.describe()})"
         if self.estimate is not None:
             text += f", about {latency.format_seconds(self.estimate.seconds)} on {self.estimate.model}"
         return text

@@ -7,16 +7,18 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from app.llm.latency import format_seconds
 from app.llm.models import ModelConfig, ModelHealth
 from app.logs.logql import LogFilter
 from app.logs.models import LEVELS
 from app.prompts.registry import PromptVersion
 from app.telemetry import grafana
-from app.triage import DEFAULT_PROMPT, TriageRequest, TriageResult
+from app.triage import DEFAULT_PROMPT, PreparedPrompt, TriageRequest, TriageResult
 from app.ui import cache, components, live_run
 
 PREVIEW_KEY = "triage.preview"
 QUEUED_KEY = "triage.queued"
+LATENCY_KEY = "triage.latency_target"
 ANY_LEVEL = "any level"
 
 
@@ -141,6 +143,72 @@ def _default_prompt_index(versions: list[PromptVersion]) -> int:
     return max(len(versions) - 1, 0)
 
 
+def _default_model_index(names: list[str]) -> int:
+    with components.error_boundary("picking the default model"):
+        default = cache.default_model()
+        if default in names:
+            return names.index(default)
+    return 0
+
+
+def latency_target_control() -> float:
+    """'Answer within about N seconds': the latency target the log budget is fitted to (0 = none)."""
+    default = 5.0
+    with components.error_boundary("reading settings"):
+        default = cache.get_app_settings().latency_target_seconds
+    return float(
+        st.number_input(
+            "Answer within about (seconds)",
+            min_value=0.0,
+            max_value=600.0,
+            value=default,
+            step=1.0,
+            key=LATENCY_KEY,
+            help="Time to the first answer token. The log budget shrinks to fit it, at the prompt rate this "
+            "model's server reported on recent runs; 0 = no latency target.",
+        )
+    )
+
+
+def budget_section(prepared: PreparedPrompt) -> None:
+    """The budget line with its expected wait, and a word before a run that will be slow."""
+    report = prepared.budget.report
+    st.info(
+        f"Budget: {prepared.budget_line()}. "
+        f"{report.kept_lines:,} of {report.total_lines:,} lines kept, "
+        f"{report.tokens_before:,} → {report.tokens_after:,} tokens "
+        f"({report.error_warn_kept:,} of {report.error_warn_total:,} error/warn lines kept, "
+        f"tokens counted by {report.token_counter})",
+        icon=":material/compress:",
+    )
+    estimate = prepared.estimate
+    if estimate is None:
+        st.caption("No prompt rate measured for this model yet: its first run measures it.")
+    elif estimate.is_slow(prepared.latency_target_s):
+        st.warning(
+            f"This run will be slow: {estimate.describe_prompt()}"
+            + (
+                f", over the {format_seconds(prepared.latency_target_s)} target"
+                if prepared.latency_target_s
+                else ""
+            )
+            + ".",
+            icon=":material/hourglass_top:",
+        )
+
+
+def estimate_note(result: TriageResult) -> str:
+    """How far the time-to-first-token estimate was off ('' without an estimate)."""
+    if result.estimated_ttft_ms is None or result.estimate_error_ms is None:
+        return ""
+    error = result.estimate_error_ms
+    direction = "slower" if error > 0 else "faster"
+    return (
+        f"expected the first token after {components.format_ms(result.estimated_ttft_ms)}; "
+        f"it came {components.format_ms(abs(error))} {direction}"
+    )
+
+
 def prompt_and_model_section(
     request: PreviewRequest | None, line_count: int
 ) -> tuple[str | None, str | None]:
@@ -163,9 +231,11 @@ def prompt_and_model_section(
     with model_col, components.error_boundary("loading models"):
         by_name = {m.name: m for m in cache.models()}
         health = cache.models_health()
+        names = list(by_name)
         model_name = st.selectbox(
             "Model",
-            list(by_name),
+            names,
+            index=_default_model_index(names) if names else None,
             format_func=lambda name: _health_label(by_name[name], health.get(name)),
             key="triage.model",
         )
@@ -174,20 +244,13 @@ def prompt_and_model_section(
             components.model_down_box(chosen, local=cache.uses_local_models())
         elif model_name:
             st.caption(f"context {by_name[model_name].context_length:,} tokens")
+        target = latency_target_control()
     if request is not None and line_count and prompt_ref and model_name:
         with components.error_boundary("fitting the prompt"):
             prepared = cache.prepare_prompt(
-                request.log_filter, request.start, request.end, request.limit, prompt_ref, model_name
+                request.log_filter, request.start, request.end, request.limit, prompt_ref, model_name, target
             )
-            report = prepared.budget.report
-            st.info(
-                f"Budget: {report.kept_lines:,} of {report.total_lines:,} lines kept, "
-                f"{report.tokens_before:,} → {report.tokens_after:,} tokens "
-                f"(room for {prepared.max_log_tokens:,} log tokens in the model's context; "
-                f"{report.error_warn_kept:,} of {report.error_warn_total:,} error/warn lines kept, "
-                f"tokens counted by {report.token_counter})",
-                icon=":material/compress:",
-            )
+            budget_section(prepared)
             with st.expander("Rendered prompt"):
                 st.caption("System")
                 st.code(prepared.rendered.system, language=None, wrap_lines=True, height=240)
@@ -236,6 +299,8 @@ def ok_result(result: TriageResult) -> None:
                 },
             )
     components.latency_readout(result.total_ms, result.ttft_ms, result.tokens_per_s, result.completion_tokens)
+    if note := estimate_note(result):
+        st.caption(note)
     st.caption(
         components.escape_markdown(
             f"{result.prompt_version} · {result.model} ({result.quantization}) · "
@@ -318,6 +383,7 @@ def main() -> None:
                 model=model_name,
                 prompt=prompt_ref,
                 limit=request.limit,
+                latency_target_s=st.session_state.get(LATENCY_KEY),
             ),
         )
         st.rerun()  # redraw with the Run button disabled while the run is active

@@ -25,4 +25,4 @@ def test_budget_is_the_smallest_limit(
 ) -> None:
     budget = log_token_budget(room=room, raw_tokens=raw, cap=2000, floor=300, latency_tokens=latency)
     assert (budget.tokens, budget.limit) == (tokens, limit)
-    assert budget.describe() == f"{tokens:,} log tokens ({limit})"
+    assert budget.describe() == f"{tokens:,}, {limit}"
