@@ -225,8 +225,9 @@ def test_a_latency_target_budgets_by_the_rate_the_server_reported(
     assert prepared.estimate.tokens_per_s == 1000.0
     assert 1.0 < prepared.estimate.seconds <= 2.0
     assert prepared.estimate.prompt_tokens == prepared.prompt_tokens
+    tokens, budget = prepared.budget.report.tokens_after, prepared.max_log_tokens
     assert prepared.budget_line().startswith(
-        f"{prepared.max_log_tokens:,} log tokens (latency target), about "
+        f"{tokens:,} log tokens (budget {budget:,}, latency target), about "
     )
     assert prepared.budget_line().endswith(" on fake-q4")
     result = events[-1].result if isinstance(events[-1], ResultEvent) else None
