@@ -1,4 +1,4 @@
-"""The Evals and Compare pages in Chromium: start runs (baseline and the tiny model), open one, compare two."""
+"""The Evals and Compare pages in Chromium: start runs (baseline and SmolLM2), open one, compare two."""
 
 from __future__ import annotations
 
@@ -13,19 +13,22 @@ from app.golden.jsonl import write_jsonl
 from tests.e2e.conftest import WatchedPage
 from tests.e2e.dashboard import ROOT, Dashboard, start_streamlit, stop_streamlit
 from tests.evals.conftest import small_golden_set
+from tests.fixtures.llama import SMOLLM2_MODEL
 
 pytestmark = [pytest.mark.browser, pytest.mark.llama]
 
 RUN_TIMEOUT_MS = 600_000
-TINY_ITEMS = 4
+MODEL_ITEMS = 4
 
 
 @pytest.fixture(scope="module")
-def evals_dashboard(llama_models_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
-    """The dashboard on the small golden set and the real llama-server with the tiny model."""
+def evals_dashboard(
+    smollm2_models_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Dashboard]:
+    """The dashboard on the small golden set and the real llama-server with SmolLM2."""
     golden = tmp_path_factory.mktemp("golden")
     write_jsonl(golden / "small.jsonl", small_golden_set())
-    env = {"MODELS_FILE": str(llama_models_file), "GOLDEN_DIR": str(golden)}
+    env = {"MODELS_FILE": str(smollm2_models_file), "GOLDEN_DIR": str(golden)}
     dashboard = start_streamlit(ROOT / "streamlit_app.py", tmp_path_factory.mktemp("dashboard-evals"), env)
     yield dashboard
     stop_streamlit(dashboard)
@@ -97,17 +100,17 @@ def test_evals_and_compare_pages(
     start_run(page, "baseline-regex")
     wait_completed(page, "baseline-regex")
 
-    # The tiny model on the real llama-server, with live progress and a Cancel button.
-    start_run(page, "tiny-q4_k_m", first_n=TINY_ITEMS)
+    # SmolLM2 on the real llama-server, with live progress and a Cancel button.
+    start_run(page, SMOLLM2_MODEL, first_n=MODEL_ITEMS)
     expect(page.get_by_role("button", name="Cancel run")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stProgress")).to_be_visible()
     page.screenshot(path=str(screenshots / "evals-progress.png"))
-    wait_completed(page, "tiny-q4_k_m")
+    wait_completed(page, SMOLLM2_MODEL)
     runs = page.get_by_test_id("stDataFrame").first
     expect(runs).to_be_visible()
     page.screenshot(path=str(screenshots / "evals-runs.png"))
 
-    # Open the newest run (the tiny model's): metrics, confusion matrix, latency, failing items.
+    # Open the newest run (the model's): metrics, confusion matrix, latency, failing items.
     open_row(runs, 0, page.get_by_role("heading", name=re.compile(r"^Run [0-9a-f]{8}$")))
     expect(page.get_by_test_id("stMetricLabel").filter(has_text="Macro-F1")).to_be_visible()
     expect(page.get_by_text("Confusion matrix")).to_be_visible()
@@ -121,10 +124,10 @@ def test_evals_and_compare_pages(
     page.screenshot(path=str(screenshots / "evals-run.png"), full_page=True)
     assert_nothing_ran(watched_page)
 
-    # Compare the baseline (A) with the tiny model (B) on their shared items.
+    # Compare the baseline (A) with the model (B) on their shared items.
     open_page(page, evals_dashboard, "Compare")
     picker = page.get_by_role("combobox", name="Runs (the first is the reference A)")
-    for model in ("baseline-regex", "tiny-q4_k_m"):
+    for model in ("baseline-regex", SMOLLM2_MODEL):
         picker.click()
         page.get_by_role("option", name=re.compile(re.escape(model))).first.click()
     page.keyboard.press("Escape")

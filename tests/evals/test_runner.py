@@ -22,11 +22,12 @@ from app.evals.runner import (
     parse_slice,
 )
 from app.golden.jsonl import dataset_version, load_golden_dir
+from app.golden.schema import GoldenExample
 from app.llm.server import LocalModelServer
 from app.store.db import session_scope
 from app.store.tables import EvalCacheRow
 from tests.evals.conftest import rca_json, small_golden_set
-from tests.fixtures.llama import FakeOpenAIServer, free_port
+from tests.fixtures.llama import SMOLLM2_MODEL, FakeOpenAIServer, free_port
 
 PROMPT = "rca-evidence-first"
 Runner = Callable[[], EvalRunner]
@@ -335,3 +336,28 @@ def test_real_llama_server_run(
     assert again.summary is not None
     assert again.summary.cached_items == 4
     assert again.summary.accuracy == header.summary.accuracy
+
+
+@pytest.mark.llama
+def test_smollm2_answers_a_slice_with_one_example_per_class_and_no_invalid_output(
+    smollm2_server: LocalModelServer,
+    smollm2_models_file: Path,
+    golden_dir: Path,
+    make_runner: Runner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The embedded default's real model over a stratified slice: every answer valid, none lost."""
+    monkeypatch.setenv("MODELS_FILE", str(smollm2_models_file))
+    runner = make_runner()
+    per_class: dict[str, GoldenExample] = {}
+    for example in small_golden_set():
+        per_class.setdefault(example.label.root_cause, example)
+    chosen = [per_class[cause] for cause in sorted(per_class)[:6]]
+    request = EvalRequest(prompt=PROMPT, model=SMOLLM2_MODEL, slice=parse_slice(ids=[e.id for e in chosen]))
+    header = runner.run(request, examples=chosen)
+    assert header.status == "completed"
+    items = load_items(runner.engine, header.id)
+    assert sorted(i.example_id for i in items) == sorted(e.id for e in chosen)
+    # Grammar-constrained decoding inside max_tokens: a real model may be wrong, never unparseable.
+    assert {i.outcome for i in items} <= {"correct", "wrong"}, [(i.outcome, i.error) for i in items]
+    assert all(i.parsed and i.prompt_tokens and i.completion_tokens for i in items)
