@@ -475,6 +475,7 @@ def demo_cmd(
 
     from app.config import PROJECT_ROOT
     from app.llm.server import serve_local_models
+    from app.llm.tethered import popen_tethered
 
     settings = get_settings()
     servers = serve_local_models(settings, progress=_progress) if settings.models_file is None else []
@@ -492,11 +493,19 @@ def demo_cmd(
         "true",
     ]
     _progress(f"dashboard on http://{address}:{port}/ (Ctrl-C to stop)")
+    # Tethered like the model servers: a killed `demo` leaves no dashboard behind either.
+    dashboard = popen_tethered(command, cwd=PROJECT_ROOT)
     try:
-        subprocess.run(command, cwd=PROJECT_ROOT, check=False)
+        dashboard.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        if dashboard.poll() is None:
+            dashboard.terminate()
+            try:
+                dashboard.wait(10)
+            except subprocess.TimeoutExpired:
+                dashboard.kill()
         for server in servers:
             server.stop()
 

@@ -86,12 +86,17 @@ def _get_spawner() -> _Spawner:
 
 
 def popen_tethered(
-    command: Sequence[str], *, stdout: Any = None, stderr: Any = None, stdin: Any = None
+    command: Sequence[str],
+    *,
+    stdout: Any = None,
+    stderr: Any = None,
+    stdin: Any = None,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """``subprocess.Popen(command)`` (bytes I/O) whose process is killed (SIGKILL) when this process dies."""
 
     def start(argv: list[str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=stdin)
+        return subprocess.Popen(argv, stdout=stdout, stderr=stderr, stdin=stdin, cwd=cwd)
 
     if not supported():
         return start(list(command))
