@@ -25,6 +25,8 @@ from tests.fixtures.fake_loki import FakeLoki
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 HOSTILE_LINE = "<img src=x onerror=alert(1)> login failed for user=<script>alert(2)</script>"
 HOSTILE_NAMESPACE = "shop"
+# A real model reads every prompt token on a shared CPU: a small log budget keeps a triage to seconds.
+SMALL_PROMPTS = {"LOG_TOKEN_CAP": "400"}
 # A dashboard's first script run imports the whole library; waits are on text, with room for a slow machine.
 expect.set_options(timeout=30_000)
 
@@ -87,9 +89,8 @@ def demo_dashboard(
 ) -> Iterator[Dashboard]:
     """The embedded default: demo logs, SmolLM2 on the real llama-server, SQLite, under /logtriage."""
     data_dir = tmp_path_factory.mktemp("dashboard-demo")
-    dashboard = start_streamlit(
-        ROOT / "streamlit_app.py", data_dir, {"MODELS_FILE": str(smollm2_models_file)}
-    )
+    env = {"MODELS_FILE": str(smollm2_models_file), **SMALL_PROMPTS}
+    dashboard = start_streamlit(ROOT / "streamlit_app.py", data_dir, env)
     yield dashboard
     stop_streamlit(dashboard)
 
@@ -132,7 +133,7 @@ def loki_dashboard(
 ) -> Iterator[Dashboard]:
     """The dashboard reading the fake Loki."""
     data_dir = tmp_path_factory.mktemp("dashboard-loki")
-    env = {"MODELS_FILE": str(smollm2_models_file), "LOKI_URL": hostile_loki.url}
+    env = {"MODELS_FILE": str(smollm2_models_file), "LOKI_URL": hostile_loki.url, **SMALL_PROMPTS}
     dashboard = start_streamlit(ROOT / "streamlit_app.py", data_dir, env)
     yield dashboard
     stop_streamlit(dashboard)
