@@ -310,7 +310,7 @@ class TriageService:
             count_tokens = make_token_counter(client)
             empty = fit_to_budget([], max_tokens=1, count_tokens=count_tokens)
             skeleton = render_prompt(version, prompt_context(namespace, start, end, empty))
-            system_tokens = count_tokens_or_estimate(count_tokens, skeleton.system)
+            system_tokens = count_tokens_or_estimate(count_tokens, skeleton.prefix_text())
             fixed_tokens = system_tokens + count_tokens_or_estimate(count_tokens, skeleton.user)
             overhead = fixed_tokens + PROMPT_OVERHEAD_MARGIN
             room = model.context_length - params.max_tokens - overhead

@@ -7,8 +7,8 @@ slice of the golden set with the prompt as it was (``BEFORE_REVISION`` of ``prom
 read from git) and as it is, through the real ``EvalRunner``, and counts the answers whose summary or
 cited lines copy a worked example (``app/prompts/leakage.py``), with the same general test for both.
 
-Run: ``uv run python bench/bench_leakage.py [--per-class 1] [--seed 7]``. Needs the git history; asserts
-nothing.
+Run: ``uv run python bench/bench_leakage.py [--per-class 1] [--seed 7] [--revisions 1127747,worktree]``.
+Needs the git history; asserts nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from app.rca import RootCauseAnalysis
 from app.services import build_services
 
 BEFORE_REVISION = "1127747"  # the last commit with the inline, concrete examples
+WORKTREE = "worktree"
 PROMPT_FILE = "prompts/rca-evidence-first.j2"
 _INLINE_EXAMPLE = re.compile(r"Logs:\n(?P<logs>(?:\[\d+\][^\n]*\n)+)Answer: (?P<answer>\{[^\n]*\})")
 
@@ -74,30 +75,43 @@ def leak_report(
     return leaked, answered, notes
 
 
-def main() -> None:
-    """Run both versions of the few-shot prompt on the same slice and print the leak counts."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--per-class", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
-    settings = get_settings()
-    if settings.models_file is not None:
-        sys.exit("bench_leakage runs the local SmolLM2 Q4_1; unset MODELS_FILE")
-    before_text = subprocess.run(
-        ["git", "show", f"{BEFORE_REVISION}:{PROMPT_FILE}"],
+def prompt_at(revision: str) -> str:
+    """The few-shot prompt file at a git revision, or as it is on disk for ``worktree``."""
+    if revision == WORKTREE:
+        return (PROJECT_ROOT / PROMPT_FILE).read_text(encoding="utf-8")
+    return subprocess.run(
+        ["git", "show", f"{revision}:{PROMPT_FILE}"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+
+
+def main() -> None:
+    """Run each version of the few-shot prompt on the same slice and print the leak counts."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--per-class", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--revisions",
+        default=f"{BEFORE_REVISION},{WORKTREE}",
+        help="git revisions of the prompt, or 'worktree'",
+    )
+    args = parser.parse_args()
+    settings = get_settings()
+    if settings.models_file is not None:
+        sys.exit("bench_leakage runs the local SmolLM2 Q4_1; unset MODELS_FILE")
     services = build_services(settings)
     runner = services.eval_runner
-    with tempfile.TemporaryDirectory(prefix="bench-leakage-") as tmp:
-        (Path(tmp) / "rca-evidence-first.j2").write_text(before_text, encoding="utf-8")
-        # Recording the old file in the store makes it resolvable by its hash, like any stored version.
-        (before,) = PromptRegistry(Path(tmp), runner.engine).sync()
-    after = runner.registry.resolve("rca-evidence-first")
-    versions = [("before", before, inline_examples(before_text)), ("after", after, after.examples)]
+    versions = []
+    for revision in args.revisions.split(","):
+        text = prompt_at(revision.strip())
+        with tempfile.TemporaryDirectory(prefix="bench-leakage-") as tmp:
+            (Path(tmp) / "rca-evidence-first.j2").write_text(text, encoding="utf-8")
+            # Recording the file in the store makes it resolvable by its hash, like any stored version.
+            (version,) = PromptRegistry(Path(tmp), runner.engine).sync()
+        versions.append((revision.strip(), version, version.examples or inline_examples(text)))
     chosen = stratified(runner.load_golden(), args.per_class, args.seed)
     by_id = {example.id: example for example in chosen}
     shared = render_prompt(runner.registry.resolve(SHARED_PROMPT), example_context()).system
@@ -122,7 +136,7 @@ def main() -> None:
         f"few-shot leakage on {model}, {len(chosen)} golden examples ({args.per_class} per class, seed {args.seed})"
     )
     print()
-    print("| worked examples | prompt version | examples | answers copying one | accuracy |")
+    print("| prompt at | version | worked examples | answers copying one | accuracy |")
     print("| --- | --- | ---: | ---: | ---: |")
     for label, ref, count, leaked, answered, accuracy, _ in results:
         print(

@@ -254,6 +254,9 @@ def prompt_and_model_section(
             with st.expander("Rendered prompt"):
                 st.caption("System")
                 st.code(prepared.rendered.system, language=None, wrap_lines=True, height=240)
+                for number, turn in enumerate(prepared.rendered.example_turns, start=1):
+                    st.caption(f"Worked example {number} (an earlier turn of the chat)")
+                    st.code(f"{turn.user}\n{turn.assistant}", language=None, wrap_lines=True)
                 st.caption("User")
                 st.code(prepared.rendered.user, language=None, wrap_lines=True, height=320)
     return prompt_ref, model_name

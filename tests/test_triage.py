@@ -112,7 +112,8 @@ def test_events_arrive_in_order_and_the_result_is_stored(
     body = fake_openai_server.requests[-1].body
     assert body["stream"] is True
     assert body["response_format"]["type"] == "json_object"
-    assert body["messages"][1]["content"] == events[1].prepared.rendered.user
+    assert body["messages"][-1]["content"] == events[1].prepared.rendered.user
+    assert body["messages"] == events[1].prepared.rendered.messages()
     spans = {s.name for s in RECENT_TRACES.get(result.trace_id or "")}
     assert {"triage", "logs.query", "context.budget", "prompt.render", "chat fake-q4"} <= spans
 

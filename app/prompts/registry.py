@@ -28,6 +28,7 @@ TEMPLATE_SUFFIX = ".j2"
 _FRONT_MATTER = re.compile(r"\A---\s*\n(?P<meta>.*?)\n---\s*\n(?P<body>.*)\Z", re.S)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 REQUIRED_BLOCKS = ("system", "user")
+EXAMPLE_BLOCK = "example"
 _LINE_NUMBER = re.compile(r"^\[(\d+)\]")
 
 
@@ -102,16 +103,36 @@ class PromptVersion(BaseModel):
         return split_front_matter(self.template, self.source_path or self.ref)[0].examples
 
 
+class ExampleTurn(BaseModel):
+    """A worked example sent as an earlier exchange of the chat: its logs asked, its answer given."""
+
+    user: str
+    assistant: str
+
+
 class RenderedPrompt(BaseModel):
-    """A rendered prompt: the system and user messages sent to the model."""
+    """A rendered prompt: the system message, worked examples as earlier turns (if any), the user message."""
 
     version_ref: str
     system: str
     user: str
+    example_turns: list[ExampleTurn] = Field(default_factory=list)
 
     def messages(self) -> list[dict[str, str]]:
         """The OpenAI-style chat messages."""
-        return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user}]
+        turns = [
+            message
+            for turn in self.example_turns
+            for message in (
+                {"role": "user", "content": turn.user},
+                {"role": "assistant", "content": turn.assistant},
+            )
+        ]
+        return [{"role": "system", "content": self.system}, *turns, {"role": "user", "content": self.user}]
+
+    def prefix_text(self) -> str:
+        """Everything before the user message: the part a server's prompt cache can keep between runs."""
+        return "\n".join([self.system, *(f"{t.user}\n{t.assistant}" for t in self.example_turns)])
 
 
 def prompt_sha256(data: bytes) -> str:
@@ -166,20 +187,31 @@ def check_template(text: str, where: str) -> FrontMatter:
 def render_prompt(version: PromptVersion, context: dict[str, Any]) -> RenderedPrompt:
     """Render a version's system and user blocks with ``context``; missing variables are errors.
 
-    The version's worked examples are available to the template as ``examples``.
+    The version's worked examples are available to the template as ``examples``. A template with an
+    ``example`` block sends them as earlier chat turns instead: the block, rendered with ``example``,
+    is the user turn and the example's answer the assistant turn.
     """
     body = version.body
+    examples = [e.for_template() for e in version.examples]
     try:
         template = _ENV.from_string(body)
-        ctx = template.new_context({"examples": [e.for_template() for e in version.examples], **context})
+        ctx = template.new_context({"examples": examples, **context})
         parts = {}
         for block in REQUIRED_BLOCKS:
             parts[block] = "".join(template.blocks[block](ctx)).strip()
+        turns = []
+        if EXAMPLE_BLOCK in template.blocks:
+            for example in examples:
+                example_ctx = template.new_context({"examples": examples, **context, "example": example})
+                user = "".join(template.blocks[EXAMPLE_BLOCK](example_ctx)).strip()
+                turns.append(ExampleTurn(user=user, assistant=example["answer"]))
     except TemplateError as exc:
         raise PromptError(f"prompt {version.ref} failed to render: {exc}") from None
     except KeyError as exc:
         raise PromptError(f"prompt {version.ref} lacks block {exc}") from None
-    return RenderedPrompt(version_ref=version.ref, system=parts["system"], user=parts["user"])
+    return RenderedPrompt(
+        version_ref=version.ref, system=parts["system"], user=parts["user"], example_turns=turns
+    )
 
 
 def diff_versions(a: PromptVersion, b: PromptVersion) -> str:

@@ -178,11 +178,35 @@ def test_shipped_prompts_leave_room_for_the_longest_answer_the_schema_allows() -
         assert version.params["max_tokens"] >= max_answer_chars() + 1, version.name
 
 
-def test_shipped_worked_examples_are_valid_and_rendered() -> None:
+def test_shipped_worked_examples_are_sent_as_earlier_chat_turns() -> None:
     registry = PromptRegistry(PROJECT_ROOT / "prompts", get_engine("sqlite://"))
     few_shot = registry.resolve("rca-evidence-first")
     assert len(few_shot.examples) == 3
-    system = render_prompt(few_shot, example_context()).system
-    for example in few_shot.examples:
-        assert example.answer_json in system
-        assert all(line in system for line in example.logs)
+    rendered = render_prompt(few_shot, example_context())
+    roles = [m["role"] for m in rendered.messages()]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user", "assistant", "user"]
+    for example, turn in zip(few_shot.examples, rendered.example_turns, strict=True):
+        assert turn.assistant == example.answer_json
+        assert all(line in turn.user for line in example.logs)
+        assert example.answer_json not in rendered.system
+    # The real logs are the last message, alone.
+    assert rendered.messages()[-1]["content"] == rendered.user
+    assert "[2] 10:00:05Z" in rendered.user
+    assert rendered.prefix_text().startswith(rendered.system)
+    assert rendered.example_turns[-1].assistant in rendered.prefix_text()
+
+
+def test_an_example_block_turns_examples_into_chat_turns(registry: PromptRegistry) -> None:
+    turns = FEW_SHOT.replace(
+        "{% block user %}",
+        "{% block example %}Logs:\n{{ example.logs | join('\\n') }}{% endblock %}\n{% block user %}",
+    )
+    (registry.prompts_dir / "few.j2").write_text(turns)
+    rendered = render_prompt(registry.resolve("few"), example_context())
+    (turn,) = rendered.example_turns
+    assert (
+        turn.user
+        == "Logs:\n[1] 10:00:00Z app-a-1 ERROR boom\n[2] 10:00:01Z app-a-1 WARN Back-off restarting failed container"
+    )
+    assert turn.assistant.startswith('{"root_cause": "application_exception"')
+    assert [m["role"] for m in rendered.messages()] == ["system", "user", "assistant", "user"]
