@@ -53,11 +53,11 @@ class Settings(BaseSettings):
         lt=65536,
         description="Port of the first local llama-server; the next rungs follow.",
     )
-    # Two slots of 4,096 tokens per server: on 2 cores more slots only split the same CPU, and four
-    # servers' KV caches then take about 0.8 GB together.
+    # Two slots of 6,144 tokens per server: on 2 cores more slots only split the same CPU. 6,144 leaves
+    # room for the few-shot prompt (~1,200 tokens), 1,024 answer tokens and the 2,000-token log cap.
     local_model_parallel: int = Field(default=2, ge=1, le=64, description="Parallel slots per local server.")
     local_model_context: int = Field(
-        default=4096, ge=512, le=8192, description="Context tokens per slot of a local server."
+        default=6144, ge=512, le=8192, description="Context tokens per slot of a local server."
     )
 
     # Triage budget and latency

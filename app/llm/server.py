@@ -248,7 +248,7 @@ def _log_tail(path: Path, lines: int) -> str:
 
 # --- running it -------------------------------------------------------------------------------------------
 
-DEFAULT_SLOT_CONTEXT = 4096
+DEFAULT_SLOT_CONTEXT = 6144
 
 
 def _port_open(host: str, port: int) -> bool:
