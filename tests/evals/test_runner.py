@@ -339,6 +339,7 @@ def test_real_llama_server_run(
 
 
 @pytest.mark.llama
+@pytest.mark.timeout(1800)  # a real model on a shared 2-core machine: about a minute when it is quiet
 def test_smollm2_answers_a_slice_with_one_example_per_class_and_no_invalid_output(
     smollm2_server: LocalModelServer,
     smollm2_models_file: Path,
@@ -352,7 +353,7 @@ def test_smollm2_answers_a_slice_with_one_example_per_class_and_no_invalid_outpu
     per_class: dict[str, GoldenExample] = {}
     for example in small_golden_set():
         per_class.setdefault(example.label.root_cause, example)
-    chosen = [per_class[cause] for cause in sorted(per_class)[:6]]
+    chosen = [per_class[cause] for cause in sorted(per_class)[:4]]
     request = EvalRequest(prompt=PROMPT, model=SMOLLM2_MODEL, slice=parse_slice(ids=[e.id for e in chosen]))
     header = runner.run(request, examples=chosen)
     assert header.status == "completed"
