@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
+import hashlib
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -30,7 +30,6 @@ from app.errors import (
     LokiConnectError,
     LokiHTTPError,
     LokiTimeoutError,
-    StoreError,
 )
 from app.llm import latency
 from app.llm.client import ChatMessage, DoneEvent, InferenceStats, LLMClient, SamplingParams, TokenEvent
@@ -45,8 +44,6 @@ from app.store.tables import TriageRunRow
 from app.taxonomy import DEFINITIONS, ROOT_CAUSES
 from app.telemetry import metrics
 from app.telemetry import tracing as tr
-
-log = logging.getLogger(__name__)
 
 DEFAULT_PROMPT = "rca-evidence-first@latest"
 MAX_WINDOW = 7 * 24 * 3600  # seconds; longer windows are almost always a typo and cost Loki dearly
@@ -123,6 +120,10 @@ class PreparedPrompt(BaseModel):
     log_budget: LogBudget
     prompt_tokens: int = Field(description="The prompt's tokens: the fixed part plus the fitted lines.")
     latency_target_s: float | None = None
+    prefix_sha256: str = Field(default="", description="Hash of the fixed prefix (system + worked examples).")
+    prefix_tokens: int = Field(
+        default=0, description="Tokens of that prefix, which a server may have cached."
+    )
     estimate: latency.LatencyEstimate | None = Field(
         default=None, description="Expected time to first token; None before the model's first run."
     )
@@ -310,7 +311,9 @@ class TriageService:
             count_tokens = make_token_counter(client)
             empty = fit_to_budget([], max_tokens=1, count_tokens=count_tokens)
             skeleton = render_prompt(version, prompt_context(namespace, start, end, empty))
-            system_tokens = count_tokens_or_estimate(count_tokens, skeleton.prefix_text())
+            prefix = skeleton.prefix_text()
+            prefix_sha256 = hashlib.sha256(prefix.encode("utf-8", "surrogatepass")).hexdigest()
+            system_tokens = count_tokens_or_estimate(count_tokens, prefix)
             fixed_tokens = system_tokens + count_tokens_or_estimate(count_tokens, skeleton.user)
             overhead = fixed_tokens + PROMPT_OVERHEAD_MARGIN
             room = model.context_length - params.max_tokens - overhead
@@ -320,9 +323,11 @@ class TriageService:
                     f"prompt {version.ref} ({overhead} tokens) plus {params.max_tokens} output tokens",
                     hint="pick a model with a larger context_length or a shorter prompt",
                 )
-            rate = self.prompt_rate(model) if latency_target_s is not None else None
+            rate = (
+                latency.recent_rate_or_none(self.engine, model.name) if latency_target_s is not None else None
+            )
             latency_tokens = (
-                latency.tokens_within(rate, latency_target_s, fixed_tokens, system_tokens)
+                latency.tokens_within(rate, latency_target_s, fixed_tokens, system_tokens, prefix_sha256)
                 if rate is not None and latency_target_s
                 else None
             )
@@ -335,15 +340,19 @@ class TriageService:
             )
             budget = fit_to_budget(entries, max_tokens=log_budget.tokens, count_tokens=count_tokens)
             prompt_tokens = fixed_tokens + budget.report.tokens_after
-            estimate = latency.estimate(rate, prompt_tokens, system_tokens) if rate is not None else None
-            span.set_attribute("logtriage.budget.max_tokens", log_budget.tokens)
-            span.set_attribute("logtriage.budget.limit", log_budget.limit)
-            span.set_attribute("logtriage.budget.raw_tokens", log_budget.raw_tokens)
-            span.set_attribute("logtriage.budget.tokens_before", budget.report.tokens_before)
-            span.set_attribute("logtriage.budget.tokens_after", budget.report.tokens_after)
-            span.set_attribute("logtriage.budget.lines_kept", budget.report.kept_lines)
-            span.set_attribute("logtriage.budget.lines_total", budget.report.total_lines)
-            span.set_attribute("logtriage.budget.token_counter", budget.report.token_counter)
+            estimate = (
+                latency.estimate(rate, prompt_tokens, system_tokens, prefix_sha256)
+                if rate is not None
+                else None
+            )
+            report = budget.report
+            for key, value in {
+                "max_tokens": log_budget.tokens, "limit": log_budget.limit, "raw_tokens": log_budget.raw_tokens,
+                "tokens_before": report.tokens_before, "tokens_after": report.tokens_after,
+                "lines_kept": report.kept_lines, "lines_total": report.total_lines,
+                "token_counter": report.token_counter,
+            }.items():  # fmt: skip
+                span.set_attribute(f"logtriage.budget.{key}", value)
             if estimate is not None:
                 span.set_attribute("logtriage.latency.estimated_ttft_s", estimate.seconds)
         with self._tracer.start_as_current_span("prompt.render") as span:
@@ -359,16 +368,10 @@ class TriageService:
             log_budget=log_budget,
             prompt_tokens=prompt_tokens,
             latency_target_s=latency_target_s,
+            prefix_sha256=prefix_sha256,
+            prefix_tokens=system_tokens,
             estimate=estimate,
         )
-
-    def prompt_rate(self, model: ModelConfig) -> latency.PromptRate | None:
-        """The model's prompt rate from its recent runs; None before the first (or when the store fails)."""
-        try:
-            return latency.recent_rate(self.engine, model.name)
-        except StoreError as exc:
-            log.warning("no prompt rate for %s: %s", model.name, exc.user_message())
-            return None
 
     def stream(self, request: TriageRequest, cancel: threading.Event | None = None) -> Iterator[TriageEvent]:
         """Run a triage request, yielding logs, prompt, tokens and finally the stored result."""
@@ -530,16 +533,31 @@ class TriageService:
             fields["estimate_error_ms"] = round(stats.ttft_ms - estimated_ttft_ms, 1)
         return fields
 
+    def warm_up(self, model_name: str, prompt: str = DEFAULT_PROMPT) -> None:
+        """Send a prompt's fixed part once, so the server caches it and reports the model's prompt rate.
+
+        The first triage on a fresh server then costs its logs only, and its budget can follow the
+        latency target from the start.
+        """
+        model = find_model(self.models, model_name)
+        version = self.registry.resolve(prompt)
+        client = self.llm_client(model)
+        now = datetime.now(UTC)
+        prepared = self.prepare(
+            [], namespace="warm-up", start=now - timedelta(minutes=1), end=now, version=version, model=model,
+            client=client, latency_target_s=0,
+        )  # fmt: skip
+        messages = [ChatMessage.model_validate(m) for m in prepared.rendered.messages()]
+        _, stats = client.complete_chat(messages, SamplingParams(temperature=0.0, max_tokens=1))
+        self._record_rate(model, prepared, stats)
+
     def _record_rate(self, model: ModelConfig, prepared: PreparedPrompt, stats: InferenceStats) -> None:
-        """Keep the prompt rate the server reported; bookkeeping never fails a run."""
-        sample = latency.sample_from_timings(stats.server_timings, stats.ttft_ms)
-        if sample is None:
-            return
+        """Keep the prompt rate the server reported (prompts with a latency target are triage's)."""
+        sample = latency.sample_from_timings(
+            stats.server_timings, stats.ttft_ms, prepared.prefix_sha256 or None
+        )
         source: latency.SampleSource = "triage" if prepared.latency_target_s is not None else "batch"
-        try:
-            latency.record_sample(self.engine, model.name, model.quantization, sample, source)
-        except StoreError as exc:
-            log.warning("prompt rate of %s not recorded: %s", model.name, exc.user_message())
+        latency.keep_sample(self.engine, model.name, model.quantization, sample, source)
 
     def _store(
         self, result: TriageResult, logs: LogQueryResult | None, prepared: PreparedPrompt | None

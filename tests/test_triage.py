@@ -224,7 +224,9 @@ def test_a_latency_target_budgets_by_the_rate_the_server_reported(
     assert prepared.log_budget.limit == "latency target"
     assert prepared.estimate is not None
     assert prepared.estimate.tokens_per_s == 1000.0
-    assert 1.0 < prepared.estimate.seconds <= 2.0
+    assert prepared.estimate.seconds <= 2.0
+    # The first run sent the same system prompt: only the rest of this prompt is paid for.
+    assert prepared.estimate.uncached_tokens == prepared.prompt_tokens - prepared.prefix_tokens > 0
     assert prepared.estimate.prompt_tokens == prepared.prompt_tokens
     tokens, budget = prepared.budget.report.tokens_after, prepared.max_log_tokens
     assert prepared.budget_line().startswith(
@@ -259,3 +261,22 @@ def test_prompts_prepared_without_a_target_never_depend_on_measured_rates(
     )
     assert prepared.estimate is None
     assert prepared.log_budget.limit == "cap"  # what an eval gets, whatever the machine's load
+
+
+def test_warm_up_caches_the_prefix_so_the_first_triage_meets_its_target(
+    service: TriageService, fake_openai_server: FakeOpenAIServer
+) -> None:
+    fake_openai_server.script.tokens = ["ok"]
+    fake_openai_server.script.timings = {"prompt_n": 1000.0, "prompt_ms": 4000.0, "cache_n": 0.0}  # 250 tok/s
+    service.warm_up("fake-q4")
+    warm = fake_openai_server.chat_requests()[-1].body
+    assert warm["max_tokens"] == 1
+    assert [m["role"] for m in warm["messages"]][:2] == ["system", "user"]
+
+    fake_openai_server.script.tokens = answer_tokens(ANSWER)
+    prepared = prepared_of(list(service.stream(request(latency_target_s=5.0))))
+    assert prepared.estimate is not None
+    # The warm-up sent this prefix: it is counted as cached, and only the rest is paid for.
+    assert prepared.estimate.uncached_tokens == prepared.prompt_tokens - prepared.prefix_tokens
+    assert prepared.log_budget.limit in ("latency target", "cap")
+    assert prepared.estimate.seconds <= 5.0

@@ -15,7 +15,7 @@ from rich.text import Text
 from app.cli.console import JsonOpt, emit_json, err, out, services
 from app.cli.evals import eval_cli
 from app.cli.golden import golden_cli
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.errors import LogTriageError
 from app.logs.logql import LogFilter
 from app.logs.models import LEVELS, format_rfc3339_ns
@@ -465,6 +465,28 @@ def make_tiny_model_cmd(
         out.print(Text(f"{quant}: {path} ({path.stat().st_size / 1e6:.1f} MB)"))
 
 
+def _warm_up_default_model(settings: Settings) -> None:
+    """Send the default prompt's fixed part to the default model once, while the dashboard starts.
+
+    Its server then holds the system prompt and worked examples in its cache, and the model's prompt
+    rate is known: the first triage already meets the latency target.
+    """
+    from app.llm.models import default_model_name
+    from app.services import build_services
+
+    def warm_up() -> None:
+        try:
+            svc = build_services(settings)
+            model = default_model_name(svc.models, settings)
+            if model is not None:
+                svc.triage.warm_up(model)
+                _progress(f"{model} has the default prompt cached and its prompt rate measured")
+        except LogTriageError as exc:
+            _progress(f"warm-up skipped: {exc.user_message()}")
+
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+
+
 @cli.command("demo")
 def demo_cmd(
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
@@ -479,6 +501,8 @@ def demo_cmd(
 
     settings = get_settings()
     servers = serve_local_models(settings, progress=_progress) if settings.models_file is None else []
+    if servers:
+        _warm_up_default_model(settings)
     command = [
         sys.executable,
         "-m",

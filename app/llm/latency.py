@@ -6,7 +6,9 @@ and how many it reused from its prompt cache (``cache_n``). Kept per model, thes
 
 * the model's prompt rate (tokens/s, the median over recent runs, so one run on a busy machine does not
   swing it), the fixed cost before the first token (time to first token minus prompt time), and how
-  many tokens its cache usually saves (the shared system prompt, once a slot has seen it);
+  many tokens its cache usually saves;
+* which fixed prompt prefixes (system prompt and worked examples, by hash) it was sent last: llama-server
+  keeps the last prompt of each slot, so a prefix among the last ``RECENT_PREFIXES`` is taken as cached;
 * an estimate for a new prompt: ``overhead + uncached tokens / rate``;
 * the other way round, how many log tokens fit a latency target.
 
@@ -15,6 +17,7 @@ The pure part is first; the two functions at the end read and write the samples 
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 from collections.abc import Sequence
@@ -24,8 +27,11 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, delete, select
 
+from app.errors import StoreError
 from app.store.db import session_scope
 from app.store.tables import ModelPromptRateRow
+
+log = logging.getLogger(__name__)
 
 RECENT_SAMPLES = 20
 KEEP_SAMPLES = 200
@@ -34,6 +40,8 @@ MIN_SAMPLE_TOKENS = 32
 # With no target, a run this long is worth a word before it starts.
 SLOW_WITHOUT_TARGET_S = 15.0
 MIN_PREFERRED_SAMPLES = 3
+# The distinct prefixes a server most likely still holds: one per slot of a 2-slot local server.
+RECENT_PREFIXES = 2
 SampleSource = Literal["triage", "batch"]
 
 
@@ -44,6 +52,7 @@ class RateSample(BaseModel):
     prompt_ms: float = Field(ge=0)
     cache_n: int = Field(default=0, ge=0, description="Prompt tokens reused from the server's cache.")
     ttft_ms: float | None = Field(default=None, description="Time to first token measured by the client.")
+    prefix_sha256: str | None = Field(default=None, description="Hash of the prompt's fixed prefix.")
 
 
 class PromptRate(BaseModel):
@@ -54,6 +63,9 @@ class PromptRate(BaseModel):
     overhead_ms: float = Field(ge=0, description="Median time to first token minus prompt time.")
     cached_tokens: int = Field(ge=0, description="Median prompt tokens the server's cache saved.")
     samples: int
+    recent_prefixes: list[str] = Field(
+        default_factory=list, description="The prompt prefixes sent last (newest first): likely still cached."
+    )
 
 
 class LatencyEstimate(BaseModel):
@@ -91,7 +103,9 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
-def sample_from_timings(timings: dict[str, float] | None, ttft_ms: float | None = None) -> RateSample | None:
+def sample_from_timings(
+    timings: dict[str, float] | None, ttft_ms: float | None = None, prefix_sha256: str | None = None
+) -> RateSample | None:
     """The sample in llama-server's ``timings`` (kept verbatim in InferenceStats); None without one."""
     if not timings:
         return None
@@ -103,27 +117,42 @@ def sample_from_timings(timings: dict[str, float] | None, ttft_ms: float | None 
         prompt_ms=float(prompt_ms),
         cache_n=max(int(timings.get("cache_n") or 0), 0),
         ttft_ms=ttft_ms,
+        prefix_sha256=prefix_sha256,
     )
 
 
 def summarize(model: str, samples: Sequence[RateSample]) -> PromptRate | None:
-    """The prompt rate of a model from its recent samples; None when none measured a rate."""
+    """The prompt rate of a model from its recent samples (newest first); None when none measured a rate."""
     rated = [s for s in samples if s.prompt_n >= MIN_SAMPLE_TOKENS and s.prompt_ms > 0]
     if not rated:
         return None
     overheads = [max(s.ttft_ms - s.prompt_ms, 0.0) for s in samples if s.ttft_ms is not None]
+    prefixes = list(dict.fromkeys(s.prefix_sha256 for s in samples if s.prefix_sha256))
     return PromptRate(
         model=model,
         tokens_per_s=statistics.median(s.prompt_n / (s.prompt_ms / 1000) for s in rated),
         overhead_ms=statistics.median(overheads) if overheads else 0.0,
         cached_tokens=round(statistics.median(s.cache_n for s in samples)),
         samples=len(samples),
+        recent_prefixes=prefixes[:RECENT_PREFIXES],
     )
 
 
-def estimate(rate: PromptRate, prompt_tokens: int, cacheable_tokens: int) -> LatencyEstimate:
-    """Time to first token for a prompt whose first ``cacheable_tokens`` may already be in the cache."""
-    cached = max(0, min(rate.cached_tokens, cacheable_tokens, prompt_tokens))
+def cached_prefix_tokens(rate: PromptRate, cacheable_tokens: int, prefix_sha256: str | None) -> int:
+    """How many of a prompt's ``cacheable_tokens`` the server is expected to have cached.
+
+    All of them when the same prefix was among the last ones sent; else what the cache usually saved.
+    """
+    if prefix_sha256 is not None and prefix_sha256 in rate.recent_prefixes:
+        return max(cacheable_tokens, 0)
+    return max(0, min(rate.cached_tokens, cacheable_tokens))
+
+
+def estimate(
+    rate: PromptRate, prompt_tokens: int, cacheable_tokens: int, prefix_sha256: str | None = None
+) -> LatencyEstimate:
+    """Time to first token for a prompt whose first ``cacheable_tokens`` (its prefix) may be cached."""
+    cached = min(cached_prefix_tokens(rate, cacheable_tokens, prefix_sha256), prompt_tokens)
     uncached = max(prompt_tokens - cached, 0)
     seconds = (rate.overhead_ms + uncached / rate.tokens_per_s * 1000) / 1000
     return LatencyEstimate(
@@ -136,13 +165,19 @@ def estimate(rate: PromptRate, prompt_tokens: int, cacheable_tokens: int) -> Lat
     )
 
 
-def tokens_within(rate: PromptRate, target_s: float, fixed_tokens: int, cacheable_tokens: int) -> int:
+def tokens_within(
+    rate: PromptRate,
+    target_s: float,
+    fixed_tokens: int,
+    cacheable_tokens: int,
+    prefix_sha256: str | None = None,
+) -> int:
     """How many more prompt tokens (logs) fit so that the estimate stays within ``target_s``.
 
-    ``fixed_tokens`` is the prompt without logs, of which ``cacheable_tokens`` (the system prompt) may be
+    ``fixed_tokens`` is the prompt without logs, of which ``cacheable_tokens`` (the prefix) may be
     cached. 0 when even the fixed part misses the target.
     """
-    cached = max(0, min(rate.cached_tokens, cacheable_tokens, fixed_tokens))
+    cached = min(cached_prefix_tokens(rate, cacheable_tokens, prefix_sha256), fixed_tokens)
     affordable = (target_s * 1000 - rate.overhead_ms) / 1000 * rate.tokens_per_s
     return max(0, math.floor(affordable - (fixed_tokens - cached)))
 
@@ -165,6 +200,7 @@ def record_sample(
                 prompt_ms=sample.prompt_ms,
                 cache_n=sample.cache_n,
                 ttft_ms=sample.ttft_ms,
+                prefix_sha256=sample.prefix_sha256,
             )
         )
     with session_scope(engine) as session:
@@ -197,7 +233,13 @@ def recent_rate(engine: Engine, model: str, limit: int = RECENT_SAMPLES) -> Prom
         with session_scope(engine) as session:
             rows = list(session.scalars(query.order_by(ModelPromptRateRow.id.desc()).limit(limit)))
         return [
-            RateSample(prompt_n=r.prompt_n, prompt_ms=r.prompt_ms, cache_n=r.cache_n, ttft_ms=r.ttft_ms)
+            RateSample(
+                prompt_n=r.prompt_n,
+                prompt_ms=r.prompt_ms,
+                cache_n=r.cache_n,
+                ttft_ms=r.ttft_ms,
+                prefix_sha256=r.prefix_sha256,
+            )
             for r in rows
         ]
 
@@ -205,3 +247,24 @@ def recent_rate(engine: Engine, model: str, limit: int = RECENT_SAMPLES) -> Prom
     if len(samples) < MIN_PREFERRED_SAMPLES:
         samples = newest(None)
     return summarize(model, samples)
+
+
+def recent_rate_or_none(engine: Engine, model: str) -> PromptRate | None:
+    """``recent_rate``, or None when the store cannot say: an estimate is never worth a failed run."""
+    try:
+        return recent_rate(engine, model)
+    except StoreError as exc:
+        log.warning("no prompt rate for %s: %s", model, exc.user_message())
+        return None
+
+
+def keep_sample(
+    engine: Engine, model: str, quantization: str, sample: RateSample | None, source: SampleSource
+) -> None:
+    """``record_sample`` when there is a sample; a store failure is logged, never raised (bookkeeping)."""
+    if sample is None:
+        return
+    try:
+        record_sample(engine, model, quantization, sample, source)
+    except StoreError as exc:
+        log.warning("prompt rate of %s not recorded: %s", model, exc.user_message())

@@ -86,6 +86,8 @@ class ModelPromptRateRow(Base):
     prompt_ms: Mapped[float] = mapped_column(Float)
     cache_n: Mapped[int] = mapped_column(Integer, default=0)
     ttft_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # sha256 of the prompt's fixed prefix (system + worked examples): what the server may have cached.
+    prefix_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class GoldenExampleRow(Base):

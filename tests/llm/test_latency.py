@@ -115,3 +115,21 @@ def test_only_the_newest_samples_are_kept(tmp_path: Path, monkeypatch: pytest.Mo
     assert summary is not None
     assert summary.samples == 5
     assert summary.tokens_per_s == pytest.approx(1000 / 6)  # the median of the last five: 4..8 s
+
+
+def test_a_prefix_sent_recently_is_taken_as_cached() -> None:
+    samples = [
+        RateSample(prompt_n=1300, prompt_ms=5200, cache_n=0, prefix_sha256="few-shot"),  # newest
+        RateSample(prompt_n=900, prompt_ms=3600, cache_n=0, prefix_sha256="zero-shot"),
+        RateSample(prompt_n=900, prompt_ms=3600, cache_n=0, prefix_sha256="older"),
+    ]
+    summary = latency.summarize("m", samples)
+    assert summary is not None
+    assert summary.recent_prefixes == ["few-shot", "zero-shot"]  # a 2-slot server keeps two
+    assert summary.cached_tokens == 0
+    assert latency.cached_prefix_tokens(summary, 1200, "few-shot") == 1200
+    assert latency.cached_prefix_tokens(summary, 1200, "older") == 0  # evicted since
+    assert latency.cached_prefix_tokens(summary, 1200, None) == 0
+    estimate = latency.estimate(summary, prompt_tokens=2200, cacheable_tokens=1200, prefix_sha256="few-shot")
+    assert estimate.uncached_tokens == 1000
+    assert latency.tokens_within(summary, 5.0, 1300, 1200, "few-shot") == 1150  # 5 s x 250 tok/s - 100 fixed

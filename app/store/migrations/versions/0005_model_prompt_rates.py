@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("prompt_ms", sa.Float, nullable=False),
         sa.Column("cache_n", sa.Integer, nullable=False),
         sa.Column("ttft_ms", sa.Float, nullable=True),
+        sa.Column("prefix_sha256", sa.String(64), nullable=True),
     )
     op.create_index("ix_model_prompt_rates_model_id", "model_prompt_rates", ["model", "id"])
     with op.batch_alter_table("triage_runs") as batch:
