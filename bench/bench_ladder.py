@@ -11,7 +11,8 @@ per rung and prompt: accuracy, macro-F1, invalid rate, p50/p95 latency (whole an
 (llama-server's own prompt_n / prompt_ms over the run), decode tokens/s (client-measured), the GGUF's size,
 and how many answers copy a worked example of the prompt (``app/prompts/leakage.py``).
 
-Run: ``uv run python bench/bench_ladder.py [--per-class 2] [--seed 7] [--rungs Q4_1,Q8_0,...]``. Uses the
+Run: ``uv run python bench/bench_ladder.py [--per-class 2] [--seed 7] [--rungs Q4_1,Q8_0,...]
+[--prompts rca-zero-shot,...]``. Uses the
 embedded default (MODELS_FILE unset); LOCAL_MODEL_PORT and DATABASE_URL apply. Asserts nothing.
 """
 
@@ -119,7 +120,12 @@ def count_leaks(
 
 
 def measure(
-    runner: EvalRunner, settings: Settings, rung: str, chosen: list[GoldenExample], concurrency: int
+    runner: EvalRunner,
+    settings: Settings,
+    rung: str,
+    chosen: list[GoldenExample],
+    concurrency: int,
+    prompts: Sequence[str] = PROMPTS,
 ) -> list[Row]:
     """Both prompts on one rung, its server started for the purpose and stopped after."""
     model = smollm2.model_name(rung)
@@ -129,7 +135,7 @@ def measure(
     rows = []
     servers = serve_local_models(settings, only=[model], progress=lambda m: print(f"  {m}", file=sys.stderr))
     try:
-        for prompt in PROMPTS:
+        for prompt in prompts:
             version = runner.registry.resolve(prompt)
             mark = last_rate_id(runner)
             began = time.perf_counter()
@@ -206,18 +212,21 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7, help="seed of the stratified pick (default 7)")
     parser.add_argument("--rungs", default=",".join(smollm2.LADDER), help="comma-separated quantizations")
     parser.add_argument("--concurrency", type=int, default=None, help="default: the server's slots")
+    parser.add_argument("--prompts", default=",".join(PROMPTS), help="comma-separated prompts (default both)")
     args = parser.parse_args()
     settings = get_settings()
     if settings.models_file is not None:
         sys.exit("bench_ladder measures the local SmolLM2 ladder; unset MODELS_FILE")
     rungs = [rung.strip().upper() for rung in args.rungs.split(",") if rung.strip()]
+    prompts = [prompt.strip() for prompt in args.prompts.split(",") if prompt.strip()]
     services = build_services(settings)
     runner = services.eval_runner
     chosen = stratified(runner.load_golden(), args.per_class, args.seed)
     print(f"{len(chosen)} examples from {runner.golden_dir}; rungs {', '.join(rungs)}", file=sys.stderr)
     rows = []
     for rung in rungs:
-        rows += measure(runner, settings, rung, chosen, args.concurrency or settings.local_model_parallel)
+        concurrency = args.concurrency or settings.local_model_parallel
+        rows += measure(runner, settings, rung, chosen, concurrency, prompts)
     print_table(rows, chosen, args.per_class, args.seed)
 
 
