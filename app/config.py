@@ -43,14 +43,38 @@ class Settings(BaseSettings):
 
     # Models
     models_file: Path | None = Field(
-        default=None, description="YAML models file; unset = the local tiny models (embedded default)."
+        default=None, description="YAML models file; unset = the local SmolLM2 ladder (embedded default)."
+    )
+    default_model: str | None = Field(
+        default=None, description="Model picked when none is named; unset = the first model listed."
     )
     llama_server_bin: Path | None = Field(
         default=None, description="An existing llama-server binary; unset = build it once from source."
     )
-    local_model_host: str = Field(default="127.0.0.1", description="Address the local llama-server binds.")
-    local_model_port: int = Field(default=8091, description="Port of the local llama-server.")
-    local_model_parallel: int = Field(default=4, ge=1, description="Parallel slots of the local server.")
+    local_model_host: str = Field(default="127.0.0.1", description="Address the local llama-servers bind.")
+    local_model_port: int = Field(
+        default=8091,
+        gt=0,
+        lt=65536,
+        description="Port of the first local llama-server; the next rungs follow.",
+    )
+    # Two slots of 6,144 tokens per server: on 2 cores more slots only split the same CPU. 6,144 leaves
+    # room for the few-shot prompt (~1,200 tokens), 1,024 answer tokens and the 2,000-token log cap.
+    local_model_parallel: int = Field(default=2, ge=1, le=64, description="Parallel slots per local server.")
+    local_model_context: int = Field(
+        default=6144, ge=512, le=8192, description="Context tokens per slot of a local server."
+    )
+
+    # Triage budget and latency
+    log_token_cap: int = Field(default=2000, ge=1, description="Most log tokens a triage prompt carries.")
+    log_token_floor: int = Field(
+        default=300, ge=0, description="Fewest log tokens a prompt gets when the context has room for them."
+    )
+    latency_target_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="Aim for the first answer token within this many seconds; 0 = no latency target.",
+    )
     llm_connect_timeout_seconds: float = Field(default=5.0, gt=0, description="Connect timeout to models.")
     llm_timeout_seconds: float = Field(default=300.0, gt=0, description="Read timeout while streaming.")
     llm_total_timeout_seconds: float = Field(
@@ -64,9 +88,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; unset = SQLite file in the data directory."
     )
-    data_dir: Path = Field(default_factory=_default_data_dir, description="SQLite file, tiny models.")
+    data_dir: Path = Field(default_factory=_default_data_dir, description="SQLite file, tiny models, logs.")
     cache_dir: Path = Field(
-        default_factory=_default_cache_dir, description="Built llama-server and sources (outside the repo)."
+        default_factory=_default_cache_dir,
+        description="llama.cpp sources and build, the SmolLM2 wheel and ladder (outside the repo).",
     )
     prompts_dir: Path = Field(default=PROJECT_ROOT / "prompts", description="Prompt templates.")
     golden_dir: Path = Field(default=PROJECT_ROOT / "golden", description="Golden set JSONL files.")

@@ -8,11 +8,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.errors import InvalidOutputError
-from app.taxonomy import RootCause
+from app.taxonomy import ROOT_CAUSES, RootCause
 
 MAX_EVIDENCE = 8
 MAX_SUMMARY_CHARS = 400
+MAX_EVIDENCE_LINE = 9999
 CONFIDENCE_STEPS = [round(step * 0.05, 2) for step in range(21)]
+# Printable ASCII without '"' and '\\': every character of a constrained answer is then one byte, so
+# it is at most one token, and no escape sequence can stretch a summary.
+SUMMARY_PATTERN = rf"^[\x20\x21\x23-\x5B\x5D-\x7E]{{1,{MAX_SUMMARY_CHARS}}}$"
+# llama.cpp's JSON-schema grammar allows "\n"{1,2} followed by up to 20 spaces or tabs at every place
+# JSON allows whitespace.
+GRAMMAR_MAX_WHITESPACE = 22
 
 
 class RootCauseAnalysis(BaseModel):
@@ -37,19 +44,40 @@ def rca_json_schema() -> dict[str, Any]:
     """
     schema = RootCauseAnalysis.model_json_schema()
     props = schema["properties"]
-    props["evidence"]["items"] = {"type": "integer", "minimum": 1, "maximum": 99999}
+    props["evidence"]["items"] = {"type": "integer", "minimum": 1, "maximum": MAX_EVIDENCE_LINE}
     props["evidence"]["maxItems"] = MAX_EVIDENCE
     # llama.cpp's grammar enforces minimum/maximum only on integers, so a bare number could come back as
     # 4.5E0; a closed set of confidences in 0.05 steps keeps constrained output inside [0, 1].
     props["confidence"] = {"type": "number", "enum": CONFIDENCE_STEPS}
     props["summary"]["minLength"] = 1
     props["summary"]["maxLength"] = MAX_SUMMARY_CHARS
+    props["summary"]["pattern"] = SUMMARY_PATTERN
     schema["required"] = ["root_cause", "confidence", "evidence", "summary"]
     schema["additionalProperties"] = False
     for prop in props.values():
         prop.pop("title", None)
     schema.pop("title", None)
     return schema
+
+
+def max_answer_chars() -> int:
+    """The longest answer the schema's grammar admits, in characters (all ASCII, so also in tokens).
+
+    A prompt whose ``max_tokens`` is at least this (plus one for end-of-turn) can never be cut off
+    before its JSON closes, whatever a constrained model does.
+    """
+    keys = ("root_cause", "confidence", "evidence", "summary")
+    structure = 2 + sum(len(json.dumps(key)) + 1 for key in keys) + (len(keys) - 1)
+    root_cause = max(len(json.dumps(cause)) for cause in ROOT_CAUSES)
+    confidence = max(len(json.dumps(step)) for step in CONFIDENCE_STEPS)
+    evidence = 2 + MAX_EVIDENCE * len(str(MAX_EVIDENCE_LINE)) + (MAX_EVIDENCE - 1)
+    summary = 2 + MAX_SUMMARY_CHARS
+    # Whitespace: after "{", before "}", after each key and colon, after each comma between keys; in the
+    # evidence list after "[", before "]" and after each comma.
+    whitespace_places = 2 + 2 * len(keys) + (len(keys) - 1) + 2 + (MAX_EVIDENCE - 1)
+    return (
+        structure + root_cause + confidence + evidence + summary + whitespace_places * GRAMMAR_MAX_WHITESPACE
+    )
 
 
 def parse_rca(raw: str) -> RootCauseAnalysis:

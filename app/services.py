@@ -51,7 +51,7 @@ class Services:
 
     @cached_property
     def models(self) -> list[ModelConfig]:
-        """The models file's endpoints (or the local tiny models)."""
+        """The models file's endpoints (or the local SmolLM2 ladder)."""
         return get_models(self.settings)
 
     @cached_property
@@ -84,21 +84,21 @@ class Services:
         )
 
     def uses_local_models(self) -> bool:
-        """True on the embedded default: no models file, so the local tiny models serve."""
+        """True on the embedded default: no models file, so the local SmolLM2 ladder serves."""
         return self.settings.models_file is None
 
     @contextmanager
     def local_models_for(
         self, model_name: str, progress: Callable[[str], None] | None = None
     ) -> Generator[None]:
-        """Make sure the local llama-servers run while a command uses a local tiny model."""
+        """Make sure the model's local llama-server runs while a command uses a local model."""
         local_names = {m.name for m in default_local_models(self.settings)}
         if not self.uses_local_models() or model_name not in local_names:
             yield
             return
         from app.llm.server import serve_local_models
 
-        servers = serve_local_models(self.settings, progress=progress)
+        servers = serve_local_models(self.settings, only=[model_name], progress=progress)
         try:
             yield
         finally:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -15,15 +16,16 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 
+from app.budget import LogBudget, count_tokens_or_estimate, log_token_budget, make_token_counter
 from app.config import Settings
 from app.errors import (
     InferenceCancelled,
     InputError,
     InternalError,
-    LLMError,
     LogTriageError,
     error_kind,  # noqa: F401  re-exported: app/ui imports it from here until it reads app.errors directly
 )
+from app.llm import latency
 from app.llm.client import ChatMessage, DoneEvent, InferenceStats, LLMClient, SamplingParams, TokenEvent
 from app.llm.models import ModelConfig, find_model
 from app.llm.stream import decode_tokens_per_s
@@ -53,6 +55,9 @@ class TriageRequest(BaseModel):
     model: str
     prompt: str = DEFAULT_PROMPT
     limit: int = Field(default=5000, gt=0, le=100_000)
+    latency_target_s: float | None = Field(
+        default=None, ge=0, le=3600, description="Aim for the first token within this; None = the setting."
+    )
 
 
 class EvidenceLine(BaseModel):
@@ -94,16 +99,40 @@ class TriageResult(BaseModel):
         default_factory=list, description="The log source's warnings, one line each."
     )
     raw_output: str = ""
+    latency_target_s: float | None = Field(default=None, description="The target the budget aimed at.")
+    estimated_ttft_ms: float | None = Field(
+        default=None, description="The time to first token expected before the run (from the model's rate)."
+    )
+    estimate_error_ms: float | None = Field(
+        default=None, description="Measured minus estimated time to first token (positive: slower)."
+    )
 
 
 class PreparedPrompt(BaseModel):
-    """A prompt ready to send: the version, the fitted logs and the rendered messages."""
+    """A prompt ready to send: the version, the fitted logs, the rendered messages and what it will cost."""
 
     version: PromptVersion
     budget: BudgetResult
     rendered: RenderedPrompt
     params: SamplingParams
-    max_log_tokens: int
+    max_log_tokens: int = Field(description="The log-token budget the lines were fitted to.")
+    log_budget: LogBudget
+    prompt_tokens: int = Field(description="The prompt's tokens: the fixed part plus the fitted lines.")
+    latency_target_s: float | None = None
+    prefix_sha256: str = Field(default="", description="Hash of the fixed prefix (system + worked examples).")
+    prefix_tokens: int = Field(
+        default=0, description="Tokens of that prefix, which a server may have cached."
+    )
+    estimate: latency.LatencyEstimate | None = Field(
+        default=None, description="Expected time to first token; None before the model's first run."
+    )
+
+    def budget_line(self) -> str:
+        """'1,150 log tokens (budget 1,200, latency target), about 6 s on smollm2-135m-q4_1'."""
+        text = f"{self.budget.report.tokens_after:,} log tokens (budget {self.log_budget.describe()})"
+        if self.estimate is not None:
+            text += f", about {latency.format_seconds(self.estimate.seconds)} on {self.estimate.model}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -176,24 +205,6 @@ def sampling_params(version: PromptVersion) -> SamplingParams:
         ) from None
 
 
-def make_token_counter(client: LLMClient) -> Callable[[str], int] | None:
-    """The server's tokenizer when it has one (None = estimate); fit_to_budget falls back on LLMError."""
-    try:
-        probe = client.tokenize_count("probe")
-    except LLMError:
-        probe = None
-    if probe is None:
-        return None
-
-    def count(text: str) -> int:
-        value = client.tokenize_count(text)
-        if value is None:
-            raise LLMError("the model server stopped answering /tokenize")
-        return value
-
-    return count
-
-
 def rca_to_result_fields(rca: RootCauseAnalysis, budget: BudgetResult) -> dict[str, Any]:
     """Resolve the model's cited line numbers to the lines shown to it."""
     by_number = {line.number: line for line in budget.lines}
@@ -214,19 +225,23 @@ def rca_to_result_fields(rca: RootCauseAnalysis, budget: BudgetResult) -> dict[s
     }
 
 
-def stats_fields(stats: InferenceStats) -> dict[str, Any]:
-    """What a stored result keeps of an answer's cost: latency in ms and tokens/s (2 decimals), tokens."""
+def stats_fields(stats: InferenceStats, estimated_ttft_ms: float | None = None) -> dict[str, Any]:
+    """What a stored result keeps of an answer's cost: latency in ms and tokens/s (2 decimals), tokens,
+    and how far the time-to-first-token estimate was off when there was one."""
 
     def rounded(value: float | None) -> float | None:
         return round(value, 2) if value is not None else None
 
-    return {
+    fields: dict[str, Any] = {
         "ttft_ms": rounded(stats.ttft_ms),
         "total_ms": rounded(stats.total_ms),
         "tokens_per_s": rounded(stats.tokens_per_s),
         "prompt_tokens": stats.prompt_tokens,
         "completion_tokens": stats.completion_tokens,
     }
+    if estimated_ttft_ms is not None:
+        fields["estimate_error_ms"] = round(stats.ttft_ms - estimated_ttft_ms, 1)
+    return fields
 
 
 def _as_triage_error(exc: BaseException) -> LogTriageError:
@@ -319,42 +334,79 @@ class TriageService:
         version: PromptVersion,
         model: ModelConfig,
         client: LLMClient | None = None,
+        latency_target_s: float | None = None,
     ) -> PreparedPrompt:
-        """Fit the logs into the model's context and render a resolved prompt version."""
+        """Fit the logs into a budget (``app/budget.py``) and render a resolved prompt version.
+
+        ``latency_target_s`` brings in the model's recent prompt rate: the latency limit (when > 0) and
+        the estimate (when >= 0). Evals pass None, so their prompts never depend on the machine's load.
+        """
         params = sampling_params(version)
         client = client or self.llm_client(model)
         with self._tracer.start_as_current_span("context.budget") as span:
             count_tokens = make_token_counter(client)
             empty = fit_to_budget([], max_tokens=1, count_tokens=count_tokens)
             skeleton = render_prompt(version, prompt_context(namespace, start, end, empty))
-            skeleton_text = skeleton.system + "\n" + skeleton.user
-            try:
-                skeleton_tokens = (
-                    count_tokens(skeleton_text) if count_tokens else estimate_tokens(skeleton_text)
-                )
-            except LLMError:
-                skeleton_tokens = estimate_tokens(skeleton_text)
-            overhead = skeleton_tokens + PROMPT_OVERHEAD_MARGIN
-            max_log_tokens = model.context_length - params.max_tokens - overhead
-            if max_log_tokens < 32:
+            prefix = skeleton.prefix_text()
+            prefix_sha256 = hashlib.sha256(prefix.encode("utf-8", "surrogatepass")).hexdigest()
+            system_tokens = count_tokens_or_estimate(count_tokens, prefix)
+            fixed_tokens = system_tokens + count_tokens_or_estimate(count_tokens, skeleton.user)
+            overhead = fixed_tokens + PROMPT_OVERHEAD_MARGIN
+            room = model.context_length - params.max_tokens - overhead
+            if room < 32:
                 raise InputError(
                     f"model {model.name} has a context of {model.context_length} tokens, too small for "
                     f"prompt {version.ref} ({overhead} tokens) plus {params.max_tokens} output tokens",
                     hint="pick a model with a larger context_length or a shorter prompt",
                 )
-            budget = fit_to_budget(entries, max_tokens=max_log_tokens, count_tokens=count_tokens)
-            span.set_attribute("logtriage.budget.max_tokens", max_log_tokens)
-            span.set_attribute("logtriage.budget.tokens_before", budget.report.tokens_before)
-            span.set_attribute("logtriage.budget.tokens_after", budget.report.tokens_after)
-            span.set_attribute("logtriage.budget.lines_kept", budget.report.kept_lines)
-            span.set_attribute("logtriage.budget.lines_total", budget.report.total_lines)
-            span.set_attribute("logtriage.budget.token_counter", budget.report.token_counter)
+            rate = (
+                latency.recent_rate_or_none(self.engine, model.name) if latency_target_s is not None else None
+            )
+            latency_tokens = (
+                latency.tokens_within(rate, latency_target_s, fixed_tokens, system_tokens, prefix_sha256)
+                if rate is not None and latency_target_s
+                else None
+            )
+            log_budget = log_token_budget(
+                room=room,
+                raw_tokens=estimate_tokens("\n".join(entry.line for entry in entries)),
+                cap=self.settings.log_token_cap,
+                floor=self.settings.log_token_floor,
+                latency_tokens=latency_tokens,
+            )
+            budget = fit_to_budget(entries, max_tokens=log_budget.tokens, count_tokens=count_tokens)
+            prompt_tokens = fixed_tokens + budget.report.tokens_after
+            estimate = (
+                latency.estimate(rate, prompt_tokens, system_tokens, prefix_sha256)
+                if rate is not None
+                else None
+            )
+            report = budget.report
+            for key, value in {
+                "max_tokens": log_budget.tokens, "limit": log_budget.limit, "raw_tokens": log_budget.raw_tokens,
+                "tokens_before": report.tokens_before, "tokens_after": report.tokens_after,
+                "lines_kept": report.kept_lines, "lines_total": report.total_lines,
+                "token_counter": report.token_counter,
+            }.items():  # fmt: skip
+                span.set_attribute(f"logtriage.budget.{key}", value)
+            if estimate is not None:
+                span.set_attribute("logtriage.latency.estimated_ttft_s", estimate.seconds)
         with self._tracer.start_as_current_span("prompt.render") as span:
             span.set_attribute("logtriage.prompt.name", version.name)
             span.set_attribute("logtriage.prompt.sha256", version.sha256)
             rendered = render_prompt(version, prompt_context(namespace, start, end, budget))
         return PreparedPrompt(
-            version=version, budget=budget, rendered=rendered, params=params, max_log_tokens=max_log_tokens
+            version=version,
+            budget=budget,
+            rendered=rendered,
+            params=params,
+            max_log_tokens=log_budget.tokens,
+            log_budget=log_budget,
+            prompt_tokens=prompt_tokens,
+            latency_target_s=latency_target_s,
+            prefix_sha256=prefix_sha256,
+            prefix_tokens=system_tokens,
+            estimate=estimate,
         )
 
     def stream(self, request: TriageRequest, cancel: threading.Event | None = None) -> Iterator[TriageEvent]:
@@ -364,6 +416,11 @@ class TriageService:
         query = build_logql(request.filter)
         validate_window(request.start, request.end)
         run_id = str(uuid.uuid4())
+        target = (
+            request.latency_target_s
+            if request.latency_target_s is not None
+            else self.settings.latency_target_seconds
+        )
         labels = {"model": model.name, "quantization": model.quantization, "prompt": version.ref}
         base: dict[str, Any] = {
             "run_id": run_id,
@@ -377,6 +434,7 @@ class TriageService:
             "prompt_version": version.ref,
             "model": model.name,
             "quantization": model.quantization,
+            "latency_target_s": target or None,
         }
         logs: LogQueryResult | None = None
         prepared: PreparedPrompt | None = None
@@ -402,8 +460,11 @@ class TriageService:
                     version=version,
                     model=model,
                     client=client,
+                    latency_target_s=target,
                 )
                 base["budget"] = prepared.budget.report.summary()
+                if prepared.estimate is not None:
+                    base["estimated_ttft_ms"] = round(prepared.estimate.seconds * 1000, 1)
                 yield PromptEvent(prepared)
                 progress.began = time.perf_counter()
                 for event in self.infer(client, model, prepared, cancel):
@@ -419,7 +480,7 @@ class TriageService:
                     status="ok",
                     raw_output=raw,
                     **base,
-                    **stats_fields(stats),
+                    **stats_fields(stats, base.get("estimated_ttft_ms")),
                     **rca_to_result_fields(rca, prepared.budget),
                 )
                 root.set_attribute("logtriage.root_cause", rca.root_cause)
@@ -432,7 +493,9 @@ class TriageService:
                 status: Literal["error", "cancelled"] = "cancelled" if kind == "cancelled" else "error"
                 root.set_status(Status(StatusCode.ERROR, error.user_message()))
                 root.set_attribute("error.type", kind)
-                figures = stats_fields(stats) if stats else progress.partial_fields()
+                figures = (
+                    stats_fields(stats, base.get("estimated_ttft_ms")) if stats else progress.partial_fields()
+                )
                 result = TriageResult(
                     status=status,
                     error=error.user_message(),
@@ -480,10 +543,37 @@ class TriageService:
                         telemetry.chunk(event.elapsed_ms)
                     else:
                         telemetry.succeeded(event.stats)
+                        self._record_rate(model, prepared, event.stats)
                     yield event
             except LogTriageError as exc:
                 telemetry.failed(exc.kind, exc.user_message())
                 raise
+
+    def warm_up(self, model_name: str, prompt: str = DEFAULT_PROMPT) -> None:
+        """Send a prompt's fixed part once, so the server caches it and reports the model's prompt rate.
+
+        The first triage on a fresh server then costs its logs only, and its budget can follow the
+        latency target from the start.
+        """
+        model = find_model(self.models, model_name)
+        version = self.registry.resolve(prompt)
+        client = self.llm_client(model)
+        now = datetime.now(UTC)
+        prepared = self.prepare(
+            [], namespace="warm-up", start=now - timedelta(minutes=1), end=now, version=version, model=model,
+            client=client, latency_target_s=0,
+        )  # fmt: skip
+        messages = [ChatMessage.model_validate(m) for m in prepared.rendered.messages()]
+        _, stats = client.complete_chat(messages, SamplingParams(temperature=0.0, max_tokens=1))
+        self._record_rate(model, prepared, stats)
+
+    def _record_rate(self, model: ModelConfig, prepared: PreparedPrompt, stats: InferenceStats) -> None:
+        """Keep the prompt rate the server reported (prompts with a latency target are triage's)."""
+        sample = latency.sample_from_timings(
+            stats.server_timings, stats.ttft_ms, prepared.prefix_sha256 or None
+        )
+        source: latency.SampleSource = "triage" if prepared.latency_target_s is not None else "batch"
+        latency.keep_sample(self.engine, model.name, model.quantization, sample, source)
 
     def _store(
         self, result: TriageResult, logs: LogQueryResult | None, prepared: PreparedPrompt | None
@@ -521,6 +611,8 @@ class TriageService:
             completion_tokens=result.completion_tokens,
             trace_id=result.trace_id,
             queued_for_labeling=False,
+            latency_target_s=result.latency_target_s,
+            estimated_ttft_ms=result.estimated_ttft_ms,
         )
         with session_scope(self.engine) as session:
             session.add(row)

@@ -1,9 +1,10 @@
-"""Models: every endpoint of the models file with its health, server details and a latency probe."""
+"""Models: every endpoint with its health, what its GGUF really holds, server details and a latency probe."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from app.llm.gguf_info import GGUFSummary
 from app.llm.models import ModelConfig, ModelHealth
 from app.ui import cache, components
 
@@ -18,15 +19,25 @@ HEALTH_COLORS = {
 }
 
 
+def _gguf(name: str) -> GGUFSummary | None:
+    # The file table is a bonus: a model served elsewhere (or an unreadable file) shows no weights row.
+    with components.error_boundary("reading the GGUF file"):
+        return cache.gguf_summary(name)
+    return None
+
+
 def overview(models: list[ModelConfig], health: dict[str, ModelHealth]) -> None:
-    """One row per endpoint: name, quantization, health and context."""
+    """One row per endpoint: name, quantization, what the file holds, health and context."""
     rows = []
     for model in models:
         h = health.get(model.name)
+        gguf = _gguf(model.name)
         rows.append(
             {
                 "model": model.name,
                 "quantization": model.quantization,
+                "weights (from the GGUF)": gguf.describe() if gguf else "—",
+                "file (MB)": round(gguf.size_bytes / 1e6, 1) if gguf else None,
                 "health": ["up" if h and h.ok else (h.status if h else "unknown")],
                 "health latency (ms)": round(h.latency_ms, 1) if h else None,
                 "context (file)": model.context_length,
@@ -52,6 +63,8 @@ def model_card(model: ModelConfig, health: ModelHealth | None) -> None:
     with st.container(border=True):
         title, button = st.columns([4, 1], vertical_alignment="center")
         title.subheader(components.escape_markdown(model.name), anchor=False)
+        if model.note:
+            st.caption(components.escape_markdown(model.note))
         probe = button.button(
             "Probe latency", key=f"models.probe_button.{model.name}", icon=":material/speed:"
         )
@@ -74,6 +87,8 @@ def model_card(model: ModelConfig, health: ModelHealth | None) -> None:
                 {"field": "base URL", "value": model.base_url},
                 {"field": "quantization", "value": model.quantization},
                 {"field": "GGUF file", "value": model.gguf_file or "—"},
+                {"field": "weights (from the GGUF)", "value": weights_text(_gguf(model.name))},
+                {"field": "derived from", "value": model.derived_from or "—"},
                 {"field": "family", "value": model.model_family},
                 {"field": "context (models file)", "value": f"{model.context_length:,}"},
                 {"field": "build", "value": (health.build_info if health else None) or "—"},
@@ -95,13 +110,28 @@ def model_card(model: ModelConfig, health: ModelHealth | None) -> None:
             )
 
 
+def weights_text(gguf: GGUFSummary | None) -> str:
+    """The tensor types of a model's file and its size, or why they are not shown."""
+    if gguf is None:
+        return "— (the file is not on this machine)"
+    return f"{gguf.describe()}; {gguf.size_bytes / 1e6:.1f} MB, {gguf.parameters / 1e6:.0f}M weights"
+
+
 def main() -> None:
     """The Models page."""
     head, refresh = st.columns([5, 1], vertical_alignment="bottom")
     head.title("Models", anchor=False)
     if refresh.button("Refresh health", icon=":material/refresh:", key="models.refresh"):
         cache.model_health.clear()
-    st.caption("The endpoints of the models file: one model and quantization each.")
+    if cache.uses_local_models():
+        st.caption(
+            "The embedded default: SmolLM2-135M-Instruct, one local llama-server per quantization. Q4_1 is "
+            "the released file; every other rung is requantized from it, so none can be more accurate than "
+            "Q4_1. The weights column is read from each file's own tensor table: llama-quantize keeps the "
+            "token embedding at Q8_0 and falls back where a type's blocks do not fit SmolLM2's rows."
+        )
+    else:
+        st.caption("The endpoints of the models file: one model and quantization each.")
     with components.error_boundary("loading models"):
         models = cache.models()
         health = cache.models_health()

@@ -61,6 +61,9 @@ def version_detail(version: PromptVersion) -> None:
         example = render_prompt(version, example_context())
         st.caption("System")
         st.code(example.system, language=None, wrap_lines=True)
+        for number, turn in enumerate(example.example_turns, start=1):
+            st.caption(f"Worked example {number} (an earlier turn of the chat)")
+            st.code(f"{turn.user}\n{turn.assistant}", language=None, wrap_lines=True)
         st.caption("User")
         st.code(example.user, language=None, wrap_lines=True)
 

@@ -15,13 +15,14 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from app.errors import InputError, LogTriageError
+from app.llm.latency import format_seconds
 from app.llm.models import ModelConfig, ModelHealth
 from app.logs.logql import LogFilter
 from app.logs.models import LEVELS, parse_rfc3339_ns
 from app.prompts.registry import PromptVersion
 from app.telemetry import grafana
 from app.timeparse import parse_instant
-from app.triage import DEFAULT_PROMPT, TriageRequest
+from app.triage import DEFAULT_PROMPT, PreparedPrompt, TriageRequest
 from app.ui import cache, components, links, live_run, run_view
 
 PREVIEW_KEY = "triage.preview"
@@ -32,6 +33,7 @@ NAMESPACE_KEY = "triage.namespace"
 POD_KEY = "triage.pod"
 CONTAINER_KEY = "triage.container"
 RANGE_KEY = "triage.range"
+LATENCY_KEY = "triage.latency_target"
 ANY_LEVEL = "any level"
 NEW_TAB = "New triage"
 PAST_TAB = "Past runs"
@@ -324,6 +326,62 @@ def _default_prompt_index(versions: list[PromptVersion]) -> int:
     return max(len(versions) - 1, 0)
 
 
+def _default_model_index(names: list[str]) -> int:
+    with components.error_boundary("picking the default model"):
+        default = cache.default_model()
+        if default in names:
+            return names.index(default)
+    return 0
+
+
+def latency_target_control() -> float:
+    """'Answer within about N seconds': the latency target the log budget is fitted to (0 = none)."""
+    default = 5.0
+    with components.error_boundary("reading settings"):
+        default = cache.get_app_settings().latency_target_seconds
+    return float(
+        st.number_input(
+            "Answer within about (seconds)",
+            min_value=0.0,
+            max_value=600.0,
+            value=default,
+            step=1.0,
+            key=LATENCY_KEY,
+            help="Time to the first answer token. The log budget shrinks to fit it, at the prompt rate this "
+            "model's server reported on recent runs; 0 = no latency target.",
+        )
+    )
+
+
+def budget_section(prepared: PreparedPrompt) -> None:
+    """The budget line with its expected wait, and a word before a run that will be slow."""
+    # The report says it in its own words (lines kept and merged, tokens before and after).
+    st.info(
+        "Budget: "
+        + components.escape_markdown(
+            f"{prepared.budget.report.summary()} (room for {prepared.max_log_tokens:,} log tokens "
+            f"in the model's context). {prepared.budget_line()}"
+        ),
+        icon=":material/compress:",
+    )
+    estimate = prepared.estimate
+    if estimate is None:
+        st.caption("No prompt rate measured for this model yet: its first run measures it.")
+    elif estimate.is_slow(prepared.latency_target_s):
+        st.warning(
+            components.escape_markdown(
+                f"This run will be slow: {estimate.describe_prompt()}"
+                + (
+                    f", over the {format_seconds(prepared.latency_target_s)} target"
+                    if prepared.latency_target_s
+                    else ""
+                )
+                + "."
+            ),
+            icon=":material/hourglass_top:",
+        )
+
+
 def prompt_and_model_section(
     request: PreviewRequest | None, line_count: int
 ) -> tuple[str | None, str | None]:
@@ -346,9 +404,11 @@ def prompt_and_model_section(
     with model_col, components.error_boundary("loading models"):
         by_name = {m.name: m for m in cache.models()}
         health = cache.models_health()
+        names = list(by_name)
         model_name = st.selectbox(
             "Model",
-            list(by_name),
+            names,
+            index=_default_model_index(names) if names else None,
             format_func=lambda name: _health_label(by_name[name], health.get(name)),
             key="triage.model",
         )
@@ -357,6 +417,7 @@ def prompt_and_model_section(
             components.model_down_box(chosen, local=cache.uses_local_models())
         elif model_name:
             st.caption(f"context {by_name[model_name].context_length:,} tokens")
+        target = latency_target_control()
     if request is not None and line_count and prompt_ref and model_name:
         with components.error_boundary("fitting the prompt"):
             prepared = cache.prepare_prompt(
@@ -367,19 +428,15 @@ def prompt_and_model_section(
                 prompt_ref,
                 model_name,
                 request.example_id,
+                target,
             )
-            # The report says it in its own words (lines kept and merged, tokens before and after).
-            st.info(
-                "Budget: "
-                + components.escape_markdown(
-                    f"{prepared.budget.report.summary()} (room for {prepared.max_log_tokens:,} log tokens "
-                    "in the model's context)"
-                ),
-                icon=":material/compress:",
-            )
+            budget_section(prepared)
             with st.expander("Rendered prompt"):
                 st.caption("System")
                 st.code(prepared.rendered.system, language=None, wrap_lines=True, height=240)
+                for number, turn in enumerate(prepared.rendered.example_turns, start=1):
+                    st.caption(f"Worked example {number} (an earlier turn of the chat)")
+                    st.code(f"{turn.user}\n{turn.assistant}", language=None, wrap_lines=True)
                 st.caption("User")
                 st.code(prepared.rendered.user, language=None, wrap_lines=True, height=320)
     return prompt_ref, model_name
@@ -493,6 +550,7 @@ def run_section(
                 model=model,
                 prompt=prompt_ref,
                 limit=request.limit,
+                latency_target_s=st.session_state.get(LATENCY_KEY),
             ),
             example_id=request.example_id,
         )

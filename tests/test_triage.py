@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.errors import InputError, LokiHTTPError
 from app.llm.models import ModelConfig
+from app.logs.compress import estimate_tokens
 from app.logs.demo import DemoLogSource
 from app.logs.logql import LogFilter
 from app.logs.models import LogQueryResult
@@ -24,6 +25,7 @@ from app.store.tables import TriageRunRow
 from app.telemetry.tracing import RECENT_TRACES, setup_tracing
 from app.triage import (
     LogsEvent,
+    PreparedPrompt,
     PromptEvent,
     ResultEvent,
     TokenStreamEvent,
@@ -112,7 +114,8 @@ def test_events_arrive_in_order_and_the_result_is_stored(
     body = fake_openai_server.requests[-1].body
     assert body["stream"] is True
     assert body["response_format"]["type"] == "json_object"
-    assert body["messages"][1]["content"] == events[1].prepared.rendered.user
+    assert body["messages"][-1]["content"] == events[1].prepared.rendered.user
+    assert body["messages"] == events[1].prepared.rendered.messages()
     spans = {s.name for s in RECENT_TRACES.get(result.trace_id or "")}
     assert {"triage", "logs.query", "context.budget", "prompt.render", "chat fake-q4"} <= spans
 
@@ -240,3 +243,103 @@ def test_windows_are_checked() -> None:
         validate_window(NOW, NOW - timedelta(minutes=1))
     with pytest.raises(InputError, match="7 days"):
         validate_window(NOW - timedelta(days=8), NOW)
+
+
+# --- the budget policy and the latency target ---------------------------------------------------------------
+
+
+def prepared_of(events: list[object]) -> PreparedPrompt:
+    (prompt,) = [e for e in events if isinstance(e, PromptEvent)]
+    return prompt.prepared
+
+
+def test_the_budget_is_a_tenth_of_the_raw_window_capped_at_2000(
+    service: TriageService, fake_openai_server: FakeOpenAIServer
+) -> None:
+    fake_openai_server.script.tokens = answer_tokens(ANSWER)
+    events = list(service.stream(request(latency_target_s=0)))
+    logs = next(e for e in events if isinstance(e, LogsEvent)).result
+    prepared = prepared_of(events)
+    raw = estimate_tokens("\n".join(entry.line for entry in logs.entries))
+    assert prepared.log_budget.raw_tokens == raw
+    assert raw // 10 > 2000  # an hour of the demo's payments namespace
+    assert (prepared.max_log_tokens, prepared.log_budget.limit) == (2000, "cap")
+    assert prepared.budget.report.tokens_after <= 2000
+    assert prepared.estimate is None  # no run of this model has reported a rate yet
+
+    small = prepared_of(list(service.stream(request(limit=200, latency_target_s=0))))
+    assert small.log_budget.limit in ("tenth of raw", "floor")
+    assert small.max_log_tokens == max(small.log_budget.raw_tokens // 10, 300)
+
+
+def test_a_latency_target_budgets_by_the_rate_the_server_reported(
+    service: TriageService, fake_openai_server: FakeOpenAIServer
+) -> None:
+    fake_openai_server.script.tokens = answer_tokens(ANSWER)
+    # llama-server's timings: 1,000 prompt tokens evaluated in 1 s.
+    fake_openai_server.script.timings = {"prompt_n": 1000.0, "prompt_ms": 1000.0, "cache_n": 0.0}
+    first = service.run(request())
+    assert first.estimated_ttft_ms is None  # nothing measured before the first run
+    assert first.latency_target_s == 5.0  # LATENCY_TARGET_SECONDS
+
+    events = list(service.stream(request(latency_target_s=2.0)))
+    prepared = prepared_of(events)
+    assert prepared.log_budget.limit == "latency target"
+    assert prepared.estimate is not None
+    assert prepared.estimate.tokens_per_s == 1000.0
+    assert prepared.estimate.seconds <= 2.0
+    # The first run sent the same system prompt: only the rest of this prompt is paid for.
+    assert prepared.estimate.uncached_tokens == prepared.prompt_tokens - prepared.prefix_tokens > 0
+    assert prepared.estimate.prompt_tokens == prepared.prompt_tokens
+    tokens, budget = prepared.budget.report.tokens_after, prepared.max_log_tokens
+    assert prepared.budget_line().startswith(
+        f"{tokens:,} log tokens (budget {budget:,}, latency target), about "
+    )
+    assert prepared.budget_line().endswith(" on fake-q4")
+    result = events[-1].result if isinstance(events[-1], ResultEvent) else None
+    assert result is not None
+    assert result.latency_target_s == 2.0
+    assert result.estimated_ttft_ms == pytest.approx(prepared.estimate.seconds * 1000, abs=0.1)
+    assert result.ttft_ms is not None
+    assert result.estimate_error_ms == pytest.approx(result.ttft_ms - result.estimated_ttft_ms, abs=0.2)
+    row = stored(service, result.run_id)
+    assert (row.latency_target_s, row.estimated_ttft_ms) == (2.0, result.estimated_ttft_ms)
+
+
+def test_prompts_prepared_without_a_target_never_depend_on_measured_rates(
+    service: TriageService, fake_openai_server: FakeOpenAIServer
+) -> None:
+    fake_openai_server.script.tokens = answer_tokens(ANSWER)
+    fake_openai_server.script.timings = {"prompt_n": 100.0, "prompt_ms": 10_000.0, "cache_n": 0.0}
+    service.run(request())  # a very slow rate is now on record
+    logs = service.fetch_logs(LogFilter(namespace="payments"), NOW - timedelta(hours=1), NOW, 5000)
+    model = service.models[0]
+    prepared = service.prepare(
+        logs.entries,
+        namespace="payments",
+        start=NOW - timedelta(hours=1),
+        end=NOW,
+        version=service.registry.resolve("rca-evidence-first"),
+        model=model,
+    )
+    assert prepared.estimate is None
+    assert prepared.log_budget.limit == "cap"  # what an eval gets, whatever the machine's load
+
+
+def test_warm_up_caches_the_prefix_so_the_first_triage_meets_its_target(
+    service: TriageService, fake_openai_server: FakeOpenAIServer
+) -> None:
+    fake_openai_server.script.tokens = ["ok"]
+    fake_openai_server.script.timings = {"prompt_n": 1000.0, "prompt_ms": 4000.0, "cache_n": 0.0}  # 250 tok/s
+    service.warm_up("fake-q4")
+    warm = fake_openai_server.chat_requests()[-1].body
+    assert warm["max_tokens"] == 1
+    assert [m["role"] for m in warm["messages"]][:2] == ["system", "user"]
+
+    fake_openai_server.script.tokens = answer_tokens(ANSWER)
+    prepared = prepared_of(list(service.stream(request(latency_target_s=5.0))))
+    assert prepared.estimate is not None
+    # The warm-up sent this prefix: it is counted as cached, and only the rest is paid for.
+    assert prepared.estimate.uncached_tokens == prepared.prompt_tokens - prepared.prefix_tokens
+    assert prepared.log_budget.limit in ("latency target", "cap")
+    assert prepared.estimate.seconds <= 5.0

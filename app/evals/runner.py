@@ -73,7 +73,8 @@ from app.evals.spec import (
 from app.golden.jsonl import dataset_version, load_golden_dir
 from app.golden.schema import GoldenExample
 from app.llm.client import LLMClient, SamplingParams
-from app.llm.models import ModelConfig, ModelHealth, check_health, find_model
+from app.llm.health import check_health
+from app.llm.models import ModelConfig, ModelHealth, find_model
 from app.prompts.registry import PromptRegistry
 from app.triage import TriageService, sampling_params
 

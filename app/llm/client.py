@@ -23,9 +23,9 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import httpx
 from httpx_sse import EventSource, SSEError
@@ -41,21 +41,41 @@ from app.errors import (
     LLMResponseTooLargeError,
     LLMTimeoutError,
 )
+from app.llm.models import ModelConfig, ResponseFormatStyle
 from app.llm.stream import InferenceStats, StreamTally, parse_chunk
-
-if TYPE_CHECKING:
-    from app.llm.models import ModelConfig
-
-ResponseFormatStyle = Literal["json_schema", "json_object"]
-"""How a JSON schema is sent: OpenAI's ``json_schema`` wrapper (llama-server, vLLM, OpenAI) or the
-``{"type": "json_object", "schema": ...}`` form, the only one llama-cpp-python's server accepts (its
-request model rejects ``json_schema``); llama-server accepts both."""
 
 # How often a waiting stream looks at the cancel event; bounds how late a cancel is noticed.
 _CANCEL_POLL_S = 0.05
 _HEALTH_READ_TIMEOUT_S = 5.0
 _AFTER_DONE_WAIT_S = 1.0
 _BODY_EXCERPT_CHARS = 500
+# llama-server (cpp-httplib) closes a kept-alive connection after 5 s idle. A request sent on one as it
+# closes never reaches the server: the client sees a disconnect (RemoteProtocolError), a reset (ReadError)
+# or a broken pipe (WriteError) before any response. On a busy machine the server thread that closes it
+# runs late, so several pooled connections can go stale at once; each resend takes the next one or a new
+# one, and model requests have no side effects, so a few resends are safe.
+_DROPPED_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+_RESENDS = 3
+
+
+def send_with_resend(
+    client: httpx.Client,
+    request: httpx.Request,
+    *,
+    stream: bool = False,
+    aborted: Callable[[], bool] | None = None,
+) -> httpx.Response:
+    """``client.send``, resent (up to ``_RESENDS`` times) when the connection dropped before any response.
+
+    Never resent once ``aborted()`` says the caller shut the connection itself (a cancel).
+    """
+    for attempt in range(_RESENDS + 1):
+        try:
+            return client.send(request, stream=stream)
+        except _DROPPED_CONNECTION:
+            if attempt == _RESENDS or (aborted is not None and aborted()):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class ChatMessage(BaseModel):
@@ -291,14 +311,9 @@ class _StreamReader(threading.Thread):
     def run(self) -> None:
         response: httpx.Response | None = None
         try:
-            try:
-                response = self._client.send(self._request, stream=True)
-            except httpx.RemoteProtocolError:
-                # llama-server closes idle kept-alive connections; a request that met one was never
-                # read, so sending it once more on a fresh connection is safe.
-                if self._aborted:
-                    raise
-                response = self._client.send(self._request, stream=True)
+            response = send_with_resend(
+                self._client, self._request, stream=True, aborted=lambda: self._aborted
+            )
             with self._lock:
                 self._network_stream = response.extensions.get("network_stream", self._network_stream)
                 if self._aborted:
@@ -524,9 +539,10 @@ class LLMClient:
     def _get_json(self, path: str, what: str, *, method: str = "GET", body: Any = None) -> Any | None:
         """JSON of a small request; None when the server has no such endpoint (404/405/501)."""
         try:
-            response = self._client.request(
+            request = self._client.build_request(
                 method, f"{self.base_url}{path}", json=body, headers=self._headers(), timeout=self._timeout
             )
+            response = send_with_resend(self._client, request)
         except httpx.HTTPError as exc:
             raise self._translate(exc, what) from None
         if response.status_code in (404, 405, 501):

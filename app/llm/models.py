@@ -11,10 +11,13 @@ models:
     api_key_env: null                          # optional, env var holding a bearer key
     served_model_name: null                    # optional, the id the server expects (vLLM); default name
     response_format_style: json_schema         # or json_object for llama-cpp-python's server
+    derived_from: null                         # optional: the file these weights were requantized from
+    note: null                                 # optional: one line shown with the model
 ```
 
-Without a models file, the two local tiny models are used, one llama-server per quantization on
-``LOCAL_MODEL_PORT`` and the port after it, as the cluster runs one server per quantization.
+Without a models file, the local SmolLM2-135M-Instruct ladder is used (``app/llm/smollm2.py``): one
+llama-server per quantization on ``LOCAL_MODEL_PORT`` and the ports after it, as the cluster runs one
+server per quantization. This module only describes models; ``app/llm/health.py`` talks to them.
 """
 
 from __future__ import annotations
@@ -22,20 +25,19 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from app.config import Settings, get_settings
-from app.errors import ConfigError, LLMError, UnknownModelError
-from app.llm.client import LLMClient, ResponseFormatStyle
-from app.llm.tiny_model import CONTEXT_LENGTH, tiny_model_filename
+from app.config import Settings
+from app.errors import ConfigError, UnknownModelError
+from app.llm import smollm2
 
-TINY_FAMILY = "logtriage-tiny"
-# (name, quantization, port offset from LOCAL_MODEL_PORT)
-TINY_MODELS = (("tiny-q4_k_m", "Q4_K_M", 0), ("tiny-q8_0", "Q8_0", 1))
+ResponseFormatStyle = Literal["json_schema", "json_object"]
+"""How a JSON schema is sent: OpenAI's ``json_schema`` wrapper (llama-server, vLLM, OpenAI) or the
+``{"type": "json_object", "schema": ...}`` form, the only one llama-cpp-python's server accepts (its
+request model rejects ``json_schema``); llama-server accepts both."""
 
 
 class ModelConfig(BaseModel):
@@ -52,6 +54,10 @@ class ModelConfig(BaseModel):
     api_key_env: str | None = None
     served_model_name: str | None = None
     response_format_style: ResponseFormatStyle = "json_schema"
+    derived_from: str | None = Field(
+        default=None, max_length=200, description="The file these weights were requantized from, if any."
+    )
+    note: str | None = Field(default=None, max_length=300, description="One line shown with the model.")
 
     @field_validator("base_url")
     @classmethod
@@ -144,22 +150,31 @@ def load_models(path: Path) -> list[ModelConfig]:
 
 
 def default_local_models(settings: Settings) -> list[ModelConfig]:
-    """The embedded default: the tiny model in Q4_K_M and Q8_0, one local llama-server each."""
+    """The embedded default: the SmolLM2-135M-Instruct ladder, one local llama-server per rung.
+
+    The Q4_1 release comes first (the default model) on LOCAL_MODEL_PORT; the rungs derived from it
+    follow on the next ports.
+    """
+    release = smollm2.gguf_file_name(smollm2.RELEASE_QUANTIZATION)
     return [
         ModelConfig(
-            name=name,
+            name=smollm2.model_name(quantization),
             base_url=f"http://{settings.local_model_host}:{settings.local_model_port + offset}",
             quantization=quantization,
-            context_length=CONTEXT_LENGTH,
-            gguf_file=tiny_model_filename(quantization),
-            family=TINY_FAMILY,
+            context_length=min(settings.local_model_context, smollm2.CONTEXT_LENGTH),
+            gguf_file=smollm2.gguf_file_name(quantization),
+            family=smollm2.FAMILY,
+            derived_from=None if quantization == smollm2.RELEASE_QUANTIZATION else release,
+            note=smollm2.RELEASE_NOTE
+            if quantization == smollm2.RELEASE_QUANTIZATION
+            else smollm2.DERIVED_NOTE,
         )
-        for name, quantization, offset in TINY_MODELS
+        for offset, quantization in enumerate(smollm2.LADDER)
     ]
 
 
 def get_models(settings: Settings) -> list[ModelConfig]:
-    """The models in use: the models file when MODELS_FILE is set, else the local tiny models."""
+    """The models in use: the models file when MODELS_FILE is set, else the local SmolLM2 ladder."""
     if settings.models_file is not None:
         return load_models(settings.models_file)
     return default_local_models(settings)
@@ -174,40 +189,14 @@ def find_model(models: list[ModelConfig], name: str) -> ModelConfig:
     raise UnknownModelError(f"unknown model {name!r}; known models: {known}")
 
 
-def check_health(model: ModelConfig, client: httpx.Client, settings: Settings | None = None) -> ModelHealth:
-    """Health of a model's endpoint plus its server's /props summary (when the server has /props)."""
-    settings = settings or get_settings()
-    llm = LLMClient.for_model(model, client=client, settings=settings)
-    health = llm.health()
-    props: dict[str, Any] | None = None
-    if health.ok:
-        try:
-            props = llm.props()
-        except LLMError:
-            props = None  # health is what this reports; /props is a bonus
-    summary = props_summary(props)
-    return ModelHealth(
-        name=model.name,
-        quantization=model.quantization,
-        base_url=model.base_url,
-        context_length=model.context_length,
-        ok=health.ok,
-        status=health.status,
-        detail=health.detail,
-        latency_ms=health.latency_ms,
-        **summary,
-    )
-
-
-def props_summary(props: dict[str, Any] | None) -> dict[str, Any]:
-    """Per-slot context size, slot count, build and model path out of llama-server's /props."""
-    if not props:
-        return {}
-    settings = props.get("default_generation_settings") or {}
-    n_ctx = settings.get("n_ctx", props.get("n_ctx"))
-    return {
-        "n_ctx": n_ctx if isinstance(n_ctx, int) else None,
-        "total_slots": props.get("total_slots") if isinstance(props.get("total_slots"), int) else None,
-        "build_info": str(props["build_info"]) if props.get("build_info") else None,
-        "model_path": str(props["model_path"]) if props.get("model_path") else None,
-    }
+def default_model_name(models: list[ModelConfig], settings: Settings) -> str | None:
+    """The model to pick when none is named: DEFAULT_MODEL when it is listed, else the first model."""
+    names = [model.name for model in models]
+    if settings.default_model:
+        if settings.default_model not in names:
+            raise UnknownModelError(
+                f"DEFAULT_MODEL={settings.default_model!r} is not a known model; known models: "
+                f"{', '.join(names) or '(none)'}"
+            )
+        return settings.default_model
+    return names[0] if names else None

@@ -1,4 +1,4 @@
-"""The local llama.cpp ``llama-server``: find or build it once, and run it on the tiny models.
+"""The local llama.cpp ``llama-server``: find or build it once, and run it on the local models.
 
 The build uses the llama.cpp sources vendored in the llama-cpp-python sdist (pinned version and sha256),
 fetched from PyPI through its Simple API, so a fresh machine needs only Python, uv, cmake and a C++
@@ -8,39 +8,38 @@ compiler. Layout under ``CACHE_DIR``::
     src/llama_cpp_python-<version>/vendor/llama.cpp   its sources
     build-<version>/bin/llama-server, llama-quantize  the build
     build-<version>.log                          configure + build output
+
+The servers it starts are tethered (``app/llm/tethered.py``): they die with the command that started
+them, even when that command is killed with SIGKILL.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import fcntl
-import hashlib
-import importlib.util
 import logging
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
 from app.config import Settings
-from app.errors import ModelServerError
+from app.errors import LLMError, ModelServerError
+from app.llm import smollm2
 from app.llm.client import LLMClient
+from app.llm.fetch import Progress, file_lock, pip_download, say
 from app.llm.models import default_local_models
-from app.llm.tiny_model import CONTEXT_LENGTH, make_tiny_model
+from app.llm.tethered import popen_tethered
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str], None]
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 LLAMA_CPP_PYTHON_SDIST_SHA256 = "832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
@@ -71,10 +70,7 @@ BUILD_TARGETS = ("llama-server", "llama-quantize")
 
 _STOP_GRACE_S = 10.0
 _HEALTH_TIMEOUT = httpx.Timeout(2.0)
-
-
-def _say(progress: Progress | None, message: str) -> None:
-    (progress or log.info)(message)
+_SOURCES_HINT = "or set LLAMA_SERVER_BIN to an existing llama-server"
 
 
 # --- where things live -----------------------------------------------------------------------------------
@@ -157,7 +153,9 @@ def _ensure_built(
     if _executable(binary):
         return binary
     settings.cache_dir.mkdir(parents=True, exist_ok=True)
-    with _file_lock(settings.cache_dir / f"build-{LLAMA_CPP_PYTHON_VERSION}.lock", progress):
+    with file_lock(
+        settings.cache_dir / f"build-{LLAMA_CPP_PYTHON_VERSION}.lock", "building llama.cpp", progress
+    ):
         # Another process may have finished the build while we waited for the lock.
         if not _executable(binary):
             build_llama_cpp(settings, progress=progress, pip_command=pip_command)
@@ -166,37 +164,7 @@ def _ensure_built(
     return binary
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path, progress: Progress | None) -> Generator[None]:
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            _say(progress, f"another process is building llama.cpp; waiting for it (lock {path})")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 # --- fetching and building -------------------------------------------------------------------------------
-
-
-def default_pip_command() -> list[str]:
-    """pip as this machine configures it (its index and mirrors): the interpreter's own, else through uv."""
-    if importlib.util.find_spec("pip") is not None:
-        return [sys.executable, "-m", "pip"]
-    for candidate in ("python3", "python"):
-        found = shutil.which(candidate)
-        if found and subprocess.run([found, "-m", "pip", "--version"], capture_output=True).returncode == 0:
-            return [found, "-m", "pip"]
-    if shutil.which("uvx"):
-        return ["uvx", "pip"]
-    raise ModelServerError(
-        "no pip to download the llama-cpp-python sources with",
-        hint="install pip or uv, or set LLAMA_SERVER_BIN to an existing llama-server",
-    )
 
 
 def download_sdist(
@@ -204,47 +172,16 @@ def download_sdist(
 ) -> Path:
     """The pinned llama-cpp-python sdist, fetched once with pip and checked against its pinned sha256."""
     target = sdist_path(settings)
-    if target.exists() and _sha256(target) == LLAMA_CPP_PYTHON_SDIST_SHA256:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="sdist-", dir=target.parent))
-    command = [
-        *(pip_command or default_pip_command()),
-        "download",
-        "--no-deps",
-        "--no-binary",
-        ":all:",
-        "--dest",
-        str(staging),
+    return pip_download(
         f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
-    ]
-    _say(progress, f"downloading {target.name} with pip")
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
-        fetched = staging / target.name
-        if result.returncode != 0 or not fetched.exists():
-            tail = " ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
-            raise ModelServerError(
-                f"could not download {target.name} with pip (exit {result.returncode}): {tail}",
-                hint="check the package index is reachable, or set LLAMA_SERVER_BIN to an existing llama-server",
-            )
-        digest = _sha256(fetched)
-        if digest != LLAMA_CPP_PYTHON_SDIST_SHA256:
-            raise ModelServerError(f"{target.name} has sha256 {digest}, not the pinned one")
-        os.replace(fetched, target)
-    except subprocess.TimeoutExpired:
-        raise ModelServerError(f"downloading {target.name} with pip took longer than 15 minutes") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        target.name,
+        LLAMA_CPP_PYTHON_SDIST_SHA256,
+        target,
+        binary=False,
+        progress=progress,
+        pip_command=pip_command,
+        hint=_SOURCES_HINT,
+    )
 
 
 def extract_sources(settings: Settings, sdist: Path) -> Path:
@@ -286,7 +223,7 @@ def build_llama_cpp(
     build = build_dir(settings)
     log_path = build_log_path(settings)
     jobs = os.cpu_count() or 1
-    _say(progress, f"building llama.cpp {LLAMA_CPP_PYTHON_VERSION} with {jobs} jobs, once (log: {log_path})")
+    say(progress, f"building llama.cpp {LLAMA_CPP_PYTHON_VERSION} with {jobs} jobs, once (log: {log_path})")
     with log_path.open("ab") as log_file:
         for command in cmake_commands(sources, build, jobs):
             log_file.write(f"$ {' '.join(command)}\n".encode())
@@ -298,7 +235,7 @@ def build_llama_cpp(
                     f"building llama.cpp failed ({command[1]} exit {result.returncode}); see {log_path}",
                     hint=_log_tail(log_path, 3),
                 )
-            _say(progress, f"{' '.join(command[:2])} done in {time.monotonic() - started:.0f}s")
+            say(progress, f"{' '.join(command[:2])} done in {time.monotonic() - started:.0f}s")
     return build / "bin"
 
 
@@ -311,6 +248,8 @@ def _log_tail(path: Path, lines: int) -> str:
 
 # --- running it -------------------------------------------------------------------------------------------
 
+DEFAULT_SLOT_CONTEXT = 6144
+
 
 def _port_open(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -319,7 +258,7 @@ def _port_open(host: str, port: int) -> bool:
 
 
 class LocalModelServer:
-    """One llama-server process serving one GGUF, started and stopped by us."""
+    """One llama-server process serving one GGUF, started by us and tethered to this process."""
 
     def __init__(
         self,
@@ -328,8 +267,8 @@ class LocalModelServer:
         *,
         port: int,
         host: str = "127.0.0.1",
-        parallel: int = 4,
-        context_length: int = CONTEXT_LENGTH,
+        parallel: int = 2,
+        context_length: int = DEFAULT_SLOT_CONTEXT,
         alias: str | None = None,
         log_path: Path | None = None,
         threads: int | None = None,
@@ -379,18 +318,23 @@ class LocalModelServer:
         if self._process is not None:
             return self
         if _port_open(self.host, self.port):
-            if reuse_running and self._healthy():
+            if reuse_running and self._healthy() and self._serves_this_model():
                 self.owned = False
                 return self
             raise ModelServerError(
-                f"port {self.port} on {self.host} is already in use",
+                f"port {self.port} on {self.host} is already in use"
+                + (" by a server of another model" if reuse_running and self._healthy() else ""),
                 hint="stop what listens there or set LOCAL_MODEL_PORT to a free port",
             )
         if not self.model_path.exists():
             raise ModelServerError(f"model file {self.model_path} does not exist")
+        if not _executable(self.binary):
+            raise ModelServerError(
+                f"{self.binary} is not an executable file", hint="run `logtriage build-server`"
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
-            self._process = subprocess.Popen(
+            self._process = popen_tethered(
                 self.command(), stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
         atexit.register(self.stop)
@@ -403,6 +347,16 @@ class LocalModelServer:
                 http = stack.enter_context(httpx.Client())
             client = LLMClient(self.base_url, self.alias or "local", client=http, timeout=_HEALTH_TIMEOUT)
             return client.health().ok
+
+    def _serves_this_model(self) -> bool:
+        """Whether the server on our port loaded our GGUF (a healthy server of another model is no reuse)."""
+        with httpx.Client() as http:
+            client = LLMClient(self.base_url, self.alias or "local", client=http, timeout=_HEALTH_TIMEOUT)
+            try:
+                props = client.props() or {}
+            except LLMError:
+                return False
+        return Path(str(props.get("model_path", ""))).name == self.model_path.name
 
     def _wait_healthy(self, timeout_s: float) -> None:
         with httpx.Client() as http:
@@ -453,20 +407,41 @@ class LocalModelServer:
         self.stop()
 
 
-def serve_local_models(
-    settings: Settings, *, progress: Progress | None = None, timeout_s: float = 120.0
-) -> list[LocalModelServer]:
-    """Start one llama-server per tiny-model quantization (building and generating what is missing).
+def ensure_local_models(
+    settings: Settings,
+    *,
+    quantizations: Sequence[str] = smollm2.LADDER,
+    progress: Progress | None = None,
+    pip_command: Sequence[str] | None = None,
+) -> dict[str, Path]:
+    """The SmolLM2 release and its derived rungs on disk (building llama-quantize and fetching once)."""
+    quantize = ensure_llama_quantize(settings, progress=progress, pip_command=pip_command)
+    return smollm2.ensure_ladder(
+        settings, quantize, quantizations=quantizations, progress=progress, pip_command=pip_command
+    )
 
-    A healthy server already on a port (another dashboard, ``logtriage serve-models``) is reused, not
-    restarted; such servers have ``owned`` False and ``stop()`` leaves them alone.
+
+def serve_local_models(
+    settings: Settings,
+    *,
+    only: Collection[str] | None = None,
+    progress: Progress | None = None,
+    timeout_s: float = 120.0,
+) -> list[LocalModelServer]:
+    """Start one llama-server per rung of the local SmolLM2 ladder (or the rungs named in ``only``).
+
+    Whatever is missing is built or fetched first. A healthy server already on a port (another
+    dashboard, ``logtriage serve-models``) is reused, not restarted; such servers have ``owned`` False
+    and ``stop()`` leaves them alone. The servers started here die with this process.
     """
+    models = [m for m in default_local_models(settings) if only is None or m.name in only]
+    if not models:
+        return []
     binary = ensure_llama_server(settings, progress=progress)
-    quantize = ensure_llama_quantize(settings, progress=progress)
-    paths = make_tiny_model(settings.tiny_models_dir, quantize)
+    paths = ensure_local_models(settings, quantizations=[m.quantization for m in models], progress=progress)
     servers: list[LocalModelServer] = []
     try:
-        for model in default_local_models(settings):
+        for model in models:
             port = int(model.base_url.rsplit(":", 1)[1])
             server = LocalModelServer(
                 binary,
@@ -478,10 +453,15 @@ def serve_local_models(
                 alias=model.name,
                 log_path=settings.data_dir / "logs" / f"llama-server-{model.name}.log",
             )
-            _say(progress, f"starting {model.name} on {server.base_url}")
+            say(progress, f"starting {model.name} on {server.base_url}")
             servers.append(server.start(timeout_s=timeout_s, reuse_running=True))
     except BaseException:
         for server in servers:
             server.stop()
         raise
     return servers
+
+
+def local_model_dirs(settings: Settings) -> list[Path]:
+    """Where local GGUF files live: the SmolLM2 ladder, then the generated tiny models."""
+    return [smollm2.models_dir(settings), settings.tiny_models_dir]

@@ -1,6 +1,7 @@
-"""A tiny random-weight Llama GGUF (F16, Q8_0, Q4_K_M) so the whole pipeline runs without downloading a model.
+"""A tiny random-weight Llama GGUF (F16, Q8_0, Q4_K_M) for tests that need a fast, content-free answer.
 
-Its answers are noise. Two things are designed rather than random, because tests and the demo rely on them:
+It has random weights: its answers are noise, never a diagnosis. The embedded default serves the real
+SmolLM2 ladder (``app/llm/smollm2.py``); this model stays for tests that only check plumbing. Two things are designed rather than random, because tests and the demo rely on them:
 
 * a real SentencePiece ("llama") vocabulary with byte fallback, so any text tokenizes, and a ChatML chat
   template, so ``/v1/chat/completions`` works as with a real instruct model;
@@ -13,13 +14,12 @@ Its answers are noise. Two things are designed rather than random, because tests
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import gguf
 import numpy as np
 
-from app.errors import ModelServerError
+from app.llm.quantize import quantize
 
 # Bump when the generated file changes, so caches keyed by file name are not reused stale.
 TINY_MODEL_VERSION = 2
@@ -187,25 +187,6 @@ def write_tiny_gguf(path: Path, *, seed: int = 0) -> Path:
 def tiny_model_filename(quantization: str, seed: int = 0) -> str:
     """File name of the tiny model in one quantization (``F16``, ``Q8_0``, ``Q4_K_M``)."""
     return f"logtriage-tiny-v{TINY_MODEL_VERSION}-s{seed}-{quantization}.gguf"
-
-
-def quantize(quantize_bin: Path, source: Path, target: Path, quantization: str, log_path: Path) -> Path:
-    """Quantize ``source`` into ``target`` with llama-quantize; ModelServerError naming the log on failure."""
-    partial = target.with_name(target.name + ".partial")
-    with log_path.open("ab") as log:
-        result = subprocess.run(
-            [str(quantize_bin), str(source), str(partial), quantization],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    if result.returncode != 0 or not partial.exists():
-        partial.unlink(missing_ok=True)
-        raise ModelServerError(
-            f"llama-quantize failed to make {quantization} (exit {result.returncode}); see {log_path}"
-        )
-    os.replace(partial, target)
-    return target
 
 
 def make_tiny_model(out_dir: Path, quantize_bin: Path | None, *, seed: int = 0) -> dict[str, Path]:

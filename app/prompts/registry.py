@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Engine, select
 
 from app.errors import PromptError, UnknownPromptError
+from app.rca import RootCauseAnalysis
 from app.store.db import session_scope
 from app.store.tables import PromptVersionRow, utcnow
 
@@ -25,6 +28,34 @@ TEMPLATE_SUFFIX = ".j2"
 _FRONT_MATTER = re.compile(r"\A---\s*\n(?P<meta>.*?)\n---\s*\n(?P<body>.*)\Z", re.S)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 REQUIRED_BLOCKS = ("system", "user")
+EXAMPLE_BLOCK = "example"
+_LINE_NUMBER = re.compile(r"^\[(\d+)\]")
+
+
+class PromptExample(BaseModel):
+    """A worked example of a prompt: log lines as the prompt shows them, and the answer to them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    logs: list[str] = Field(min_length=1, description="Log lines in prompt form, each starting '[n]'.")
+    answer: RootCauseAnalysis
+
+    @model_validator(mode="after")
+    def _evidence_points_at_lines(self) -> PromptExample:
+        numbers = {int(m[1]) for line in self.logs if (m := _LINE_NUMBER.match(line))}
+        missing = [n for n in self.answer.evidence if n not in numbers]
+        if missing:
+            raise ValueError(f"the answer cites line(s) {missing} that the example's logs do not have")
+        return self
+
+    @property
+    def answer_json(self) -> str:
+        """The answer as the model should write it: one line of JSON, keys in schema order."""
+        return json.dumps(self.answer.model_dump(mode="json"), ensure_ascii=False)
+
+    def for_template(self) -> dict[str, Any]:
+        """What a template sees as one item of ``examples``: ``logs`` and ``answer`` (JSON text)."""
+        return {"logs": list(self.logs), "answer": self.answer_json}
 
 
 class FrontMatter(BaseModel):
@@ -34,6 +65,9 @@ class FrontMatter(BaseModel):
     description: str = ""
     params: dict[str, Any] = Field(default_factory=dict, description="Sampling params for the model.")
     tags: list[str] = Field(default_factory=list)
+    examples: list[PromptExample] = Field(
+        default_factory=list, description="Worked examples; the template shows them as ``examples``."
+    )
 
 
 class PromptVersion(BaseModel):
@@ -63,17 +97,42 @@ class PromptVersion(BaseModel):
         """The Jinja2 template without its front matter."""
         return split_front_matter(self.template, self.source_path)[1]
 
+    @cached_property
+    def examples(self) -> list[PromptExample]:
+        """The worked examples of this version's front matter (empty for a zero-shot prompt)."""
+        return split_front_matter(self.template, self.source_path or self.ref)[0].examples
+
+
+class ExampleTurn(BaseModel):
+    """A worked example sent as an earlier exchange of the chat: its logs asked, its answer given."""
+
+    user: str
+    assistant: str
+
 
 class RenderedPrompt(BaseModel):
-    """A rendered prompt: the system and user messages sent to the model."""
+    """A rendered prompt: the system message, worked examples as earlier turns (if any), the user message."""
 
     version_ref: str
     system: str
     user: str
+    example_turns: list[ExampleTurn] = Field(default_factory=list)
 
     def messages(self) -> list[dict[str, str]]:
         """The OpenAI-style chat messages."""
-        return [{"role": "system", "content": self.system}, {"role": "user", "content": self.user}]
+        turns = [
+            message
+            for turn in self.example_turns
+            for message in (
+                {"role": "user", "content": turn.user},
+                {"role": "assistant", "content": turn.assistant},
+            )
+        ]
+        return [{"role": "system", "content": self.system}, *turns, {"role": "user", "content": self.user}]
+
+    def prefix_text(self) -> str:
+        """Everything before the user message: the part a server's prompt cache can keep between runs."""
+        return "\n".join([self.system, *(f"{t.user}\n{t.assistant}" for t in self.example_turns)])
 
 
 def prompt_sha256(data: bytes) -> str:
@@ -126,19 +185,33 @@ def check_template(text: str, where: str) -> FrontMatter:
 
 
 def render_prompt(version: PromptVersion, context: dict[str, Any]) -> RenderedPrompt:
-    """Render a version's system and user blocks with ``context``; missing variables are errors."""
+    """Render a version's system and user blocks with ``context``; missing variables are errors.
+
+    The version's worked examples are available to the template as ``examples``. A template with an
+    ``example`` block sends them as earlier chat turns instead: the block, rendered with ``example``,
+    is the user turn and the example's answer the assistant turn.
+    """
     body = version.body
+    examples = [e.for_template() for e in version.examples]
     try:
         template = _ENV.from_string(body)
-        ctx = template.new_context(dict(context))
+        ctx = template.new_context({"examples": examples, **context})
         parts = {}
         for block in REQUIRED_BLOCKS:
             parts[block] = "".join(template.blocks[block](ctx)).strip()
+        turns = []
+        if EXAMPLE_BLOCK in template.blocks:
+            for example in examples:
+                example_ctx = template.new_context({"examples": examples, **context, "example": example})
+                user = "".join(template.blocks[EXAMPLE_BLOCK](example_ctx)).strip()
+                turns.append(ExampleTurn(user=user, assistant=example["answer"]))
     except TemplateError as exc:
         raise PromptError(f"prompt {version.ref} failed to render: {exc}") from None
     except KeyError as exc:
         raise PromptError(f"prompt {version.ref} lacks block {exc}") from None
-    return RenderedPrompt(version_ref=version.ref, system=parts["system"], user=parts["user"])
+    return RenderedPrompt(
+        version_ref=version.ref, system=parts["system"], user=parts["user"], example_turns=turns
+    )
 
 
 def diff_versions(a: PromptVersion, b: PromptVersion) -> str:

@@ -66,6 +66,28 @@ class TriageRunRow(Base):
     completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
     trace_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     queued_for_labeling: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # The latency target the budget aimed at, and the time to first token it expected (migration 0005).
+    latency_target_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    estimated_ttft_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ModelPromptRateRow(Base):
+    """One answer's prompt processing as the model's llama-server reported it (``timings``)."""
+
+    __tablename__ = "model_prompt_rates"
+    __table_args__ = (Index("ix_model_prompt_rates_model_id", "model", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(200))
+    quantization: Mapped[str] = mapped_column(String(40), default="")
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source: Mapped[str] = mapped_column(String(20))  # triage | eval
+    prompt_n: Mapped[int] = mapped_column(Integer)
+    prompt_ms: Mapped[float] = mapped_column(Float)
+    cache_n: Mapped[int] = mapped_column(Integer, default=0)
+    ttft_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # sha256 of the prompt's fixed prefix (system + worked examples): what the server may have cached.
+    prefix_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class GoldenExampleRow(Base):

@@ -25,7 +25,9 @@ from app.golden.jsonl import load_golden_dir
 from app.golden.queue import LabelWindow
 from app.golden.schema import GoldenExample
 from app.llm.client import ChatMessage, InferenceStats, SamplingParams
-from app.llm.models import ModelConfig, ModelHealth, check_health, find_model
+from app.llm.gguf_info import GGUFSummary, summarize_local_gguf
+from app.llm.health import check_health
+from app.llm.models import ModelConfig, ModelHealth, default_model_name, find_model
 from app.logs.frame import entries_to_frame
 from app.logs.logql import LogFilter
 from app.logs.models import LogEntry, LogQueryResult
@@ -114,8 +116,26 @@ def models() -> list[ModelConfig]:
     return get_services().models
 
 
+def default_model() -> str | None:
+    """The model picked when the user has not chosen one (DEFAULT_MODEL, else the first listed)."""
+    svc = get_services()
+    return default_model_name(svc.models, svc.settings)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False, max_entries=64)
+def gguf_summary(name: str) -> GGUFSummary | None:
+    """What a model's GGUF really holds, when the file is on this machine (else None)."""
+    from app.llm.server import local_model_dirs
+
+    svc = get_services()
+    model = find_model(svc.models, name)
+    return summarize_local_gguf(
+        model.gguf_file, local_model_dirs(svc.settings), model_health(name).model_path
+    )
+
+
 def uses_local_models() -> bool:
-    """Whether the models are the local tiny ones (no models file)."""
+    """Whether the models are the local SmolLM2 ladder (no models file)."""
     return get_services().uses_local_models()
 
 
@@ -165,8 +185,9 @@ def prepare_prompt(
     prompt: str,
     model_name: str,
     example_id: str | None = None,
+    latency_target_s: float = 0.0,
 ) -> PreparedPrompt:
-    """The budgeted, rendered prompt for the previewed lines, a prompt version and a model."""
+    """The budgeted, rendered prompt for the previewed lines, a prompt version, a model and a target."""
     svc = get_services()
     result = fetch_logs(log_filter, start, end, limit, example_id)
     return svc.triage.prepare(
@@ -176,6 +197,7 @@ def prepare_prompt(
         end=end,
         version=svc.prompts.resolve(prompt),
         model=find_model(svc.models, model_name),
+        latency_target_s=latency_target_s,
     )
 
 

@@ -29,6 +29,18 @@ def stopped_result(result: TriageResult) -> None:
         )
 
 
+def estimate_note(result: TriageResult) -> str:
+    """How far the time-to-first-token estimate was off ('' without an estimate)."""
+    if result.estimated_ttft_ms is None or result.estimate_error_ms is None:
+        return ""
+    error = result.estimate_error_ms
+    direction = "slower" if error > 0 else "faster"
+    return (
+        f"expected the first token after {components.format_ms(result.estimated_ttft_ms)}; "
+        f"it came {components.format_ms(abs(error))} {direction}"
+    )
+
+
 def ok_result(result: TriageResult, *, key: str, labeling: bool) -> None:
     """Root cause, confidence, summary, evidence and latency of a successful run."""
     with st.container(border=True):
@@ -54,6 +66,8 @@ def ok_result(result: TriageResult, *, key: str, labeling: bool) -> None:
         components.shown_rate(result.tokens_per_s, result.ttft_ms, result.total_ms),
         result.completion_tokens,
     )
+    if note := estimate_note(result):
+        st.caption(note)
     st.caption(
         components.escape_markdown(
             f"{result.prompt_version} · {result.model} ({result.quantization}) · "

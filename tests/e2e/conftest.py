@@ -1,7 +1,8 @@
 """End-to-end fixtures: the dashboard as a real Streamlit server under /logtriage, and Chromium.
 
 The dashboard runs the embedded default (demo logs) or reads a fake Loki, and talks to the real
-llama-server on the tiny model (``llama_models_file``). Chromium is Debian's, driven by Playwright.
+llama-server on SmolLM2-135M-Instruct, the embedded default's Q4_1 release (``smollm2_models_file``).
+Chromium is Debian's, driven by Playwright.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from tests.fixtures.fake_loki import FakeLoki
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 HOSTILE_LINE = "<img src=x onerror=alert(1)> login failed for user=<script>alert(2)</script>"
 HOSTILE_NAMESPACE = "shop"
+# A real model reads every prompt token on a shared CPU: a small log budget keeps a triage to seconds.
+SMALL_PROMPTS = {"LOG_TOKEN_CAP": "400"}
 # A dashboard's first script run imports the whole library; waits are on text, with room for a slow machine.
 expect.set_options(timeout=30_000)
 
@@ -90,10 +93,13 @@ def watched_page(browser: Browser) -> Iterator[WatchedPage]:
 
 
 @pytest.fixture(scope="session")
-def demo_dashboard(llama_models_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
-    """The embedded default: demo logs, the tiny model on the real llama-server, SQLite, under /logtriage."""
+def demo_dashboard(
+    smollm2_models_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Dashboard]:
+    """The embedded default: demo logs, SmolLM2 on the real llama-server, SQLite, under /logtriage."""
     data_dir = tmp_path_factory.mktemp("dashboard-demo")
-    dashboard = start_streamlit(ROOT / "streamlit_app.py", data_dir, {"MODELS_FILE": str(llama_models_file)})
+    env = {"MODELS_FILE": str(smollm2_models_file), **SMALL_PROMPTS}
+    dashboard = start_streamlit(ROOT / "streamlit_app.py", data_dir, env)
     yield dashboard
     stop_streamlit(dashboard)
 
@@ -132,11 +138,11 @@ def hostile_loki() -> Iterator[FakeLoki]:
 
 @pytest.fixture(scope="session")
 def loki_dashboard(
-    llama_models_file: Path, hostile_loki: FakeLoki, tmp_path_factory: pytest.TempPathFactory
+    smollm2_models_file: Path, hostile_loki: FakeLoki, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Dashboard]:
     """The dashboard reading the fake Loki."""
     data_dir = tmp_path_factory.mktemp("dashboard-loki")
-    env = {"MODELS_FILE": str(llama_models_file), "LOKI_URL": hostile_loki.url}
+    env = {"MODELS_FILE": str(smollm2_models_file), "LOKI_URL": hostile_loki.url, **SMALL_PROMPTS}
     dashboard = start_streamlit(ROOT / "streamlit_app.py", data_dir, env)
     yield dashboard
     stop_streamlit(dashboard)

@@ -1,4 +1,4 @@
-"""The Evals and Compare pages in Chromium: start runs (baseline and the tiny model), open one, compare two.
+"""The Evals and Compare pages in Chromium: start runs (baseline and the SmolLM2 model), open one, compare two.
 
 What a user sees is checked where only a browser shows it: the run in progress is listed, the headline
 columns fit at 1400 px, confusion-matrix labels do not overlap, the evidence numbers are the model's own,
@@ -22,14 +22,15 @@ from app.golden.jsonl import write_jsonl
 from tests.e2e.conftest import WatchedPage
 from tests.e2e.dashboard import ROOT, Dashboard, start_streamlit, stop_streamlit
 from tests.evals.conftest import small_golden_set
+from tests.fixtures.llama import SMOLLM2_MODEL
 
 pytestmark = [pytest.mark.browser, pytest.mark.llama]
 
 RUN_TIMEOUT_MS = 600_000
-TINY_ITEMS = 4
+MODEL_ITEMS = 4
 NARROW = {"width": 1400, "height": 3400}
 HEADLINE_WIDTH_PX = 80 + 100 + 130 + 170 + 90 + 95  # run, status, model, prompt, accuracy, macro-F1
-MAX_PLAUSIBLE_TOKENS_PER_S = 5000  # two CPU cores decode a tiny model at hundreds of tokens/s, not 100,000
+MAX_PLAUSIBLE_TOKENS_PER_S = 5000  # two CPU cores decode a SmolLM2 model at hundreds of tokens/s, not 100,000
 VERDICT = re.compile(
     r"\b[A-Z] vs A: (?:[A-Z] is (better|worse) than A on (accuracy|macro-F1) by [\d.]+ points"
     r"|no significant difference between [A-Z] and A on (accuracy|macro-F1): )"
@@ -37,11 +38,13 @@ VERDICT = re.compile(
 
 
 @pytest.fixture(scope="module")
-def evals_dashboard(llama_models_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
-    """The dashboard on the small golden set and the real llama-server with the tiny model."""
+def evals_dashboard(
+    smollm2_models_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Dashboard]:
+    """The dashboard on the small golden set and the real llama-server with SmolLM2."""
     golden = tmp_path_factory.mktemp("golden")
     write_jsonl(golden / "small.jsonl", small_golden_set())
-    env = {"MODELS_FILE": str(llama_models_file), "GOLDEN_DIR": str(golden)}
+    env = {"MODELS_FILE": str(smollm2_models_file), "GOLDEN_DIR": str(golden)}
     dashboard = start_streamlit(ROOT / "streamlit_app.py", tmp_path_factory.mktemp("dashboard-evals"), env)
     yield dashboard
     stop_streamlit(dashboard)
@@ -196,8 +199,8 @@ def test_evals_and_compare_pages(
     open_page(page, evals_dashboard, "Evals")
     expect(page.get_by_text("No runs yet")).to_be_visible()
 
-    # The tiny model on the real llama-server: live progress, Cancel, and the run listed while it runs.
-    start_run(page, "tiny-q4_k_m", first_n=TINY_ITEMS)
+    # The SmolLM2 model on the real llama-server: live progress, Cancel, and the run listed while it runs.
+    start_run(page, SMOLLM2_MODEL, first_n=MODEL_ITEMS)
     expect(page.get_by_role("button", name="Cancel run")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stProgress")).to_be_visible()
     runs = page.get_by_test_id("stDataFrame").first
@@ -205,9 +208,9 @@ def test_evals_and_compare_pages(
     wait_for_cell(runs, "running")
     expect(page.get_by_text("No runs yet")).to_have_count(0)
     page.screenshot(path=str(screenshots / "evals-progress.png"))
-    wait_completed(page, "tiny-q4_k_m")
+    wait_completed(page, SMOLLM2_MODEL)
 
-    # The baseline needs no server; it covers the whole set (the tiny model's First N stays in the form).
+    # The baseline needs no server; it covers the whole set (the SmolLM2 model's First N stays in the form).
     start_run(page, "baseline-regex", first_n=0)
     wait_completed(page, "baseline-regex")
 
@@ -220,7 +223,7 @@ def test_evals_and_compare_pages(
     assert box["width"] >= HEADLINE_WIDTH_PX + 40  # the row markers take about 40 px
     page.screenshot(path=str(screenshots / "evals-runs.png"))
 
-    # Open the tiny model's run (the older one): metrics, a readable confusion matrix, latency, failing items.
+    # Open the SmolLM2 model's run (the older one): metrics, a readable confusion matrix, latency, failing items.
     open_row(runs, 1, page.get_by_role("heading", name=re.compile(r"^Run [0-9a-f]{8}$")))
     expect(page.get_by_test_id("stMetricLabel").filter(has_text="Macro-F1")).to_be_visible()
     expect(page.get_by_test_id("stMetricLabel").filter(has_text="Scenarios")).to_be_visible()
@@ -247,10 +250,10 @@ def test_evals_and_compare_pages(
         follow_triage_link(page, evals_dashboard, example_id)
     assert_nothing_ran(watched_page)
 
-    # Compare the baseline (A) with the tiny model (B) on their shared items.
+    # Compare the baseline (A) with the model (B) on their shared items.
     open_page(page, evals_dashboard, "Compare")
     picker = page.get_by_role("combobox", name="Runs (the first is the reference A)")
-    for model in ("baseline-regex", "tiny-q4_k_m"):
+    for model in ("baseline-regex", SMOLLM2_MODEL):
         picker.click()
         page.get_by_role("option", name=re.compile(re.escape(model))).first.click()
     page.keyboard.press("Escape")

@@ -25,11 +25,12 @@ from app.evals.runner import (
     parse_slice,
 )
 from app.golden.jsonl import dataset_version, load_golden_dir
+from app.golden.schema import GoldenExample
 from app.llm.server import LocalModelServer
 from app.store.db import session_scope
 from app.store.tables import EvalCacheRow
 from tests.evals.conftest import make_example, rca_json, small_golden_set
-from tests.fixtures.llama import FakeOpenAIServer, free_port
+from tests.fixtures.llama import SMOLLM2_MODEL, FakeOpenAIServer, free_port
 
 PROMPT = "rca-evidence-first"
 Runner = Callable[[], EvalRunner]
@@ -475,3 +476,28 @@ def test_real_llama_server_repeats_sample_with_a_seed_each(
     assert header.report is not None
     assert header.report.agreement is not None
     assert header.report.agreement.repeats == 2
+
+
+@pytest.mark.timeout(1800)  # a real model on a shared 2-core machine: about a minute when it is quiet
+def test_smollm2_answers_a_slice_with_one_example_per_class_and_no_invalid_output(
+    smollm2_server: LocalModelServer,
+    smollm2_models_file: Path,
+    golden_dir: Path,
+    make_runner: Runner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The embedded default's real model over a stratified slice: every answer valid, none lost."""
+    monkeypatch.setenv("MODELS_FILE", str(smollm2_models_file))
+    runner = make_runner()
+    per_class: dict[str, GoldenExample] = {}
+    for example in small_golden_set():
+        per_class.setdefault(example.label.root_cause, example)
+    chosen = [per_class[cause] for cause in sorted(per_class)[:4]]
+    request = EvalRequest(prompt=PROMPT, model=SMOLLM2_MODEL, slice=parse_slice(ids=[e.id for e in chosen]))
+    header = runner.run(request, examples=chosen)
+    assert header.status == "completed"
+    items = load_items(runner.engine, header.id)
+    assert sorted(i.example_id for i in items) == sorted(e.id for e in chosen)
+    # Grammar-constrained decoding inside max_tokens: a real model may be wrong, never unparseable.
+    assert {i.outcome for i in items} <= {"correct", "wrong"}, [(i.outcome, i.error) for i in items]
+    assert all(i.parsed and i.prompt_tokens and i.completion_tokens for i in items)

@@ -441,14 +441,18 @@ def test_a_dropped_keep_alive_connection_is_retried_once() -> None:
     assert len(attempts) == 2
 
 
-def test_a_connection_dropped_twice_is_an_error() -> None:
+def test_a_connection_that_keeps_dropping_is_an_error_after_three_resends() -> None:
+    attempts: list[int] = []
+
     def handle(request: httpx.Request) -> httpx.Response:
+        attempts.append(1)
         raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
 
     with httpx.Client(transport=httpx.MockTransport(handle)) as http:
         client = LLMClient("http://model.test", "m", client=http, timeout=httpx.Timeout(5.0))
         with pytest.raises(LLMError, match="disconnected"):
             client.complete_chat([ChatMessage(role="user", content="hi")], SamplingParams())
+    assert len(attempts) == 4
 
 
 # --- the wire formats of the servers we meet ----------------------------------------------------------------
@@ -678,3 +682,34 @@ def test_limits_come_from_the_settings() -> None:
     limits = StreamLimits.from_settings(Settings(llm_max_response_bytes=1234, llm_total_timeout_seconds=5.5))
     assert (limits.max_response_bytes, limits.total_timeout_s) == (1234, 5.5)
     assert StreamLimits() == StreamLimits.from_settings(Settings())
+
+
+@pytest.mark.parametrize(
+    "dropped",
+    [
+        httpx.ReadError("[Errno 104] Connection reset by peer"),
+        httpx.WriteError("[Errno 32] Broken pipe"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+    ],
+)
+def test_stale_pooled_connections_are_resent_for_chats_and_token_counts(dropped: httpx.HTTPError) -> None:
+    """On a busy machine several kept-alive sockets go stale at once: resets and broken pipes included."""
+    failures = {"/v1/chat/completions": 2, "/tokenize": 2}
+    body = (
+        'data: {"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    )
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if failures[request.url.path] > 0:
+            failures[request.url.path] -= 1
+            raise dropped
+        if request.url.path == "/tokenize":
+            return httpx.Response(200, json={"tokens": [1, 2, 3]})
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body.encode())
+
+    with httpx.Client(transport=httpx.MockTransport(handle)) as http:
+        client = LLMClient("http://model.test", "m", client=http, timeout=httpx.Timeout(5.0))
+        assert client.tokenize_count("three tokens here") == 3
+        text, _stats = client.complete_chat([ChatMessage(role="user", content="hi")], SamplingParams())
+    assert text == "ok"
+    assert failures == {"/v1/chat/completions": 0, "/tokenize": 0}

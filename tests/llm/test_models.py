@@ -1,4 +1,4 @@
-"""The models file: loading, defaults, lookup and health."""
+"""The models file: loading, the embedded default (the SmolLM2 ladder) and lookup."""
 
 from __future__ import annotations
 
@@ -9,18 +9,15 @@ import pytest
 
 from app.config import Settings
 from app.errors import ConfigError, UnknownModelError
+from app.llm import smollm2
 from app.llm.client import LLMClient
 from app.llm.models import (
-    ModelConfig,
-    check_health,
     default_local_models,
+    default_model_name,
     find_model,
     get_models,
     load_models,
-    props_summary,
 )
-from app.llm.server import LocalModelServer
-from tests.fixtures.llama import FakeOpenAIServer, free_port
 
 EXAMPLE = """\
 models:
@@ -116,16 +113,36 @@ def test_missing_models_file_is_a_config_error(tmp_path: Path) -> None:
         load_models(tmp_path / "nope.yaml")
 
 
-def test_default_models_are_one_local_server_per_quantization(monkeypatch: pytest.MonkeyPatch) -> None:
+LADDER_NAMES = ["smollm2-135m-q4_1", "smollm2-135m-q8_0", "smollm2-135m-q5_0", "smollm2-135m-q4_0"]
+
+
+def test_default_models_are_the_smollm2_ladder_one_local_server_each(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCAL_MODEL_PORT", "9100")
-    q4, q8 = default_local_models(Settings())
-    assert (q4.name, q4.quantization, q4.base_url) == ("tiny-q4_k_m", "Q4_K_M", "http://127.0.0.1:9100")
-    assert (q8.name, q8.quantization, q8.base_url) == ("tiny-q8_0", "Q8_0", "http://127.0.0.1:9101")
-    assert q4.model_family == q8.model_family
+    monkeypatch.setenv("LOCAL_MODEL_CONTEXT", "4096")
+    models = default_local_models(Settings())
+    assert [m.name for m in models] == LADDER_NAMES
+    assert [m.base_url for m in models] == [f"http://127.0.0.1:{9100 + i}" for i in range(4)]
+    assert [m.quantization for m in models] == ["Q4_1", "Q8_0", "Q5_0", "Q4_0"]
+    assert {m.model_family for m in models} == {"smollm2-135m-instruct"}
+    assert all(m.context_length == 4096 for m in models)
+    release, *derived = models
+    assert release.gguf_file == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert release.derived_from is None
+    # Every other rung says where it comes from, and that it cannot beat the release.
+    for model in derived:
+        assert model.derived_from == "SmolLM2-135M-Instruct.Q4_1.gguf"
+        assert model.gguf_file == smollm2.gguf_file_name(model.quantization)
+        assert model.note is not None
+        assert "cannot be more accurate than Q4_1" in model.note
+
+
+def test_slot_context_never_exceeds_what_smollm2_was_trained_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_MODEL_CONTEXT", "8192")
+    assert {m.context_length for m in default_local_models(Settings())} == {smollm2.CONTEXT_LENGTH}
 
 
 def test_get_models_reads_the_file_when_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert [m.name for m in get_models(Settings())] == ["tiny-q4_k_m", "tiny-q8_0"]
+    assert [m.name for m in get_models(Settings())] == LADDER_NAMES
     monkeypatch.setenv("MODELS_FILE", str(write(tmp_path, EXAMPLE)))
     assert [m.name for m in get_models(Settings())] == [
         "llama-3.2-3b-q4_k_m",
@@ -134,57 +151,31 @@ def test_get_models_reads_the_file_when_configured(tmp_path: Path, monkeypatch: 
     ]
 
 
+def test_the_default_model_is_the_q4_1_release_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    models = default_local_models(Settings())
+    assert default_model_name(models, Settings()) == "smollm2-135m-q4_1"
+    monkeypatch.setenv("DEFAULT_MODEL", "smollm2-135m-q8_0")
+    assert default_model_name(models, Settings()) == "smollm2-135m-q8_0"
+    monkeypatch.setenv("DEFAULT_MODEL", "gpt-9")
+    with pytest.raises(UnknownModelError, match="DEFAULT_MODEL='gpt-9' is not a known model"):
+        default_model_name(models, Settings())
+    assert default_model_name([], Settings(default_model=None)) is None
+
+
 def test_unknown_model_lists_the_known_names() -> None:
     models = default_local_models(Settings())
-    assert find_model(models, "tiny-q8_0").quantization == "Q8_0"
-    with pytest.raises(UnknownModelError, match="'llama-70b'; known models: tiny-q4_k_m, tiny-q8_0"):
+    assert find_model(models, "smollm2-135m-q8_0").quantization == "Q8_0"
+    with pytest.raises(
+        UnknownModelError, match="'llama-70b'; known models: smollm2-135m-q4_1, smollm2-135m-q8_0"
+    ):
         find_model(models, "llama-70b")
 
 
-def test_health_of_a_server_without_props(
-    fake_openai_server: FakeOpenAIServer, llm_http: httpx.Client
-) -> None:
-    model = ModelConfig(
-        name="lcp", base_url=fake_openai_server.base_url, quantization="Q8_0", context_length=4096
+def test_derived_from_and_note_come_from_the_models_file(tmp_path: Path) -> None:
+    text = EXAMPLE.replace(
+        "    api_key_env: null\n",
+        "    api_key_env: null\n    derived_from: Llama-3.2-3B-Instruct-F16.gguf\n    note: quantized here\n",
+        1,
     )
-    health = check_health(model, llm_http)
-    assert health.ok
-    assert (health.name, health.quantization, health.context_length) == ("lcp", "Q8_0", 4096)
-    assert health.n_ctx is None
-    assert health.total_slots is None
-
-
-def test_health_of_a_model_that_is_down(llm_http: httpx.Client) -> None:
-    model = ModelConfig(
-        name="down", base_url=f"http://127.0.0.1:{free_port()}", quantization="Q4", context_length=1
-    )
-    health = check_health(model, llm_http)
-    assert not health.ok
-    assert health.status == "unreachable"
-
-
-def test_props_summary_reads_llama_server_props() -> None:
-    props = {
-        "default_generation_settings": {"n_ctx": 8192},
-        "total_slots": 4,
-        "model_path": "/m/tiny.gguf",
-        "build_info": "b1-0c1e570",
-    }
-    assert props_summary(props) == {
-        "n_ctx": 8192, "total_slots": 4, "build_info": "b1-0c1e570", "model_path": "/m/tiny.gguf"
-    }  # fmt: skip
-    assert props_summary(None) == {}
-
-
-@pytest.mark.llama
-def test_health_of_llama_server_summarises_props(
-    llama_models_file: Path, llama_server: LocalModelServer, llm_http: httpx.Client
-) -> None:
-    (model,) = load_models(llama_models_file)
-    health = check_health(model, llm_http)
-    assert health.ok
-    assert health.n_ctx == model.context_length
-    assert health.total_slots == 4
-    assert health.model_path is not None
-    assert health.model_path.endswith(llama_server.model_path.name)
-    assert health.build_info
+    llama = load_models(write(tmp_path, text))[0]
+    assert (llama.derived_from, llama.note) == ("Llama-3.2-3B-Instruct-F16.gguf", "quantized here")

@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import signal
 import socket
+import subprocess
+import sys
 import tarfile
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -17,7 +21,8 @@ import pytest
 from app.config import Settings
 from app.errors import ModelServerError
 from app.llm import server as server_module
-from app.llm.models import check_health, default_local_models
+from app.llm.health import check_health
+from app.llm.models import default_local_models
 from app.llm.server import (
     LLAMA_CPP_PYTHON_VERSION,
     LocalModelServer,
@@ -31,16 +36,17 @@ from app.llm.server import (
     serve_local_models,
     source_dir,
 )
-from tests.fixtures.llama import LlamaBinaries, free_port
+from tests.fixtures.llama import (
+    LlamaBinaries,
+    SmolLM2Ladder,
+    executable,
+    fake_pip_command,
+    free_port,
+    process_gone,
+    wait_until,
+)
 
 SDIST_NAME = f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}.tar.gz"
-
-
-def executable(path: Path, script: str = "#!/bin/sh\nexit 0\n") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(script)
-    path.chmod(0o755)
-    return path
 
 
 @pytest.fixture
@@ -146,16 +152,7 @@ def fake_sdist() -> bytes:
 
 def fake_pip(tmp_path: Path, sdist: bytes, calls: Path) -> list[str]:
     """A pip stand-in that records its arguments and writes ``sdist`` into --dest, as pip download does."""
-    payload = tmp_path / "payload.tar.gz"
-    payload.write_bytes(sdist)
-    script = executable(
-        tmp_path / "fake-pip",
-        "#!/bin/sh\n"
-        f'echo "$@" >> {calls}\n'
-        'while [ $# -gt 0 ]; do if [ "$1" = "--dest" ]; then dest="$2"; fi; shift; done\n'
-        f'cp {payload} "$dest/{SDIST_NAME}"\n',
-    )
-    return [str(script)]
+    return fake_pip_command(tmp_path, SDIST_NAME, sdist, calls)
 
 
 def test_sdist_is_downloaded_with_pip_verified_and_then_reused(
@@ -180,7 +177,7 @@ def test_sdist_with_the_wrong_hash_is_rejected(settings: Settings, tmp_path: Pat
     with pytest.raises(ModelServerError, match="sha256"):
         download_sdist(settings, pip_command=pip)
     assert not sdist_path(settings).exists()
-    assert [p for p in sdist_path(settings).parent.iterdir() if p.name.startswith("sdist-")] == []
+    assert [p for p in sdist_path(settings).parent.iterdir() if p.name.startswith("download-")] == []
 
 
 def test_pip_failure_is_reported_with_its_last_words(settings: Settings, tmp_path: Path) -> None:
@@ -267,37 +264,108 @@ def test_server_that_cannot_load_the_model_names_its_log(
     assert local.pid is None
 
 
-def two_free_ports() -> int:
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive ports on 127.0.0.1 that nothing listens on."""
     for _ in range(50):
         port = free_port()
-        if port < 65535 and not port_open(port + 1):
+        if port + count <= 65535 and not any(port_open(port + i) for i in range(1, count)):
             return port
-    raise RuntimeError("no two consecutive free ports")
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 @pytest.mark.llama
-def test_serve_local_models_runs_one_server_per_quantization(
-    llama_binaries: LlamaBinaries, monkeypatch: pytest.MonkeyPatch, llm_http: httpx.Client
+def test_a_healthy_server_of_another_model_is_not_reused(
+    llama_binaries: LlamaBinaries, llama_server: LocalModelServer, tiny_models: dict[str, Path]
+) -> None:
+    other = LocalModelServer(llama_binaries.server, tiny_models["Q8_0"], port=llama_server.port)
+    with pytest.raises(ModelServerError, match="already in use by a server of another model"):
+        other.start(reuse_running=True)
+
+
+@pytest.mark.llama
+def test_serve_local_models_runs_one_server_per_rung_of_the_ladder(
+    llama_binaries: LlamaBinaries,
+    smollm2_ladder: SmolLM2Ladder,
+    monkeypatch: pytest.MonkeyPatch,
+    llm_http: httpx.Client,
 ) -> None:
     monkeypatch.setenv("LLAMA_SERVER_BIN", str(llama_binaries.server))
-    monkeypatch.setenv("LOCAL_MODEL_PORT", str(two_free_ports()))
-    monkeypatch.setenv("LOCAL_MODEL_PARALLEL", "2")
+    monkeypatch.setenv("CACHE_DIR", str(smollm2_ladder.cache_dir))
+    monkeypatch.setenv("LOCAL_MODEL_PORT", str(free_port_run(4)))
+    monkeypatch.setenv("LOCAL_MODEL_PARALLEL", "1")
+    monkeypatch.setenv("LOCAL_MODEL_CONTEXT", "1024")
     settings = Settings()
+    wanted = [m for m in default_local_models(settings) if m.quantization in ("Q4_1", "Q4_0")]
     messages: list[str] = []
-    servers = serve_local_models(settings, progress=messages.append, timeout_s=60)
+    servers = serve_local_models(
+        settings, only={m.name for m in wanted}, progress=messages.append, timeout_s=90
+    )
     try:
+        assert [s.alias for s in servers] == [m.name for m in wanted]
         assert all(s.owned for s in servers)
-        for model in default_local_models(settings):
+        for model in wanted:
             health = check_health(model, llm_http, settings)
             assert health.ok, health.detail
-            assert health.total_slots == 2
+            assert (health.total_slots, health.n_ctx) == (1, 1024)
             assert health.model_path is not None
-            assert health.model_path.endswith(f"-{model.quantization}.gguf")
-            assert (settings.tiny_models_dir / str(model.gguf_file)).exists()
+            assert Path(health.model_path).name == model.gguf_file
         assert [m for m in messages if m.startswith("starting")] == [
-            f"starting {m.name} on {m.base_url}" for m in default_local_models(settings)
+            f"starting {m.name} on {m.base_url}" for m in wanted
         ]
     finally:
         for server in servers:
             server.stop()
     assert not any(port_open(s.port) for s in servers)
+
+
+# --- servers die with their command (kill -9 included) ------------------------------------------------
+
+
+# A command that starts a llama-server the way triage and evals do, but from a worker thread that has
+# already ended (the death signal must follow the process, not that thread), then waits to be killed.
+SPAWNING_COMMAND = textwrap.dedent(
+    """
+    import sys, threading, time
+    from pathlib import Path
+    from app.llm.server import LocalModelServer
+
+    binary, model, port, log = sys.argv[1:5]
+    started = []
+
+    def start() -> None:
+        server = LocalModelServer(Path(binary), Path(model), port=int(port), parallel=1,
+                                  context_length=512, alias="tiny", log_path=Path(log))
+        started.append(server.start(timeout_s=60))
+
+    worker = threading.Thread(target=start)
+    worker.start()
+    worker.join()
+    print(started[0].pid, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+@pytest.mark.llama
+def test_servers_die_when_their_command_is_killed_with_sigkill(
+    llama_binaries: LlamaBinaries, tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    port = free_port()
+    command = subprocess.Popen(
+        [sys.executable, "-c", SPAWNING_COMMAND, str(llama_binaries.server), str(tiny_models["Q8_0"]),
+         str(port), str(tmp_path / "server.log")],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    try:
+        assert command.stdout is not None
+        server_pid = int(command.stdout.readline())
+        # The thread that started the server has ended; the server must still answer.
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).status_code == 200
+        assert not process_gone(server_pid)
+        command.send_signal(signal.SIGKILL)
+        command.wait()
+        assert wait_until(lambda: process_gone(server_pid)), f"llama-server {server_pid} outlived its command"
+        assert wait_until(lambda: not port_open(port))
+    finally:
+        command.kill()
+        command.wait()

@@ -41,6 +41,7 @@ class FakeWorld:
     loki: LokiMode = "down"
     answer: str = json.dumps(GOOD_ANSWER)
     chat_requests: list[dict] = field(default_factory=list)
+    timings: dict[str, float] | None = None  # llama-server's timings, sent with the finishing chunk
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Route a request to the fake that owns its host."""
@@ -79,12 +80,12 @@ class FakeWorld:
             return httpx.Response(
                 200,
                 headers={"content-type": "text/event-stream"},
-                content=self._sse(text, slow=self.model == "slow"),
+                content=self._sse(text, slow=self.model == "slow", timings=self.timings),
             )
         return httpx.Response(404, text="File Not Found")
 
     @staticmethod
-    def _sse(text: str, *, slow: bool) -> Iterator[bytes]:
+    def _sse(text: str, *, slow: bool, timings: dict[str, float] | None = None) -> Iterator[bytes]:
         pieces = [text[i : i + 6] for i in range(0, len(text), 6)]
         for piece in pieces:
             if slow:
@@ -103,6 +104,8 @@ class FakeWorld:
                 "total_tokens": 900 + len(pieces),
             },
         }
+        if timings is not None:
+            end["timings"] = timings
         yield f"data: {json.dumps(end)}\n\n".encode()
         yield b"data: [DONE]\n\n"
 

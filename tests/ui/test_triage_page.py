@@ -432,3 +432,35 @@ def test_a_custom_range_previews_that_window(world: FakeWorld) -> None:
     assert_no_exception(at)
     assert not at.error, error_texts(at)
     assert any(t.value.startswith("payments · ") and "UTC" in t.value for t in at.text)
+
+
+def test_latency_target_budget_estimate_and_how_far_it_was_off(world: FakeWorld) -> None:
+    # The fake llama-server reports 1,000 prompt tokens evaluated in 10 s, as llama-server does.
+    world.timings = {"prompt_n": 1000.0, "prompt_ms": 10_000.0, "cache_n": 0.0}
+    at = page("triage").run()
+    assert at.number_input(key="triage.latency_target").value == 5.0  # LATENCY_TARGET_SECONDS
+    preview(at)
+    assert any("No prompt rate measured for this model yet" in c.value for c in at.caption)
+    run_to_end(at)  # the first run measures the rate
+    assert_no_exception(at)
+
+    at.number_input(key="triage.latency_target").set_value(20.0).run()
+    budget = next(i.value for i in at.info if i.value.startswith("Budget: "))
+    pattern = r"Budget: [\d,]+ log tokens \(budget [\d,]+, latency target\), about \d+ s on tiny-q4_k_m\. "
+    assert re.match(pattern, budget), budget
+    assert not at.warning
+
+    # A target the model cannot meet: the floor keeps some logs, and the page says it will be slow.
+    at.number_input(key="triage.latency_target").set_value(2.0).run()
+    assert any(
+        w.value.startswith("This run will be slow: ~") and "prompt tokens: about" in w.value
+        for w in at.warning
+    ), [w.value for w in at.warning]
+    assert any("(budget 300, floor)" in i.value for i in at.info)
+
+    at.number_input(key="triage.latency_target").set_value(20.0).run()
+    run = run_to_end(at)
+    assert run.result is not None
+    assert run.result.latency_target_s == 20.0
+    assert run.result.estimated_ttft_ms is not None
+    assert any(c.value.startswith("expected the first token after ") for c in at.caption)
