@@ -18,11 +18,11 @@ test *ARGS:
     uv run logtriage fetch-model
     uv run pytest {{ARGS}}
 
-# Lint, format check and type check.
+# Lint, format check and type check (the app and its tests).
 lint:
     uv run ruff check .
     uv run ruff format --check .
-    uv run ty check app
+    uv run ty check app tests
 
 # Format the code.
 fmt:
