@@ -166,7 +166,7 @@ def run_detail(header: RunHeader) -> None:
     table_col, matrix_col = st.columns([2, 3], gap="large")
     with table_col:
         st.caption("Per class (— where a ratio has no denominator: nothing predicted, or no examples)")
-        st.dataframe(frames.per_class_frame(summary), hide_index=True, key="evals.per_class")
+        st.dataframe(frames.per_class_frame(summary), hide_index=True, key="evals.per_class_table")
     with matrix_col:
         st.caption("Confusion matrix")
         ui.chart(charts.confusion_figure(summary.confusion), key="evals.confusion")
