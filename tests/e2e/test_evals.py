@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from app.evals.scoring import example_scenario
 from app.golden.jsonl import write_jsonl
 from tests.e2e.conftest import WatchedPage
 from tests.e2e.dashboard import ROOT, Dashboard, start_streamlit, stop_streamlit
@@ -274,7 +275,11 @@ def test_evals_and_compare_pages(
         assert claim.get_attribute("data-testid") == expected_box, (text, claim.get_attribute("data-testid"))
     assert metrics == ["accuracy", "macro-F1"]
     expect(page.get_by_text("only the items they share are compared")).to_be_visible()  # 26 vs 4 items
-    expect(page.get_by_text(re.compile(r"4 shared items from 4 independent scenarios"))).to_be_visible()
+    first = sorted(small_golden_set(), key=lambda example: example.id)[:MODEL_ITEMS]  # "First N" is by id
+    scenarios = len({example_scenario(example) or example.id for example in first})
+    expect(
+        page.get_by_text(f"{MODEL_ITEMS} shared items from {scenarios} independent scenarios")
+    ).to_be_visible()
     expect(page.get_by_text("F1 per class")).to_be_visible()
     expect(page.get_by_text("Accuracy against median latency")).to_be_visible()
     plots = page.locator(".js-plotly-plot")

@@ -18,8 +18,9 @@ from app.evals import compare
 from app.evals.compare import RunItems
 from app.evals.metrics import ItemResult
 from app.evals.runner import BASELINE_MODEL_NAME
+from app.evals.scoring import example_scenario
 from app.taxonomy import ROOT_CAUSES
-from tests.evals.conftest import rca_json
+from tests.evals.conftest import rca_json, small_golden_set
 from tests.evals.runs import paired_runs, result
 from tests.fixtures.llama import FakeOpenAIServer
 
@@ -365,7 +366,8 @@ def test_compare_fails_on_regression_with_exit_1_and_one_line(two_runs: tuple[st
     (line,) = [line for line in stderr.splitlines() if line.strip()]
     assert line.startswith(f"regression on macro-F1: B (run {worse[:8]}) is worse than A on macro-F1 by ")
     assert "B is worse than A on accuracy" in stdout  # the tables still print
-    assert "26 shared items from 26 scenarios" in stdout
+    scenarios = len({example_scenario(example) or example.id for example in small_golden_set()})
+    assert f"26 shared items from {scenarios} scenarios" in stdout
     code, _, stderr = cli("compare", baseline, worse, "--fail-on-regression", "--metric", "accuracy")
     assert code == 1
     assert stderr.startswith("regression on accuracy: ")

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from app.config import get_settings
 from app.errors import StoreError
 from app.evals.runner import BASELINE_MODEL_NAME, EvalRequest, GoldenSlice, RunHeader, load_items, parse_slice
+from app.evals.scoring import example_scenario
 from app.golden.jsonl import write_jsonl
 from app.ui import cache
 from app.ui import evals as ui
@@ -34,10 +35,16 @@ def golden(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
+def scenarios_of(ids: list[str]) -> str:
+    """How many independent scenarios these examples of the small set come from, as the pages print it."""
+    examples = {example.id: example for example in small_golden_set()}
+    return f"{len({example_scenario(examples[i]) or i for i in ids}):,}"
+
+
 def page(name: str) -> AppTest:
     """A page run through the router, as the dashboard runs it (its links resolve to the other pages)."""
     return AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30).switch_page(
-        f"pages/{name}.py"
+        f"app_pages/{name}.py"
     )
 
 
@@ -122,7 +129,7 @@ def test_start_a_baseline_run_from_the_page_and_open_it(world: FakeWorld, golden
     assert_no_exception(at)
     assert metric(at, "Accuracy") == "100.0%"
     assert metric(at, "Items") == "4"
-    assert metric(at, "Scenarios") == "4"  # the small set has no scenarios: each example is its own
+    assert metric(at, "Scenarios") == scenarios_of(live.header.item_ids)
     per_class = frame_with(at, "recall %")
     assert list(per_class["class"]) == ["oom_killed", "healthy"]
     assert any(text.value == live.header.label for text in at.text)
@@ -299,10 +306,13 @@ def test_a_regression_is_red_and_each_claim_names_its_metric(world: FakeWorld, g
     assert any(text.startswith("B vs A: B is worse than A on macro-F1 by") for text in errors)
     assert any("paired permutation test" in text for text in errors)
     assert any("only on the 20 items" in text.value for text in at.text)  # the shared-items note
-    assert any("20 shared items from 20 independent scenarios" in plain(c.value) for c in at.caption)
+    scenarios = scenarios_of(model.item_ids)
+    assert any(
+        f"20 shared items from {scenarios} independent scenarios" in plain(c.value) for c in at.caption
+    )
     headline = frame_with(at, "A: " + baseline.id[:8])
     assert headline.loc["accuracy % [95% CI]"].iloc[0].startswith("100.0 [100.0, 100.0]")
-    assert headline.loc["scenarios"].iloc[0] == "20"
+    assert headline.loc["scenarios"].iloc[0] == scenarios
     claims = frame_with(at, "metric")
     assert list(claims["metric"]) == ["accuracy", "macro-F1"]
     assert list(claims["result"]) == ["B worse", "B worse"]
