@@ -187,7 +187,7 @@ def test_pod_and_container_offer_the_values_seen_and_typed_text_is_a_prefix(worl
     typed.run()
     assert "every pod starting with this text" in [c.value for c in typed.caption]
     typed.button(key="triage.preview_button").click().run()
-    assert logql(typed) == f'{{namespace="payments", pod=~"{prefix}.*"}}'
+    assert logql(typed) == f'{{namespace="payments", pod=~"{prefix}(?s:.*)"}}'
     assert all(pod.startswith(prefix) for pod in table(typed)["pod"])
     assert len(set(table(typed)["pod"])) >= 2
 
