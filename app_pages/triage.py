@@ -17,8 +17,9 @@ from streamlit.delta_generator import DeltaGenerator
 from app.errors import InputError, LogTriageError
 from app.llm.latency import format_seconds
 from app.llm.models import ModelConfig, ModelHealth
+from app.logs.frame import entries_to_frame
 from app.logs.logql import LogFilter
-from app.logs.models import LEVELS, parse_rfc3339_ns
+from app.logs.models import LEVELS, LogQueryResult, parse_rfc3339_ns
 from app.prompts.registry import PromptVersion
 from app.telemetry import grafana
 from app.timeparse import parse_instant
@@ -276,8 +277,29 @@ def preview_heading(request: PreviewRequest) -> None:
         st.rerun()
 
 
-def preview_section(request: PreviewRequest, evidence: dict[tuple[int, str], int]) -> int:
-    """The LogQL, counts, volume chart and table of the previewed lines; returns the line count."""
+def run_lines(run: live_run.LiveRun | None, request: PreviewRequest) -> LogQueryResult | None:
+    """The lines a finished run of this very preview read (None for another preview or no run)."""
+    if run is None or not run.done or run.logs is None:
+        return None
+    asked = run.request
+    same = (asked.filter, asked.start, asked.end, asked.limit) == (
+        request.log_filter,
+        request.start,
+        request.end,
+        request.limit,
+    )
+    return run.logs if same and run.example_id == request.example_id else None
+
+
+def preview_section(
+    request: PreviewRequest, evidence: dict[tuple[int, str], int], read: LogQueryResult | None = None
+) -> int:
+    """The LogQL, counts, volume chart and table of the previewed lines; returns the line count.
+
+    ``read``: the lines the finished run read. When the source gave the run other lines than the
+    preview (the demo re-times its logs every minute; late lines reach Loki), the table shows the
+    run's, so the lines the model cited are the ones marked.
+    """
     with components.error_boundary("fetching logs"):
         preview = cache.preview_logs(
             request.log_filter, request.start, request.end, request.limit, request.example_id
@@ -302,8 +324,17 @@ def preview_section(request: PreviewRequest, evidence: dict[tuple[int, str], int
         if preview.count == 0:
             st.info("No lines match in this window. Widen the time range or loosen the filters.")
             return 0
-        components.volume_chart(preview.frame, request.start, request.end, key="triage.volume")
-        components.log_table(preview.frame, key="triage.logs", evidence=evidence)
+        frame = preview.frame
+        if read is not None and evidence:
+            shown = set(zip(frame["ts_ns"].astype(int), frame["line"], strict=True))
+            if not set(evidence) <= shown:
+                frame = entries_to_frame(read.entries)
+                st.caption(
+                    f"The source gave the run other lines than this preview: the table shows the "
+                    f"{len(read.entries):,} lines the model read, its cited lines marked ★."
+                )
+        components.volume_chart(frame, request.start, request.end, key="triage.volume")
+        components.log_table(frame, key="triage.logs", evidence=evidence)
         return preview.count
     return 0
 
@@ -574,7 +605,7 @@ def new_triage_tab(default_limit: int) -> None:
         evidence = run.evidence_keys() if run is not None and run.done else {}
         st.subheader("Preview", anchor=False)
         preview_heading(request)
-        line_count = preview_section(request, evidence)
+        line_count = preview_section(request, evidence, run_lines(run, request))
 
     with st.container(border=True):
         st.subheader("Prompt and model", anchor=False)

@@ -4,7 +4,7 @@ The builder emits one shape only::
 
     {namespace="payments", pod="api-7d9f"} | detected_level="error" |= "timeout" != "healthz" |~ "5\\d\\d"
 
-with two variations a filter can ask for: a pod or container matched by prefix (``pod=~"api-.*"``) and
+with two variations a filter can ask for: a pod or container matched by prefix (``pod=~"api-(?s:.*)"``) and
 text matched regardless of case (``|~ "(?i)timeout"`` and ``!~ "(?i)healthz"``), the text quoted so
 that no character of it acts as a regex operator.
 
@@ -171,7 +171,8 @@ class LogFilter(BaseModel):
 
 def _label_matcher(name: str, value: str, prefix: bool) -> str:
     if prefix:
-        return f"{name}=~{escape_logql_string(regex_literal(value) + '.*')}"
+        # (?s:...): the rest may hold any character, a newline too, whichever Loki's default for "." is.
+        return f"{name}=~{escape_logql_string(regex_literal(value) + '(?s:.*)')}"
     return f"{name}={escape_logql_string(value)}"
 
 

@@ -61,7 +61,7 @@ def test_loki_is_asked_with_the_namespace_as_a_stream_selector() -> None:
     check(client)
     queries = [r.params.get("query") for r in fake.requests if r.path.endswith("/values")]
     assert queries[0] == '{namespace="payments"}'
-    assert '{namespace="payments", pod=~"api-.*"}' in queries
+    assert '{namespace="payments", pod=~"api-(?s:.*)"}' in queries
 
 
 def test_a_stored_window_answers_the_same() -> None:

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.config import get_settings
 from app.golden import labels as golden_store
+from app.logs.demo import DemoLogSource
 from app.store.db import get_engine, session_scope
 from app.store.tables import TriageRunRow
 from app.ui import cache, live_run
@@ -108,6 +109,20 @@ def test_happy_path_previews_runs_and_queues_for_labeling(world: FakeWorld) -> N
     assert any("](/label)" in m.value for m in at.markdown)
 
 
+def test_when_the_source_moved_on_the_table_shows_the_lines_the_model_read(world: FakeWorld) -> None:
+    clock = [datetime.now(UTC)]
+    cache.get_services().__dict__["log_source"] = DemoLogSource(now=lambda: clock[0])
+    at = preview(page("triage").run())
+    before = set(table(at)["time"])
+    # The demo re-times its day every minute: the run, two minutes later, reads other timestamps.
+    clock[0] += timedelta(minutes=2)
+    run_to_end(at)
+    assert_no_exception(at)
+    assert any("the table shows the" in c.value and "lines the model read" in c.value for c in at.caption)
+    assert set(table(at)["evidence"].dropna()) == {1, 2}
+    assert set(table(at)["time"]) != before
+
+
 def test_tokens_per_second_is_a_dash_when_the_answer_came_in_one_burst(world: FakeWorld) -> None:
     # The fake sends every chunk at once: a rate over microseconds would read 100,000 tokens/s.
     at = preview(page("triage").run())
@@ -187,7 +202,7 @@ def test_pod_and_container_offer_the_values_seen_and_typed_text_is_a_prefix(worl
     typed.run()
     assert "every pod starting with this text" in [c.value for c in typed.caption]
     typed.button(key="triage.preview_button").click().run()
-    assert logql(typed) == f'{{namespace="payments", pod=~"{prefix}.*"}}'
+    assert logql(typed) == f'{{namespace="payments", pod=~"{prefix}(?s:.*)"}}'
     assert all(pod.startswith(prefix) for pod in table(typed)["pod"])
     assert len(set(table(typed)["pod"])) >= 2
 
