@@ -204,6 +204,9 @@ def describe_non_json(text: str, content_type: str, exc: ValueError | None = Non
         return f"JSON that stops after {len(text):,} characters (the answer was cut off)"
     if isinstance(exc, json.JSONDecodeError) and stripped[:1] in "{[":
         return f"malformed JSON ({exc.msg} at character {exc.pos})"
+    if exc is not None and stripped[:1] in "{[":
+        # Well-formed JSON the parser refuses, e.g. a number thousands of digits long.
+        return f"JSON holding a value too large to read ({str(exc).split(':')[0]})"
     return f"something that is not JSON ({kind or 'no content type'}): {excerpt(text)!r}"
 
 

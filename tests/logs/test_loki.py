@@ -563,6 +563,9 @@ def test_a_page_that_repeats_one_entry_is_read_once(fake_loki: FakeLoki) -> None
         (raw_reply(200, b'{"status": "success", "data": {"resultType": "streams", "result": [}}',
                    {"Content-Type": "application/json"}), LokiProtocolError, "malformed JSON"),
         (raw_reply(200, b"", {"Content-Type": "application/json"}), LokiProtocolError, "empty body"),
+        (raw_reply(200, b'{"status": "success", "data": {"resultType": "streams", "result": [{"stream": {}, "values": [['
+                   + b"9" * 5000 + b', "x"]]}]}}', {"Content-Type": "application/json"}),
+         LokiProtocolError, "JSON holding a value too large to read"),
         (raw_reply(200, b"[" * 100_000, {"Content-Type": "application/json"}), LokiProtocolError, "nested too deeply"),
         (raw_reply(200, b'{"status": "success"}', {"Content-Type": "text/plain"}), LokiProtocolError, "data: Field required"),
         (raw_reply(200, b'{"status": "success", "data": {"resultType": "streams", "result": []}}',
@@ -572,7 +575,7 @@ def test_a_page_that_repeats_one_entry_is_read_once(fake_loki: FakeLoki) -> None
          LokiHTTPError, "redirect (302 to https://sso.example/login?token=***)"),
         (raw_reply(401, b"no org id\n", {"Content-Type": "text/plain"}), LokiHTTPError, "X-Scope-OrgID"),
     ],
-    ids=["200-status-error", "html-502", "cut-off-json", "malformed-json", "empty", "deep-json",
+    ids=["200-status-error", "html-502", "cut-off-json", "malformed-json", "empty", "huge-number", "deep-json",
          "text-plain-json-missing-data", "gzip-lie", "redirect", "no-org-id"],
 )  # fmt: skip
 def test_misbehaving_answers_end_in_one_clear_error(
