@@ -23,7 +23,6 @@ from app.errors import (
     InputError,
     InternalError,
     LogTriageError,
-    error_kind,  # noqa: F401  re-exported: app/ui imports it from here until it reads app.errors directly
 )
 from app.llm import latency
 from app.llm.client import ChatMessage, DoneEvent, InferenceStats, LLMClient, SamplingParams, TokenEvent

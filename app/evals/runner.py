@@ -32,7 +32,7 @@ from sqlalchemy import Engine
 
 from app import __version__
 from app.config import Settings
-from app.errors import InferenceCancelled, InputError, LLMConnectError, LogTriageError
+from app.errors import InferenceCancelled, InputError, LLMConnectError, LogTriageError, user_message
 from app.evals.analyzers import Analyzer, RunSetup
 from app.evals.metrics import ItemResult
 from app.evals.recorder import Claim, RunRecorder
@@ -395,9 +395,7 @@ class EvalRunner:
                         on_progress(*recorder.progress(header.id))
         except BaseException as exc:
             cancelled = isinstance(exc, KeyboardInterrupt | InferenceCancelled)
-            message = (
-                exc.user_message() if isinstance(exc, LogTriageError) else f"{type(exc).__name__}: {exc}"
-            )
+            message = user_message(exc)
             status: RunStatus = "cancelled" if cancelled else "failed"
             recorder.release(header.id, worker)
             recorder.end_worker(worker, status)

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.errors import InputError, LogTriageError
+from app.errors import InputError, LogTriageError, user_message
 from app.evals.compare import Claim, Comparison, ExampleOutcome, aligned, example_outcomes, shared_keys
 from app.evals.metrics import ItemResult
 from app.evals.runner import (
@@ -182,7 +182,7 @@ def _work(live: LiveEval) -> None:
         live.failure, live.failure_kind = exc.user_message(), components.kind_of(exc)
     except Exception as exc:
         log.exception("eval run failed")
-        live.failure = f"{type(exc).__name__}: {exc}"
+        live.failure, live.failure_kind = user_message(exc), components.kind_of(exc)
     finally:
         live.finished = time.perf_counter()
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from app.errors import LogTriageError
+from app.errors import LogTriageError, error_kind, user_message
 from app.llm.stream import decode_tokens_per_s
 from app.logs.models import LogQueryResult
 from app.triage import (
@@ -35,7 +35,6 @@ from app.triage import (
     TriageEvent,
     TriageRequest,
     TriageResult,
-    error_kind,
 )
 from app.ui import components
 
@@ -157,7 +156,7 @@ def _work(
         events.put(RunFailure(components.kind_of(exc), exc.user_message()))
     except Exception as exc:
         log.exception("triage run failed")
-        events.put(RunFailure(error_kind(exc), f"{type(exc).__name__}: {exc}"))
+        events.put(RunFailure(error_kind(exc), user_message(exc)))
     finally:
         events.put(_END)
 

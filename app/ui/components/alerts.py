@@ -8,9 +8,8 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from app.errors import ConfigError, LogTriageError, PromptError, StoreError
+from app.errors import LogTriageError, error_kind
 from app.llm.models import ModelHealth
-from app.triage import error_kind
 from app.ui.components.text import literal
 
 log = logging.getLogger(__name__)
@@ -40,17 +39,8 @@ def error_title(kind: str) -> str:
 
 
 def kind_of(exc: BaseException) -> str:
-    """The error kind of an exception, refined for the dashboard's headings."""
-    kind = error_kind(exc)
-    if kind != "other":
-        return kind
-    if isinstance(exc, ConfigError):
-        return "config"
-    if isinstance(exc, PromptError):
-        return "prompt"
-    if isinstance(exc, StoreError):
-        return "store"
-    return "other"
+    """The error kind of an exception (the class's own ``kind``; ``internal`` for anything else)."""
+    return error_kind(exc)
 
 
 def error_box(message: str, kind: str = "other") -> None:
