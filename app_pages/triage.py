@@ -390,8 +390,8 @@ def budget_section(prepared: PreparedPrompt) -> None:
     st.info(
         "Budget: "
         + components.escape_markdown(
-            f"{prepared.budget.report.summary()} (room for {prepared.max_log_tokens:,} log tokens "
-            f"in the model's context). {prepared.budget_line()}"
+            f"{prepared.budget_line()}. {prepared.budget.report.summary()} "
+            f"(room for {prepared.max_log_tokens:,} log tokens in the model's context)"
         ),
         icon=":material/compress:",
     )

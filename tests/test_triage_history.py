@@ -12,7 +12,7 @@ from app.errors import InputError
 from app.store.db import get_engine, session_scope
 from app.store.tables import TriageRunRow
 from app.triage_history import list_runs, load_run
-from tests.golden.test_store import LINES, add_triage_run
+from tests.golden.test_labels import LINES, add_triage_run
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.errors import InputError, LogTriageError, user_message
+from app.errors import InputError, LogTriageError, error_kind, user_message
 from app.evals.compare import Claim, Comparison, ExampleOutcome, aligned, example_outcomes, shared_keys
 from app.evals.metrics import ItemResult
 from app.evals.runner import (
@@ -179,10 +179,10 @@ def _work(live: LiveEval) -> None:
         live.run_id, live.total = header.id, len(header.item_ids)
         live.header = runner.execute(header.id, on_progress=live.on_progress, cancel=live.cancel)
     except LogTriageError as exc:
-        live.failure, live.failure_kind = exc.user_message(), components.kind_of(exc)
+        live.failure, live.failure_kind = exc.user_message(), error_kind(exc)
     except Exception as exc:
         log.exception("eval run failed")
-        live.failure, live.failure_kind = user_message(exc), components.kind_of(exc)
+        live.failure, live.failure_kind = user_message(exc), error_kind(exc)
     finally:
         live.finished = time.perf_counter()
 

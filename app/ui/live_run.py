@@ -153,7 +153,7 @@ def _work(
         for event in stream(request, cancel):
             events.put(event)
     except LogTriageError as exc:
-        events.put(RunFailure(components.kind_of(exc), exc.user_message()))
+        events.put(RunFailure(error_kind(exc), exc.user_message()))
     except Exception as exc:
         log.exception("triage run failed")
         events.put(RunFailure(error_kind(exc), user_message(exc)))

@@ -17,7 +17,7 @@ from app.logs.demo import DemoLogSource
 from app.store.db import get_engine, session_scope
 from app.store.tables import TriageRunRow
 from app.ui import cache, live_run
-from tests.golden.test_store import make_example
+from tests.golden.test_labels import make_example
 from tests.ui.fakes import (
     GOOD_ANSWER,
     ROOT,
@@ -378,7 +378,9 @@ def test_a_golden_example_link_previews_that_window_and_triages_it(world: FakeWo
     assert run.result is not None
     assert run.result.status == "ok"
     prompt = world.chat_requests[-1]["messages"][-1]["content"]
-    assert all(log.line in prompt for log in example.logs)
+    # The prompt holds this window's lines in the budget's compact form (no timestamps or key names).
+    assert "Memory cgroup out of memory" in prompt
+    assert "Back-off restarting failed container" in prompt
     with session_scope(engine) as session:
         row = session.get(TriageRunRow, run.result.run_id)
         assert row is not None
@@ -449,6 +451,11 @@ def test_a_custom_range_previews_that_window(world: FakeWorld) -> None:
     assert any(t.value.startswith("payments · ") and "UTC" in t.value for t in at.text)
 
 
+def plain(markdown: str) -> str:
+    """What a reader sees of escaped Markdown (the page escapes every figure it writes)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def test_latency_target_budget_estimate_and_how_far_it_was_off(world: FakeWorld) -> None:
     # The fake llama-server reports 1,000 prompt tokens evaluated in 10 s, as llama-server does.
     world.timings = {"prompt_n": 1000.0, "prompt_ms": 10_000.0, "cache_n": 0.0}
@@ -460,18 +467,18 @@ def test_latency_target_budget_estimate_and_how_far_it_was_off(world: FakeWorld)
     assert_no_exception(at)
 
     at.number_input(key="triage.latency_target").set_value(20.0).run()
-    budget = next(i.value for i in at.info if i.value.startswith("Budget: "))
+    budget = next(plain(i.value) for i in at.info if i.value.startswith("Budget: "))
     pattern = r"Budget: [\d,]+ log tokens \(budget [\d,]+, latency target\), about \d+ s on tiny-q4_k_m\. "
     assert re.match(pattern, budget), budget
     assert not at.warning
 
     # A target the model cannot meet: the floor keeps some logs, and the page says it will be slow.
-    at.number_input(key="triage.latency_target").set_value(2.0).run()
+    at.number_input(key="triage.latency_target").set_value(0.5).run()
     assert any(
-        w.value.startswith("This run will be slow: ~") and "prompt tokens: about" in w.value
+        plain(w.value).startswith("This run will be slow: ~") and "prompt tokens: about" in plain(w.value)
         for w in at.warning
     ), [w.value for w in at.warning]
-    assert any("(budget 300, floor)" in i.value for i in at.info)
+    assert any("(budget 300, floor)" in plain(i.value) for i in at.info)
 
     at.number_input(key="triage.latency_target").set_value(20.0).run()
     run = run_to_end(at)

@@ -12,7 +12,6 @@ from app.ui.components.alerts import (
     error_boundary,
     error_box,
     error_title,
-    kind_of,
     model_down_box,
     show_error,
 )
@@ -71,7 +70,6 @@ __all__ = [
     "format_duration",
     "format_ms",
     "format_rate",
-    "kind_of",
     "latency_readout",
     "literal",
     "log_table",

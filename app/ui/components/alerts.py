@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from app.errors import LogTriageError, error_kind
+from app.errors import LogTriageError, error_kind, user_message
 from app.llm.models import ModelHealth
 from app.ui.components.text import literal
 
@@ -29,6 +29,7 @@ ERROR_TITLES: dict[str, str] = {
     "config": "Configuration problem",
     "prompt": "The prompt failed",
     "store": "The database failed",
+    "internal": "Something went wrong",
     "other": "Something went wrong",
 }
 
@@ -38,22 +39,14 @@ def error_title(kind: str) -> str:
     return ERROR_TITLES.get(kind, ERROR_TITLES["other"])
 
 
-def kind_of(exc: BaseException) -> str:
-    """The error kind of an exception (the class's own ``kind``; ``internal`` for anything else)."""
-    return error_kind(exc)
-
-
 def error_box(message: str, kind: str = "other") -> None:
     """An error alert: a heading for the kind of failure and the message as plain text."""
     st.error(literal(message), icon=":material/error:", title=error_title(kind))
 
 
 def show_error(exc: BaseException) -> None:
-    """An error alert for an exception: LogTriageErrors by their user message, others by type."""
-    if isinstance(exc, LogTriageError):
-        error_box(exc.user_message(), kind_of(exc))
-    else:
-        error_box(f"{type(exc).__name__}: {exc}", "other")
+    """An error alert for an exception: its redacted one-line message under its kind's heading."""
+    error_box(user_message(exc), error_kind(exc))
 
 
 def model_down_box(health: ModelHealth, *, local: bool) -> None:
