@@ -251,18 +251,21 @@ def _judge_level(line: str, masked: str, labels: dict[str, str], klog: bool) -> 
 
 
 def _merge_variants(groups: list[Group], streams: dict[int, tuple[str, str, str]]) -> list[Group]:
-    """Merge warn-or-worse one-line groups of one template and source into their earliest group.
+    """Merge warn-or-worse groups of one template and source into their earliest group; multi-line
+    records merge only when their messages below the first line (frames aside) are the same.
 
-    The same failure logged from different threads or call sites differs in a token or two; shown
-    once with the number of variants, it costs one line instead of many.
+    The same failure logged from different threads, call sites or requests differs in a token or two
+    of its first line; shown once with the number of variants, it costs one line instead of many.
     """
     merged: list[Group] = []
-    first_of: dict[tuple[str, str, str, Level, str, int], Group] = {}
+    first_of: dict[tuple[str, str, str, Level, str, int, bool, str], Group] = {}
     for group in sorted(groups, key=lambda g: (g.first_ts, g.heads[0])):
-        if SEVERITY_RANK[group.level] < 2 or group.record_lines > 1:
+        if SEVERITY_RANK[group.level] < 2:
             merged.append(group)
             continue
         namespace, stream, container = streams[group.heads[0]]
+        # A trace's masked record is its first line and its non-frame lines (the exception messages).
+        below = group.masked.partition("\n")[2]
         key = (
             namespace,
             replica_set_of(stream),
@@ -270,6 +273,8 @@ def _merge_variants(groups: list[Group], streams: dict[int, tuple[str, str, str]
             group.level,
             group.status,
             group.template_id,
+            group.record_lines > 1,
+            below,
         )
         first = first_of.get(key)
         if first is None:

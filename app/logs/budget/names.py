@@ -10,6 +10,7 @@ shortened the same way, so ``object=pod/api-7d9f8b6c5d-x2k4p`` reads ``object=po
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -29,6 +30,7 @@ _POD_IN_TEXT = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # pod names repeat across records and windows
 def replica_set_of(pod: str) -> str:
     """The ReplicaSet (or DaemonSet) a pod name belongs to: the name without its replica suffix."""
     match = _REPLICA_SET.match(pod)

@@ -114,6 +114,31 @@ def test_traces_of_one_failure_through_other_call_paths_are_one_group_with_varia
     assert (group.repeats, group.variants) == (2, 2)
 
 
+def test_traces_of_one_failure_on_other_requests_are_one_group_but_other_failures_are_not() -> None:
+    def trace(path: str, cause: str) -> list[str]:
+        return [
+            f"2026-01-02 03:04:05,100 ERROR [django.request] Internal Server Error: {path}",
+            "Traceback (most recent call last):",
+            '  File "/app/views.py", line 12, in get',
+            f"httpx.ConnectError: {cause}",
+        ]
+
+    dns = "[Errno -2] Name or service not known"
+    entries: list[LogEntry] = []
+    for start, path, cause in [
+        (1, "/v1/balances/bal_1", dns),
+        (5, "/v1/labels", dns),
+        (9, "/v1/labels", "[Errno 111] Connection refused"),
+    ]:
+        entries += [entry(start + i * 0.0001, line) for i, line in enumerate(trace(path, cause))]
+
+    groups = build_window(entries).groups
+
+    assert sorted((group.repeats, group.variants) for group in groups) == [(1, 1), (2, 2)]
+    (both,) = [group for group in groups if group.repeats == 2]
+    assert sorted(both.indices) == list(range(8))
+
+
 @pytest.mark.parametrize(
     ("line", "level"),
     [
