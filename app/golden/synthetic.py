@@ -55,8 +55,13 @@ class GenerationReport:
         per_class = Counter(example.label.root_cause for example in self.examples)
         scenarios: dict[str, set[str]] = {}
         for example in self.examples:
-            scenarios.setdefault(example.label.root_cause, set()).add(str((example.model_extra or {})["scenario"]))
-        rows = [f"{cause:<24} {per_class[cause]:>4} examples  {len(scenarios.get(cause, ())):>3} scenarios" for cause in ROOT_CAUSES]
+            scenarios.setdefault(example.label.root_cause, set()).add(
+                str((example.model_extra or {})["scenario"])
+            )
+        rows = [
+            f"{cause:<24} {per_class[cause]:>4} examples  {len(scenarios.get(cause, ())):>3} scenarios"
+            for cause in ROOT_CAUSES
+        ]
         distinct = len(set().union(*scenarios.values())) if scenarios else 0
         return "\n".join([*rows, f"{'total':<24} {len(self.examples):>4} examples  {distinct:>3} scenarios"])
 
@@ -76,7 +81,9 @@ def plan_uses(scenarios: Sequence[Scenario], count: int, rng: random.Random) -> 
     if not scenarios:
         raise GenerationError("no scenario is registered for a root cause")
     if count > len(scenarios) * MAX_USES:
-        raise GenerationError(f"{count} examples need more than {MAX_USES} uses of {len(scenarios)} scenarios")
+        raise GenerationError(
+            f"{count} examples need more than {MAX_USES} uses of {len(scenarios)} scenarios"
+        )
     order = list(scenarios)
     rng.shuffle(order)
     plan = [order[index % len(order)] for index in range(count)]
@@ -114,11 +121,22 @@ def build_example(chosen: Scenario, seed: int, number: int, example_id: str) -> 
         lines, _target, scene, start_ns, verdict, hard_case = built
         problem = _problem(lines, chosen.cause)
         if not problem:
-            return _example(example_id, scene.namespace, start_ns, scene.timeline.end_ns, lines, chosen, verdict, hard_case)
+            return _example(
+                example_id,
+                scene.namespace,
+                start_ns,
+                scene.timeline.end_ns,
+                lines,
+                chosen,
+                verdict,
+                hard_case,
+            )
     raise GenerationError(f"{chosen.id}: no valid window in {_ATTEMPTS} draws ({problem})")
 
 
-def _draw(chosen: Scenario, rng: random.Random, damping: float) -> tuple[list[Line], int, Scene, int, Verdict, str | None]:
+def _draw(
+    chosen: Scenario, rng: random.Random, damping: float
+) -> tuple[list[Line], int, Scene, int, Verdict, str | None]:
     """One window of a scenario from ``rng``; ``damping`` scales its traffic down."""
     spec = draw_spec(rng)
     chosen.prepare(spec, rng, chosen.variant)
@@ -168,12 +186,15 @@ def _example(
     evidence = [index for index, line in enumerate(lines) if line.evidence][:MAX_EVIDENCE]
     cause = chosen.cause
     end = format_rfc3339_ns(end_ns)
-    example = GoldenExample(
+    return GoldenExample(
         id=example_id,
         source="synthetic",
         namespace=namespace,
         window=GoldenWindow(start=format_rfc3339_ns(start_ns), end=end),
-        logs=[GoldenLog.model_construct(ts=format_rfc3339_ns(line.ts_ns), labels=line.labels, line=line.text) for line in lines],
+        logs=[
+            GoldenLog.model_construct(ts=format_rfc3339_ns(line.ts_ns), labels=line.labels, line=line.text)
+            for line in lines
+        ],
         label=GoldenLabel(
             root_cause=cause,
             evidence=evidence,
@@ -187,4 +208,3 @@ def _example(
         scenario=chosen.id,
         components=sorted({line.component for line in lines}),
     )
-    return example

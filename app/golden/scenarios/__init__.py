@@ -5,7 +5,38 @@ Importing the package registers every scenario in ``SCENARIOS`` (root cause -> s
 
 from __future__ import annotations
 
-from app.golden.scenarios import access, bugs, config, dependencies, dns, healthy, images, memory, nodes, probes, scheduling, tls, volumes
+from app.golden.scenarios import (
+    access,
+    bugs,
+    config,
+    dependencies,
+    dns,
+    healthy,
+    images,
+    memory,
+    nodes,
+    probes,
+    scheduling,
+    tls,
+    volumes,
+)
 from app.golden.scenarios.registry import SCENARIOS, Scenario, Verdict
 
-__all__ = ["SCENARIOS", "Scenario", "Verdict", "access", "bugs", "config", "dependencies", "dns", "healthy", "images", "memory", "nodes", "probes", "scheduling", "tls", "volumes"]
+__all__ = [
+    "SCENARIOS",
+    "Scenario",
+    "Verdict",
+    "access",
+    "bugs",
+    "config",
+    "dependencies",
+    "dns",
+    "healthy",
+    "images",
+    "memory",
+    "nodes",
+    "probes",
+    "scheduling",
+    "tls",
+    "volumes",
+]

@@ -10,7 +10,23 @@ from __future__ import annotations
 
 import random
 
-from app.golden.scenarios.common import FAMILY_VARIANTS, api, dep, force_requests, host_of, incident_start, main_procs, only_dependency, outage, restart_stateful_pod, want_api, want_cron, want_postgres, want_rabbitmq, want_redis
+from app.golden.scenarios.common import (
+    FAMILY_VARIANTS,
+    api,
+    dep,
+    force_requests,
+    host_of,
+    incident_start,
+    main_procs,
+    only_dependency,
+    outage,
+    restart_stateful_pod,
+    want_api,
+    want_cron,
+    want_postgres,
+    want_rabbitmq,
+    want_redis,
+)
 from app.golden.scenarios.registry import Verdict, scenario
 from app.logs.synthetic.code import snake
 from app.logs.synthetic.faults import Err, Frame
@@ -61,11 +77,28 @@ def database_password(scene: Scene, family: str) -> Verdict:
     start = incident_start(scene, 0.15, 0.5)
     _hit(scene, target, start, "auth_failed")
     user = target.target.user
-    _server_side(scene, target, start, [f'FATAL|password authentication failed for user "{user}"', f'DETAIL|Connection matched file "/var/lib/postgresql/data/pg_hba.conf" line 128: "host all all all scram-sha-256"'])
-    return Verdict(f"PostgreSQL at {host_of(target.target)} refuses the password of user {user} for {api(scene, family).name}; its requests fail.", "critical")
+    _server_side(
+        scene,
+        target,
+        start,
+        [
+            f'FATAL|password authentication failed for user "{user}"',
+            'DETAIL|Connection matched file "/var/lib/postgresql/data/pg_hba.conf" line 128: "host all all all scram-sha-256"',
+        ],
+    )
+    return Verdict(
+        f"PostgreSQL at {host_of(target.target)} refuses the password of user {user} for {api(scene, family).name}; its requests fail.",
+        "critical",
+    )
 
 
-@scenario("permission_denied", "perm.table_grant", variants=("go", "python"), hard_case="other_words", prepare=_prepare_db)
+@scenario(
+    "permission_denied",
+    "perm.table_grant",
+    variants=("go", "python"),
+    hard_case="other_words",
+    prepare=_prepare_db,
+)
 def table_grant(scene: Scene, family: str) -> Verdict:
     """A migration run as another role created a table the service's role has no grant on."""
     target = dep(scene, "postgres")
@@ -73,8 +106,17 @@ def table_grant(scene: Scene, family: str) -> Verdict:
     share = scene.rng.uniform(0.25, 0.6)
     _hit(scene, target, start, "forbidden", share)
     table = scene.domain[0].replace("-", "_")
-    _server_side(scene, target, start, [f"ERROR|permission denied for table {table}", f"STATEMENT|SELECT * FROM {table} WHERE id = $1"], every=60)
-    return Verdict(f"The role {target.target.user} has no grant on the table {table}; {api(scene, family).name}'s queries on it fail (SQLSTATE 42501).", "warning")
+    _server_side(
+        scene,
+        target,
+        start,
+        [f"ERROR|permission denied for table {table}", f"STATEMENT|SELECT * FROM {table} WHERE id = $1"],
+        every=60,
+    )
+    return Verdict(
+        f"The role {target.target.user} has no grant on the table {table}; {api(scene, family).name}'s queries on it fail (SQLSTATE 42501).",
+        "warning",
+    )
 
 
 def _rbac_lines(scene: Scene, proc: Proc, verb: str, resource: str, group: str) -> list[Render]:
@@ -85,30 +127,76 @@ def _rbac_lines(scene: Scene, proc: Proc, verb: str, resource: str, group: str) 
     text = f'{resource} is forbidden: User "{account}" cannot {verb} resource "{resource}" {where}'
     if logger.family == "go":
         if resource == "leases":
-            return [klog("E", 1, "leaderelection.go:436", f"error retrieving resource lock {scene.namespace}/{proc.pod.workload.name}-leader: leases.coordination.k8s.io \"{proc.pod.workload.name}-leader\" is forbidden: User \"{account}\" cannot get resource \"leases\" {where}")]
+            return [
+                klog(
+                    "E",
+                    1,
+                    "leaderelection.go:436",
+                    f'error retrieving resource lock {scene.namespace}/{proc.pod.workload.name}-leader: leases.coordination.k8s.io "{proc.pod.workload.name}-leader" is forbidden: User "{account}" cannot get resource "leases" {where}',
+                )
+            ]
         kind = {"configmaps": "ConfigMap", "secrets": "Secret", "pods": "Pod"}[resource]
         source = "k8s.io/client-go@v0.31.2/tools/cache/reflector.go:243"
         return [
             klog("W", 1, "reflector.go:561", f"{source}: failed to list *v1.{kind}: {text}"),
-            klog("E", 1, "reflector.go:158", "Unhandled Error", err=f"{source}: Failed to watch *v1.{kind}: failed to list *v1.{kind}: {text}", logger="UnhandledError"),
+            klog(
+                "E",
+                1,
+                "reflector.go:158",
+                "Unhandled Error",
+                err=f"{source}: Failed to watch *v1.{kind}: failed to list *v1.{kind}: {text}",
+                logger="UnhandledError",
+            ),
         ]
     if logger.family == "python":
         body = f'{{"kind":"Status","apiVersion":"v1","metadata":{{}},"status":"Failure","message":"{text.replace(chr(34), chr(92) + chr(34))}","reason":"Forbidden","details":{{"kind":"{resource}"}},"code":403}}'
         message = f"(403)\nReason: Forbidden\nHTTP response headers: HTTPHeaderDict({{'Audit-Id': '{scene.uuid()}', 'Cache-Control': 'no-cache, private', 'Content-Type': 'application/json', 'X-Content-Type-Options': 'nosniff', 'Content-Length': '{len(body)}'}})\nHTTP response body: {body}"
-        err = Err(message, "kubernetes.client.exceptions.ApiException", (Frame(f"{_SITE}/kubernetes/client/rest.py", "request", 244, "raise ApiException(http_resp=r)"),))
-        frames = (Frame(f"/app/{snake(logger.ctx.code.package)}/settings_watcher.py", "refresh", 57, f"items = self.core.list_namespaced_{resource[:-1] if resource != 'leases' else 'lease'}(self.namespace)"),)
-        return logger.log("error", f"failed to refresh {resource} from the Kubernetes API") + [fixed(line) for line in traceback_lines(err, frames)]
+        err = Err(
+            message,
+            "kubernetes.client.exceptions.ApiException",
+            (Frame(f"{_SITE}/kubernetes/client/rest.py", "request", 244, "raise ApiException(http_resp=r)"),),
+        )
+        frames = (
+            Frame(
+                f"/app/{snake(logger.ctx.code.package)}/settings_watcher.py",
+                "refresh",
+                57,
+                f"items = self.core.list_namespaced_{resource[:-1] if resource != 'leases' else 'lease'}(self.namespace)",
+            ),
+        )
+        return logger.log("error", f"failed to refresh {resource} from the Kubernetes API") + [
+            fixed(line) for line in traceback_lines(err, frames)
+        ]
     url = f"https://10.96.0.1:443/api/v1/namespaces/{scene.namespace}/{resource}"
-    err = Err(f"Failure executing: {verb.upper() if verb != 'list' else 'GET'} at: {url}. Message: Forbidden!Configured service account doesn't have access. Service account may have been revoked. {text}.", "io.fabric8.kubernetes.client.KubernetesClientException", (Frame("io.fabric8.kubernetes.client.dsl.internal.OperationSupport", "requestFailure", 660), Frame("io.fabric8.kubernetes.client.dsl.internal.OperationSupport", "assertResponseCode", 640)))
+    err = Err(
+        f"Failure executing: {verb.upper() if verb != 'list' else 'GET'} at: {url}. Message: Forbidden!Configured service account doesn't have access. Service account may have been revoked. {text}.",
+        "io.fabric8.kubernetes.client.KubernetesClientException",
+        (
+            Frame("io.fabric8.kubernetes.client.dsl.internal.OperationSupport", "requestFailure", 660),
+            Frame("io.fabric8.kubernetes.client.dsl.internal.OperationSupport", "assertResponseCode", 640),
+        ),
+    )
     return logger.error("error", f"Failed to refresh {resource}", err)
 
 
-@scenario("permission_denied", "perm.rbac_forbidden", variants=("go", "python", "jvm"), prepare=lambda spec, rng, family: want_api(spec, rng, family))
+@scenario(
+    "permission_denied",
+    "perm.rbac_forbidden",
+    variants=("go", "python", "jvm"),
+    prepare=lambda spec, rng, family: want_api(spec, rng, family),
+)
 def rbac_forbidden(scene: Scene, family: str) -> Verdict:
     """A Role binding was narrowed: the service's calls to the Kubernetes API are forbidden."""
     target = api(scene, family)
     start = incident_start(scene, 0.1, 0.45)
-    resource, verb, group = scene.pick((("configmaps", "list", ""), ("secrets", "get", ""), ("leases", "get", "coordination.k8s.io"), ("pods", "list", "")))
+    resource, verb, group = scene.pick(
+        (
+            ("configmaps", "list", ""),
+            ("secrets", "get", ""),
+            ("leases", "get", "coordination.k8s.io"),
+            ("pods", "list", ""),
+        )
+    )
     if family != "go" and resource == "leases":
         resource, verb, group = "configmaps", "list", ""
     for proc in main_procs(scene, target):
@@ -120,7 +208,10 @@ def rbac_forbidden(scene: Scene, family: str) -> Verdict:
             first = False
             delay = min(delay * 2, 30.0 if resource != "leases" else 2.0)
             at += delay * scene.rng.uniform(0.9, 1.3)
-    return Verdict(f"The service account of {target.name} may no longer {verb} {resource}: the Kubernetes API answers 403 Forbidden.", "warning")
+    return Verdict(
+        f"The service account of {target.name} may no longer {verb} {resource}: the Kubernetes API answers 403 Forbidden.",
+        "warning",
+    )
 
 
 def _eacces(proc: Proc, path: str) -> Err:
@@ -130,11 +221,29 @@ def _eacces(proc: Proc, path: str) -> Err:
     if family == "python":
         return Err(f"[Errno 13] Permission denied: '{path}'", "PermissionError")
     if family == "node":
-        return Err(f"EACCES: permission denied, open '{path}'", "Error", extra=(("errno", -13), ("code", "EACCES"), ("syscall", "open"), ("path", path)))
-    return Err(path, "java.nio.file.AccessDeniedException", (Frame("java.base/sun.nio.fs.UnixException", "translateToIOException", 90), Frame("java.base/sun.nio.fs.UnixFileSystemProvider", "newByteChannel", 261), Frame("java.base/java.nio.file.Files", "newOutputStream", 215)))
+        return Err(
+            f"EACCES: permission denied, open '{path}'",
+            "Error",
+            extra=(("errno", -13), ("code", "EACCES"), ("syscall", "open"), ("path", path)),
+        )
+    return Err(
+        path,
+        "java.nio.file.AccessDeniedException",
+        (
+            Frame("java.base/sun.nio.fs.UnixException", "translateToIOException", 90),
+            Frame("java.base/sun.nio.fs.UnixFileSystemProvider", "newByteChannel", 261),
+            Frame("java.base/java.nio.file.Files", "newOutputStream", 215),
+        ),
+    )
 
 
-@scenario("permission_denied", "perm.volume_not_writable", variants=FAMILY_VARIANTS, hard_case="shared_symptom", prepare=lambda spec, rng, family: want_api(spec, rng, family))
+@scenario(
+    "permission_denied",
+    "perm.volume_not_writable",
+    variants=FAMILY_VARIANTS,
+    hard_case="shared_symptom",
+    prepare=lambda spec, rng, family: want_api(spec, rng, family),
+)
 def volume_not_writable(scene: Scene, family: str) -> Verdict:
     """After a securityContext change the process runs as a user that may not write the mounted volume."""
     target = api(scene, family)
@@ -146,7 +255,10 @@ def volume_not_writable(scene: Scene, family: str) -> Verdict:
         return _eacces(proc, f"{folder}/{resource}/{scene.hexid(12)}.bin")
 
     def frames(proc: Proc) -> tuple[Frame, ...]:
-        return (proc.logger.ctx.code.frame("service", resource, "store"), proc.logger.ctx.code.frame("handler", resource, "upload"))
+        return (
+            proc.logger.ctx.code.frame("service", resource, "store"),
+            proc.logger.ctx.code.frame("handler", resource, "upload"),
+        )
 
     scene.bugs.append(Bug(target.name, resource, start, scene.duration + 1, 1.0, err, frames, verb="create"))
     for proc in main_procs(scene, target):
@@ -156,7 +268,10 @@ def volume_not_writable(scene: Scene, family: str) -> Verdict:
                 from app.logs.synthetic.traffic import serve_request
 
                 serve_request(scene, proc, at, route=("POST", f"/v1/{resource}", resource, "create"))
-    return Verdict(f"{target.name} may not write to {folder} (permission denied) since its pods run as a new user; uploads to /v1/{resource} fail.", "warning")
+    return Verdict(
+        f"{target.name} may not write to {folder} (permission denied) since its pods run as a new user; uploads to /v1/{resource} fail.",
+        "warning",
+    )
 
 
 def _prepare_s3(spec: StackSpec, rng: random.Random, family: str) -> None:
@@ -164,7 +279,13 @@ def _prepare_s3(spec: StackSpec, rng: random.Random, family: str) -> None:
     spec.s3 = True
 
 
-@scenario("permission_denied", "perm.s3_access_denied", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_s3)
+@scenario(
+    "permission_denied",
+    "perm.s3_access_denied",
+    variants=FAMILY_VARIANTS,
+    hard_case="subtle",
+    prepare=_prepare_s3,
+)
 def s3_access_denied(scene: Scene, family: str) -> Verdict:
     """The job's cloud role lost s3:PutObject: its export fails with AccessDenied and the Job fails."""
     target = dep(scene, "s3")
@@ -173,7 +294,10 @@ def s3_access_denied(scene: Scene, family: str) -> Verdict:
     cron.config["cite_failure"] = True
     cron.config["backoff_limit"] = scene.rng.choice((0, 1, 2))
     outage(scene, target, incident_start(scene, 0.05, 0.35), scene.duration + 1, "forbidden")
-    return Verdict(f"The {cron.name} CronJob cannot write to S3: the bucket answers AccessDenied (403) and the Job fails.", "warning")
+    return Verdict(
+        f"The {cron.name} CronJob cannot write to S3: the bucket answers AccessDenied (403) and the Job fails.",
+        "warning",
+    )
 
 
 def _prepare_redis(spec: StackSpec, rng: random.Random, family: str) -> None:
@@ -181,7 +305,13 @@ def _prepare_redis(spec: StackSpec, rng: random.Random, family: str) -> None:
     want_redis(spec, "namespace")
 
 
-@scenario("permission_denied", "perm.redis_auth", variants=("jvm", "node"), hard_case="other_words", prepare=_prepare_redis)
+@scenario(
+    "permission_denied",
+    "perm.redis_auth",
+    variants=("jvm", "node"),
+    hard_case="other_words",
+    prepare=_prepare_redis,
+)
 def redis_auth(scene: Scene, family: str) -> Verdict:
     """Redis now requires a password the clients do not send (or a rotated one): WRONGPASS / NOAUTH."""
     target = dep(scene, "redis")
@@ -189,7 +319,10 @@ def redis_auth(scene: Scene, family: str) -> Verdict:
     outage(scene, target, start, scene.duration + 1, "auth_failed")
     for proc in main_procs(scene, api(scene, family)):
         force_requests(scene, proc, start + 1, scene.duration - 1, 3)
-    return Verdict(f"Redis at {host_of(target.target)} refuses {api(scene, family).name}'s credentials (WRONGPASS); the service falls back to the database.", "warning")
+    return Verdict(
+        f"Redis at {host_of(target.target)} refuses {api(scene, family).name}'s credentials (WRONGPASS); the service falls back to the database.",
+        "warning",
+    )
 
 
 def _prepare_mq(spec: StackSpec, rng: random.Random, family: str) -> None:
@@ -208,13 +341,27 @@ def rabbitmq_login(scene: Scene, family: str) -> Verdict:
         first = True
         while at < scene.duration:
             client = f"{scene.cluster.pod_ip()}:{scene.port()}"
-            scene.log(at, broker, broker.logger.refused_login(client, target.target.user), evidence=[1, 2] if first else False)
+            scene.log(
+                at,
+                broker,
+                broker.logger.refused_login(client, target.target.user),
+                evidence=[1, 2] if first else False,
+            )
             first = False
             at += scene.rng.uniform(4, 40)
-    return Verdict(f"RabbitMQ refuses the login of user {target.target.user}; the {family} consumers cannot connect and stop processing.", "critical")
+    return Verdict(
+        f"RabbitMQ refuses the login of user {target.target.user}; the {family} consumers cannot connect and stop processing.",
+        "critical",
+    )
 
 
-@scenario("permission_denied", "perm.postgres_data_directory", variants=("",), hard_case="causal_chain", prepare=lambda spec, rng, variant: want_postgres(spec, "namespace", bouncer=False))
+@scenario(
+    "permission_denied",
+    "perm.postgres_data_directory",
+    variants=("",),
+    hard_case="causal_chain",
+    prepare=lambda spec, rng, variant: want_postgres(spec, "namespace", bouncer=False),
+)
 def postgres_data_directory(scene: Scene, variant: str) -> Verdict:
     """PostgreSQL restarted with a new securityContext and may not use its data directory: it exits at start."""
     workload = scene.workload("postgres")
@@ -229,11 +376,30 @@ def postgres_data_directory(scene: Scene, variant: str) -> Verdict:
             return
         pg = death.logger
         if wrong:
-            lines = [pg.line(1, "FATAL", 'data directory "/var/lib/postgresql/data/pgdata" has wrong ownership'), pg.line(1, "HINT", "The server must be started by the user that owns the data directory.")]
+            lines = [
+                pg.line(1, "FATAL", 'data directory "/var/lib/postgresql/data/pgdata" has wrong ownership'),
+                pg.line(1, "HINT", "The server must be started by the user that owns the data directory."),
+            ]
         else:
-            lines = [fixed("chmod: changing permissions of '/var/lib/postgresql/data/pgdata': Operation not permitted"), fixed('initdb: error: could not change permissions of directory "/var/lib/postgresql/data/pgdata": Operation not permitted')]
+            lines = [
+                fixed(
+                    "chmod: changing permissions of '/var/lib/postgresql/data/pgdata': Operation not permitted"
+                ),
+                fixed(
+                    'initdb: error: could not change permissions of directory "/var/lib/postgresql/data/pgdata": Operation not permitted'
+                ),
+            ]
         scene.log(run.start + 0.2, death, lines, evidence=[0, 1] if not cited["done"] else False)
         cited["done"] = True
 
-    crash_loop(scene, proc, proc.last_run().start + scene.rng.uniform(0.3, 1.0), run_length=lambda _n: scene.rng.uniform(0.3, 1.0), on_death=die)
-    return Verdict(f"PostgreSQL in {proc.pod.name} may not use its data directory after a securityContext change and crash-loops; its clients cannot connect.", "critical")
+    crash_loop(
+        scene,
+        proc,
+        proc.last_run().start + scene.rng.uniform(0.3, 1.0),
+        run_length=lambda _n: scene.rng.uniform(0.3, 1.0),
+        on_death=die,
+    )
+    return Verdict(
+        f"PostgreSQL in {proc.pod.name} may not use its data directory after a securityContext change and crash-loops; its clients cannot connect.",
+        "critical",
+    )

@@ -11,7 +11,17 @@ from __future__ import annotations
 
 import random
 
-from app.golden.scenarios.common import FAMILY_VARIANTS, api, failing_rollout, force_requests, incident_start, main_procs, want_api, want_postgres, want_worker, only_dependency
+from app.golden.scenarios.common import (
+    FAMILY_VARIANTS,
+    api,
+    failing_rollout,
+    incident_start,
+    main_procs,
+    only_dependency,
+    want_api,
+    want_postgres,
+    want_worker,
+)
 from app.golden.scenarios.registry import Verdict, scenario
 from app.logs.synthetic.code import camel, singular, snake
 from app.logs.synthetic.faults import Err, Frame
@@ -37,7 +47,10 @@ def _bug_err(proc: Proc, kind: str, resource: str) -> Err:
         if kind == "recursion":
             return Err("", "java.lang.StackOverflowError")
         model = f"com.{proc.logger.ctx.code.org}.{proc.logger.ctx.code.package}.model"
-        return Err(f'Cannot invoke "{model}.Customer.getEmail()" because the return value of "{model}.{camel(item)}.getCustomer()" is null', "java.lang.NullPointerException")
+        return Err(
+            f'Cannot invoke "{model}.Customer.getEmail()" because the return value of "{model}.{camel(item)}.getCustomer()" is null',
+            "java.lang.NullPointerException",
+        )
     if family == "python":
         if kind == "recursion":
             return Err("maximum recursion depth exceeded", "RecursionError")
@@ -46,14 +59,27 @@ def _bug_err(proc: Proc, kind: str, resource: str) -> Err:
         return Err("'NoneType' object has no attribute 'email'", "AttributeError")
     if kind == "recursion":
         return Err("Maximum call stack size exceeded", "RangeError")
-    return Err(f"Cannot read properties of undefined (reading '{'email' if kind != 'index' else 'id'}')", "TypeError")
+    return Err(
+        f"Cannot read properties of undefined (reading '{'email' if kind != 'index' else 'id'}')", "TypeError"
+    )
 
 
 def _frames(proc: Proc, resource: str, verb: str, *, deep: bool = False) -> tuple[Frame, ...]:
     code = proc.logger.ctx.code
-    frames = (code.frame("service", resource, f"to{camel(singular(resource))}Response" if proc.logger.family != "python" else f"to_{snake(singular(resource))}_response"), *code.stack(resource, verb)[1:])
+    frames = (
+        code.frame(
+            "service",
+            resource,
+            f"to{camel(singular(resource))}Response"
+            if proc.logger.family != "python"
+            else f"to_{snake(singular(resource))}_response",
+        ),
+        *code.stack(resource, verb)[1:],
+    )
     if deep:
-        again = code.frame("service", resource, "resolveParent" if proc.logger.family != "python" else "resolve_parent")
+        again = code.frame(
+            "service", resource, "resolveParent" if proc.logger.family != "python" else "resolve_parent"
+        )
         frames = (again,) * 6 + frames
     return frames
 
@@ -62,7 +88,13 @@ def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
     want_api(spec, rng, family.split("_")[0])
 
 
-@scenario("application_exception", "bug.crash_loop", variants=("go_nil", "go_index", "jvm", "python", "node"), hard_case="shared_symptom", prepare=_prepare)
+@scenario(
+    "application_exception",
+    "bug.crash_loop",
+    variants=("go_nil", "go_index", "jvm", "python", "node"),
+    hard_case="shared_symptom",
+    prepare=_prepare,
+)
 def crash_loop_bug(scene: Scene, variant: str) -> Verdict:
     """A release dereferences a value that can be empty; the process dies on it minutes after starting, again and again."""
     family = variant.split("_")[0]
@@ -80,9 +112,23 @@ def crash_loop_bug(scene: Scene, variant: str) -> Verdict:
         if isinstance(logger, SpringBoot):
             # An exception in a request thread kills nothing in Spring: this one is in a start-up hook.
             bean = f"{snake(resource).replace('_', '')}Cache"
-            err = Err(f"Error creating bean with name '{bean}': Invocation of init method failed", "org.springframework.beans.factory.BeanCreationException", (Frame("org.springframework.beans.factory.annotation.InitDestroyAnnotationBeanPostProcessor", "postProcessBeforeInitialization", 222),), cause=Err(err.message, err.type, frames))
+            err = Err(
+                f"Error creating bean with name '{bean}': Invocation of init method failed",
+                "org.springframework.beans.factory.BeanCreationException",
+                (
+                    Frame(
+                        "org.springframework.beans.factory.annotation.InitDestroyAnnotationBeanPostProcessor",
+                        "postProcessBeforeInitialization",
+                        222,
+                    ),
+                ),
+                cause=Err(err.message, err.type, frames),
+            )
             lines = logger.crash(err, ())
-            marks = [0, next(index for index, render in enumerate(lines) if "NullPointerException" in render(0))]
+            marks = [
+                0,
+                next(index for index, render in enumerate(lines) if "NullPointerException" in render(0)),
+            ]
             scene.log(death - 0.01, proc, lines, evidence=marks if not cited["done"] else False)
             cited["done"] = True
             return
@@ -95,7 +141,10 @@ def crash_loop_bug(scene: Scene, variant: str) -> Verdict:
 
     seconds = (8.0, 25.0) if family == "jvm" else (20.0, 240.0)
     _procs, severity = failing_rollout(scene, target, write, run_seconds=seconds)
-    return Verdict(f"The new release of {target.name} crashes on a {('nil value' if kind == 'nil' else 'missing element')} while handling {resource} and crash-loops.", severity)
+    return Verdict(
+        f"The new release of {target.name} crashes on a {('nil value' if kind == 'nil' else 'missing element')} while handling {resource} and crash-loops.",
+        severity,
+    )
 
 
 @scenario("application_exception", "bug.request_errors", variants=FAMILY_VARIANTS, prepare=_prepare)
@@ -106,10 +155,24 @@ def request_errors(scene: Scene, family: str) -> Verdict:
     start = incident_start(scene, 0.1, 0.45)
     share = scene.rng.uniform(0.3, 1.0)
     kind = scene.pick(("nil", "index"))
-    scene.bugs.append(Bug(target.name, resource, start, scene.duration + 1, share, lambda proc: _bug_err(proc, kind, resource), lambda proc: _frames(proc, resource, "get"), verb="get"))
+    scene.bugs.append(
+        Bug(
+            target.name,
+            resource,
+            start,
+            scene.duration + 1,
+            share,
+            lambda proc: _bug_err(proc, kind, resource),
+            lambda proc: _frames(proc, resource, "get"),
+            verb="get",
+        )
+    )
     for proc in main_procs(scene, target):
         force_requests_to(scene, proc, resource, start + 2, scene.duration - 1, 3)
-    return Verdict(f"Since a release, GET /v1/{resource}/{{id}} on {target.name} throws for {share:.0%} of requests and answers 500.", "critical" if share > 0.8 else "warning")
+    return Verdict(
+        f"Since a release, GET /v1/{resource}/{{id}} on {target.name} throws for {share:.0%} of requests and answers 500.",
+        "critical" if share > 0.8 else "warning",
+    )
 
 
 def force_requests_to(scene: Scene, proc: Proc, resource: str, start: float, end: float, count: int) -> None:
@@ -119,14 +182,25 @@ def force_requests_to(scene: Scene, proc: Proc, resource: str, start: float, end
     for index in range(count):
         at = start + (end - start) * (index + scene.rng.uniform(0.1, 0.9)) / count
         if proc.serving(at):
-            serve_request(scene, proc, at, route=("GET", f"/v1/{resource}/{singular(resource)[:3]}_{scene.hexid(12)}", resource, "get"))
+            serve_request(
+                scene,
+                proc,
+                at,
+                route=("GET", f"/v1/{resource}/{singular(resource)[:3]}_{scene.hexid(12)}", resource, "get"),
+            )
 
 
 def _prepare_worker(spec: StackSpec, rng: random.Random, family: str) -> None:
     want_worker(spec, family)
 
 
-@scenario("application_exception", "bug.poison_message", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_worker)
+@scenario(
+    "application_exception",
+    "bug.poison_message",
+    variants=FAMILY_VARIANTS,
+    hard_case="subtle",
+    prepare=_prepare_worker,
+)
 def poison_message(scene: Scene, family: str) -> Verdict:
     """A new message shape makes the worker's handler throw: every such job fails and is retried."""
     target = scene.workload("worker")
@@ -135,9 +209,23 @@ def poison_message(scene: Scene, family: str) -> Verdict:
     share = scene.rng.uniform(0.3, 0.8)
     kind = scene.pick(("nil", "index"))
     for resource in scene.domain:
-        scene.bugs.append(Bug(target.name, resource, start, scene.duration + 1, share, lambda proc, resource=resource: _bug_err(proc, kind, resource), lambda proc, resource=resource: _frames(proc, resource, "process"), verb="consume"))
+        scene.bugs.append(
+            Bug(
+                target.name,
+                resource,
+                start,
+                scene.duration + 1,
+                share,
+                lambda proc, resource=resource: _bug_err(proc, kind, resource),
+                lambda proc, resource=resource: _frames(proc, resource, "process"),
+                verb="consume",
+            )
+        )
     target.config["load"] = max(2.0, float(target.config.get("load", 1.0)))  # type: ignore[arg-type]
-    return Verdict(f"{target.name}'s message handler throws on a new message shape; {share:.0%} of its jobs fail and are retried.", "warning")
+    return Verdict(
+        f"{target.name}'s message handler throws on a new message shape; {share:.0%} of its jobs fail and are retried.",
+        "warning",
+    )
 
 
 def _prepare_schema(spec: StackSpec, rng: random.Random, family: str) -> None:
@@ -151,13 +239,47 @@ def _undefined_column(proc: Proc, table: str, column: str) -> Err:
     if family == "go":
         return Err(f'ERROR: column "{column}" of relation "{table}" does not exist (SQLSTATE 42703)')
     if family == "jvm":
-        psql = Err(f'ERROR: column "{column}" of relation "{table}" does not exist\n  Position: {30 + len(table)}', "org.postgresql.util.PSQLException", (Frame("org.postgresql.core.v3.QueryExecutorImpl", "receiveErrorResponse", 2733), Frame("org.postgresql.core.v3.QueryExecutorImpl", "processResults", 2420)))
-        return Err(f"PreparedStatementCallback; bad SQL grammar [insert into {table} (id, {column}, created_at) values (?, ?, ?)]", "org.springframework.jdbc.BadSqlGrammarException", (Frame("org.springframework.jdbc.support.SQLStateSQLExceptionTranslator", "doTranslate", 116),), cause=psql)
-    psy = Err(f'column "{column}" of relation "{table}" does not exist\nLINE 1: INSERT INTO {table} (id, {column}, created_at) VALUES ($1, $2...', "psycopg.errors.UndefinedColumn", (Frame(f"{_SITE}/psycopg/cursor.py", "execute", 97, "raise ex.with_traceback(None)"),))
-    return Err(f"({psy.type}) {psy.message}\n(Background on this error at: https://sqlalche.me/e/20/f405)", "sqlalchemy.exc.ProgrammingError", (Frame(f"{_SITE}/sqlalchemy/engine/default.py", "do_execute", 941, "cursor.execute(statement, parameters)"),), cause=psy)
+        psql = Err(
+            f'ERROR: column "{column}" of relation "{table}" does not exist\n  Position: {30 + len(table)}',
+            "org.postgresql.util.PSQLException",
+            (
+                Frame("org.postgresql.core.v3.QueryExecutorImpl", "receiveErrorResponse", 2733),
+                Frame("org.postgresql.core.v3.QueryExecutorImpl", "processResults", 2420),
+            ),
+        )
+        return Err(
+            f"PreparedStatementCallback; bad SQL grammar [insert into {table} (id, {column}, created_at) values (?, ?, ?)]",
+            "org.springframework.jdbc.BadSqlGrammarException",
+            (Frame("org.springframework.jdbc.support.SQLStateSQLExceptionTranslator", "doTranslate", 116),),
+            cause=psql,
+        )
+    psy = Err(
+        f'column "{column}" of relation "{table}" does not exist\nLINE 1: INSERT INTO {table} (id, {column}, created_at) VALUES ($1, $2...',
+        "psycopg.errors.UndefinedColumn",
+        (Frame(f"{_SITE}/psycopg/cursor.py", "execute", 97, "raise ex.with_traceback(None)"),),
+    )
+    return Err(
+        f"({psy.type}) {psy.message}\n(Background on this error at: https://sqlalche.me/e/20/f405)",
+        "sqlalchemy.exc.ProgrammingError",
+        (
+            Frame(
+                f"{_SITE}/sqlalchemy/engine/default.py",
+                "do_execute",
+                941,
+                "cursor.execute(statement, parameters)",
+            ),
+        ),
+        cause=psy,
+    )
 
 
-@scenario("application_exception", "bug.schema_mismatch", variants=("go", "jvm", "python"), hard_case="other_words", prepare=_prepare_schema)
+@scenario(
+    "application_exception",
+    "bug.schema_mismatch",
+    variants=("go", "jvm", "python"),
+    hard_case="other_words",
+    prepare=_prepare_schema,
+)
 def schema_mismatch(scene: Scene, family: str) -> Verdict:
     """The release writes a column its migration never added: every insert fails; the database is healthy."""
     target = api(scene, family)
@@ -165,14 +287,34 @@ def schema_mismatch(scene: Scene, family: str) -> Verdict:
     table = resource.replace("-", "_")
     column = scene.pick(("discount_code", "external_ref", "tax_region", "archived_at", "idempotency_key"))
     start = incident_start(scene, 0.1, 0.45)
-    scene.bugs.append(Bug(target.name, resource, start, scene.duration + 1, 1.0, lambda proc: _undefined_column(proc, table, column), lambda proc: proc.logger.ctx.code.stack(resource, "create"), verb="create"))
+    scene.bugs.append(
+        Bug(
+            target.name,
+            resource,
+            start,
+            scene.duration + 1,
+            1.0,
+            lambda proc: _undefined_column(proc, table, column),
+            lambda proc: proc.logger.ctx.code.stack(resource, "create"),
+            verb="create",
+        )
+    )
     postgres = scene.workload("postgres")
     if postgres is not None:
         server = main_procs(scene, postgres)[0]
         at = start + scene.rng.uniform(2, 20)
         while at < scene.duration:
             pid = scene.rng.randint(200, 90_000)
-            lines = [server.logger.line(pid, "ERROR", f'column "{column}" of relation "{table}" does not exist at character {30 + len(table)}'), server.logger.line(pid, "STATEMENT", f"INSERT INTO {table} (id, {column}, created_at) VALUES ($1, $2, $3)")]
+            lines = [
+                server.logger.line(
+                    pid,
+                    "ERROR",
+                    f'column "{column}" of relation "{table}" does not exist at character {30 + len(table)}',
+                ),
+                server.logger.line(
+                    pid, "STATEMENT", f"INSERT INTO {table} (id, {column}, created_at) VALUES ($1, $2, $3)"
+                ),
+            ]
             scene.log(at, server, lines)
             at += scene.rng.expovariate(1 / 60)
     for proc in main_procs(scene, target):
@@ -182,7 +324,10 @@ def schema_mismatch(scene: Scene, family: str) -> Verdict:
             at = start + 3 + index * scene.rng.uniform(30, 120)
             if at < scene.duration and proc.serving(at):
                 serve_request(scene, proc, at, route=("POST", f"/v1/{resource}", resource, "create"))
-    return Verdict(f"{target.name}'s new release inserts into {table}.{column}, which the schema does not have; every POST /v1/{resource} fails.", "warning")
+    return Verdict(
+        f"{target.name}'s new release inserts into {table}.{column}, which the schema does not have; every POST /v1/{resource} fails.",
+        "warning",
+    )
 
 
 @scenario("application_exception", "bug.deadlock", variants=("go",), hard_case="subtle", prepare=_prepare)
@@ -196,22 +341,50 @@ def deadlock(scene: Scene, family: str) -> Verdict:
         run.quiet_start = False
         code = proc.logger.ctx.code
         frame = code.frame("service", scene.domain[0], "drainQueue")
-        lines = ["fatal error: all goroutines are asleep - deadlock!", "goroutine 1 [chan receive]:", f"{frame.function}(...)", f"\t{frame.where}:{frame.line}", "main.main()", f"\t/app/cmd/{code.service}/main.go:{60 + len(code.service)} +0x1c5"]
-        scene.log(death - 0.01, proc, [fixed(line) for line in lines], evidence=[0] if not cited["done"] else False)
+        lines = [
+            "fatal error: all goroutines are asleep - deadlock!",
+            "goroutine 1 [chan receive]:",
+            f"{frame.function}(...)",
+            f"\t{frame.where}:{frame.line}",
+            "main.main()",
+            f"\t/app/cmd/{code.service}/main.go:{60 + len(code.service)} +0x1c5",
+        ]
+        scene.log(
+            death - 0.01, proc, [fixed(line) for line in lines], evidence=[0] if not cited["done"] else False
+        )
         cited["done"] = True
 
     _procs, severity = failing_rollout(scene, target, write, run_seconds=(30.0, 300.0))
-    return Verdict(f"The new release of {target.name} deadlocks (all goroutines are asleep) and exits, in a loop.", severity)
+    return Verdict(
+        f"The new release of {target.name} deadlocks (all goroutines are asleep) and exits, in a loop.",
+        severity,
+    )
 
 
-@scenario("application_exception", "bug.unbounded_recursion", variants=("jvm", "python", "node"), prepare=_prepare)
+@scenario(
+    "application_exception", "bug.unbounded_recursion", variants=("jvm", "python", "node"), prepare=_prepare
+)
 def unbounded_recursion(scene: Scene, family: str) -> Verdict:
     """A cyclic parent reference in the data makes a recursive resolver never stop: stack overflow per request."""
     target = api(scene, family)
     resource = scene.pick(scene.domain)
     start = incident_start(scene, 0.1, 0.45)
     share = scene.rng.uniform(0.2, 0.6)
-    scene.bugs.append(Bug(target.name, resource, start, scene.duration + 1, share, lambda proc: _bug_err(proc, "recursion", resource), lambda proc: _frames(proc, resource, "get", deep=True), verb="get"))
+    scene.bugs.append(
+        Bug(
+            target.name,
+            resource,
+            start,
+            scene.duration + 1,
+            share,
+            lambda proc: _bug_err(proc, "recursion", resource),
+            lambda proc: _frames(proc, resource, "get", deep=True),
+            verb="get",
+        )
+    )
     for proc in main_procs(scene, target):
         force_requests_to(scene, proc, resource, start + 2, scene.duration - 1, 3)
-    return Verdict(f"Requests for some {resource} on {target.name} recurse without end (stack overflow) and answer 500.", "warning")
+    return Verdict(
+        f"Requests for some {resource} on {target.name} recurse without end (stack overflow) and answer 500.",
+        "warning",
+    )

@@ -121,7 +121,9 @@ def dep(scene: Scene, kind: str, *, name: str | None = None) -> Dep:
     raise LookupError(f"the scene has no {kind} dependency")
 
 
-def split_victims(scene: Scene, procs: Sequence[Proc], *, all_share: float = 0.5) -> tuple[list[Proc], Severity]:
+def split_victims(
+    scene: Scene, procs: Sequence[Proc], *, all_share: float = 0.5
+) -> tuple[list[Proc], Severity]:
     """Every replica (critical) or one of several (warning)."""
     if len(procs) == 1 or scene.chance(all_share):
         return list(procs), "critical"
@@ -133,7 +135,9 @@ def incident_start(scene: Scene, low: float = 0.2, high: float = 0.55) -> float:
     return scene.between(low, high)
 
 
-def force_requests(scene: Scene, proc: Proc, start: float, end: float, count: int, *, through: Dep | None = None) -> None:
+def force_requests(
+    scene: Scene, proc: Proc, start: float, end: float, count: int, *, through: Dep | None = None
+) -> None:
     """A few requests to an API container between two times (so an outage meets traffic).
 
     With ``through``, the requests call that dependency and meet its outage whatever its share.
@@ -145,7 +149,16 @@ def force_requests(scene: Scene, proc: Proc, start: float, end: float, count: in
             serve_request(scene, proc, at, through=through)
 
 
-def outage(scene: Scene, target: Dep, start: float, end: float, failure: str, *, share: float = 1.0, cert: object = None) -> Outage:
+def outage(
+    scene: Scene,
+    target: Dep,
+    start: float,
+    end: float,
+    failure: str,
+    *,
+    share: float = 1.0,
+    cert: object = None,
+) -> Outage:
     """Make calls to ``target`` fail between two times."""
     item = Outage(start, end, failure, share=share, cert=cert)  # type: ignore[arg-type]
     target.outages.append(item)
@@ -192,7 +205,9 @@ def failing_rollout(
     at = incident_start(scene, 0.1, 0.35) if start is None else start
     replace_all = scene.chance(replace_all_share)
     pods = begin_rollout(scene, workload, at, replace_all=replace_all)
-    procs = [next(proc for proc in scene.procs_of_pod(pod) if proc.container is workload.main) for pod in pods]
+    procs = [
+        next(proc for proc in scene.procs_of_pod(pod) if proc.container is workload.main) for pod in pods
+    ]
     for proc in procs:
 
         def die(death: Proc, run: Run, when: float) -> None:
@@ -201,7 +216,14 @@ def failing_rollout(
             write_run(death, run, when)
 
         first = proc.last_run()
-        crash_loop(scene, proc, first.start + scene.rng.uniform(*run_seconds), run_length=lambda _n: scene.rng.uniform(*run_seconds), on_death=die, evidence_backoff=False)
+        crash_loop(
+            scene,
+            proc,
+            first.start + scene.rng.uniform(*run_seconds),
+            run_length=lambda _n: scene.rng.uniform(*run_seconds),
+            on_death=die,
+            evidence_backoff=False,
+        )
     return procs, "critical" if replace_all else "warning"
 
 
@@ -212,11 +234,33 @@ def restart_stateful_pod(scene: Scene, workload: Workload, at: float) -> Proc:
 
     pod = workload.pods[0]
     controller = Reporter("statefulset-controller")
-    scene.event(at, workload.ref, controller, "Normal", "SuccessfulDelete", f"delete Pod {pod.name} in StatefulSet {workload.name} successful")
+    scene.event(
+        at,
+        workload.ref,
+        controller,
+        "Normal",
+        "SuccessfulDelete",
+        f"delete Pod {pod.name} in StatefulSet {workload.name} successful",
+    )
     delete_pod(scene, pod, at + 0.05)
     again = at + scene.rng.uniform(3, 15)
-    scene.event(again, workload.ref, controller, "Normal", "SuccessfulCreate", f"create Pod {pod.name} in StatefulSet {workload.name} successful")
-    scene.event(again + 0.2, pod.ref, scene.cluster.scheduler, "Normal", "Scheduled", f"Successfully assigned {scene.namespace}/{pod.name} to {pod.node}", action="Binding")
+    scene.event(
+        again,
+        workload.ref,
+        controller,
+        "Normal",
+        "SuccessfulCreate",
+        f"create Pod {pod.name} in StatefulSet {workload.name} successful",
+    )
+    scene.event(
+        again + 0.2,
+        pod.ref,
+        scene.cluster.scheduler,
+        "Normal",
+        "Scheduled",
+        f"Successfully assigned {scene.namespace}/{pod.name} to {pod.node}",
+        action="Binding",
+    )
     proc = scene.procs_of(workload)[0]
     start_container(scene, proc, again + scene.rng.uniform(1, 3))
     return proc

@@ -11,8 +11,25 @@ from __future__ import annotations
 
 import random
 
-from app.golden.scenarios.common import FAMILY_VARIANTS, incident_start, restart_stateful_pod, want_api, want_cron, want_postgres, want_rabbitmq, want_redis
-from app.golden.scenarios.incidentals import cert_renewal, client_error_burst, cron_retry_episode, node_drain_episode, rollout_episode, scaling_episode, transient_blip
+from app.golden.scenarios.common import (
+    FAMILY_VARIANTS,
+    incident_start,
+    restart_stateful_pod,
+    want_api,
+    want_cron,
+    want_postgres,
+    want_rabbitmq,
+    want_redis,
+)
+from app.golden.scenarios.incidentals import (
+    cert_renewal,
+    client_error_burst,
+    cron_retry_episode,
+    node_drain_episode,
+    rollout_episode,
+    scaling_episode,
+    transient_blip,
+)
 from app.golden.scenarios.registry import Verdict, scenario
 from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
@@ -25,28 +42,46 @@ def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
 @scenario("healthy", "healthy.steady", variants=FAMILY_VARIANTS, prepare=_prepare)
 def steady(scene: Scene, family: str) -> Verdict:
     """An ordinary stretch of time: traffic, jobs and the datastores' routine."""
-    return Verdict(f"Normal operation in {scene.namespace}: requests succeed, jobs complete, nothing is failing.", "info")
+    return Verdict(
+        f"Normal operation in {scene.namespace}: requests succeed, jobs complete, nothing is failing.", "info"
+    )
 
 
-@scenario("healthy", "healthy.rollout", variants=FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=_prepare)
+@scenario(
+    "healthy", "healthy.rollout", variants=FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=_prepare
+)
 def healthy_rollout(scene: Scene, family: str) -> Verdict:
     """A rolling update: Killing and ScalingReplicaSet events, readiness refused while new pods start."""
     rollout_episode(scene, incident_start(scene, 0.1, 0.6))
-    return Verdict(f"A rolling update in {scene.namespace} completes; the new pods become ready after brief start-up probe failures.", "info")
+    return Verdict(
+        f"A rolling update in {scene.namespace} completes; the new pods become ready after brief start-up probe failures.",
+        "info",
+    )
 
 
 @scenario("healthy", "healthy.autoscaling", variants=("",), hard_case="healthy_alarming")
 def autoscaling(scene: Scene, variant: str) -> Verdict:
     """The HPA scales a Deployment up under load and back down later."""
     scaling_episode(scene)
-    return Verdict(f"The HPA scales a Deployment in {scene.namespace} up and down with load; every new pod starts cleanly.", "info")
+    return Verdict(
+        f"The HPA scales a Deployment in {scene.namespace} up and down with load; every new pod starts cleanly.",
+        "info",
+    )
 
 
-@scenario("healthy", "healthy.job_retried", variants=("go", "python", "node"), hard_case="healthy_alarming", prepare=lambda spec, rng, family: want_cron(spec, family))
+@scenario(
+    "healthy",
+    "healthy.job_retried",
+    variants=("go", "python", "node"),
+    hard_case="healthy_alarming",
+    prepare=lambda spec, rng, family: want_cron(spec, family),
+)
 def job_retried(scene: Scene, family: str) -> Verdict:
     """A CronJob attempt fails on a transient error and the Job's retry succeeds."""
     cron_retry_episode(scene)
-    return Verdict(f"A CronJob run in {scene.namespace} fails once on a transient error and succeeds on retry.", "info")
+    return Verdict(
+        f"A CronJob run in {scene.namespace} fails once on a transient error and succeeds on retry.", "info"
+    )
 
 
 def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
@@ -58,7 +93,13 @@ def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
         want_rabbitmq(spec, rng, rng.choice(("go", "jvm", "python", "node")))
 
 
-@scenario("healthy", "healthy.planned_restart", variants=("postgres", "redis", "rabbitmq"), hard_case="healthy_alarming", prepare=_prepare_store)
+@scenario(
+    "healthy",
+    "healthy.planned_restart",
+    variants=("postgres", "redis", "rabbitmq"),
+    hard_case="healthy_alarming",
+    prepare=_prepare_store,
+)
 def planned_restart(scene: Scene, variant: str) -> Verdict:
     """A datastore is restarted for a configuration change: a clean shutdown, a start, clients reconnect."""
     workload = scene.workload(variant)
@@ -66,15 +107,27 @@ def planned_restart(scene: Scene, variant: str) -> Verdict:
     proc = restart_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.7))
     run = proc.last_run()
     run.ready = run.start + scene.rng.uniform(1, 5)
-    return Verdict(f"{proc.pod.name} ({variant}) is restarted cleanly for a configuration change; its clients reconnect within seconds.", "info")
+    return Verdict(
+        f"{proc.pod.name} ({variant}) is restarted cleanly for a configuration change; its clients reconnect within seconds.",
+        "info",
+    )
 
 
-@scenario("healthy", "healthy.client_errors", variants=FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=_prepare)
+@scenario(
+    "healthy",
+    "healthy.client_errors",
+    variants=FAMILY_VARIANTS,
+    hard_case="healthy_alarming",
+    prepare=_prepare,
+)
 def client_errors(scene: Scene, family: str) -> Verdict:
     """Clients send bad requests (expired tokens, scanners, rate limits): 4xx answered correctly."""
     for _ in range(scene.rng.randint(1, 3)):
         client_error_burst(scene)
-    return Verdict(f"{scene.namespace} answers bursts of 4xx to clients with expired tokens, scanners and rate-limited callers; the service itself is fine.", "info")
+    return Verdict(
+        f"{scene.namespace} answers bursts of 4xx to clients with expired tokens, scanners and rate-limited callers; the service itself is fine.",
+        "info",
+    )
 
 
 @scenario("healthy", "healthy.node_maintenance", variants=("",), hard_case="healthy_alarming")
@@ -82,19 +135,34 @@ def node_maintenance(scene: Scene, variant: str) -> Verdict:
     """A node is drained for maintenance; its pods restart elsewhere."""
     if not node_drain_episode(scene):
         rollout_episode(scene)
-    return Verdict(f"A node is drained for maintenance; the pods of {scene.namespace} on it are recreated elsewhere and serve normally.", "info")
+    return Verdict(
+        f"A node is drained for maintenance; the pods of {scene.namespace} on it are recreated elsewhere and serve normally.",
+        "info",
+    )
 
 
 @scenario("healthy", "healthy.certificate_renewed", variants=("",))
 def certificate_renewed(scene: Scene, variant: str) -> Verdict:
     """cert-manager renews a certificate well before it expires."""
     cert_renewal(scene)
-    return Verdict(f"cert-manager renews a certificate of {scene.namespace} ahead of its expiry; nothing is failing.", "info")
+    return Verdict(
+        f"cert-manager renews a certificate of {scene.namespace} ahead of its expiry; nothing is failing.",
+        "info",
+    )
 
 
-@scenario("healthy", "healthy.transient_blip", variants=FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=_prepare)
+@scenario(
+    "healthy",
+    "healthy.transient_blip",
+    variants=FAMILY_VARIANTS,
+    hard_case="healthy_alarming",
+    prepare=_prepare,
+)
 def healthy_blip(scene: Scene, family: str) -> Verdict:
     """A dependency fails for a few seconds; a couple of requests fail and are retried, then all is well."""
     for _ in range(scene.rng.randint(1, 2)):
         transient_blip(scene)
-    return Verdict(f"A dependency of {scene.namespace} fails for a few seconds; a couple of requests fail and succeed on retry.", "info")
+    return Verdict(
+        f"A dependency of {scene.namespace} fails for a few seconds; a couple of requests fail and succeed on retry.",
+        "info",
+    )

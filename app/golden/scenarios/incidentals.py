@@ -33,7 +33,13 @@ def rollout_episode(scene: Scene, at: float | None = None) -> bool:
         path = str(target.config["probe_paths"][-1])  # type: ignore[index]
         output = f'Get "http://{pod.ip}:{proc.container.port}{path}": dial tcp {pod.ip}:{proc.container.port}: connect: connection refused'
         if scene.chance(0.7):
-            probe_failed(scene, proc, run.start + scene.rng.uniform(0.5, max(0.6, run.ready - run.start)), "Readiness", output)
+            probe_failed(
+                scene,
+                proc,
+                run.start + scene.rng.uniform(0.5, max(0.6, run.ready - run.start)),
+                "Readiness",
+                output,
+            )
     return True
 
 
@@ -47,13 +53,41 @@ def scaling_episode(scene: Scene) -> bool:
     at = scene.between(0.05, 0.6)
     before = len(target.pods)
     extra = scene.rng.randint(1, 2)
-    scene.event(at, hpa, Reporter("horizontal-pod-autoscaler"), "Normal", "SuccessfulRescale", f"New size: {before + extra}; reason: cpu resource utilization (percentage of request) above target")
-    scene.event(at + 0.2, target.ref, Reporter("deployment-controller"), "Normal", "ScalingReplicaSet", f"Scaled up replica set {target.replicaset_ref().name} from {before} to {before + extra}")
+    scene.event(
+        at,
+        hpa,
+        Reporter("horizontal-pod-autoscaler"),
+        "Normal",
+        "SuccessfulRescale",
+        f"New size: {before + extra}; reason: cpu resource utilization (percentage of request) above target",
+    )
+    scene.event(
+        at + 0.2,
+        target.ref,
+        Reporter("deployment-controller"),
+        "Normal",
+        "ScalingReplicaSet",
+        f"Scaled up replica set {target.replicaset_ref().name} from {before} to {before + extra}",
+    )
     pods = [create_pod(scene, target, at + 0.3 + index * 0.05) for index in range(extra)]
     down = at + scene.rng.uniform(360, 900)
     if down < scene.duration:
-        scene.event(down, hpa, Reporter("horizontal-pod-autoscaler"), "Normal", "SuccessfulRescale", f"New size: {before}; reason: All metrics below target")
-        scene.event(down + 0.2, target.ref, Reporter("deployment-controller"), "Normal", "ScalingReplicaSet", f"Scaled down replica set {target.replicaset_ref().name} from {before + extra} to {before}")
+        scene.event(
+            down,
+            hpa,
+            Reporter("horizontal-pod-autoscaler"),
+            "Normal",
+            "SuccessfulRescale",
+            f"New size: {before}; reason: All metrics below target",
+        )
+        scene.event(
+            down + 0.2,
+            target.ref,
+            Reporter("deployment-controller"),
+            "Normal",
+            "ScalingReplicaSet",
+            f"Scaled down replica set {target.replicaset_ref().name} from {before + extra} to {before}",
+        )
         for pod in pods:
             delete_pod(scene, pod, down + 0.3)
     return True
@@ -74,12 +108,27 @@ def client_error_burst(scene: Scene) -> bool:
         if not proc.serving(at):
             break
         if kind == "scanner":
-            path, status = scene.pick(("/wp-login.php", "/.env", "/admin", "/actuator/env", "/.git/config", "/phpmyadmin/")), 404
+            path, status = (
+                scene.pick(
+                    ("/wp-login.php", "/.env", "/admin", "/actuator/env", "/.git/config", "/phpmyadmin/")
+                ),
+                404,
+            )
         elif kind == "token":
             path, status = f"/v1/{scene.pick(scene.domain)}", 401
         else:
             path, status = f"/v1/{scene.pick(scene.domain)}", 429
-        request = Request("GET", path, status, scene.rng.uniform(0.5, 4), 60, client, scene.port(), scene.pick(("python-requests/2.32.3", "curl/8.5.0", "Go-http-client/1.1")), scene.uuid())
+        request = Request(
+            "GET",
+            path,
+            status,
+            scene.rng.uniform(0.5, 4),
+            60,
+            client,
+            scene.port(),
+            scene.pick(("python-requests/2.32.3", "curl/8.5.0", "Go-http-client/1.1")),
+            scene.uuid(),
+        )
         lines = logger.access(request) if logger.logs_access else []
         if kind == "token" and scene.chance(0.5):
             lines += logger.log("warn", "rejected request: token expired", path=path)
@@ -90,9 +139,13 @@ def client_error_burst(scene: Scene) -> bool:
     return True
 
 
-def transient_blip(scene: Scene, failures: tuple[str, ...] = ("refused", "timeout", "read_timeout", "dns_timeout", "reset")) -> bool:
+def transient_blip(
+    scene: Scene, failures: tuple[str, ...] = ("refused", "timeout", "read_timeout", "dns_timeout", "reset")
+) -> bool:
     """A dependency fails for a few seconds; a request or two fail, then everything is fine."""
-    deps = [dep for dep in scene.deps.values() if any(workload.role == "api" for workload in scene.callers(dep))]
+    deps = [
+        dep for dep in scene.deps.values() if any(workload.role == "api" for workload in scene.callers(dep))
+    ]
     if not deps:
         return False
     dep = scene.pick(deps)
@@ -105,7 +158,9 @@ def transient_blip(scene: Scene, failures: tuple[str, ...] = ("refused", "timeou
                 if proc.serving(at):
                     serve_request(scene, proc, at + 0.5, through=dep)
                     if dep.target.kind != "redis":
-                        retry = {"go": "retrying request", "node": "retrying request"}.get(proc.logger.family, "retrying request after transient error")
+                        retry = {"go": "retrying request", "node": "retrying request"}.get(
+                            proc.logger.family, "retrying request after transient error"
+                        )
                         scene.log(at + 0.6, proc, proc.logger.log("warn", retry, attempt=2))
     return True
 
@@ -119,7 +174,9 @@ def cron_retry_episode(scene: Scene) -> bool:
     when = scene.between(0.0, 0.7)
     state = {"used": False}
 
-    def hook(scene_: Scene, cron_: object, job: ObjectRef, at: float, attempt: int) -> tuple[str, float] | None:
+    def hook(
+        scene_: Scene, cron_: object, job: ObjectRef, at: float, attempt: int
+    ) -> tuple[str, float] | None:
         if state["used"] or at < when or attempt:
             return None
         state["used"] = True
@@ -127,8 +184,14 @@ def cron_retry_episode(scene: Scene) -> bool:
         run = proc.last_run()
         logger: AppLogger = proc.logger
         begin = run.start + scene.rng.uniform(0.3, 1.5)
-        scene.log(begin, proc, logger.log("info", f"starting {cron.name.rsplit('-', 1)[-1]}", run_id=scene.hexid(8)))
-        scene.log(begin + scene.rng.uniform(1, 10), proc, logger.log("error", "run failed: upstream closed the connection; exiting for retry", attempt=1))
+        scene.log(
+            begin, proc, logger.log("info", f"starting {cron.name.rsplit('-', 1)[-1]}", run_id=scene.hexid(8))
+        )
+        scene.log(
+            begin + scene.rng.uniform(1, 10),
+            proc,
+            logger.log("error", "run failed: upstream closed the connection; exiting for retry", attempt=1),
+        )
         run.end, run.graceful = begin + 11, False
         return "failed", run.end
 
@@ -149,9 +212,17 @@ def duplicate_key(scene: Scene) -> bool:
             pid = scene.rng.randint(200, 90_000)
             key = scene.uuid()
             lines = [
-                proc.logger.line(pid, "ERROR", f'duplicate key value violates unique constraint "{table}_idempotency_key_key"'),
+                proc.logger.line(
+                    pid,
+                    "ERROR",
+                    f'duplicate key value violates unique constraint "{table}_idempotency_key_key"',
+                ),
                 proc.logger.line(pid, "DETAIL", f"Key (idempotency_key)=({key}) already exists."),
-                proc.logger.line(pid, "STATEMENT", f"INSERT INTO {table} (id, idempotency_key, payload, created_at) VALUES ($1, $2, $3, $4)"),
+                proc.logger.line(
+                    pid,
+                    "STATEMENT",
+                    f"INSERT INTO {table} (id, idempotency_key, payload, created_at) VALUES ($1, $2, $3, $4)",
+                ),
             ]
             scene.log(at, proc, lines)
     return True
@@ -177,10 +248,38 @@ def cert_renewal(scene: Scene) -> bool:
     secret = f"{scene.pick(scene.with_role('api', 'web') or scene.workloads).name}-tls"
     cert = ObjectRef("Certificate", secret, new_uid(scene.rng), "cert-manager.io/v1")
     at = scene.between(0.05, 0.9)
-    scene.event(at, cert, Reporter("cert-manager-certificates-trigger"), "Normal", "Issuing", "Renewing certificate as renewal was scheduled at " + _when(scene, at))
-    scene.event(at + 0.2, cert, Reporter("cert-manager-certificates-key-manager"), "Normal", "Reused", f'Reusing private key stored in existing Secret resource "{secret}"')
-    scene.event(at + 0.4, cert, Reporter("cert-manager-certificates-request-manager"), "Normal", "Requested", f'Created new CertificateRequest resource "{secret}-{scene.rng.randint(2, 40)}"')
-    scene.event(at + scene.rng.uniform(3, 40), cert, Reporter("cert-manager-certificates-issuing"), "Normal", "Issuing", "The certificate has been successfully issued")
+    scene.event(
+        at,
+        cert,
+        Reporter("cert-manager-certificates-trigger"),
+        "Normal",
+        "Issuing",
+        "Renewing certificate as renewal was scheduled at " + _when(scene, at),
+    )
+    scene.event(
+        at + 0.2,
+        cert,
+        Reporter("cert-manager-certificates-key-manager"),
+        "Normal",
+        "Reused",
+        f'Reusing private key stored in existing Secret resource "{secret}"',
+    )
+    scene.event(
+        at + 0.4,
+        cert,
+        Reporter("cert-manager-certificates-request-manager"),
+        "Normal",
+        "Requested",
+        f'Created new CertificateRequest resource "{secret}-{scene.rng.randint(2, 40)}"',
+    )
+    scene.event(
+        at + scene.rng.uniform(3, 40),
+        cert,
+        Reporter("cert-manager-certificates-issuing"),
+        "Normal",
+        "Issuing",
+        "The certificate has been successfully issued",
+    )
     return True
 
 
@@ -195,7 +294,10 @@ EPISODES: tuple[tuple[Episode, frozenset[str]], ...] = (
     (rollout_episode, frozenset({"probe_failure"})),
     (scaling_episode, frozenset({"scheduling_failure"})),
     (client_error_burst, frozenset({"permission_denied"})),
-    (transient_blip, frozenset({"dependency_unavailable", "dns_resolution_failure", "tls_certificate_error"})),
+    (
+        transient_blip,
+        frozenset({"dependency_unavailable", "dns_resolution_failure", "tls_certificate_error"}),
+    ),
     (cron_retry_episode, frozenset()),
     (duplicate_key, frozenset({"application_exception"})),
     (node_drain_episode, frozenset({"node_resource_pressure", "scheduling_failure"})),

@@ -13,71 +13,38 @@ from __future__ import annotations
 
 import random
 
-from app.golden.scenarios.common import FAMILY_VARIANTS, api, incident_start, main_procs, split_victims, want_api, want_cron, want_postgres, want_rabbitmq, want_redis, want_worker
+from app.golden.scenarios.common import (
+    FAMILY_VARIANTS,
+    api,
+    incident_start,
+    main_procs,
+    split_victims,
+    want_api,
+    want_cron,
+    want_postgres,
+    want_rabbitmq,
+    want_redis,
+    want_worker,
+)
 from app.golden.scenarios.registry import Verdict, scenario
-from app.logs.synthetic.formats import Render, fixed
 from app.logs.synthetic.events import ObjectRef
+from app.logs.synthetic.formats import Render, fixed
 from app.logs.synthetic.lifecycle import begin_rollout, crash_loop
+from app.logs.synthetic.memory import memory_climb
 from app.logs.synthetic.runtimes import AppLogger
-from app.logs.synthetic.runtimes.jvm import SpringBoot
 from app.logs.synthetic.runtimes.python import Celery, Gunicorn
 from app.logs.synthetic.scene import Proc, Run, Scene
 from app.logs.synthetic.stack import StackSpec
 from app.logs.synthetic.traffic import start_job_pod
 
 
-def _memory_line(scene: Scene, proc: Proc, at: float, used_mi: int, limit_mi: int, *, warn: bool) -> list[Render]:
-    """What an application logs about its own memory, in its runtime's terms."""
-    logger: AppLogger = proc.logger
-    share = used_mi / limit_mi
-    if logger.family == "go":
-        if warn:
-            return logger.log("warn", "memory usage above soft limit", rss_mb=used_mi, limit_mb=limit_mi, gomemlimit_mb=int(limit_mi * 0.9))
-        return logger.log("info", "runtime stats", heap_alloc_mb=int(used_mi * 0.82), sys_mb=used_mi, goroutines=scene.rng.randint(40, 900), num_gc=_next_gc(proc, scene))
-    if logger.family == "node":
-        fields = {"rss": used_mi * 1_048_576, "heapUsed": int(used_mi * 0.7) * 1_048_576, "heapTotal": int(used_mi * 0.75) * 1_048_576, "external": scene.rng.randint(2, 40) * 1_048_576}
-        return logger.log("warn" if warn else "info", "memory usage high" if warn else "process memory", **fields)
-    if logger.family == "python":
-        message = f"worker rss {used_mi} MiB ({share:.0%} of the {limit_mi} MiB limit)" if warn else f"worker rss {used_mi} MiB"
-        return logger.log("warn" if warn else "info", message, logger="app.monitoring")
-    assert isinstance(logger, SpringBoot)
-    if warn:
-        delta = scene.rng.randint(62, 140)
-        return logger.log("warn", f"HikariPool-1 - Thread starvation or clock leap detected (housekeeper delta={delta // 60}m{delta % 60}s).", logger="com.zaxxer.hikari.pool.HikariPool", thread="HikariPool-1 housekeeper")
-    # -Xmx left at the container limit: the heap may grow to it, so the process outgrows the cgroup.
-    heap = limit_mi
-    run = proc.run_at(at)
-    uptime = at - run.start if run is not None else scene.rng.uniform(600, 90_000)
-    full = share > 0.85
-    before = min(heap - 1, int(heap * min(0.995, share + 0.06)))
-    pause = scene.rng.uniform(300, 1900) if full else scene.rng.uniform(4, 40)
-    return logger.gc(_next_gc(proc, scene), max(1.0, uptime), "full" if full else "young", before, int(heap * share * 0.97), heap, pause)
-
-
-def _next_gc(proc: Proc, scene: Scene) -> int:
-    """A per-container GC counter that only goes up."""
-    count = getattr(proc.logger, "gc_number", scene.rng.randint(40, 4000)) + scene.rng.randint(3, 40)
-    proc.logger.gc_number = count
-    return count
-
-
-def _climb(scene: Scene, proc: Proc, start: float, end: float, *, warn: bool, evidence: bool) -> None:
-    """Memory readings rising towards the limit between two times; the last ones marked as evidence."""
-    limit = proc.container.memory_limit_mi
-    steps = scene.rng.randint(4, 8)
-    for index in range(steps):
-        at = start + (end - start) * (index + scene.rng.uniform(0.1, 0.9)) / steps
-        share = 0.45 + 0.5 * (index + 1) / steps
-        last = index == steps - 1
-        lines = _memory_line(scene, proc, at, int(limit * share), limit, warn=warn and last)
-        scene.log(at, proc, lines, evidence=evidence and index >= steps - 2)
-
-
 def _prepare_family(spec: StackSpec, rng: random.Random, family: str) -> None:
     want_api(spec, rng, family)
 
 
-@scenario("oom_killed", "oom.leak_under_load", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_family)
+@scenario(
+    "oom_killed", "oom.leak_under_load", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_family
+)
 def leak_under_load(scene: Scene, family: str) -> Verdict:
     """An API whose memory grows with traffic is OOM-killed again and again, a few minutes apart."""
     target = api(scene, family)
@@ -86,16 +53,26 @@ def leak_under_load(scene: Scene, family: str) -> Verdict:
     interval = scene.rng.uniform(150, 420)
     warn = scene.chance(0.6)
     for proc in victims:
-        _climb(scene, proc, max(0.0, first - interval), first, warn=warn, evidence=True)
+        memory_climb(scene, proc, max(0.0, first - interval), first, warn=warn, evidence=True)
 
         def climb_again(death: Proc, run: Run, at: float) -> None:
             if run.start > 0:
-                _climb(scene, death, run.start + 20, at, warn=warn, evidence=False)
+                memory_climb(scene, death, run.start + 20, at, warn=warn, evidence=False)
 
-        crash_loop(scene, proc, first + scene.rng.uniform(0, 30), run_length=lambda _n: interval * scene.rng.uniform(0.7, 1.2), on_death=climb_again, evidence_backoff=True)
+        crash_loop(
+            scene,
+            proc,
+            first + scene.rng.uniform(0, 30),
+            run_length=lambda _n: interval * scene.rng.uniform(0.7, 1.2),
+            on_death=climb_again,
+            evidence_backoff=True,
+        )
     limit = victims[0].container.memory_limit_mi
     who = victims[0].pod.name if len(victims) == 1 else f"all {len(victims)} pods of {target.name}"
-    return Verdict(f"{who} keep getting OOM-killed at the {limit}Mi memory limit as memory climbs under load, restarting every few minutes.", severity)
+    return Verdict(
+        f"{who} keep getting OOM-killed at the {limit}Mi memory limit as memory climbs under load, restarting every few minutes.",
+        severity,
+    )
 
 
 def _prepare_batch(spec: StackSpec, rng: random.Random, family: str) -> None:
@@ -115,7 +92,9 @@ def _batch_lines(scene: Scene, proc: Proc, start: float, end: float, job: str) -
         scene.log(at, proc, logger.log("info", f"{job}: buffered {rows} rows", partition=index))
 
 
-@scenario("oom_killed", "oom.batch_mid_work", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_batch)
+@scenario(
+    "oom_killed", "oom.batch_mid_work", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_batch
+)
 def batch_mid_work(scene: Scene, family: str) -> Verdict:
     """A batch (worker or CronJob) buffers rows until the kernel kills it mid-batch; the retry dies too."""
     job = scene.pick(("export", "reindex", "rollup", "reconcile"))
@@ -130,8 +109,18 @@ def batch_mid_work(scene: Scene, family: str) -> Verdict:
                 _batch_lines(scene, death, begin, at - 2, job)
 
         _batch_lines(scene, proc, max(0.0, first - 240), first - 3, job)
-        crash_loop(scene, proc, first, run_length=lambda _n: scene.rng.uniform(90, 240), on_death=die, evidence_backoff=True)
-        return Verdict(f"{proc.pod.name} is OOM-killed while buffering its {job} batch (memory limit {proc.container.memory_limit_mi}Mi) and crash-loops.", "critical" if len(worker.pods) == 1 else "warning")
+        crash_loop(
+            scene,
+            proc,
+            first,
+            run_length=lambda _n: scene.rng.uniform(90, 240),
+            on_death=die,
+            evidence_backoff=True,
+        )
+        return Verdict(
+            f"{proc.pod.name} is OOM-killed while buffering its {job} batch (memory limit {proc.container.memory_limit_mi}Mi) and crash-loops.",
+            "critical" if len(worker.pods) == 1 else "warning",
+        )
     cron = scene.workload("cron")
     assert cron is not None
     policy = scene.chance(0.5)
@@ -139,7 +128,9 @@ def batch_mid_work(scene: Scene, family: str) -> Verdict:
     cron.config["cite_failure"] = True
     failing_from = incident_start(scene, 0.1, 0.5)
 
-    def hook(scene_: Scene, cron_: object, job_ref: ObjectRef, at: float, attempt: int) -> tuple[str, float] | None:
+    def hook(
+        scene_: Scene, cron_: object, job_ref: ObjectRef, at: float, attempt: int
+    ) -> tuple[str, float] | None:
         if at < failing_from:
             return None
         proc = start_job_pod(scene, cron, job_ref, at)
@@ -151,11 +142,22 @@ def batch_mid_work(scene: Scene, family: str) -> Verdict:
         run.end, run.graceful = death, False
         if policy:
             message = f"Container {proc.container.name} for pod {scene.namespace}/{proc.pod.name} failed with exit code 137 matching FailJob rule at index 0"
-            scene.event(death + 0.8, job_ref, proc.pod.workload.controller, "Warning", "PodFailurePolicy", message, evidence=True)
+            scene.event(
+                death + 0.8,
+                job_ref,
+                proc.pod.workload.controller,
+                "Warning",
+                "PodFailurePolicy",
+                message,
+                evidence=True,
+            )
         return "failed", death
 
     scene.cron_hooks[cron.name] = hook
-    return Verdict(f"Since mid-window the {cron.name} CronJob's {job} run is OOM-killed mid-batch at its {cron.main.memory_limit_mi}Mi limit and the Job fails.", "warning")
+    return Verdict(
+        f"Since mid-window the {cron.name} CronJob's {job} run is OOM-killed mid-batch at its {cron.main.memory_limit_mi}Mi limit and the Job fails.",
+        "warning",
+    )
 
 
 def _prepare_child(spec: StackSpec, rng: random.Random, variant: str) -> None:
@@ -170,7 +172,12 @@ def _prepare_child(spec: StackSpec, rng: random.Random, variant: str) -> None:
         spec.web = True
 
 
-@scenario("oom_killed", "oom.child_killed", variants=("gunicorn", "celery", "postgres", "nginx"), prepare=_prepare_child)
+@scenario(
+    "oom_killed",
+    "oom.child_killed",
+    variants=("gunicorn", "celery", "postgres", "nginx"),
+    prepare=_prepare_child,
+)
 def child_killed(scene: Scene, variant: str) -> Verdict:
     """The kernel kills the biggest process in the cgroup, a worker child; the parent says so and carries on."""
     start = incident_start(scene, 0.15, 0.6)
@@ -182,9 +189,25 @@ def child_killed(scene: Scene, variant: str) -> Verdict:
         logger: Gunicorn = proc.logger
         for at in times:
             pid = scene.rng.randint(9, 400)
-            scene.log(at, proc, logger.server("error", f"Worker (pid:{pid}) was sent SIGKILL! Perhaps out of memory?"), evidence=True)
-            scene.log(at + scene.rng.uniform(0.05, 0.4), proc, logger.server("info", f"Booting worker with pid: {pid + scene.rng.randint(1, 40)}", scene.rng.randint(400, 900)))
-        return Verdict(f"gunicorn workers in {proc.pod.name} are killed with SIGKILL by the OOM killer ({kills}x) at the {proc.container.memory_limit_mi}Mi limit; the master restarts them.", "warning")
+            scene.log(
+                at,
+                proc,
+                logger.server("error", f"Worker (pid:{pid}) was sent SIGKILL! Perhaps out of memory?"),
+                evidence=True,
+            )
+            scene.log(
+                at + scene.rng.uniform(0.05, 0.4),
+                proc,
+                logger.server(
+                    "info",
+                    f"Booting worker with pid: {pid + scene.rng.randint(1, 40)}",
+                    scene.rng.randint(400, 900),
+                ),
+            )
+        return Verdict(
+            f"gunicorn workers in {proc.pod.name} are killed with SIGKILL by the OOM killer ({kills}x) at the {proc.container.memory_limit_mi}Mi limit; the master restarts them.",
+            "warning",
+        )
     if variant == "celery":
         found = scene.workload("worker")
         assert found is not None
@@ -193,11 +216,29 @@ def child_killed(scene: Scene, variant: str) -> Verdict:
         for at in times:
             worker = scene.rng.randint(1, 8)
             job = scene.rng.randint(10, 900)
-            lines = celery.log("error", f"Process 'ForkPoolWorker-{worker}' pid:{scene.rng.randint(20, 900)} exited with 'signal 9 (SIGKILL)'")
-            lines += celery.log("error", f"Task handler raised error: WorkerLostError('Worker exited prematurely: signal 9 (SIGKILL) Job: {job}.')")
-            lines += [fixed("Traceback (most recent call last):"), fixed('  File "/usr/local/lib/python3.12/site-packages/billiard/pool.py", line 1265, in mark_as_worker_lost'), fixed("    raise WorkerLostError("), fixed(f"billiard.exceptions.WorkerLostError: Worker exited prematurely: signal 9 (SIGKILL) Job: {job}.")]
+            lines = celery.log(
+                "error",
+                f"Process 'ForkPoolWorker-{worker}' pid:{scene.rng.randint(20, 900)} exited with 'signal 9 (SIGKILL)'",
+            )
+            lines += celery.log(
+                "error",
+                f"Task handler raised error: WorkerLostError('Worker exited prematurely: signal 9 (SIGKILL) Job: {job}.')",
+            )
+            lines += [
+                fixed("Traceback (most recent call last):"),
+                fixed(
+                    '  File "/usr/local/lib/python3.12/site-packages/billiard/pool.py", line 1265, in mark_as_worker_lost'
+                ),
+                fixed("    raise WorkerLostError("),
+                fixed(
+                    f"billiard.exceptions.WorkerLostError: Worker exited prematurely: signal 9 (SIGKILL) Job: {job}."
+                ),
+            ]
             scene.log(at, proc, lines, evidence=[0, 1])
-        return Verdict(f"Celery pool processes in {proc.pod.name} are SIGKILLed by the OOM killer ({kills}x) at the {proc.container.memory_limit_mi}Mi limit and their tasks are lost.", "warning")
+        return Verdict(
+            f"Celery pool processes in {proc.pod.name} are SIGKILLed by the OOM killer ({kills}x) at the {proc.container.memory_limit_mi}Mi limit and their tasks are lost.",
+            "warning",
+        )
     if variant == "postgres":
         found = scene.workload("postgres")
         assert found is not None
@@ -215,7 +256,10 @@ def child_killed(scene: Scene, variant: str) -> Verdict:
                 pg.line(1, "LOG", "database system is ready to accept connections"),
             ]
             scene.log(at, proc, lines, evidence=[0])
-        return Verdict(f"A PostgreSQL backend in {proc.pod.name} is killed by the OOM killer at the {proc.container.memory_limit_mi}Mi limit; the server restarts all sessions and recovers.", "critical")
+        return Verdict(
+            f"A PostgreSQL backend in {proc.pod.name} is killed by the OOM killer at the {proc.container.memory_limit_mi}Mi limit; the server restarts all sessions and recovers.",
+            "critical",
+        )
     found = scene.workload("web")
     assert found is not None
     proc = scene.pick(main_procs(scene, found))
@@ -223,18 +267,42 @@ def child_killed(scene: Scene, variant: str) -> Verdict:
     for at in times:
         dead = nginx.worker_pid
         nginx.worker_pid = scene.rng.randint(30, 400)
-        scene.log(at, proc, [nginx.error("alert", f"worker process {dead} exited on signal 9", pid=1), nginx.error("notice", f"start worker process {nginx.worker_pid}", pid=1)], evidence=[0])
-    return Verdict(f"nginx workers in {proc.pod.name} are killed with signal 9 by the OOM killer ({kills}x) at the {proc.container.memory_limit_mi}Mi limit.", "warning")
+        scene.log(
+            at,
+            proc,
+            [
+                nginx.error("alert", f"worker process {dead} exited on signal 9", pid=1),
+                nginx.error("notice", f"start worker process {nginx.worker_pid}", pid=1),
+            ],
+            evidence=[0],
+        )
+    return Verdict(
+        f"nginx workers in {proc.pod.name} are killed with signal 9 by the OOM killer ({kills}x) at the {proc.container.memory_limit_mi}Mi limit.",
+        "warning",
+    )
 
 
 def _startup_lines(scene: Scene, proc: Proc) -> list[Render]:
     logger: AppLogger = proc.logger
     entries = scene.rng.randint(200_000, 4_000_000)
-    what = scene.pick(("warming product cache", "loading recommendation model", "building search index", "preloading price tables"))
+    what = scene.pick(
+        (
+            "warming product cache",
+            "loading recommendation model",
+            "building search index",
+            "preloading price tables",
+        )
+    )
     return logger.log("info", f"{what} ({entries} entries)")
 
 
-@scenario("oom_killed", "oom.startup_crashloop", variants=FAMILY_VARIANTS, hard_case="shared_symptom", prepare=_prepare_family)
+@scenario(
+    "oom_killed",
+    "oom.startup_crashloop",
+    variants=FAMILY_VARIANTS,
+    hard_case="shared_symptom",
+    prepare=_prepare_family,
+)
 def startup_crashloop(scene: Scene, family: str) -> Verdict:
     """A release loads more data at start-up than its limit holds: killed before it is ready, in a loop."""
     target = api(scene, family)
@@ -249,25 +317,41 @@ def startup_crashloop(scene: Scene, family: str) -> Verdict:
             if 0 <= run.start < scene.duration:
                 scene.log(run.start + 0.1, death, death.logger.startup())
                 scene.log(run.start + 2, death, _startup_lines(scene, death))
-                _climb(scene, death, run.start + 3, at - 0.5, warn=True, evidence=False)
+                memory_climb(scene, death, run.start + 3, at - 0.5, warn=True, evidence=False)
 
         run = proc.last_run()
-        crash_loop(scene, proc, run.start + scene.rng.uniform(20, 60), run_length=lambda _n: scene.rng.uniform(20, 60), on_death=die, evidence_backoff=True)
+        crash_loop(
+            scene,
+            proc,
+            run.start + scene.rng.uniform(20, 60),
+            run_length=lambda _n: scene.rng.uniform(20, 60),
+            on_death=die,
+            evidence_backoff=True,
+        )
     severity = "critical" if recreate else "warning"
-    return Verdict(f"The new {target.name} pods are OOM-killed ({target.main.memory_limit_mi}Mi limit) while loading data at start-up, before they become ready, and crash-loop.", severity)
+    return Verdict(
+        f"The new {target.name} pods are OOM-killed ({target.main.memory_limit_mi}Mi limit) while loading data at start-up, before they become ready, and crash-loop.",
+        severity,
+    )
 
 
 def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
     if variant == "redis":
         want_redis(spec, "namespace")
-        spec.apis = ["jvm" if rng.random() < 0.5 else "node"] + spec.apis[1:]
+        spec.apis = ["jvm" if rng.random() < 0.5 else "node", *spec.apis[1:]]
     elif variant == "postgres":
         want_postgres(spec, "namespace", bouncer=False)
     else:
         want_rabbitmq(spec, rng, rng.choice(("python", "jvm", "go")))
 
 
-@scenario("oom_killed", "oom.datastore_restart", variants=("redis", "postgres", "rabbitmq"), hard_case="causal_chain", prepare=_prepare_store)
+@scenario(
+    "oom_killed",
+    "oom.datastore_restart",
+    variants=("redis", "postgres", "rabbitmq"),
+    hard_case="causal_chain",
+    prepare=_prepare_store,
+)
 def datastore_restart(scene: Scene, variant: str) -> Verdict:
     """A datastore container is killed at its memory limit: it restarts cold, and its clients fail meanwhile."""
     found = scene.workload(variant)
@@ -280,19 +364,31 @@ def datastore_restart(scene: Scene, variant: str) -> Verdict:
         pass
 
     lengths = [scene.rng.uniform(120, 600) for _ in range(repeats)] + [10**9]
-    crash_loop(scene, proc, first, run_length=lambda n: lengths[min(n - 1, len(lengths) - 1)], on_death=die, evidence_backoff=True)
+    crash_loop(
+        scene,
+        proc,
+        first,
+        run_length=lambda n: lengths[min(n - 1, len(lengths) - 1)],
+        on_death=die,
+        evidence_backoff=True,
+    )
     # The restart's own words are the tell: no shutdown before it, and for PostgreSQL a crash recovery.
     for run in proc.runs[1:]:
         run.ready = run.start + scene.rng.uniform(1, 6)
         run.cite_start = run is proc.runs[1]
-    return Verdict(f"The {variant} container {proc.pod.name} is OOM-killed at its {proc.container.memory_limit_mi}Mi limit and restarts without a shutdown; its clients fail while it is down.", "critical")
+    return Verdict(
+        f"The {variant} container {proc.pod.name} is OOM-killed at its {proc.container.memory_limit_mi}Mi limit and restarts without a shutdown; its clients fail while it is down.",
+        "critical",
+    )
 
 
 def _prepare_worker(spec: StackSpec, rng: random.Random, family: str) -> None:
     want_worker(spec, family)
 
 
-@scenario("oom_killed", "oom.worker_leak", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_worker)
+@scenario(
+    "oom_killed", "oom.worker_leak", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_worker
+)
 def worker_leak(scene: Scene, family: str) -> Verdict:
     """A queue worker leaks memory per message: it is killed at its limit every few minutes, mid-message."""
     found = scene.workload("worker")
@@ -302,11 +398,21 @@ def worker_leak(scene: Scene, family: str) -> Verdict:
     first = incident_start(scene, 0.15, 0.45)
     interval = scene.rng.uniform(180, 480)
     for proc in victims:
-        _climb(scene, proc, max(0.0, first - interval), first, warn=scene.chance(0.5), evidence=True)
+        memory_climb(scene, proc, max(0.0, first - interval), first, warn=scene.chance(0.5), evidence=True)
 
         def again(death: Proc, run: Run, at: float) -> None:
             if run.start > 0:
-                _climb(scene, death, run.start + 20, at, warn=False, evidence=False)
+                memory_climb(scene, death, run.start + 20, at, warn=False, evidence=False)
 
-        crash_loop(scene, proc, first, run_length=lambda _n: interval * scene.rng.uniform(0.7, 1.2), on_death=again, evidence_backoff=True)
-    return Verdict(f"{found.name} grows with every message and is OOM-killed at its {found.main.memory_limit_mi}Mi limit every few minutes, losing the message in flight.", severity)
+        crash_loop(
+            scene,
+            proc,
+            first,
+            run_length=lambda _n: interval * scene.rng.uniform(0.7, 1.2),
+            on_death=again,
+            evidence_backoff=True,
+        )
+    return Verdict(
+        f"{found.name} grows with every message and is OOM-killed at its {found.main.memory_limit_mi}Mi limit every few minutes, losing the message in flight.",
+        severity,
+    )

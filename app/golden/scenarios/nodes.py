@@ -10,13 +10,29 @@ from __future__ import annotations
 
 import random
 
-from app.golden.scenarios.common import FAMILY_VARIANTS, api, incident_start, main_procs, want_api, want_cron, want_postgres, want_redis
+from app.golden.scenarios.common import (
+    FAMILY_VARIANTS,
+    api,
+    incident_start,
+    main_procs,
+    want_api,
+    want_cron,
+    want_postgres,
+    want_redis,
+)
 from app.golden.scenarios.registry import Verdict, scenario
 from app.logs.synthetic.cluster import Pod
 from app.logs.synthetic.events import ObjectRef
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, fixed
-from app.logs.synthetic.lifecycle import create_pod, crash_loop, evict, schedule_failure_loop
+from app.logs.synthetic.lifecycle import (
+    crash_loop,
+    create_pod,
+    evict,
+    reschedule_stateful_pod,
+    schedule_failure_loop,
+    start_container,
+)
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.scene import Proc, Run, Scene
 from app.logs.synthetic.stack import StackSpec
@@ -53,7 +69,14 @@ def _victims_on_node(scene: Scene, node: str, target_procs: list[Proc]) -> list[
     """The target's pods, moved onto the node under pressure, plus other pods that run there."""
     for proc in target_procs:
         proc.pod.node = node
-    others = [proc for proc in scene.procs if proc.pod.node == node and proc not in target_procs and proc.pod.workload.kind == "Deployment" and proc.container is proc.pod.workload.main]
+    others = [
+        proc
+        for proc in scene.procs
+        if proc.pod.node == node
+        and proc not in target_procs
+        and proc.pod.workload.kind == "Deployment"
+        and proc.container is proc.pod.workload.main
+    ]
     return target_procs + others[: scene.rng.randint(0, 2)]
 
 
@@ -66,12 +89,24 @@ def memory_eviction(scene: Scene, family: str) -> Verdict:
     victims = _victims_on_node(scene, node, procs[: max(1, len(procs) // 2)])
     start = incident_start(scene, 0.2, 0.55)
     taint = "{node.kubernetes.io/memory-pressure: }"
-    pending = f"0/{len(scene.cluster.nodes)} nodes are available: 1 node(s) had untolerated taint {taint}, {len(scene.cluster.nodes) - 1} Insufficient memory. preemption: 0/{len(scene.cluster.nodes)} nodes are available: 1 Preemption is not helpful for scheduling, {len(scene.cluster.nodes) - 1} No preemption victims found for incoming pod." if scene.chance(0.4) else None
+    pending = (
+        f"0/{len(scene.cluster.nodes)} nodes are available: 1 node(s) had untolerated taint {taint}, {len(scene.cluster.nodes) - 1} Insufficient memory. preemption: 0/{len(scene.cluster.nodes)} nodes are available: 1 Preemption is not helpful for scheduling, {len(scene.cluster.nodes) - 1} No preemption victims found for incoming pod."
+        if scene.chance(0.4)
+        else None
+    )
     for index, proc in enumerate(victims):
         at = start + index * scene.rng.uniform(2, 40)
         evict(scene, proc, at, _memory_message(scene, proc), evidence=index < 3)
-        _replace(scene, proc, at + scene.rng.uniform(0.5, 2), pending=pending if proc.pod.workload is target else None)
-    return Verdict(f"{node} runs low on memory; the kubelet evicts {len(victims)} pod(s) of the namespace, among them {victims[0].pod.name}.", "critical" if pending else "warning")
+        _replace(
+            scene,
+            proc,
+            at + scene.rng.uniform(0.5, 2),
+            pending=pending if proc.pod.workload is target else None,
+        )
+    return Verdict(
+        f"{node} runs low on memory; the kubelet evicts {len(victims)} pod(s) of the namespace, among them {victims[0].pod.name}.",
+        "critical" if pending else "warning",
+    )
 
 
 def _enospc(proc: Proc, path: str) -> Err:
@@ -81,11 +116,28 @@ def _enospc(proc: Proc, path: str) -> Err:
     if family == "python":
         return Err("[Errno 28] No space left on device", "OSError")
     if family == "node":
-        return Err(f"ENOSPC: no space left on device, write", "Error", extra=(("errno", -28), ("code", "ENOSPC"), ("syscall", "write")))
-    return Err("No space left on device", "java.io.IOException", (Frame("java.base/sun.nio.ch.FileDispatcherImpl", "write0", -2), Frame("java.base/sun.nio.ch.FileDispatcherImpl", "write", 62)))
+        return Err(
+            "ENOSPC: no space left on device, write",
+            "Error",
+            extra=(("errno", -28), ("code", "ENOSPC"), ("syscall", "write")),
+        )
+    return Err(
+        "No space left on device",
+        "java.io.IOException",
+        (
+            Frame("java.base/sun.nio.ch.FileDispatcherImpl", "write0", -2),
+            Frame("java.base/sun.nio.ch.FileDispatcherImpl", "write", 62),
+        ),
+    )
 
 
-@scenario("node_resource_pressure", "node.disk_pressure", variants=FAMILY_VARIANTS, hard_case="other_words", prepare=_prepare)
+@scenario(
+    "node_resource_pressure",
+    "node.disk_pressure",
+    variants=FAMILY_VARIANTS,
+    hard_case="other_words",
+    prepare=_prepare,
+)
 def disk_pressure(scene: Scene, family: str) -> Verdict:
     """The node's disk fills (images, logs, emptyDirs): writes to /tmp fail with ENOSPC, then evictions."""
     target = api(scene, family)
@@ -99,37 +151,86 @@ def disk_pressure(scene: Scene, family: str) -> Verdict:
         at = start - scene.rng.uniform(60, 240)
         first = True
         while at < start:
-            path = f"/tmp/{resource}-{scene.hexid(8)}.part"
-            frames = (logger.ctx.code.frame("service", resource, "spool"), logger.ctx.code.frame("handler", resource, "export"))
-            scene.log(at, proc, logger.error("error", f"failed to spool {resource} export", _enospc(proc, path), app_frames=frames), evidence=[0] if first else False)
+            path = f"/tmp/{resource}-{scene.hexid(8)}.part"  # noqa: S108 - a path in a simulated log line
+            frames = (
+                logger.ctx.code.frame("service", resource, "spool"),
+                logger.ctx.code.frame("handler", resource, "export"),
+            )
+            scene.log(
+                at,
+                proc,
+                logger.error(
+                    "error", f"failed to spool {resource} export", _enospc(proc, path), app_frames=frames
+                ),
+                evidence=[0] if first else False,
+            )
             first = False
             at += scene.rng.uniform(10, 60)
     for index, proc in enumerate(victims):
         at = start + index * scene.rng.uniform(2, 30)
         evict(scene, proc, at, _disk_message(scene, proc), evidence=index < 2)
         _replace(scene, proc, at + scene.rng.uniform(0.5, 2), pending=None)
-    return Verdict(f"{node} runs out of disk: writes fail with 'no space left on device' and the kubelet evicts {len(victims)} pod(s) for ephemeral storage.", "warning")
+    return Verdict(
+        f"{node} runs out of disk: writes fail with 'no space left on device' and the kubelet evicts {len(victims)} pod(s) for ephemeral storage.",
+        "warning",
+    )
 
 
 def _thread_failure(scene: Scene, proc: Proc) -> tuple[list[Render], list[int]]:
     logger: AppLogger = proc.logger
     if logger.family == "go":
         have = scene.pick((2049, 4097, 10001))
-        lines = [f"runtime: failed to create new OS thread (have {have} already; errno=11)", "runtime: may need to increase max user processes (ulimit -u)", "fatal error: newosproc", f"goroutine {scene.rng.randint(1, 400)} [running]:", "runtime.newosproc(0xc000380e08)", "\t/usr/local/go/src/runtime/os_linux.go:184 +0x1a5"]
+        lines = [
+            f"runtime: failed to create new OS thread (have {have} already; errno=11)",
+            "runtime: may need to increase max user processes (ulimit -u)",
+            "fatal error: newosproc",
+            f"goroutine {scene.rng.randint(1, 400)} [running]:",
+            "runtime.newosproc(0xc000380e08)",
+            "\t/usr/local/go/src/runtime/os_linux.go:184 +0x1a5",
+        ]
         return [fixed(line) for line in lines], [0, 2]
     if logger.family == "jvm":
-        err = Err("unable to create native thread: possibly out of memory or process/resource limits reached", "java.lang.OutOfMemoryError", (Frame("java.base/java.lang.Thread", "start0", -2), Frame("java.base/java.lang.Thread", "start", 1526), Frame("java.base/java.util.concurrent.ThreadPoolExecutor", "addWorker", 945)))
+        err = Err(
+            "unable to create native thread: possibly out of memory or process/resource limits reached",
+            "java.lang.OutOfMemoryError",
+            (
+                Frame("java.base/java.lang.Thread", "start0", -2),
+                Frame("java.base/java.lang.Thread", "start", 1526),
+                Frame("java.base/java.util.concurrent.ThreadPoolExecutor", "addWorker", 945),
+            ),
+        )
         lines = logger.error("error", "Failed to submit task to executor", err)
         return lines, [0, 1]
     if logger.family == "python":
-        err = Err("can't start new thread", "RuntimeError", (Frame("/usr/local/lib/python3.12/threading.py", "start", 992, "_start_new_thread(self._bootstrap, ())"),))
+        err = Err(
+            "can't start new thread",
+            "RuntimeError",
+            (
+                Frame(
+                    "/usr/local/lib/python3.12/threading.py",
+                    "start",
+                    992,
+                    "_start_new_thread(self._bootstrap, ())",
+                ),
+            ),
+        )
         lines = logger.error("error", "failed to start background worker", err)
         return lines, [0, len(lines) - 1]
-    lines = [f"node[1]: ../src/node_platform.cc:68:std::unique_ptr<long unsigned int> node::WorkerThreadsTaskRunner::DelayedTaskScheduler::Start(): Assertion `(0) == (uv_thread_create(t.get(), start_thread, this))' failed.", " 1: 0xb7a940 node::Abort() [node]", " 2: 0xb7a9be  [node]"]
+    lines = [
+        "node[1]: ../src/node_platform.cc:68:std::unique_ptr<long unsigned int> node::WorkerThreadsTaskRunner::DelayedTaskScheduler::Start(): Assertion `(0) == (uv_thread_create(t.get(), start_thread, this))' failed.",
+        " 1: 0xb7a940 node::Abort() [node]",
+        " 2: 0xb7a9be  [node]",
+    ]
     return [fixed(line) for line in lines], [0]
 
 
-@scenario("node_resource_pressure", "node.pid_pressure", variants=FAMILY_VARIANTS, hard_case="other_words", prepare=_prepare)
+@scenario(
+    "node_resource_pressure",
+    "node.pid_pressure",
+    variants=FAMILY_VARIANTS,
+    hard_case="other_words",
+    prepare=_prepare,
+)
 def pid_pressure(scene: Scene, family: str) -> Verdict:
     """A runaway workload on the node exhausts PIDs: other processes there cannot create threads."""
     target = api(scene, family)
@@ -143,9 +244,25 @@ def pid_pressure(scene: Scene, family: str) -> Verdict:
         scene.log(at - 0.05, dying, lines, evidence=marks if not cited["done"] else False)
         cited["done"] = True
 
-    crash_loop(scene, proc, start, run_length=lambda _n: scene.rng.uniform(20, 120), on_death=die, until=start + scene.rng.uniform(200, 500))
-    evict(scene, proc, min(scene.duration - 5, start + scene.rng.uniform(120, 300)), f"The node was low on resource: pids. Threshold quantity: {scene.pick((4096, 8192))}, available: {scene.rng.randint(100, 3000)}. ", evidence=True)
-    return Verdict(f"The node of {proc.pod.name} runs out of PIDs: {target.name} cannot create threads there and crashes until the pod is evicted.", "warning")
+    crash_loop(
+        scene,
+        proc,
+        start,
+        run_length=lambda _n: scene.rng.uniform(20, 120),
+        on_death=die,
+        until=start + scene.rng.uniform(200, 500),
+    )
+    evict(
+        scene,
+        proc,
+        min(scene.duration - 5, start + scene.rng.uniform(120, 300)),
+        f"The node was low on resource: pids. Threshold quantity: {scene.pick((4096, 8192))}, available: {scene.rng.randint(100, 3000)}. ",
+        evidence=True,
+    )
+    return Verdict(
+        f"The node of {proc.pod.name} runs out of PIDs: {target.name} cannot create threads there and crashes until the pod is evicted.",
+        "warning",
+    )
 
 
 @scenario("node_resource_pressure", "node.pressure_taints_pending", variants=("",), hard_case="other_words")
@@ -160,7 +277,10 @@ def pressure_taints_pending(scene: Scene, variant: str) -> Verdict:
     evict(scene, proc, start, _memory_message(scene, proc), evidence=True)
     pod = create_pod(scene, target, start + 1.0, schedule=False)
     schedule_failure_loop(scene, pod, start + 1.3, message)
-    return Verdict(f"Every node carries a memory- or disk-pressure taint: the replacement for the evicted {proc.pod.name} stays Pending.", "critical" if len(target.pods) <= 2 else "warning")
+    return Verdict(
+        f"Every node carries a memory- or disk-pressure taint: the replacement for the evicted {proc.pod.name} stays Pending.",
+        "critical" if len(target.pods) <= 2 else "warning",
+    )
 
 
 def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
@@ -170,7 +290,13 @@ def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
         want_redis(spec, "namespace")
 
 
-@scenario("node_resource_pressure", "node.datastore_evicted", variants=("postgres",), hard_case="causal_chain", prepare=_prepare_store)
+@scenario(
+    "node_resource_pressure",
+    "node.datastore_evicted",
+    variants=("postgres",),
+    hard_case="causal_chain",
+    prepare=_prepare_store,
+)
 def datastore_evicted(scene: Scene, variant: str) -> Verdict:
     """The database pod is evicted from a node under memory pressure; it restarts elsewhere while clients fail."""
     workload = scene.workload(variant)
@@ -178,17 +304,24 @@ def datastore_evicted(scene: Scene, variant: str) -> Verdict:
     proc = main_procs(scene, workload)[0]
     start = incident_start(scene, 0.2, 0.5)
     evict(scene, proc, start, _memory_message(scene, proc))
-    from app.golden.scenarios.volumes import _move_stateful_pod
-
-    pod = _move_stateful_pod(scene, workload, start + 0.1)
+    pod = reschedule_stateful_pod(scene, workload, start + 0.1)
     for new in scene.procs_of_pod(pod):
-        from app.logs.synthetic.lifecycle import start_container
+        start_container(
+            scene, new, pod.started_at + scene.rng.uniform(20, 90), ready_after=scene.rng.uniform(2, 8)
+        )
+    return Verdict(
+        f"{proc.pod.name} is evicted from its node under memory pressure; the database is down until it restarts elsewhere.",
+        "critical",
+    )
 
-        start_container(scene, new, pod.started_at + scene.rng.uniform(20, 90), ready_after=scene.rng.uniform(2, 8))
-    return Verdict(f"{proc.pod.name} is evicted from its node under memory pressure; the database is down until it restarts elsewhere.", "critical")
 
-
-@scenario("node_resource_pressure", "node.job_evicted", variants=("go", "python"), hard_case="subtle", prepare=lambda spec, rng, family: want_cron(spec, family))
+@scenario(
+    "node_resource_pressure",
+    "node.job_evicted",
+    variants=("go", "python"),
+    hard_case="subtle",
+    prepare=lambda spec, rng, family: want_cron(spec, family),
+)
 def job_evicted(scene: Scene, family: str) -> Verdict:
     """A CronJob's pod writes scratch data to the node's disk until the node is under disk pressure and evicts it."""
     cron = scene.workload("cron")
@@ -196,15 +329,24 @@ def job_evicted(scene: Scene, family: str) -> Verdict:
     cron.config["backoff_limit"] = scene.rng.choice((1, 2))
     failing_from = incident_start(scene, 0.05, 0.4)
 
-    def hook(scene_: Scene, cron_: object, job: ObjectRef, at: float, attempt: int) -> tuple[str, float] | None:
+    def hook(
+        scene_: Scene, cron_: object, job: ObjectRef, at: float, attempt: int
+    ) -> tuple[str, float] | None:
         if at < failing_from:
             return None
         proc = start_job_pod(scene, cron, job, at)
         begin = proc.last_run().start + scene.rng.uniform(0.5, 2)
-        scene.log(begin, proc, proc.logger.log("info", f"starting {cron.name.rsplit('-', 1)[-1]}", run_id=scene.hexid(8)))
+        scene.log(
+            begin,
+            proc,
+            proc.logger.log("info", f"starting {cron.name.rsplit('-', 1)[-1]}", run_id=scene.hexid(8)),
+        )
         evicted = begin + scene.rng.uniform(20, 90)
         evict(scene, proc, evicted, _disk_message(scene, proc), evidence=True)
         return "failed", evicted + 3
 
     scene.cron_hooks[cron.name] = hook
-    return Verdict(f"Pods of the {cron.name} CronJob are evicted for ephemeral storage on a node under disk pressure; the Job fails.", "warning")
+    return Verdict(
+        f"Pods of the {cron.name} CronJob are evicted for ephemeral storage on a node under disk pressure; the Job fails.",
+        "warning",
+    )

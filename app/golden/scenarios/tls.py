@@ -11,7 +11,22 @@ from __future__ import annotations
 
 import random
 
-from app.golden.scenarios.common import FAMILY_VARIANTS, api, dep, force_requests, host_of, incident_start, main_procs, only_dependency, upstream_weight, want_api, want_kafka, want_postgres, want_upstream, want_worker
+from app.golden.scenarios.common import (
+    FAMILY_VARIANTS,
+    api,
+    dep,
+    force_requests,
+    host_of,
+    incident_start,
+    main_procs,
+    only_dependency,
+    upstream_weight,
+    want_api,
+    want_kafka,
+    want_postgres,
+    want_upstream,
+    want_worker,
+)
 from app.golden.scenarios.registry import Verdict, scenario
 from app.logs.synthetic.events import ObjectRef, Reporter
 from app.logs.synthetic.faults import CertDates, Target
@@ -27,7 +42,9 @@ def _cert_expiring(scene: Scene, at: float) -> CertDates:
     return CertDates(end - 90 * _DAY_NS, end)
 
 
-def _break(scene: Scene, target: Dep, start: float, failure: str, cert: CertDates | None, *, share: float = 1.0) -> None:
+def _break(
+    scene: Scene, target: Dep, start: float, failure: str, cert: CertDates | None, *, share: float = 1.0
+) -> None:
     target.outages.append(Outage(start, scene.duration + 1, failure, share=share, cert=cert))
     for workload in scene.callers(target):
         if workload.role == "api":
@@ -46,7 +63,9 @@ def _https(target: Dep) -> None:
     target.target = Target(old.kind, old.host, old.ip, 8443, scheme="https", san=old.san or (old.host,))
 
 
-@scenario("tls_certificate_error", "tls.upstream_expired", variants=FAMILY_VARIANTS, prepare=_prepare_internal)
+@scenario(
+    "tls_certificate_error", "tls.upstream_expired", variants=FAMILY_VARIANTS, prepare=_prepare_internal
+)
 def upstream_expired(scene: Scene, family: str) -> Verdict:
     """The certificate of another team's API expired mid-window: every client handshake fails from then on."""
     target = dep(scene, "http", name="internal")
@@ -54,30 +73,55 @@ def upstream_expired(scene: Scene, family: str) -> Verdict:
     core = upstream_weight(scene, target)
     start = incident_start(scene, 0.15, 0.5)
     _break(scene, target, start, "tls_expired", _cert_expiring(scene, start))
-    return Verdict(f"The certificate of {host_of(target.target)} expired at {iso_s(scene.timeline.ns(start))}; {api(scene, family).name}'s calls fail the TLS handshake.", "critical" if core else "warning")
+    return Verdict(
+        f"The certificate of {host_of(target.target)} expired at {iso_s(scene.timeline.ns(start))}; {api(scene, family).name}'s calls fail the TLS handshake.",
+        "critical" if core else "warning",
+    )
 
 
-@scenario("tls_certificate_error", "tls.unknown_ca", variants=FAMILY_VARIANTS, hard_case="other_words", prepare=_prepare_internal)
+@scenario(
+    "tls_certificate_error",
+    "tls.unknown_ca",
+    variants=FAMILY_VARIANTS,
+    hard_case="other_words",
+    prepare=_prepare_internal,
+)
 def unknown_ca(scene: Scene, family: str) -> Verdict:
     """The upstream's certificate is now issued by a new internal CA the client does not trust."""
     target = dep(scene, "http", name="internal")
     _https(target)
     core = upstream_weight(scene, target)
     _break(scene, target, incident_start(scene, 0.15, 0.5), "tls_unknown_ca", None)
-    return Verdict(f"{api(scene, family).name} does not trust the certificate {host_of(target.target)} now presents (unknown issuer); its calls fail.", "critical" if core else "warning")
+    return Verdict(
+        f"{api(scene, family).name} does not trust the certificate {host_of(target.target)} now presents (unknown issuer); its calls fail.",
+        "critical" if core else "warning",
+    )
 
 
-@scenario("tls_certificate_error", "tls.hostname_mismatch", variants=FAMILY_VARIANTS, hard_case="shared_symptom", prepare=_prepare_internal)
+@scenario(
+    "tls_certificate_error",
+    "tls.hostname_mismatch",
+    variants=FAMILY_VARIANTS,
+    hard_case="shared_symptom",
+    prepare=_prepare_internal,
+)
 def hostname_mismatch(scene: Scene, family: str) -> Verdict:
     """The service calls the upstream by a name its certificate does not cover."""
     target = dep(scene, "http", name="internal")
     old = target.target
     short = old.host.split(".")[0] + "." + old.host.split(".")[1] if "." in old.host else old.host
-    san = (f"{short}.svc.cluster.local", f"{short}.svc") if not old.host.endswith(".svc.cluster.local") else (f"{short}.svc", short)
+    san = (
+        (f"{short}.svc.cluster.local", f"{short}.svc")
+        if not old.host.endswith(".svc.cluster.local")
+        else (f"{short}.svc", short)
+    )
     target.target = Target(old.kind, old.host, old.ip, 8443, scheme="https", san=san)
     core = upstream_weight(scene, target)
     _break(scene, target, incident_start(scene, 0.1, 0.5), "tls_hostname", None)
-    return Verdict(f"The certificate of the upstream is valid for {', '.join(san)}, not {old.host}; {api(scene, family).name}'s calls fail the handshake.", "critical" if core else "warning")
+    return Verdict(
+        f"The certificate of the upstream is valid for {', '.join(san)}, not {old.host}; {api(scene, family).name}'s calls fail the handshake.",
+        "critical" if core else "warning",
+    )
 
 
 def _prepare_db(spec: StackSpec, rng: random.Random, family: str) -> None:
@@ -86,7 +130,13 @@ def _prepare_db(spec: StackSpec, rng: random.Random, family: str) -> None:
     only_dependency(spec, "postgres")
 
 
-@scenario("tls_certificate_error", "tls.database_certificate", variants=("go", "jvm", "python"), hard_case="other_words", prepare=_prepare_db)
+@scenario(
+    "tls_certificate_error",
+    "tls.database_certificate",
+    variants=("go", "jvm", "python"),
+    hard_case="other_words",
+    prepare=_prepare_db,
+)
 def database_certificate(scene: Scene, family: str) -> Verdict:
     """The database requires verified TLS (verify-full) and its server certificate no longer verifies."""
     target = dep(scene, "postgres")
@@ -96,7 +146,10 @@ def database_certificate(scene: Scene, family: str) -> Verdict:
     share = scene.rng.uniform(0.3, 1.0)
     _break(scene, target, start, failure, _cert_expiring(scene, start), share=share)
     why = "expired" if failure == "tls_expired" else "is signed by a CA the client does not trust"
-    return Verdict(f"The server certificate of the database {host_of(target.target)} {why}; {api(scene, family).name} cannot open verified connections.", "critical" if share > 0.7 else "warning")
+    return Verdict(
+        f"The server certificate of the database {host_of(target.target)} {why}; {api(scene, family).name} cannot open verified connections.",
+        "critical" if share > 0.7 else "warning",
+    )
 
 
 def _prepare_kafka(spec: StackSpec, rng: random.Random, family: str) -> None:
@@ -105,16 +158,31 @@ def _prepare_kafka(spec: StackSpec, rng: random.Random, family: str) -> None:
     spec.rabbitmq = False
 
 
-@scenario("tls_certificate_error", "tls.kafka_ssl", variants=("jvm", "python"), hard_case="other_words", prepare=_prepare_kafka)
+@scenario(
+    "tls_certificate_error",
+    "tls.kafka_ssl",
+    variants=("jvm", "python"),
+    hard_case="other_words",
+    prepare=_prepare_kafka,
+)
 def kafka_ssl(scene: Scene, family: str) -> Verdict:
     """The Kafka listener's certificate expired: clients report an SSL handshake failure, often worded as an authentication failure."""
     target = dep(scene, "kafka")
     start = incident_start(scene, 0.15, 0.5)
     _break(scene, target, start, "tls_expired", _cert_expiring(scene, start))
-    return Verdict(f"The Kafka brokers' certificate at {host_of(target.target)} expired; the {family} clients fail the SSL handshake and stop producing and consuming.", "critical")
+    return Verdict(
+        f"The Kafka brokers' certificate at {host_of(target.target)} expired; the {family} clients fail the SSL handshake and stop producing and consuming.",
+        "critical",
+    )
 
 
-@scenario("tls_certificate_error", "tls.not_yet_valid", variants=("go", "node"), hard_case="subtle", prepare=_prepare_internal)
+@scenario(
+    "tls_certificate_error",
+    "tls.not_yet_valid",
+    variants=("go", "node"),
+    hard_case="subtle",
+    prepare=_prepare_internal,
+)
 def not_yet_valid(scene: Scene, family: str) -> Verdict:
     """One node's clock lags behind: a freshly issued certificate is "not yet valid" for the pods on it."""
     target = dep(scene, "http", name="internal")
@@ -123,7 +191,10 @@ def not_yet_valid(scene: Scene, family: str) -> Verdict:
     issued = scene.timeline.ns(start) // 1_000_000_000 * 1_000_000_000
     share = 1 / max(2, len(scene.cluster.nodes) - 1)
     _break(scene, target, start, "tls_not_yet_valid", CertDates(issued, issued + 90 * _DAY_NS), share=share)
-    return Verdict(f"Calls to {host_of(target.target)} from pods on a node whose clock lags fail: the certificate renewed at {iso_s(issued)} is not yet valid there.", "warning")
+    return Verdict(
+        f"Calls to {host_of(target.target)} from pods on a node whose clock lags fail: the certificate renewed at {iso_s(issued)} is not yet valid there.",
+        "warning",
+    )
 
 
 def _prepare_own(spec: StackSpec, rng: random.Random, variant: str) -> None:
@@ -133,7 +204,13 @@ def _prepare_own(spec: StackSpec, rng: random.Random, variant: str) -> None:
         want_api(spec, rng, "go")
 
 
-@scenario("tls_certificate_error", "tls.own_certificate_expired", variants=("go", "nginx"), hard_case="causal_chain", prepare=_prepare_own)
+@scenario(
+    "tls_certificate_error",
+    "tls.own_certificate_expired",
+    variants=("go", "nginx"),
+    hard_case="causal_chain",
+    prepare=_prepare_own,
+)
 def own_certificate_expired(scene: Scene, variant: str) -> Verdict:
     """The namespace's own serving certificate was not renewed (cert-manager failed) and expired; clients reject it."""
     target = api(scene, "go") if variant == "go" else scene.workload("web")
@@ -151,10 +228,32 @@ def own_certificate_expired(scene: Scene, variant: str) -> Verdict:
     host = f"{target.name}.{scene.org}.example"
     for number, at in enumerate(attempts, start=2):
         request = f"{secret}-{number}"
-        scene.event(at, cert, Reporter("cert-manager-certificates-trigger"), "Normal", "Issuing", f"Renewing certificate as renewal was scheduled at {iso_s(scene.timeline.ns(at))[:-1].replace('T', ' ')} +0000 UTC")
-        scene.event(at + 0.3, cert, Reporter("cert-manager-certificates-request-manager"), "Normal", "Requested", f'Created new CertificateRequest resource "{request}"')
+        scene.event(
+            at,
+            cert,
+            Reporter("cert-manager-certificates-trigger"),
+            "Normal",
+            "Issuing",
+            f"Renewing certificate as renewal was scheduled at {iso_s(scene.timeline.ns(at))[:-1].replace('T', ' ')} +0000 UTC",
+        )
+        scene.event(
+            at + 0.3,
+            cert,
+            Reporter("cert-manager-certificates-request-manager"),
+            "Normal",
+            "Requested",
+            f'Created new CertificateRequest resource "{request}"',
+        )
         text = reason.format(name=f"{request}-{scene.rng.randint(10**9, 4 * 10**9)}", host=host)
-        scene.event(at + scene.rng.uniform(5, 60), cert, Reporter("cert-manager-certificates-issuing"), "Warning", "Failed", f"The certificate request has failed to complete and will be retried: {text}", evidence=number == 2)
+        scene.event(
+            at + scene.rng.uniform(5, 60),
+            cert,
+            Reporter("cert-manager-certificates-issuing"),
+            "Warning",
+            "Failed",
+            f"The certificate request has failed to complete and will be retried: {text}",
+            evidence=number == 2,
+        )
     procs = main_procs(scene, target)
     cited = 0
     for proc in procs:
@@ -162,16 +261,34 @@ def own_certificate_expired(scene: Scene, variant: str) -> Verdict:
         while at < scene.duration:
             client = f"10.{scene.rng.randint(0, 9)}.{scene.rng.randint(0, 255)}.{scene.rng.randint(2, 250)}:{scene.port()}"
             if variant == "go":
-                line = [lambda ts, client=client: f"{iso_s(ts)[:10].replace('-', '/')} {iso_s(ts)[11:19]} http: TLS handshake error from {client}: remote error: tls: bad certificate"]
+                line = [
+                    lambda ts, client=client: (
+                        f"{iso_s(ts)[:10].replace('-', '/')} {iso_s(ts)[11:19]} http: TLS handshake error from {client}: remote error: tls: bad certificate"
+                    )
+                ]
             else:
-                line = [proc.logger.error("info", f"SSL_do_handshake() failed (SSL: error:0A000415:SSL routines::sslv3 alert certificate expired:SSL alert number 45) while SSL handshaking, client: {client.split(':')[0]}, server: 0.0.0.0:8443")]
+                line = [
+                    proc.logger.error(
+                        "info",
+                        f"SSL_do_handshake() failed (SSL: error:0A000415:SSL routines::sslv3 alert certificate expired:SSL alert number 45) while SSL handshaking, client: {client.split(':')[0]}, server: 0.0.0.0:8443",
+                    )
+                ]
             scene.log(at, proc, line, evidence=cited < 3)
             cited += 1
             at += scene.rng.expovariate(1 / 25)
-    return Verdict(f"cert-manager failed to renew {secret} ({issuer}) and the certificate expired; clients of {target.name} now reject it during the handshake.", "critical")
+    return Verdict(
+        f"cert-manager failed to renew {secret} ({issuer}) and the certificate expired; clients of {target.name} now reject it during the handshake.",
+        "critical",
+    )
 
 
-@scenario("tls_certificate_error", "tls.client_certificate_rejected", variants=("go", "python"), hard_case="other_words", prepare=_prepare_internal)
+@scenario(
+    "tls_certificate_error",
+    "tls.client_certificate_rejected",
+    variants=("go", "python"),
+    hard_case="other_words",
+    prepare=_prepare_internal,
+)
 def client_certificate_rejected(scene: Scene, family: str) -> Verdict:
     """The upstream requires mutual TLS and rejects the client certificate the service presents (expired)."""
     target = dep(scene, "http", name="internal")
@@ -183,4 +300,7 @@ def client_certificate_rejected(scene: Scene, family: str) -> Verdict:
         if workload.role == "api":
             for proc in main_procs(scene, workload):
                 force_requests(scene, proc, start + 1, scene.duration - 1, 2, through=target)
-    return Verdict(f"{host_of(target.target)} rejects the client certificate of {api(scene, family).name} (expired) during the mTLS handshake; its calls fail.", "critical" if core else "warning")
+    return Verdict(
+        f"{host_of(target.target)} rejects the client certificate of {api(scene, family).name} (expired) during the mTLS handshake; its calls fail.",
+        "critical" if core else "warning",
+    )

@@ -12,10 +12,15 @@ import random
 
 from app.golden.scenarios.common import incident_start, want_postgres, want_rabbitmq, want_redis
 from app.golden.scenarios.registry import Verdict, scenario
-from app.logs.synthetic.cluster import Pod, Workload, new_uid, safe_suffix
+from app.logs.synthetic.cluster import Workload, new_uid, safe_suffix
 from app.logs.synthetic.events import Reporter
-from app.logs.synthetic.lifecycle import begin_rollout, delete_pod, mount_failure_loop, schedule_failure_loop
-from app.logs.synthetic.scene import Proc, Scene
+from app.logs.synthetic.lifecycle import (
+    begin_rollout,
+    mount_failure_loop,
+    reschedule_stateful_pod,
+    schedule_failure_loop,
+)
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 
 _ATTACHER = Reporter("attachdetach-controller")
@@ -25,17 +30,37 @@ def _pvc(scene: Scene) -> str:
     return f"pvc-{new_uid(scene.rng)}"
 
 
-def _stuck_rollout(scene: Scene, target: Workload, message: str, volume: str, *, reason: str = "FailedMount", reporter: Reporter | None = None) -> str:
+def _stuck_rollout(
+    scene: Scene,
+    target: Workload,
+    message: str,
+    volume: str,
+    *,
+    reason: str = "FailedMount",
+    reporter: Reporter | None = None,
+) -> str:
     """Roll ``target``; its new pods wait for a volume that will not mount. Returns the severity."""
     recreate = scene.chance(0.25)
     pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.45), replace_all=recreate, start=False)
     for pod in pods:
         proc = next(item for item in scene.procs_of_pod(pod) if item.container is target.main)
-        mount_failure_loop(scene, proc, pod.started_at + scene.rng.uniform(0.5, 2.5), message, volumes=volume, reason=reason, reporter=reporter)
+        mount_failure_loop(
+            scene,
+            proc,
+            pod.started_at + scene.rng.uniform(0.5, 2.5),
+            message,
+            volumes=volume,
+            reason=reason,
+            reporter=reporter,
+        )
     return "critical" if recreate else "warning"
 
 
-@scenario("volume_mount_failure", "volume.missing_object", variants=("configmap", "secret", "secret_key", "configmap_key"))
+@scenario(
+    "volume_mount_failure",
+    "volume.missing_object",
+    variants=("configmap", "secret", "secret_key", "configmap_key"),
+)
 def missing_object(scene: Scene, variant: str) -> Verdict:
     """The release mounts a ConfigMap or Secret (or a key of one) that does not exist."""
     target = scene.pick(scene.with_role("api", "worker", "web"))
@@ -48,27 +73,9 @@ def missing_object(scene: Scene, variant: str) -> Verdict:
         "configmap_key": f'MountVolume.SetUp failed for volume "{volume}" : configmap references non-existent config key: {scene.pick(("app.yaml", "nginx.conf", "settings.json", "logback.xml"))}',
     }[variant]
     severity = _stuck_rollout(scene, target, message, volume)
-    return Verdict(f"New {target.name} pods stay in ContainerCreating: {message.split(' : ', 1)[1]}.", severity)
-
-
-def _move_stateful_pod(scene: Scene, workload: Workload, at: float) -> Pod:
-    """The StatefulSet's pod is deleted (its node drained) and recreated on another node; returns the new pod."""
-    old = workload.pods[0]
-    delete_pod(scene, old, at)
-    workload.pods.remove(old)
-    again = at + scene.rng.uniform(2, 12)
-    scene.event(again, workload.ref, Reporter("statefulset-controller"), "Normal", "SuccessfulCreate", f"create Pod {old.name} in StatefulSet {workload.name} successful")
-    pod = scene.cluster.new_pod(workload, scene.namespace, ordinal=int(old.name.rsplit("-", 1)[1]))
-    pod.node = scene.pick([node for node in scene.cluster.nodes if node != old.node] or scene.cluster.nodes)
-    pod.started_at = again + scene.rng.uniform(0.5, 2)
-    scene.event(again + 0.3, pod.ref, scene.cluster.scheduler, "Normal", "Scheduled", f"Successfully assigned {scene.namespace}/{pod.name} to {pod.node}", action="Binding")
-    from app.logs.synthetic.components import make_component
-
-    for container in workload.containers:
-        proc = Proc(pod, container, [])
-        proc.logger = make_component(scene, pod, container)
-        scene.procs.append(proc)
-    return pod
+    return Verdict(
+        f"New {target.name} pods stay in ContainerCreating: {message.split(' : ', 1)[1]}.", severity
+    )
 
 
 def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
@@ -80,7 +87,13 @@ def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
         want_rabbitmq(spec, rng, rng.choice(("go", "jvm", "python", "node")))
 
 
-@scenario("volume_mount_failure", "volume.multi_attach", variants=("postgres", "redis", "rabbitmq", "deployment"), hard_case="causal_chain", prepare=_prepare_store)
+@scenario(
+    "volume_mount_failure",
+    "volume.multi_attach",
+    variants=("postgres", "redis", "rabbitmq", "deployment"),
+    hard_case="causal_chain",
+    prepare=_prepare_store,
+)
 def multi_attach(scene: Scene, variant: str) -> Verdict:
     """A pod moved to another node while its ReadWriteOnce volume is still attached to the old one."""
     pvc = _pvc(scene)
@@ -91,52 +104,100 @@ def multi_attach(scene: Scene, variant: str) -> Verdict:
         pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.4), start=False)
         for pod in pods:
             proc = next(item for item in scene.procs_of_pod(pod) if item.container is target.main)
-            mount_failure_loop(scene, proc, pod.started_at + 0.5, message, volumes="data", reason="FailedAttachVolume", reporter=_ATTACHER)
-        return Verdict(f"The new {target.name} pod cannot start: its ReadWriteOnce volume {pvc} is still used by the old pods on another node (Multi-Attach).", "warning")
+            mount_failure_loop(
+                scene,
+                proc,
+                pod.started_at + 0.5,
+                message,
+                volumes="data",
+                reason="FailedAttachVolume",
+                reporter=_ATTACHER,
+            )
+        return Verdict(
+            f"The new {target.name} pod cannot start: its ReadWriteOnce volume {pvc} is still used by the old pods on another node (Multi-Attach).",
+            "warning",
+        )
     workload = scene.workload(variant)
     assert workload is not None
-    pod = _move_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
+    pod = reschedule_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     message = f'Multi-Attach error for volume "{pvc}" Volume is already exclusively attached to one node and can\'t be attached to another'
     proc = next(item for item in scene.procs_of_pod(pod) if item.container is workload.main)
-    mount_failure_loop(scene, proc, pod.started_at, message, volumes="data", reason="FailedAttachVolume", reporter=_ATTACHER)
-    return Verdict(f"{pod.name} ({variant}) was moved to {pod.node} but its volume {pvc} is still attached to the old node (Multi-Attach); the pod cannot start and its clients fail.", "critical")
+    mount_failure_loop(
+        scene, proc, pod.started_at, message, volumes="data", reason="FailedAttachVolume", reporter=_ATTACHER
+    )
+    return Verdict(
+        f"{pod.name} ({variant}) was moved to {pod.node} but its volume {pvc} is still attached to the old node (Multi-Attach); the pod cannot start and its clients fail.",
+        "critical",
+    )
 
 
-@scenario("volume_mount_failure", "volume.attach_timeout", variants=("ebs", "longhorn"), hard_case="subtle", prepare=lambda spec, rng, variant: want_postgres(spec, "namespace", bouncer=False))
+@scenario(
+    "volume_mount_failure",
+    "volume.attach_timeout",
+    variants=("ebs", "longhorn"),
+    hard_case="subtle",
+    prepare=lambda spec, rng, variant: want_postgres(spec, "namespace", bouncer=False),
+)
 def attach_timeout(scene: Scene, variant: str) -> Verdict:
     """The CSI driver cannot attach the database's volume to its new node."""
     workload = scene.workload("postgres")
     assert workload is not None
-    pod = _move_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
+    pod = reschedule_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     pvc = _pvc(scene)
     if variant == "ebs":
         message = f'AttachVolume.Attach failed for volume "{pvc}" : rpc error: code = DeadlineExceeded desc = context deadline exceeded'
     else:
         message = f'AttachVolume.Attach failed for volume "{pvc}" : rpc error: code = Aborted desc = volume {pvc} is not ready for workloads'
     proc = next(item for item in scene.procs_of_pod(pod) if item.container is workload.main)
-    mount_failure_loop(scene, proc, pod.started_at + 5, message, volumes="data", reason="FailedAttachVolume", reporter=_ATTACHER)
-    return Verdict(f"The {variant} volume {pvc} of {pod.name} cannot be attached to {pod.node}; PostgreSQL does not start and its clients fail.", "critical")
+    mount_failure_loop(
+        scene,
+        proc,
+        pod.started_at + 5,
+        message,
+        volumes="data",
+        reason="FailedAttachVolume",
+        reporter=_ATTACHER,
+    )
+    return Verdict(
+        f"The {variant} volume {pvc} of {pod.name} cannot be attached to {pod.node}; PostgreSQL does not start and its clients fail.",
+        "critical",
+    )
 
 
-@scenario("volume_mount_failure", "volume.nfs_mount", variants=("access_denied", "timeout"), hard_case="other_words")
+@scenario(
+    "volume_mount_failure", "volume.nfs_mount", variants=("access_denied", "timeout"), hard_case="other_words"
+)
 def nfs_mount(scene: Scene, variant: str) -> Verdict:
     """The release mounts an NFS export the server refuses or does not answer."""
     target = scene.pick(scene.with_role("api", "worker", "web"))
     server = f"10.{scene.rng.randint(0, 40)}.{scene.rng.randint(0, 255)}.{scene.rng.randint(2, 250)}"
     export = f"/exports/{scene.pick(('media', 'shared', 'reports', 'uploads'))}"
-    output = "mount.nfs: access denied by server while mounting" if variant == "access_denied" else "mount.nfs: Connection timed out"
+    output = (
+        "mount.nfs: access denied by server while mounting"
+        if variant == "access_denied"
+        else "mount.nfs: Connection timed out"
+    )
     path = f"/var/lib/kubelet/pods/{new_uid(scene.rng)}/volumes/kubernetes.io~nfs/shared"
     message = f'MountVolume.SetUp failed for volume "shared" : mount failed: exit status 32\nMounting command: mount\nMounting arguments: -t nfs {server}:{export} {path}\nOutput: {output}{" " + server + ":" + export if variant == "access_denied" else ""}'
     severity = _stuck_rollout(scene, target, message, "shared")
-    return Verdict(f"New {target.name} pods cannot mount the NFS export {server}:{export} ({output.removeprefix('mount.nfs: ')}).", severity)
+    return Verdict(
+        f"New {target.name} pods cannot mount the NFS export {server}:{export} ({output.removeprefix('mount.nfs: ')}).",
+        severity,
+    )
 
 
-@scenario("volume_mount_failure", "volume.rbd_map", variants=("",), hard_case="other_words", prepare=lambda spec, rng, variant: want_postgres(spec, "namespace", bouncer=False))
+@scenario(
+    "volume_mount_failure",
+    "volume.rbd_map",
+    variants=("",),
+    hard_case="other_words",
+    prepare=lambda spec, rng, variant: want_postgres(spec, "namespace", bouncer=False),
+)
 def rbd_map(scene: Scene, variant: str) -> Verdict:
     """Ceph RBD cannot map the database's image on the node: MountDevice fails with a timeout from rbd."""
     workload = scene.workload("postgres")
     assert workload is not None
-    pod = _move_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
+    pod = reschedule_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     pvc = _pvc(scene)
     monitors = ",".join(f"10.0.{scene.rng.randint(0, 9)}.{scene.rng.randint(2, 250)}:6789" for _ in range(3))
     message = (
@@ -146,15 +207,24 @@ def rbd_map(scene: Scene, variant: str) -> Verdict:
     )
     proc = next(item for item in scene.procs_of_pod(pod) if item.container is workload.main)
     mount_failure_loop(scene, proc, pod.started_at + 3, message, volumes="data")
-    return Verdict(f"The Ceph RBD volume {pvc} of {pod.name} cannot be mapped on {pod.node}; the database does not start.", "critical")
+    return Verdict(
+        f"The Ceph RBD volume {pvc} of {pod.name} cannot be mapped on {pod.node}; the database does not start.",
+        "critical",
+    )
 
 
-@scenario("volume_mount_failure", "volume.bad_filesystem", variants=("",), hard_case="other_words", prepare=lambda spec, rng, variant: want_redis(spec, "namespace"))
+@scenario(
+    "volume_mount_failure",
+    "volume.bad_filesystem",
+    variants=("",),
+    hard_case="other_words",
+    prepare=lambda spec, rng, variant: want_redis(spec, "namespace"),
+)
 def bad_filesystem(scene: Scene, variant: str) -> Verdict:
     """The block device's filesystem does not mount (wrong type or a damaged superblock)."""
     workload = scene.workload("redis")
     assert workload is not None
-    pod = _move_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
+    pod = reschedule_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     pvc = _pvc(scene)
     device = scene.pick(("/dev/nvme2n1", "/dev/xvdbc", "/dev/sdc"))
     mount = f"/var/lib/kubelet/plugins/kubernetes.io/csi/ebs.csi.aws.com/{scene.hexid(64)}/globalmount"
@@ -165,7 +235,10 @@ def bad_filesystem(scene: Scene, variant: str) -> Verdict:
     )
     proc = next(item for item in scene.procs_of_pod(pod) if item.container is workload.main)
     mount_failure_loop(scene, proc, pod.started_at + 3, message, volumes="data")
-    return Verdict(f"The volume {pvc} of {pod.name} does not mount ({device}: wrong fs type or bad superblock); Redis does not start.", "critical")
+    return Verdict(
+        f"The volume {pvc} of {pod.name} does not mount ({device}: wrong fs type or bad superblock); Redis does not start.",
+        "critical",
+    )
 
 
 @scenario("volume_mount_failure", "volume.csi_driver_missing", variants=("",))
@@ -174,7 +247,10 @@ def csi_driver_missing(scene: Scene, variant: str) -> Verdict:
     target = scene.pick(scene.with_role("api", "worker"))
     message = 'MountVolume.SetUp failed for volume "secrets-store" : kubernetes.io/csi: mounter.SetUpAt failed to get CSI client: driver name secrets-store.csi.k8s.io not found in the list of registered CSI drivers'
     severity = _stuck_rollout(scene, target, message, "secrets-store")
-    return Verdict(f"New {target.name} pods cannot mount their secrets-store volume: the CSI driver is not registered on the nodes.", severity)
+    return Verdict(
+        f"New {target.name} pods cannot mount their secrets-store volume: the CSI driver is not registered on the nodes.",
+        severity,
+    )
 
 
 @scenario("volume_mount_failure", "volume.claim_missing", variants=("",), hard_case="other_words")
@@ -186,5 +262,14 @@ def claim_missing(scene: Scene, variant: str) -> Verdict:
     at = incident_start(scene, 0.1, 0.45)
     pods = begin_rollout(scene, target, at, replace_all=recreate, schedule=False, start=False)
     for index, pod in enumerate(pods):
-        schedule_failure_loop(scene, pod, at + (20 if recreate else 0.2) + scene.rng.uniform(0.05, 0.5), f'persistentvolumeclaim "{claim}" not found', evidence=index == 0)
-    return Verdict(f"New {target.name} pods cannot start: the PersistentVolumeClaim {claim} they mount does not exist.", "critical" if recreate else "warning")
+        schedule_failure_loop(
+            scene,
+            pod,
+            at + (20 if recreate else 0.2) + scene.rng.uniform(0.05, 0.5),
+            f'persistentvolumeclaim "{claim}" not found',
+            evidence=index == 0,
+        )
+    return Verdict(
+        f"New {target.name} pods cannot start: the PersistentVolumeClaim {claim} they mount does not exist.",
+        "critical" if recreate else "warning",
+    )

@@ -15,11 +15,10 @@ from app.logs.synthetic.code import singular, stable_int
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, fixed
 from app.logs.synthetic.runtimes import AppLogger, Request
-from app.logs.synthetic.runtimes.node import inspect_lines
-from app.logs.synthetic.runtimes.python import Celery, Gunicorn, Uvicorn
-from app.logs.synthetic.runtimes.jvm import SpringBoot
 from app.logs.synthetic.runtimes.go import _GoLogger
-from app.logs.synthetic.runtimes.node import Winston
+from app.logs.synthetic.runtimes.jvm import SpringBoot
+from app.logs.synthetic.runtimes.node import Winston, inspect_lines
+from app.logs.synthetic.runtimes.python import Celery, Gunicorn, Uvicorn
 from app.logs.synthetic.scene import Bug, Dep, Outage, Proc, Scene
 
 STATUS_FOR_FAILURE = {"read_timeout": 504, "unavailable": 503, "forbidden": 500, "auth_failed": 500}
@@ -38,18 +37,44 @@ def error_for(scene: Scene, proc: Proc, dep: Dep, outage: Outage, at: float, cal
     """The error the container's client library raises for this failed call."""
     local = f"{proc.pod.ip}:{scene.port()}"
     family = proc.logger.family
-    return client_error(family, dep.target, outage.failure, local=local, now_ns=scene.timeline.ns(at), cert=outage.cert, call=call)
+    return client_error(
+        family,
+        dep.target,
+        outage.failure,
+        local=local,
+        now_ns=scene.timeline.ns(at),
+        cert=outage.cert,
+        call=call,
+    )
 
 
-def failed_request(scene: Scene, proc: Proc, request: Request, dep: Dep, outage: Outage, resource: str, verb: str, at: float) -> tuple[list[Render], list[int]]:
+def failed_request(
+    scene: Scene, proc: Proc, request: Request, dep: Dep, outage: Outage, resource: str, verb: str, at: float
+) -> tuple[list[Render], list[int]]:
     """The lines of a request that failed on ``dep``, and which of them name the cause."""
     logger: AppLogger = proc.logger
-    call = Call(method=request.method, path=_dep_path(dep, resource), table=resource.replace("-", "_"), topic=f"{singular(resource)}-events", bucket=f"{scene.namespace}-exports")
+    call = Call(
+        method=request.method,
+        path=_dep_path(dep, resource),
+        table=resource.replace("-", "_"),
+        topic=f"{singular(resource)}-events",
+        bucket=f"{scene.namespace}-exports",
+    )
     err = error_for(scene, proc, dep, outage, at, call)
     frames = logger.ctx.code.stack(resource, verb)
     what = _WHAT.get(dep.target.kind, "dependency")
     status = STATUS_FOR_FAILURE.get(outage.failure, 502 if dep.target.kind == "http" else 500)
-    failed = Request(request.method, request.path, status, request.duration_ms, 0 if status >= 500 else request.size, request.client, request.client_port, request.agent, request.request_id)
+    failed = Request(
+        request.method,
+        request.path,
+        status,
+        request.duration_ms,
+        0 if status >= 500 else request.size,
+        request.client,
+        request.client_port,
+        request.agent,
+        request.request_id,
+    )
     if isinstance(logger, SpringBoot):
         lines = logger.unhandled(err, frames)
         return lines, _marks(lines, err)
@@ -57,10 +82,14 @@ def failed_request(scene: Scene, proc: Proc, request: Request, dep: Dep, outage:
         lines = logger.unhandled(err, frames, request.path) + logger.access(failed)
         return lines, _marks(lines, err)
     # Some FastAPI services catch and log; others let uvicorn report the exception (stable per service).
-    if isinstance(logger, Uvicorn) and stable_int(logger.ctx.code.service, 'escapes', low=0, high=1):
+    if isinstance(logger, Uvicorn) and stable_int(logger.ctx.code.service, "escapes", low=0, high=1):
         lines = logger.unhandled(err, frames) + logger.access(failed)
         return lines, _marks(lines, err)
-    message = f"{verb} {singular(resource)} failed: {what} error" if logger.family != "go" else f"failed to {verb} {singular(resource)}"
+    message = (
+        f"{verb} {singular(resource)} failed: {what} error"
+        if logger.family != "go"
+        else f"failed to {verb} {singular(resource)}"
+    )
     lines = logger.error("error", message, err, app_frames=frames) + logger.access(failed)
     return lines, _marks(lines, err)
 
@@ -70,7 +99,17 @@ def failed_by_bug(scene: Scene, proc: Proc, request: Request, bug: Bug) -> tuple
     logger: AppLogger = proc.logger
     err = bug.err(proc)
     frames = bug.frames(proc)
-    failed = Request(request.method, request.path, 500, request.duration_ms, 0, request.client, request.client_port, request.agent, request.request_id)
+    failed = Request(
+        request.method,
+        request.path,
+        500,
+        request.duration_ms,
+        0,
+        request.client,
+        request.client_port,
+        request.agent,
+        request.request_id,
+    )
     if isinstance(logger, _GoLogger):
         return logger.recovered_panic(err, frames, f"{request.client}:{request.client_port}"), [0]
     if isinstance(logger, SpringBoot):
@@ -86,7 +125,9 @@ def failed_by_bug(scene: Scene, proc: Proc, request: Request, bug: Bug) -> tuple
     return logger.error("error", "unhandled error", err, app_frames=frames) + logger.access(failed), [0]
 
 
-def degraded_cache(scene: Scene, proc: Proc, dep: Dep, outage: Outage, at: float) -> tuple[list[Render], list[int]]:
+def degraded_cache(
+    scene: Scene, proc: Proc, dep: Dep, outage: Outage, at: float
+) -> tuple[list[Render], list[int]]:
     """A cache read that failed and fell back to the database: a warning, the request goes on."""
     logger: AppLogger = proc.logger
     err = error_for(scene, proc, dep, outage, at)
@@ -99,28 +140,44 @@ def degraded_cache(scene: Scene, proc: Proc, dep: Dep, outage: Outage, at: float
     return lines, [0]
 
 
-def failed_job(scene: Scene, proc: Proc, dep: Dep, outage: Outage, task: str, resource: str, at: float) -> tuple[list[Render], list[int]]:
+def failed_job(
+    scene: Scene, proc: Proc, dep: Dep, outage: Outage, task: str, resource: str, at: float
+) -> tuple[list[Render], list[int]]:
     """A background job (worker or CronJob) whose call to ``dep`` failed."""
     logger: AppLogger = proc.logger
-    call = Call(path=_dep_path(dep, resource), table=resource.replace("-", "_"), topic=f"{singular(resource)}-events", bucket=f"{scene.namespace}-exports")
+    call = Call(
+        path=_dep_path(dep, resource),
+        table=resource.replace("-", "_"),
+        topic=f"{singular(resource)}-events",
+        bucket=f"{scene.namespace}-exports",
+    )
     err = error_for(scene, proc, dep, outage, at, call)
-    frames = (logger.ctx.code.frame("job", resource, task.split(".")[-1]), logger.ctx.code.frame("service", resource, "process"))
+    frames = (
+        logger.ctx.code.frame("job", resource, task.split(".")[-1]),
+        logger.ctx.code.frame("service", resource, "process"),
+    )
     if isinstance(logger, Celery):
         task_id = scene.uuid()
-        lines = logger.task_received(task, task_id) + logger.task_failed(task, task_id, err, frames, scene.rng.randint(1, 4))
+        lines = logger.task_received(task, task_id) + logger.task_failed(
+            task, task_id, err, frames, scene.rng.randint(1, 4)
+        )
         return lines, [1, *_marks(lines, err)[1:]]
     lines = logger.error("error", f"job {task} failed", err, app_frames=frames)
     return lines, _marks(lines, err)
 
 
-def failed_job_by_bug(scene: Scene, proc: Proc, bug: Bug, task: str, at: float) -> tuple[list[Render], list[int]]:
+def failed_job_by_bug(
+    scene: Scene, proc: Proc, bug: Bug, task: str, at: float
+) -> tuple[list[Render], list[int]]:
     """A background job that raised from the job's own code."""
     logger: AppLogger = proc.logger
     err = bug.err(proc)
     frames = bug.frames(proc)
     if isinstance(logger, Celery):
         task_id = scene.uuid()
-        lines = logger.task_received(task, task_id) + logger.task_failed(task, task_id, err, frames, scene.rng.randint(1, 4))
+        lines = logger.task_received(task, task_id) + logger.task_failed(
+            task, task_id, err, frames, scene.rng.randint(1, 4)
+        )
         return lines, [1, len(lines) - 1]
     lines = logger.error("error", f"job {task} failed", err, app_frames=frames)
     return lines, _marks(lines, err)
@@ -144,7 +201,9 @@ def _marks(lines: list[Render], err: Err) -> list[int]:
     return marks
 
 
-def reconnect_lines(scene: Scene, proc: Proc, dep: Dep, outage: Outage, at: float, attempt: int) -> list[Render]:
+def reconnect_lines(
+    scene: Scene, proc: Proc, dep: Dep, outage: Outage, at: float, attempt: int
+) -> list[Render]:
     """What a long-lived client connection logs on one failed reconnect attempt."""
     logger: AppLogger = proc.logger
     kind = dep.target.kind
@@ -158,11 +217,26 @@ def reconnect_lines(scene: Scene, proc: Proc, dep: Dep, outage: Outage, at: floa
             return [fixed(err.message)]
         if logger.family == "node":
             inner = err.cause.message if err.cause else err.message
-            return logger.log("error", f"[Connection] Connection error: {inner}", logger="kafkajs", broker=f"{dep.target.host}:{dep.target.port}")
-        return logger.log("warn", "unable to open connection to broker", addr=f"{dep.target.host}:{dep.target.port}", broker="seed_0", err=err.message)
+            return logger.log(
+                "error",
+                f"[Connection] Connection error: {inner}",
+                logger="kafkajs",
+                broker=f"{dep.target.host}:{dep.target.port}",
+            )
+        return logger.log(
+            "warn",
+            "unable to open connection to broker",
+            addr=f"{dep.target.host}:{dep.target.port}",
+            broker="seed_0",
+            err=err.message,
+        )
     if kind == "redis" and logger.family == "jvm":
         root = err.root()
-        return logger.library_line("warn", "io.lettuce.core.protocol.ConnectionWatchdog", f"Cannot reconnect to [{dep.target.host}/<unresolved>:{dep.target.port}]: {root.message}")
+        return logger.library_line(
+            "warn",
+            "io.lettuce.core.protocol.ConnectionWatchdog",
+            f"Cannot reconnect to [{dep.target.host}/<unresolved>:{dep.target.port}]: {root.message}",
+        )
     if kind == "redis" and logger.family == "node":
         return [fixed(f"[ioredis] Unhandled error event: {inspect_lines(err)[0]}")]
     if kind == "rabbitmq":

@@ -83,7 +83,10 @@ def _server_text(target: Target, failure: str, call: Call) -> str:
             "For details see the broker logfile.",
             "forbidden": f"ACCESS_REFUSED - access to vhost '/' refused for user '{target.user}'",
         },
-        "mongodb": {"auth_failed": "Authentication failed.", "forbidden": f"not authorized on {target.database}"},
+        "mongodb": {
+            "auth_failed": "Authentication failed.",
+            "forbidden": f"not authorized on {target.database}",
+        },
     }
     return texts.get(target.kind, {}).get(failure, failure)
 
@@ -102,10 +105,18 @@ def _go(target: Target, failure: str, local: str, now_ns: int, cert: CertDates |
         if failure.startswith("tls_"):
             return Err(prefix + where + "tls error: " + net)
         if failure == "auth_failed":
-            return Err(prefix + where + f"failed SASL auth: FATAL: {_server_text(target, failure, call)} (SQLSTATE 28P01)")
+            return Err(
+                prefix
+                + where
+                + f"failed SASL auth: FATAL: {_server_text(target, failure, call)} (SQLSTATE 28P01)"
+            )
         if failure in ("too_many_clients", "upstream_down"):
             code = "53300" if failure == "too_many_clients" else "08P01"
-            return Err(prefix + where + f"server error: FATAL: {_server_text(target, failure, call)} (SQLSTATE {code})")
+            return Err(
+                prefix
+                + where
+                + f"server error: FATAL: {_server_text(target, failure, call)} (SQLSTATE {code})"
+            )
         if failure == "forbidden":
             return Err(f"ERROR: {_server_text(target, failure, call)} (SQLSTATE 42501)")
         if failure == "reset":
@@ -125,15 +136,25 @@ def _go(target: Target, failure: str, local: str, now_ns: int, cert: CertDates |
         if failure == "auth_failed":
             return Err("SASL_AUTHENTICATION_FAILED: SASL Authentication failed.")
         if failure == "forbidden":
-            return Err("TOPIC_AUTHORIZATION_FAILED: Not authorized to access topics: [Topic authorization failed.]")
+            return Err(
+                "TOPIC_AUTHORIZATION_FAILED: Not authorized to access topics: [Topic authorization failed.]"
+            )
         return Err(f"unable to dial: {net}")
     if kind == "http":
         url = _url(target, call)
         if failure in _SERVER_SIDE:
-            status = {"unavailable": "503 Service Unavailable", "forbidden": "403 Forbidden", "auth_failed": "401 Unauthorized"}
-            return Err(f"{call.method} {url}: unexpected status {status.get(failure, '503 Service Unavailable')}")
+            status = {
+                "unavailable": "503 Service Unavailable",
+                "forbidden": "403 Forbidden",
+                "auth_failed": "401 Unauthorized",
+            }
+            return Err(
+                f"{call.method} {url}: unexpected status {status.get(failure, '503 Service Unavailable')}"
+            )
         if failure == "read_timeout":
-            return Err(f'{call.method.title()} "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)')
+            return Err(
+                f'{call.method.title()} "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+            )
         return Err(f'{call.method.title()} "{url}": {net}')
     if kind == "mongodb":
         if failure == "auth_failed":
@@ -186,7 +207,9 @@ _LETTUCE = (
     Frame("io.lettuce.core.RedisConnectionException", "create", 78),
     Frame("io.lettuce.core.AbstractRedisClient", "getConnection", 350),
     Frame("io.lettuce.core.RedisClient", "connect", 215),
-    Frame("org.springframework.data.redis.connection.lettuce.StandaloneConnectionProvider", "getConnection", 112),
+    Frame(
+        "org.springframework.data.redis.connection.lettuce.StandaloneConnectionProvider", "getConnection", 112
+    ),
 )
 _REST = (
     Frame("org.springframework.web.client.RestTemplate", "createResourceAccessException", 915),
@@ -201,7 +224,11 @@ def _jvm(target: Target, failure: str, local: str, now_ns: int, cert: CertDates 
     if kind == "postgres":
         if failure in _SERVER_SIDE:
             level = "ERROR" if failure == "forbidden" else "FATAL"
-            psql = Err(f"{level}: {_server_text(target, failure, call)}", "org.postgresql.util.PSQLException", _PGJDBC[:3])
+            psql = Err(
+                f"{level}: {_server_text(target, failure, call)}",
+                "org.postgresql.util.PSQLException",
+                _PGJDBC[:3],
+            )
         elif failure == "refused":
             psql = Err(
                 f"Connection to {target.host}:{target.port} refused. Check that the hostname and port are correct "
@@ -213,12 +240,18 @@ def _jvm(target: Target, failure: str, local: str, now_ns: int, cert: CertDates 
         elif failure.startswith("tls_") and net:
             psql = Err(f"SSL error: {net.message}", "org.postgresql.util.PSQLException", _PGJDBC, cause=net)
         else:
-            psql = Err("The connection attempt failed.", "org.postgresql.util.PSQLException", _PGJDBC, cause=net)
+            psql = Err(
+                "The connection attempt failed.", "org.postgresql.util.PSQLException", _PGJDBC, cause=net
+            )
         if failure == "forbidden":
             return Err(
                 f"PreparedStatementCallback; bad SQL grammar [select * from {call.table} where id = ?]",
                 "org.springframework.jdbc.BadSqlGrammarException",
-                (Frame("org.springframework.jdbc.support.SQLStateSQLExceptionTranslator", "doTranslate", 116),),
+                (
+                    Frame(
+                        "org.springframework.jdbc.support.SQLStateSQLExceptionTranslator", "doTranslate", 116
+                    ),
+                ),
                 cause=psql,
             )
         hikari = Err(
@@ -228,10 +261,19 @@ def _jvm(target: Target, failure: str, local: str, now_ns: int, cert: CertDates 
             _HIKARI,
             cause=psql,
         )
-        return Err("Failed to obtain JDBC Connection", "org.springframework.jdbc.CannotGetJdbcConnectionException", (), cause=hikari)
+        return Err(
+            "Failed to obtain JDBC Connection",
+            "org.springframework.jdbc.CannotGetJdbcConnectionException",
+            (),
+            cause=hikari,
+        )
     if kind == "redis":
         if failure in _SERVER_SIDE:
-            return Err(_server_text(target, failure, call), "io.lettuce.core.RedisCommandExecutionException", _LETTUCE[:1])
+            return Err(
+                _server_text(target, failure, call),
+                "io.lettuce.core.RedisCommandExecutionException",
+                _LETTUCE[:1],
+            )
         annotated = Err(
             f"{net.message if net else failure}: {target.host}/{target.ip}:{target.port}",
             "io.netty.channel.AbstractChannel$AnnotatedConnectException",
@@ -243,10 +285,17 @@ def _jvm(target: Target, failure: str, local: str, now_ns: int, cert: CertDates 
             _LETTUCE,
             cause=annotated if failure == "refused" else net,
         )
-        return Err("Unable to connect to Redis", "org.springframework.data.redis.RedisConnectionFailureException", (), cause=lettuce)
+        return Err(
+            "Unable to connect to Redis",
+            "org.springframework.data.redis.RedisConnectionFailureException",
+            (),
+            cause=lettuce,
+        )
     if kind == "rabbitmq":
         if failure in _SERVER_SIDE:
-            inner = Err(_server_text(target, failure, call), "com.rabbitmq.client.AuthenticationFailureException")
+            inner = Err(
+                _server_text(target, failure, call), "com.rabbitmq.client.AuthenticationFailureException"
+            )
             return Err(
                 f"com.rabbitmq.client.AuthenticationFailureException: {inner.message}",
                 "org.springframework.amqp.AmqpAuthenticationException",
@@ -257,16 +306,23 @@ def _jvm(target: Target, failure: str, local: str, now_ns: int, cert: CertDates 
     if kind == "kafka":
         # kafka-clients logs these itself, at WARN from NetworkClient, rather than throwing.
         if failure in ("dns_nxdomain", "dns_timeout"):
-            return Err(f"Couldn't resolve server {target.host}:{target.port} from bootstrap.servers as DNS resolution failed for {target.host}")
+            return Err(
+                f"Couldn't resolve server {target.host}:{target.port} from bootstrap.servers as DNS resolution failed for {target.host}"
+            )
         if failure.startswith("tls_"):
-            return Err(f"[Producer clientId=producer-1] Failed authentication with {target.host}/{target.ip} (SSL handshake failed)")
+            return Err(
+                f"[Producer clientId=producer-1] Failed authentication with {target.host}/{target.ip} (SSL handshake failed)"
+            )
         if failure == "auth_failed":
             return Err(
                 f"[Consumer clientId=consumer-1, groupId=app] Failed authentication with {target.host}/{target.ip} "
                 "(Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512)"
             )
         if failure == "forbidden":
-            return Err(f"Not authorized to access topics: [{call.topic}]", "org.apache.kafka.common.errors.TopicAuthorizationException")
+            return Err(
+                f"Not authorized to access topics: [{call.topic}]",
+                "org.apache.kafka.common.errors.TopicAuthorizationException",
+            )
         return Err(
             f"[Producer clientId=producer-1] Connection to node -1 ({target.host}/{target.ip}:{target.port}) "
             "could not be established. Node may not be available."
@@ -274,7 +330,11 @@ def _jvm(target: Target, failure: str, local: str, now_ns: int, cert: CertDates 
     if kind == "http":
         url = _url(target, call)
         if failure in _SERVER_SIDE:
-            exc = {"unavailable": ("ServiceUnavailable", "503 Service Unavailable"), "forbidden": ("Forbidden", "403 Forbidden"), "auth_failed": ("Unauthorized", "401 Unauthorized")}
+            exc = {
+                "unavailable": ("ServiceUnavailable", "503 Service Unavailable"),
+                "forbidden": ("Forbidden", "403 Forbidden"),
+                "auth_failed": ("Unauthorized", "401 Unauthorized"),
+            }
             name, status = exc[failure]
             family = "HttpServerErrorException" if failure == "unavailable" else "HttpClientErrorException"
             return Err(f"{status}: [no body]", f"org.springframework.web.client.{family}${name}", _REST[1:])
@@ -313,7 +373,11 @@ def _jvm(target: Target, failure: str, local: str, now_ns: int, cert: CertDates 
                 "software.amazon.awssdk.services.s3.model.S3Exception",
             )
         assert net is not None
-        return Err(f"Unable to execute HTTP request: {net.root().message}", "software.amazon.awssdk.core.exception.SdkClientException", cause=net)
+        return Err(
+            f"Unable to execute HTTP request: {net.root().message}",
+            "software.amazon.awssdk.core.exception.SdkClientException",
+            cause=net,
+        )
     assert net is not None
     return net
 
@@ -327,15 +391,24 @@ def _python(target: Target, failure: str, local: str, now_ns: int, cert: CertDat
     if kind == "postgres":
         at = f'connection to server at "{target.ip}", port {target.port} failed: '
         if failure == "forbidden":
-            psy = Err(_server_text(target, failure, call), "psycopg.errors.InsufficientPrivilege", _PSYCOPG_EXEC)
+            psy = Err(
+                _server_text(target, failure, call), "psycopg.errors.InsufficientPrivilege", _PSYCOPG_EXEC
+            )
         else:
             if failure in _SERVER_SIDE:
                 detail = at + f"FATAL:  {_server_text(target, failure, call)}"
             elif failure in ("dns_nxdomain", "dns_timeout"):
-                reason = "Name or service not known" if failure == "dns_nxdomain" else "Temporary failure in name resolution"
+                reason = (
+                    "Name or service not known"
+                    if failure == "dns_nxdomain"
+                    else "Temporary failure in name resolution"
+                )
                 detail = f'could not translate host name "{target.host}" to address: {reason}'
             elif failure == "refused":
-                detail = at + "Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?"
+                detail = (
+                    at
+                    + "Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?"
+                )
             elif failure.startswith("tls_"):
                 detail = at + "SSL error: certificate verify failed"
             elif failure == "reset":
@@ -345,30 +418,52 @@ def _python(target: Target, failure: str, local: str, now_ns: int, cert: CertDat
             psy = Err(f"connection failed: {detail}", "psycopg.OperationalError", _PSYCOPG_CONNECT)
         return Err(
             f"({psy.type}) {psy.message}\n(Background on this error at: https://sqlalche.me/e/20/{'f405' if failure == 'forbidden' else 'e3q8'})",
-            "sqlalchemy.exc.ProgrammingError" if failure == "forbidden" else "sqlalchemy.exc.OperationalError",
+            "sqlalchemy.exc.ProgrammingError"
+            if failure == "forbidden"
+            else "sqlalchemy.exc.OperationalError",
             _SQLALCHEMY,
             cause=psy,
         )
     if kind == "redis":
         if failure == "auth_failed":
-            return Err("invalid username-password pair or user is disabled.", "redis.exceptions.AuthenticationError", _REDIS_PY)
+            return Err(
+                "invalid username-password pair or user is disabled.",
+                "redis.exceptions.AuthenticationError",
+                _REDIS_PY,
+            )
         if failure in _SERVER_SIDE:
-            return Err(_server_text(target, failure, call).removeprefix("ERR "), "redis.exceptions.ConnectionError", _REDIS_PY)
+            return Err(
+                _server_text(target, failure, call).removeprefix("ERR "),
+                "redis.exceptions.ConnectionError",
+                _REDIS_PY,
+            )
         if failure in ("timeout", "read_timeout"):
             return Err("Timeout connecting to server", "redis.exceptions.TimeoutError", _REDIS_PY)
         errno = net_text.split("]")[0].removeprefix("[Errno ") if net_text.startswith("[Errno") else "1"
         text = net_text.split("] ", 1)[-1]
-        return Err(f"Error {errno} connecting to {target.host}:{target.port}. {text}.", "redis.exceptions.ConnectionError", _REDIS_PY)
+        return Err(
+            f"Error {errno} connecting to {target.host}:{target.port}. {text}.",
+            "redis.exceptions.ConnectionError",
+            _REDIS_PY,
+        )
     if kind == "rabbitmq":
         if failure in _SERVER_SIDE:
-            return Err(f"(0, 0): (403) {_server_text(target, failure, call)}", "amqp.exceptions.AccessRefused", _KOMBU)
+            return Err(
+                f"(0, 0): (403) {_server_text(target, failure, call)}",
+                "amqp.exceptions.AccessRefused",
+                _KOMBU,
+            )
         return Err(net_text, "kombu.exceptions.OperationalError", _KOMBU, cause=Err(net_text, net_type))
     if kind == "kafka":
         return Err(_librdkafka(target, failure, now_ns))
     if kind == "http":
         url = _url(target, call)
         if failure in _SERVER_SIDE:
-            status = {"unavailable": "503 Service Unavailable", "forbidden": "403 Forbidden", "auth_failed": "401 Unauthorized"}[failure]
+            status = {
+                "unavailable": "503 Service Unavailable",
+                "forbidden": "403 Forbidden",
+                "auth_failed": "401 Unauthorized",
+            }[failure]
             side = "Server" if failure == "unavailable" else "Client"
             return Err(
                 f"{side} error '{status}' for url '{url}'\nFor more information check: "
@@ -376,7 +471,11 @@ def _python(target: Target, failure: str, local: str, now_ns: int, cert: CertDat
                 "httpx.HTTPStatusError",
                 _HTTPX_RAISE,
             )
-        exc = {"timeout": "httpx.ConnectTimeout", "read_timeout": "httpx.ReadTimeout", "reset": "httpx.RemoteProtocolError"}
+        exc = {
+            "timeout": "httpx.ConnectTimeout",
+            "read_timeout": "httpx.ReadTimeout",
+            "reset": "httpx.RemoteProtocolError",
+        }
         message = "Server disconnected without sending a response." if failure == "reset" else net_text
         return Err(message, exc.get(failure, "httpx.ConnectError"), _HTTPX, cause=Err(net_text, net_type))
     if kind == "mongodb":
@@ -401,8 +500,16 @@ def _python(target: Target, failure: str, local: str, now_ns: int, cert: CertDat
                 _BOTOCORE,
             )
         if failure.startswith("tls_"):
-            return Err(f"SSL validation failed for https://{call.bucket}.{target.host}/{call.key} {net_text}", "botocore.exceptions.SSLError", _BOTOCORE)
-        return Err(f'Could not connect to the endpoint URL: "https://{call.bucket}.{target.host}/{call.key}"', "botocore.exceptions.EndpointConnectionError", _BOTOCORE)
+            return Err(
+                f"SSL validation failed for https://{call.bucket}.{target.host}/{call.key} {net_text}",
+                "botocore.exceptions.SSLError",
+                _BOTOCORE,
+            )
+        return Err(
+            f'Could not connect to the endpoint URL: "https://{call.bucket}.{target.host}/{call.key}"',
+            "botocore.exceptions.EndpointConnectionError",
+            _BOTOCORE,
+        )
     return Err(net_text, net_type)
 
 
@@ -418,8 +525,12 @@ def _librdkafka(target: Target, failure: str, now_ns: int) -> str:
     }
     text = states.get(failure)
     if text is None and failure.startswith("tls_"):
-        reason = {"tls_expired": "broker certificate has expired", "tls_hostname": "Broker: Certificate hostname mismatch"}.get(
-            failure, "broker certificate could not be verified, verify that ssl.ca.location is correctly configured"
+        reason = {
+            "tls_expired": "broker certificate has expired",
+            "tls_hostname": "Broker: Certificate hostname mismatch",
+        }.get(
+            failure,
+            "broker certificate could not be verified, verify that ssl.ca.location is correctly configured",
         )
         text = f"SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: {reason} (after 12ms in state SSL_HANDSHAKE)"
     if text is None:
@@ -432,18 +543,51 @@ _PSYCOPG_CONNECT = (
 )
 _PSYCOPG_EXEC = (Frame(f"{_SITE}/psycopg/cursor.py", "execute", 97, "raise ex.with_traceback(None)"),)
 _SQLALCHEMY = (
-    Frame(f"{_SITE}/sqlalchemy/engine/base.py", "_execute_context", 1843, "return self._exec_single_context("),
-    Frame(f"{_SITE}/sqlalchemy/engine/base.py", "_handle_dbapi_exception", 2355, "raise sqlalchemy_exception.with_traceback(exc_info[2]) from e"),
+    Frame(
+        f"{_SITE}/sqlalchemy/engine/base.py", "_execute_context", 1843, "return self._exec_single_context("
+    ),
+    Frame(
+        f"{_SITE}/sqlalchemy/engine/base.py",
+        "_handle_dbapi_exception",
+        2355,
+        "raise sqlalchemy_exception.with_traceback(exc_info[2]) from e",
+    ),
 )
 _REDIS_PY = (
     Frame(f"{_SITE}/redis/connection.py", "connect", 363, "raise ConnectionError(self._error_message(e))"),
 )
-_KOMBU = (Frame(f"{_SITE}/kombu/connection.py", "_reraise_as_library_errors", 450, "raise ConnectionError(str(exc)) from exc"),)
-_HTTPX = (
-    Frame(f"{_SITE}/httpx/_transports/default.py", "map_httpcore_exceptions", 118, "raise mapped_exc(message) from exc"),
+_KOMBU = (
+    Frame(
+        f"{_SITE}/kombu/connection.py",
+        "_reraise_as_library_errors",
+        450,
+        "raise ConnectionError(str(exc)) from exc",
+    ),
 )
-_HTTPX_RAISE = (Frame(f"{_SITE}/httpx/_models.py", "raise_for_status", 829, "raise HTTPStatusError(message, request=request, response=self)"),)
-_BOTOCORE = (Frame(f"{_SITE}/botocore/client.py", "_make_api_call", 1023, "raise error_class(parsed_response, operation_name)"),)
+_HTTPX = (
+    Frame(
+        f"{_SITE}/httpx/_transports/default.py",
+        "map_httpcore_exceptions",
+        118,
+        "raise mapped_exc(message) from exc",
+    ),
+)
+_HTTPX_RAISE = (
+    Frame(
+        f"{_SITE}/httpx/_models.py",
+        "raise_for_status",
+        829,
+        "raise HTTPStatusError(message, request=request, response=self)",
+    ),
+)
+_BOTOCORE = (
+    Frame(
+        f"{_SITE}/botocore/client.py",
+        "_make_api_call",
+        1023,
+        "raise error_class(parsed_response, operation_name)",
+    ),
+)
 
 
 # --- Node.js --------------------------------------------------------------------------------------
@@ -452,19 +596,38 @@ _BOTOCORE = (Frame(f"{_SITE}/botocore/client.py", "_make_api_call", 1023, "raise
 def _node(target: Target, failure: str, local: str, now_ns: int, cert: CertDates | None, call: Call) -> Err:
     kind = target.kind
     net = node_net_error(failure, target) if failure not in _SERVER_SIDE else None
-    pg_codes = {"auth_failed": "28P01", "too_many_clients": "53300", "forbidden": "42501", "upstream_down": "08P01"}
+    pg_codes = {
+        "auth_failed": "28P01",
+        "too_many_clients": "53300",
+        "forbidden": "42501",
+        "upstream_down": "08P01",
+    }
     if kind == "postgres":
         if failure in _SERVER_SIDE:
             frames = (Frame("/app/node_modules/pg/lib/client.js", "Parser.<anonymous>", 535),)
             severity = "ERROR" if failure == "forbidden" else "FATAL"
-            return Err(_server_text(target, failure, call), "error", frames, extra=(("severity", severity), ("code", pg_codes.get(failure, "XX000"))))
+            return Err(
+                _server_text(target, failure, call),
+                "error",
+                frames,
+                extra=(("severity", severity), ("code", pg_codes.get(failure, "XX000"))),
+            )
         if failure in ("timeout", "read_timeout"):
-            return Err("Connection terminated due to connection timeout", "Error", (Frame("/app/node_modules/pg-pool/index.js", "<anonymous>", 45),))
+            return Err(
+                "Connection terminated due to connection timeout",
+                "Error",
+                (Frame("/app/node_modules/pg-pool/index.js", "<anonymous>", 45),),
+            )
     if kind == "redis" and failure in _SERVER_SIDE:
         text = _server_text(target, failure, call)
-        return Err(text, "ReplyError", (Frame("/app/node_modules/redis-parser/lib/parser.js", "parseError", 179),))
+        return Err(
+            text, "ReplyError", (Frame("/app/node_modules/redis-parser/lib/parser.js", "parseError", 179),)
+        )
     if kind == "rabbitmq" and failure in _SERVER_SIDE:
-        return Err(f'Handshake terminated by server: 403 (ACCESS-REFUSED) with message "{_server_text(target, failure, call)}"', "Error")
+        return Err(
+            f'Handshake terminated by server: 403 (ACCESS-REFUSED) with message "{_server_text(target, failure, call)}"',
+            "Error",
+        )
     if kind == "kafka":
         if failure == "auth_failed":
             return Err(
@@ -473,22 +636,47 @@ def _node(target: Target, failure: str, local: str, now_ns: int, cert: CertDates
                 "KafkaJSSASLAuthenticationError",
             )
         if failure == "forbidden":
-            return Err("Not authorized to access topics: [Topic authorization failed]", "KafkaJSProtocolError", extra=(("type", "TOPIC_AUTHORIZATION_FAILED"),))
+            return Err(
+                "Not authorized to access topics: [Topic authorization failed]",
+                "KafkaJSProtocolError",
+                extra=(("type", "TOPIC_AUTHORIZATION_FAILED"),),
+            )
         assert net is not None
         return Err(f"[Connection] Connection error: {net.message}", "KafkaJSConnectionError", cause=net)
     if kind == "http":
         if failure in _SERVER_SIDE:
             status = {"unavailable": 503, "forbidden": 403, "auth_failed": 401}[failure]
-            return Err(f"{call.method} {_url(target, call)} responded {status}", "HTTPError", extra=(("statusCode", status),))
+            return Err(
+                f"{call.method} {_url(target, call)} responded {status}",
+                "HTTPError",
+                extra=(("statusCode", status),),
+            )
         if failure == "read_timeout":
             return Err("The operation was aborted due to timeout", "TimeoutError", extra=(("code", 23),))
-        return Err("fetch failed", "TypeError", (Frame("node:internal/deps/undici/undici", "fetch", 13502),), cause=net)
+        return Err(
+            "fetch failed",
+            "TypeError",
+            (Frame("node:internal/deps/undici/undici", "fetch", 13502),),
+            cause=net,
+        )
     if kind == "mongodb":
         if failure == "auth_failed":
-            return Err("Authentication failed.", "MongoServerError", extra=(("code", 18), ("codeName", "AuthenticationFailed")))
+            return Err(
+                "Authentication failed.",
+                "MongoServerError",
+                extra=(("code", 18), ("codeName", "AuthenticationFailed")),
+            )
         assert net is not None
-        return Err(net.message, "MongoServerSelectionError", (Frame("/app/node_modules/mongodb/lib/sdam/topology.js", "Timeout._onTimeout", 278),))
+        return Err(
+            net.message,
+            "MongoServerSelectionError",
+            (Frame("/app/node_modules/mongodb/lib/sdam/topology.js", "Timeout._onTimeout", 278),),
+        )
     if kind == "s3" and failure in _SERVER_SIDE:
-        return Err("Access Denied", "AccessDenied", extra=(("$fault", "client"), ("$metadata", {"httpStatusCode": 403})))
+        return Err(
+            "Access Denied",
+            "AccessDenied",
+            extra=(("$fault", "client"), ("$metadata", {"httpStatusCode": 403})),
+        )
     assert net is not None
     return net

@@ -116,7 +116,9 @@ class Workload:
     @property
     def ref(self) -> ObjectRef:
         """The workload as an event's involved object."""
-        return ObjectRef(self.kind, self.name, self.uid, "batch/v1" if self.kind in ("Job", "CronJob") else APPS_API)
+        return ObjectRef(
+            self.kind, self.name, self.uid, "batch/v1" if self.kind in ("Job", "CronJob") else APPS_API
+        )
 
     @property
     def main(self) -> Container:
@@ -165,7 +167,12 @@ class Pod:
     def labels(self, container: Container) -> Labels:
         """The stream labels of one of this pod's containers, as Loki returns them."""
         app = self.workload.app_label
-        labels = {"container": container.name, "namespace": self.namespace, "node": self.node, "pod": self.name}
+        labels = {
+            "container": container.name,
+            "namespace": self.namespace,
+            "node": self.node,
+            "pod": self.name,
+        }
         if app:
             labels["app"] = app
         # Loki 3's discover_service_name takes the first of app, ..., container that the stream has.
@@ -208,7 +215,9 @@ class Cluster:
         self._ips.add(ip)
         return ip
 
-    def new_pod(self, workload: Workload, namespace: str, *, ordinal: int | None = None, job: str = "") -> Pod:
+    def new_pod(
+        self, workload: Workload, namespace: str, *, ordinal: int | None = None, job: str = ""
+    ) -> Pod:
         """A pod of ``workload``, named as its controller names it."""
         if workload.kind == "StatefulSet":
             name = f"{workload.name}-{ordinal if ordinal is not None else len(workload.pods)}"

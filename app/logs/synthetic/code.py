@@ -33,7 +33,13 @@ def exported(name: str) -> str:
     return name[:1].upper() + name[1:]
 
 
-_DIRS = {"handler": "api", "service": "services", "repository": "repositories", "client": "clients", "job": "jobs"}
+_DIRS = {
+    "handler": "api",
+    "service": "services",
+    "repository": "repositories",
+    "client": "clients",
+    "job": "jobs",
+}
 
 
 def singular(noun: str) -> str:
@@ -62,7 +68,12 @@ class CodeBase:
         """One frame of the service's own code: ``layer`` is handler, service, repository, client, job ..."""
         line = stable_int(self.org, self.service, layer, resource, function, low=24, high=480)
         if self.family == "jvm":
-            suffix = {"handler": "Controller", "repository": "Repository", "client": "Client", "job": "Job"}.get(layer, "Service")
+            suffix = {
+                "handler": "Controller",
+                "repository": "Repository",
+                "client": "Client",
+                "job": "Job",
+            }.get(layer, "Service")
             cls = f"com.{self.org}.{self.package}.{layer}.{camel(singular(resource))}{suffix}"
             return Frame(cls, function, line)
         if self.family == "python":
@@ -71,15 +82,27 @@ class CodeBase:
         if self.family == "node":
             path = f"/app/dist/{_DIRS.get(layer, layer)}/{resource}.js"
             column = stable_int(self.service, layer, function, low=9, high=41)
-            return Frame(f"{path}:{line}:{column}", f"{camel(singular(resource))}{camel(layer)}.{function}", line)
+            return Frame(
+                f"{path}:{line}:{column}", f"{camel(singular(resource))}{camel(layer)}.{function}", line
+            )
         type_name = f"{camel(singular(resource))}{camel(layer)}"
         where = f"/app/internal/{layer}/{snake(resource)}.go"
-        return Frame(where, f"github.com/{self.org}/{self.service}/internal/{layer}.(*{type_name}).{exported(function)}", line)
+        return Frame(
+            where,
+            f"github.com/{self.org}/{self.service}/internal/{layer}.(*{type_name}).{exported(function)}",
+            line,
+        )
 
     def stack(self, resource: str, verb: str) -> tuple[Frame, ...]:
         """The app frames of a request, innermost first: repository, service, handler."""
         return (
-            self.frame("repository", resource, f"{verb}{camel(singular(resource))}" if self.family != "python" else f"{verb}_{singular(resource)}"),
+            self.frame(
+                "repository",
+                resource,
+                f"{verb}{camel(singular(resource))}"
+                if self.family != "python"
+                else f"{verb}_{singular(resource)}",
+            ),
             self.frame("service", resource, verb),
             self.frame("handler", resource, f"handle{camel(verb)}" if self.family != "python" else verb),
         )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.logs.synthetic.cluster import Container, Pod
 from app.logs.synthetic.code import CodeBase
-from app.logs.synthetic.datastores import PgBouncer, Postgres, Redis, RabbitMQ
+from app.logs.synthetic.datastores import PgBouncer, Postgres, RabbitMQ, Redis
 from app.logs.synthetic.proxies import Envoy, Nginx
 from app.logs.synthetic.runtimes import AppContext, make_logger
 
@@ -43,7 +43,15 @@ def make_component(scene: Scene, pod: Pod, container: Container) -> Any:
     component = container.component
     if component in APP_FAMILIES:
         version = container.image.rsplit(":", 1)[-1]
-        ctx = AppContext(rng, CodeBase(scene.org, workload.name, APP_FAMILIES[component]), pod.name, container.name, workload.name, version, container.port)
+        ctx = AppContext(
+            rng,
+            CodeBase(scene.org, workload.name, APP_FAMILIES[component]),
+            pod.name,
+            container.name,
+            workload.name,
+            version,
+            container.port,
+        )
         logger = make_logger(component, ctx)
         if component == "python-celery":
             logger.broker_url = str(config.get("broker_url", logger.broker_url))  # type: ignore[attr-defined]
@@ -57,7 +65,9 @@ def make_component(scene: Scene, pod: Pod, container: Container) -> Any:
     if component == "rabbitmq":
         return RabbitMQ(rng, ip=pod.ip)
     if component == "nginx":
-        return Nginx(rng, server_name=str(config.setdefault("server_name", f"{scene.namespace}.{scene.org}.example")))
+        return Nginx(
+            rng, server_name=str(config.setdefault("server_name", f"{scene.namespace}.{scene.org}.example"))
+        )
     if component == "envoy":
         return Envoy(rng)
     raise ValueError(f"no writer for component {component!r}")

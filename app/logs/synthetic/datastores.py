@@ -41,7 +41,11 @@ class Postgres:
         startup_pid = self.rng.randint(26, 40)
         lines: list[Render] = [
             fixed("PostgreSQL Database directory appears to contain a database; Skipping initialization"),
-            self.line(1, "LOG", f"starting PostgreSQL {self.version} (Debian {self.version}-1.pgdg120+2) on x86_64-pc-linux-gnu, compiled by gcc (Debian 12.2.0-14) 12.2.0, 64-bit"),
+            self.line(
+                1,
+                "LOG",
+                f"starting PostgreSQL {self.version} (Debian {self.version}-1.pgdg120+2) on x86_64-pc-linux-gnu, compiled by gcc (Debian 12.2.0-14) 12.2.0, 64-bit",
+            ),
             self.line(1, "LOG", 'listening on IPv4 address "0.0.0.0", port 5432'),
             self.line(1, "LOG", 'listening on IPv6 address "::", port 5432'),
             self.line(1, "LOG", 'listening on Unix socket "/var/run/postgresql/.s.PGSQL.5432"'),
@@ -49,7 +53,11 @@ class Postgres:
         if crashed_before:
             lines += self.recovery(startup_pid, last_up_ns)
         else:
-            lines.append(lambda ts: f"{_pg_time(ts)} [{startup_pid}] LOG:  database system was shut down at {_pg_time(last_up_ns)[:19]} UTC")
+            lines.append(
+                lambda ts: (
+                    f"{_pg_time(ts)} [{startup_pid}] LOG:  database system was shut down at {_pg_time(last_up_ns)[:19]} UTC"
+                )
+            )
         lines.append(self.line(1, "LOG", "database system is ready to accept connections"))
         return lines
 
@@ -57,11 +65,21 @@ class Postgres:
         """Crash recovery after an unclean stop (a killed postmaster or backend)."""
         lsn = self.rng.randint(0x1000000, 0x9FFFFFF)
         return [
-            lambda ts: f"{_pg_time(ts)} [{pid}] LOG:  database system was interrupted; last known up at {_pg_time(last_up_ns)[:19]} UTC",
-            self.line(pid, "LOG", "database system was not properly shut down; automatic recovery in progress"),
+            lambda ts: (
+                f"{_pg_time(ts)} [{pid}] LOG:  database system was interrupted; last known up at {_pg_time(last_up_ns)[:19]} UTC"
+            ),
+            self.line(
+                pid, "LOG", "database system was not properly shut down; automatic recovery in progress"
+            ),
             self.line(pid, "LOG", f"redo starts at 0/{lsn:X}"),
-            self.line(pid, "LOG", f"invalid record length at 0/{lsn + 0x4A20:X}: expected at least 24, got 0"),
-            self.line(pid, "LOG", f"redo done at 0/{lsn + 0x49E8:X} system usage: CPU: user: 0.00 s, system: 0.00 s, elapsed: 0.01 s"),
+            self.line(
+                pid, "LOG", f"invalid record length at 0/{lsn + 0x4A20:X}: expected at least 24, got 0"
+            ),
+            self.line(
+                pid,
+                "LOG",
+                f"redo done at 0/{lsn + 0x49E8:X} system usage: CPU: user: 0.00 s, system: 0.00 s, elapsed: 0.01 s",
+            ),
             self.line(self.checkpointer_pid, "LOG", "checkpoint starting: end-of-recovery immediate wait"),
             self.checkpoint_complete(self.rng.randint(20, 300), immediate=True),
         ]
@@ -71,7 +89,11 @@ class Postgres:
         return [
             self.line(1, "LOG", "received fast shutdown request"),
             self.line(1, "LOG", "aborting any active transactions"),
-            self.line(1, "LOG", f'background worker "logical replication launcher" (PID {self.checkpointer_pid + 5}) exited with exit code 1'),
+            self.line(
+                1,
+                "LOG",
+                f'background worker "logical replication launcher" (PID {self.checkpointer_pid + 5}) exited with exit code 1',
+            ),
             self.line(self.checkpointer_pid, "LOG", "shutting down"),
             self.line(self.checkpointer_pid, "LOG", "checkpoint starting: shutdown immediate"),
             self.checkpoint_complete(self.rng.randint(5, 200), immediate=True),
@@ -110,11 +132,19 @@ class Postgres:
             at += 300
         return out
 
-    def slow_statement(self, pid: int, duration_ms: float, statement: str, params: list[str], named: str = "<unnamed>") -> list[Render]:
+    def slow_statement(
+        self, pid: int, duration_ms: float, statement: str, params: list[str], named: str = "<unnamed>"
+    ) -> list[Render]:
         """A statement over ``log_min_duration_statement``, as the extended protocol logs it."""
         lines = [self.line(pid, "LOG", f"duration: {duration_ms:.3f} ms  execute {named}: {statement}")]
         if params:
-            lines.append(self.line(pid, "DETAIL", "Parameters: " + ", ".join(f"${i} = '{value}'" for i, value in enumerate(params, 1))))
+            lines.append(
+                self.line(
+                    pid,
+                    "DETAIL",
+                    "Parameters: " + ", ".join(f"${i} = '{value}'" for i, value in enumerate(params, 1)),
+                )
+            )
         return lines
 
 
@@ -144,11 +174,23 @@ class Redis:
         """A container starting, loading its RDB file when it has one."""
         lines = [
             self.line("C", "*", "oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo"),
-            self.line("C", "*", f"Redis version={self.version}, bits=64, commit=00000000, modified=0, pid=1, just started"),
-            self.line("C", "#", "Warning: no config file specified, using the default config. In order to specify a config file use redis-server /path/to/redis.conf"),
+            self.line(
+                "C",
+                "*",
+                f"Redis version={self.version}, bits=64, commit=00000000, modified=0, pid=1, just started",
+            ),
+            self.line(
+                "C",
+                "#",
+                "Warning: no config file specified, using the default config. In order to specify a config file use redis-server /path/to/redis.conf",
+            ),
             self.line("M", "*", "monotonic clock: POSIX clock_gettime"),
             self.line("M", "*", "Running mode=standalone, port=6379."),
-            self.line("M", "#", "WARNING Memory overcommit must be enabled! Without it, a background save or replication may fail under low memory condition. Being disabled, it can also cause failures without low memory condition, see https://github.com/jemalloc/jemalloc/issues/1328. To fix this issue add 'vm.overcommit_memory = 1' to /etc/sysctl.conf and then reboot or run the command 'sysctl vm.overcommit_memory=1' for this to take effect."),
+            self.line(
+                "M",
+                "#",
+                "WARNING Memory overcommit must be enabled! Without it, a background save or replication may fail under low memory condition. Being disabled, it can also cause failures without low memory condition, see https://github.com/jemalloc/jemalloc/issues/1328. To fix this issue add 'vm.overcommit_memory = 1' to /etc/sysctl.conf and then reboot or run the command 'sysctl vm.overcommit_memory=1' for this to take effect.",
+            ),
             self.line("M", "*", "Server initialized"),
         ]
         if self.persistence and keys:
@@ -156,7 +198,11 @@ class Redis:
                 self.line("M", "*", f"Loading RDB produced by version {self.version}"),
                 self.line("M", "*", f"RDB age {self.rng.randint(2, 400)} seconds"),
                 self.line("M", "*", f"RDB memory usage when created {keys * 0.0009:.2f} Mb"),
-                self.line("M", "*", f"Done loading RDB, keys loaded: {keys}, keys expired: {self.rng.randint(0, keys // 50 + 1)}."),
+                self.line(
+                    "M",
+                    "*",
+                    f"Done loading RDB, keys loaded: {keys}, keys expired: {self.rng.randint(0, keys // 50 + 1)}.",
+                ),
                 self.line("M", "*", f"DB loaded from disk: {self.rng.uniform(0.001, 0.4):.3f} seconds"),
             ]
         lines.append(self.line("M", "*", "Ready to accept connections tcp"))
@@ -169,8 +215,15 @@ class Redis:
             self.line("M", "*", "User requested shutdown..."),
         ]
         if self.persistence:
-            lines += [self.line("M", "*", "Saving the final RDB snapshot before exiting."), self.line("M", "*", "DB saved on disk")]
-        return lines + [self.line("M", "*", "Removing the pid file."), self.line("M", "#", "Redis is now ready to exit, bye bye...")]
+            lines += [
+                self.line("M", "*", "Saving the final RDB snapshot before exiting."),
+                self.line("M", "*", "DB saved on disk"),
+            ]
+        return [
+            *lines,
+            self.line("M", "*", "Removing the pid file."),
+            self.line("M", "#", "Redis is now ready to exit, bye bye..."),
+        ]
 
     def background(self, start_s: float, end_s: float, changes_per_s: float) -> list[Timed]:
         """Background saves by the ``save`` rules, each counted from the previous save."""
@@ -191,9 +244,30 @@ class Redis:
                 return out
             child = self.rng.randint(20, 30000)
             took = self.rng.uniform(0.005, 0.2)
-            out.append((at, [self.line("M", "*", f"{changes} changes in {seconds} seconds. Saving..."), self.line("M", "*", f"Background saving started by pid {child}")]))
+            out.append(
+                (
+                    at,
+                    [
+                        self.line("M", "*", f"{changes} changes in {seconds} seconds. Saving..."),
+                        self.line("M", "*", f"Background saving started by pid {child}"),
+                    ],
+                )
+            )
             cow = self.rng.randint(0, 4)
-            out.append((at + took, [self.line("C", "*", "DB saved on disk", child), self.line("C", "*", f"Fork CoW for RDB: current {cow} MB, peak {cow} MB, average {cow // 2} MB", child)]))
+            out.append(
+                (
+                    at + took,
+                    [
+                        self.line("C", "*", "DB saved on disk", child),
+                        self.line(
+                            "C",
+                            "*",
+                            f"Fork CoW for RDB: current {cow} MB, peak {cow} MB, average {cow // 2} MB",
+                            child,
+                        ),
+                    ],
+                )
+            )
             out.append((at + took + 0.1, [self.line("M", "*", "Background saving terminated with success")]))
             last = at
 
@@ -223,10 +297,16 @@ class PgBouncer:
     def startup(self) -> list[Render]:
         """Start-up lines."""
         return [
-            self.line("LOG", "kernel file descriptor limit: 1048576 (hard: 1048576); max_client_conn: 500, max expected fd use: 652"),
+            self.line(
+                "LOG",
+                "kernel file descriptor limit: 1048576 (hard: 1048576); max_client_conn: 500, max expected fd use: 652",
+            ),
             self.line("LOG", "listening on 0.0.0.0:6432"),
             self.line("LOG", "listening on unix:/tmp/.s.PGSQL.6432"),
-            self.line("LOG", "process up: PgBouncer 1.22.1, libevent 2.1.12-stable (epoll), adns: c-ares 1.19.1, tls: OpenSSL 3.0.13 30 Jan 2024"),
+            self.line(
+                "LOG",
+                "process up: PgBouncer 1.22.1, libevent 2.1.12-stable (epoll), adns: c-ares 1.19.1, tls: OpenSSL 3.0.13 30 Jan 2024",
+            ),
         ]
 
     def background(self, start_s: float, end_s: float, qps: Callable[[float], float]) -> list[Timed]:
@@ -270,7 +350,11 @@ class RabbitMQ:
         link = f"{client} -> {self.ip}:5672"
         return [
             self.line("info", f"accepting AMQP connection {link}", process),
-            self.line("info", f"connection {link}: user '{user}' authenticated and granted access to vhost '/'", process),
+            self.line(
+                "info",
+                f"connection {link}: user '{user}' authenticated and granted access to vhost '/'",
+                process,
+            ),
         ]
 
     def closed(self, client: str, user: str = "app", *, clean: bool = True) -> list[Render]:
@@ -280,7 +364,9 @@ class RabbitMQ:
             return [self.line("info", f"closing AMQP connection ({link}, vhost: '/', user: '{user}')")]
         process = f"<0.{self.rng.randint(600, 90000)}.0>"
         return [
-            self.line("warning", f"closing AMQP connection {process} ({link}, vhost: '/', user: '{user}'):", process),
+            self.line(
+                "warning", f"closing AMQP connection {process} ({link}, vhost: '/', user: '{user}'):", process
+            ),
             fixed("client unexpectedly closed TCP connection"),
         ]
 
@@ -289,14 +375,18 @@ class RabbitMQ:
         process = f"<0.{self.rng.randint(600, 90000)}.0>"
         return [
             self.line("info", f"accepting AMQP connection {client} -> {self.ip}:5672", process),
-            self.line("error", f"Error on AMQP connection {process} ({client} -> {self.ip}:5672, state: starting):", process),
+            self.line(
+                "error",
+                f"Error on AMQP connection {process} ({client} -> {self.ip}:5672, state: starting):",
+                process,
+            ),
             fixed(f"PLAIN login refused: user '{user}' - invalid credentials"),
         ]
 
     def startup(self, node: str) -> list[Render]:
         """The last lines of a broker start."""
         return [
-            self.line("info", f"Starting RabbitMQ 3.13.7 on Erlang 26.2.5.4 [jit]", "<0.230.0>"),
+            self.line("info", "Starting RabbitMQ 3.13.7 on Erlang 26.2.5.4 [jit]", "<0.230.0>"),
             self.line("info", f"node           : rabbit@{node}", "<0.230.0>"),
             self.line("info", "Ready to start client connection listeners", "<0.740.0>"),
             self.line("info", "started TCP listener on [::]:5672", "<0.750.0>"),

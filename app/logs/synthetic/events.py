@@ -42,7 +42,12 @@ _SERIES_FINISH_S = 360.0
 
 def event_labels(namespace: str) -> Labels:
     """The stream labels of an event about an object in ``namespace``, as Loki returns them."""
-    return {"instance": EVENTS_INSTANCE, "job": EVENTS_JOB, "namespace": namespace, "service_name": EVENTS_JOB}
+    return {
+        "instance": EVENTS_INSTANCE,
+        "job": EVENTS_JOB,
+        "namespace": namespace,
+        "service_name": EVENTS_JOB,
+    }
 
 
 def alloy_event_line(
@@ -184,7 +189,9 @@ class EventRecorder:
         evidence: bool,
     ) -> bool:
         group = (reporter, obj, type_, reason)
-        recent = [(at, text) for at, text in self._variants.get(group, []) if at_s - at <= _AGGREGATE_WINDOW_S]
+        recent = [
+            (at, text) for at, text in self._variants.get(group, []) if at_s - at <= _AGGREGATE_WINDOW_S
+        ]
         if message not in {text for _, text in recent}:
             recent.append((at_s, message))
         self._variants[group] = recent
@@ -221,7 +228,9 @@ class EventRecorder:
             series.refreshed_s = at_s
             # An update keeps the first eventTime, so Loki stores it at the first occurrence's time; the
             # count lives in ``series``, which Alloy does not print (its ``count`` is the legacy field).
-            return self._emit(at_s, series.first_ns, obj, reporter, type_, reason, message, 0, action, evidence)
+            return self._emit(
+                at_s, series.first_ns, obj, reporter, type_, reason, message, 0, action, evidence
+            )
         return False
 
     def _emit(

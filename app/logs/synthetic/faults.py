@@ -148,12 +148,18 @@ def python_net_error(failure: str, target: Target) -> tuple[str, str]:
         "dns_nxdomain": ("socket.gaierror", "[Errno -2] Name or service not known"),
         "dns_timeout": ("socket.gaierror", "[Errno -3] Temporary failure in name resolution"),
         "tls_expired": ("ssl.SSLCertVerificationError", f"{ssl}certificate has expired (_ssl.c:1000)"),
-        "tls_not_yet_valid": ("ssl.SSLCertVerificationError", f"{ssl}certificate is not yet valid (_ssl.c:1000)"),
+        "tls_not_yet_valid": (
+            "ssl.SSLCertVerificationError",
+            f"{ssl}certificate is not yet valid (_ssl.c:1000)",
+        ),
         "tls_unknown_ca": (
             "ssl.SSLCertVerificationError",
             f"{ssl}unable to get local issuer certificate (_ssl.c:1000)",
         ),
-        "tls_client_rejected": ("ssl.SSLError", "[SSL: SSLV3_ALERT_CERTIFICATE_EXPIRED] sslv3 alert certificate expired (_ssl.c:2580)"),
+        "tls_client_rejected": (
+            "ssl.SSLError",
+            "[SSL: SSLV3_ALERT_CERTIFICATE_EXPIRED] sslv3 alert certificate expired (_ssl.c:2580)",
+        ),
         "tls_hostname": (
             "ssl.SSLCertVerificationError",
             f"{ssl}Hostname mismatch, certificate is not valid for '{target.host}'. (_ssl.c:1000)",
@@ -175,13 +181,18 @@ def java_net_error(failure: str, target: Target, now_ns: int, cert: CertDates | 
     if failure == "dns_nxdomain":
         return Err(f"{target.host}: Name or service not known", "java.net.UnknownHostException", _JDK_DNS)
     if failure == "dns_timeout":
-        return Err(f"{target.host}: Temporary failure in name resolution", "java.net.UnknownHostException", _JDK_DNS)
+        return Err(
+            f"{target.host}: Temporary failure in name resolution", "java.net.UnknownHostException", _JDK_DNS
+        )
     if failure in ("tls_expired", "tls_not_yet_valid") and cert:
         if failure == "tls_expired":
-            inner = Err(f"NotAfter: {_java_date(cert.not_after_ns)}", "java.security.cert.CertificateExpiredException")
+            inner = Err(
+                f"NotAfter: {_java_date(cert.not_after_ns)}", "java.security.cert.CertificateExpiredException"
+            )
         else:
             inner = Err(
-                f"NotBefore: {_java_date(cert.not_before_ns)}", "java.security.cert.CertificateNotYetValidException"
+                f"NotBefore: {_java_date(cert.not_before_ns)}",
+                "java.security.cert.CertificateNotYetValidException",
             )
         validator = Err(
             "validity check failed", "java.security.cert.CertPathValidatorException", _JDK_PKIX, cause=inner
@@ -193,10 +204,13 @@ def java_net_error(failure: str, target: Target, now_ns: int, cert: CertDates | 
             cause=validator,
         )
     if failure == "tls_client_rejected":
-        return Err("Received fatal alert: certificate_expired", "javax.net.ssl.SSLHandshakeException", _JDK_TLS)
+        return Err(
+            "Received fatal alert: certificate_expired", "javax.net.ssl.SSLHandshakeException", _JDK_TLS
+        )
     if failure == "tls_hostname":
         inner = Err(
-            f"No subject alternative DNS name matching {target.host} found.", "java.security.cert.CertificateException"
+            f"No subject alternative DNS name matching {target.host} found.",
+            "java.security.cert.CertificateException",
         )
         return Err(
             f"No subject alternative DNS name matching {target.host} found.",
@@ -232,18 +246,36 @@ def node_net_error(failure: str, target: Target) -> Err:
         return Err(f"connect ETIMEDOUT {target.address}", "Error", at_connect, extra=extra)
     if failure in ("reset", "read_timeout"):
         extra = (("errno", -104), ("code", "ECONNRESET"), ("syscall", "read"))
-        return Err("read ECONNRESET", "Error", (Frame("node:internal/stream_base_commons", "TCP.onStreamRead", 218),), extra=extra)
+        return Err(
+            "read ECONNRESET",
+            "Error",
+            (Frame("node:internal/stream_base_commons", "TCP.onStreamRead", 218),),
+            extra=extra,
+        )
     if failure == "dns_nxdomain":
-        extra = (("errno", -3008), ("code", "ENOTFOUND"), ("syscall", "getaddrinfo"), ("hostname", target.host))
+        extra = (
+            ("errno", -3008),
+            ("code", "ENOTFOUND"),
+            ("syscall", "getaddrinfo"),
+            ("hostname", target.host),
+        )
         return Err(f"getaddrinfo ENOTFOUND {target.host}", "Error", at_dns, extra=extra)
     if failure == "dns_timeout":
-        extra = (("errno", -3001), ("code", "EAI_AGAIN"), ("syscall", "getaddrinfo"), ("hostname", target.host))
+        extra = (
+            ("errno", -3001),
+            ("code", "EAI_AGAIN"),
+            ("syscall", "getaddrinfo"),
+            ("hostname", target.host),
+        )
         return Err(f"getaddrinfo EAI_AGAIN {target.host}", "Error", at_dns, extra=extra)
     tls = {
         "tls_expired": ("certificate has expired", "CERT_HAS_EXPIRED"),
         "tls_not_yet_valid": ("certificate is not yet valid", "CERT_NOT_YET_VALID"),
         "tls_unknown_ca": ("self-signed certificate in certificate chain", "SELF_SIGNED_CERT_IN_CHAIN"),
-        "tls_client_rejected": ("C0B7B9D6E07F0000:error:0A000415:SSL routines:ssl3_read_bytes:sslv3 alert certificate expired:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1586:SSL alert number 45", "ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED"),
+        "tls_client_rejected": (
+            "C0B7B9D6E07F0000:error:0A000415:SSL routines:ssl3_read_bytes:sslv3 alert certificate expired:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1586:SSL alert number 45",
+            "ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        ),
         "tls_hostname": (
             f"Hostname/IP does not match certificate's altnames: Host: {target.host}. is not in the cert's "
             f"altnames: {', '.join('DNS:' + name for name in target.san)}",
@@ -276,7 +308,9 @@ _JDK_TLS = (
     Frame("java.base/sun.security.ssl.Alert", "createSSLException", 130),
     Frame("java.base/sun.security.ssl.TransportContext", "fatal", 383),
     Frame("java.base/sun.security.ssl.CertificateMessage$T13CertificateConsumer", "checkServerCerts", 1318),
-    Frame("java.base/sun.security.ssl.CertificateMessage$T13CertificateConsumer", "onConsumeCertificate", 1195),
+    Frame(
+        "java.base/sun.security.ssl.CertificateMessage$T13CertificateConsumer", "onConsumeCertificate", 1195
+    ),
 )
 _JDK_PKIX = (
     Frame("java.base/sun.security.validator.PKIXValidator", "doValidate", 369),

@@ -31,7 +31,15 @@ def image_of(proc: Proc) -> str:
     return proc.container.image
 
 
-def start_container(scene: Scene, proc: Proc, at: float, *, pulled: bool = False, ready_after: float | None = None, evidence: bool = False) -> Run:
+def start_container(
+    scene: Scene,
+    proc: Proc,
+    at: float,
+    *,
+    pulled: bool = False,
+    ready_after: float | None = None,
+    evidence: bool = False,
+) -> Run:
     """The kubelet (re)starting a container: Pulled (or Pulling and Pulled), Created, Started; returns the run."""
     pod = proc.pod
     kubelet = scene.kubelet(pod)
@@ -40,10 +48,25 @@ def start_container(scene: Scene, proc: Proc, at: float, *, pulled: bool = False
         scene.event(at, pod.ref, kubelet, "Normal", "Pulling", f'Pulling image "{image}"')
         took = scene.rng.uniform(0.8, 9.0)
         size = scene.rng.randint(30, 900) * 1_048_576 + scene.rng.randint(0, 999_999)
-        scene.event(at + took, pod.ref, kubelet, "Normal", "Pulled", f'Successfully pulled image "{image}" in {took:.3f}s ({took:.3f}s including waiting). Image size: {size} bytes.')
+        scene.event(
+            at + took,
+            pod.ref,
+            kubelet,
+            "Normal",
+            "Pulled",
+            f'Successfully pulled image "{image}" in {took:.3f}s ({took:.3f}s including waiting). Image size: {size} bytes.',
+        )
         at += took
     else:
-        scene.event(at, pod.ref, kubelet, "Normal", "Pulled", f'Container image "{image}" already present on machine', evidence=evidence)
+        scene.event(
+            at,
+            pod.ref,
+            kubelet,
+            "Normal",
+            "Pulled",
+            f'Container image "{image}" already present on machine',
+            evidence=evidence,
+        )
     scene.event(at + 0.05, pod.ref, kubelet, "Normal", "Created", f"Created container {proc.container.name}")
     scene.event(at + 0.3, pod.ref, kubelet, "Normal", "Started", f"Started container {proc.container.name}")
     begin = at + 0.35
@@ -69,13 +92,23 @@ def kill_for_stop(scene: Scene, proc: Proc, at: float, *, reason: str = "", evid
     stop(proc, at + scene.rng.uniform(0.2, 3.0), graceful=True)
 
 
-def back_off_events(scene: Scene, proc: Proc, start: float, end: float, *, evidence_first: bool = False) -> None:
+def back_off_events(
+    scene: Scene, proc: Proc, start: float, end: float, *, evidence_first: bool = False
+) -> None:
     """BackOff events recorded at each pod sync while the container waits to restart."""
     at = start + scene.rng.uniform(0.5, 2.0)
     message = f"Back-off restarting failed container {proc.container.name} in pod {proc.pod.full_name}"
     first = True
     while at < end:
-        scene.event(at, proc.pod.ref, scene.kubelet(proc.pod), "Warning", "BackOff", message, evidence=evidence_first and first)
+        scene.event(
+            at,
+            proc.pod.ref,
+            scene.kubelet(proc.pod),
+            "Warning",
+            "BackOff",
+            message,
+            evidence=evidence_first and first,
+        )
         first = False
         at += scene.rng.uniform(*_SYNC_S)
 
@@ -113,7 +146,9 @@ def crash_loop(
         # The first restart is immediate; later ones wait 10 s, 20 s, 40 s ... (kubelet's doBackOff).
         delay = (back_off_s(restarts - 1) if restarts else 0.0) + scene.rng.uniform(0.2, 1.5)
         if restarts >= 1:
-            back_off_events(scene, proc, at, at + delay, evidence_first=evidence_backoff and not cited["backoff"])
+            back_off_events(
+                scene, proc, at, at + delay, evidence_first=evidence_backoff and not cited["backoff"]
+            )
             cited["backoff"] = True
         restarts += 1
         proc.restarts = restarts
@@ -152,7 +187,16 @@ def create_pod(
     owner = job or (workload.replicaset_ref() if workload.kind == "Deployment" else workload.ref)
     scene.events.touch(owner, at - scene.rng.uniform(0.01, 0.3))
     scene.events.touch(pod.ref, at + 0.001)
-    scene.event(at, owner, workload.controller, "Normal", "SuccessfulCreate", f"Created pod: {pod.name}" if workload.kind != "StatefulSet" else f"create Pod {pod.name} in StatefulSet {workload.name} successful")
+    scene.event(
+        at,
+        owner,
+        workload.controller,
+        "Normal",
+        "SuccessfulCreate",
+        f"Created pod: {pod.name}"
+        if workload.kind != "StatefulSet"
+        else f"create Pod {pod.name} in StatefulSet {workload.name} successful",
+    )
     from app.logs.synthetic.components import make_component
 
     for container in workload.containers:
@@ -161,7 +205,15 @@ def create_pod(
         scene.procs.append(proc)
     if schedule:
         bound = at + scene.rng.uniform(0.01, 0.4)
-        scene.event(bound, pod.ref, scene.cluster.scheduler, "Normal", "Scheduled", f"Successfully assigned {scene.namespace}/{pod.name} to {pod.node}", action="Binding")
+        scene.event(
+            bound,
+            pod.ref,
+            scene.cluster.scheduler,
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {scene.namespace}/{pod.name} to {pod.node}",
+            action="Binding",
+        )
         begin = bound + scene.rng.uniform(0.5, 2.0)
         pod.started_at = begin
         for proc in scene.procs_of_pod(pod) if start else ():
@@ -170,7 +222,15 @@ def create_pod(
     return pod
 
 
-def begin_rollout(scene: Scene, workload: Workload, at: float, *, replace_all: bool = False, start: bool = True, schedule: bool = True) -> list[Pod]:
+def begin_rollout(
+    scene: Scene,
+    workload: Workload,
+    at: float,
+    *,
+    replace_all: bool = False,
+    start: bool = True,
+    schedule: bool = True,
+) -> list[Pod]:
     """A Deployment starting a new ReplicaSet whose pods may never become ready.
 
     With the default RollingUpdate strategy one surge pod is created and the old pods keep serving
@@ -183,14 +243,38 @@ def begin_rollout(scene: Scene, workload: Workload, at: float, *, replace_all: b
     controller = Reporter("deployment-controller")
     begin = at
     if replace_all:
-        scene.event(at, workload.ref, controller, "Normal", "ScalingReplicaSet", f"Scaled down replica set {old_rs.name} from {len(old_pods)} to 0")
+        scene.event(
+            at,
+            workload.ref,
+            controller,
+            "Normal",
+            "ScalingReplicaSet",
+            f"Scaled down replica set {old_rs.name} from {len(old_pods)} to 0",
+        )
         for old in old_pods:
-            scene.event(at + 0.05, old_rs, Reporter("replicaset-controller"), "Normal", "SuccessfulDelete", f"Deleted pod: {old.name}")
+            scene.event(
+                at + 0.05,
+                old_rs,
+                Reporter("replicaset-controller"),
+                "Normal",
+                "SuccessfulDelete",
+                f"Deleted pod: {old.name}",
+            )
             delete_pod(scene, old, at + 0.1)
         begin = at + scene.rng.uniform(5, 30)
     count = len(old_pods) if replace_all else 1
-    scene.event(begin, workload.ref, controller, "Normal", "ScalingReplicaSet", f"Scaled up replica set {new_rs.name} from 0 to {count}")
-    return [create_pod(scene, workload, begin + 0.1 + index * 0.05, start=start, schedule=schedule) for index in range(count)]
+    scene.event(
+        begin,
+        workload.ref,
+        controller,
+        "Normal",
+        "ScalingReplicaSet",
+        f"Scaled up replica set {new_rs.name} from 0 to {count}",
+    )
+    return [
+        create_pod(scene, workload, begin + 0.1 + index * 0.05, start=start, schedule=schedule)
+        for index in range(count)
+    ]
 
 
 def rollout(scene: Scene, workload: Workload, at: float, *, surge_delay: float = 25.0) -> list[Pod]:
@@ -204,26 +288,69 @@ def rollout(scene: Scene, workload: Workload, at: float, *, surge_delay: float =
     new_pods: list[Pod] = []
     for index, old in enumerate(old_pods):
         step = at + index * surge_delay
-        scene.event(step, deployment, controller, "Normal", "ScalingReplicaSet", f"Scaled up replica set {new_rs.name} from {index} to {index + 1}")
+        scene.event(
+            step,
+            deployment,
+            controller,
+            "Normal",
+            "ScalingReplicaSet",
+            f"Scaled up replica set {new_rs.name} from {index} to {index + 1}",
+        )
         new_pods.append(create_pod(scene, workload, step + 0.1))
         down = step + surge_delay * 0.8
-        scene.event(down, deployment, controller, "Normal", "ScalingReplicaSet", f"Scaled down replica set {old_rs.name} from {len(old_pods) - index} to {len(old_pods) - index - 1}")
-        scene.event(down + 0.05, old_rs, Reporter("replicaset-controller"), "Normal", "SuccessfulDelete", f"Deleted pod: {old.name}")
+        scene.event(
+            down,
+            deployment,
+            controller,
+            "Normal",
+            "ScalingReplicaSet",
+            f"Scaled down replica set {old_rs.name} from {len(old_pods) - index} to {len(old_pods) - index - 1}",
+        )
+        scene.event(
+            down + 0.05,
+            old_rs,
+            Reporter("replicaset-controller"),
+            "Normal",
+            "SuccessfulDelete",
+            f"Deleted pod: {old.name}",
+        )
         delete_pod(scene, old, down + 0.1)
     return new_pods
 
 
-def probe_failed(scene: Scene, proc: Proc, at: float, probe: str, output: str, *, evidence: bool = False) -> bool:
+def probe_failed(
+    scene: Scene, proc: Proc, at: float, probe: str, output: str, *, evidence: bool = False
+) -> bool:
     """An ``Unhealthy`` event for a failed probe (``Liveness``, ``Readiness`` or ``Startup``)."""
-    return scene.event(at, proc.pod.ref, scene.kubelet(proc.pod), "Warning", "Unhealthy", f"{probe} probe failed: {output}", evidence=evidence)
+    return scene.event(
+        at,
+        proc.pod.ref,
+        scene.kubelet(proc.pod),
+        "Warning",
+        "Unhealthy",
+        f"{probe} probe failed: {output}",
+        evidence=evidence,
+    )
 
 
-def liveness_restart(scene: Scene, proc: Proc, at: float, probe: str = "liveness", *, evidence: bool = False) -> None:
+def liveness_restart(
+    scene: Scene, proc: Proc, at: float, probe: str = "liveness", *, evidence: bool = False
+) -> None:
     """The kubelet killing a container whose liveness (or startup) probe failed; it is restarted."""
-    scene.event(at, proc.pod.ref, scene.kubelet(proc.pod), "Normal", "Killing", f"Container {proc.container.name} failed {probe} probe, will be restarted", evidence=evidence)
+    scene.event(
+        at,
+        proc.pod.ref,
+        scene.kubelet(proc.pod),
+        "Normal",
+        "Killing",
+        f"Container {proc.container.name} failed {probe} probe, will be restarted",
+        evidence=evidence,
+    )
 
 
-def pull_failure_loop(scene: Scene, proc: Proc, at: float, error: str, *, evidence_count: int = 3, until: float | None = None) -> None:
+def pull_failure_loop(
+    scene: Scene, proc: Proc, at: float, error: str, *, evidence_count: int = 3, until: float | None = None
+) -> None:
     """The kubelet failing to pull an image, backing off from 10 s to 5 minutes, again and again."""
     until = scene.duration if until is None else until
     kubelet = scene.kubelet(proc.pod)
@@ -234,25 +361,61 @@ def pull_failure_loop(scene: Scene, proc: Proc, at: float, error: str, *, eviden
         scene.event(at, proc.pod.ref, kubelet, "Normal", "Pulling", f'Pulling image "{image}"')
         failed_at = at + scene.rng.uniform(0.3, 4.0)
         cite = cited < evidence_count
-        if scene.event(failed_at, proc.pod.ref, kubelet, "Warning", "Failed", f'Failed to pull image "{image}": {error}', evidence=cite):
+        if scene.event(
+            failed_at,
+            proc.pod.ref,
+            kubelet,
+            "Warning",
+            "Failed",
+            f'Failed to pull image "{image}": {error}',
+            evidence=cite,
+        ):
             cited += cite
-        scene.event(failed_at + 0.01, proc.pod.ref, kubelet, "Warning", "Failed", "Error: ErrImagePull", evidence=cite and attempt == 0)
+        scene.event(
+            failed_at + 0.01,
+            proc.pod.ref,
+            kubelet,
+            "Warning",
+            "Failed",
+            "Error: ErrImagePull",
+            evidence=cite and attempt == 0,
+        )
         wait = back_off_s(attempt)
         sync = failed_at + scene.rng.uniform(1, 3)
         while sync < min(failed_at + wait, until):
             scene.event(sync, proc.pod.ref, kubelet, "Normal", "BackOff", f'Back-off pulling image "{image}"')
-            scene.event(sync + 0.01, proc.pod.ref, kubelet, "Warning", "Failed", "Error: ImagePullBackOff", evidence=cited == 1 and attempt == 0)
+            scene.event(
+                sync + 0.01,
+                proc.pod.ref,
+                kubelet,
+                "Warning",
+                "Failed",
+                "Error: ImagePullBackOff",
+                evidence=cited == 1 and attempt == 0,
+            )
             sync += scene.rng.uniform(*_SYNC_S)
         at = failed_at + wait + scene.rng.uniform(0.1, 2.0)
         attempt += 1
 
 
-def mount_failure_loop(scene: Scene, proc: Proc, at: float, message: str, *, volumes: str, reporter: Reporter | None = None, reason: str = "FailedMount", evidence_count: int = 3) -> None:
+def mount_failure_loop(
+    scene: Scene,
+    proc: Proc,
+    at: float,
+    message: str,
+    *,
+    volumes: str,
+    reporter: Reporter | None = None,
+    reason: str = "FailedMount",
+    evidence_count: int = 3,
+) -> None:
     """A volume that cannot be mounted: the event every ~2 minutes and the 2m timeout summary."""
     kubelet = reporter or scene.kubelet(proc.pod)
     cited = 0
     while at < scene.duration:
-        if scene.event(at, proc.pod.ref, kubelet, "Warning", reason, message, evidence=cited < evidence_count):
+        if scene.event(
+            at, proc.pod.ref, kubelet, "Warning", reason, message, evidence=cited < evidence_count
+        ):
             cited += 1
         summary_at = at + scene.rng.uniform(60, 125)
         scene.event(
@@ -270,7 +433,16 @@ def schedule_failure_loop(scene: Scene, pod: Pod, at: float, message: str, *, ev
     """The scheduler failing to place a pod: a FailedScheduling event, then retries with back-off."""
     delay = 1.0
     while at < scene.duration:
-        scene.event(at, pod.ref, scene.cluster.scheduler, "Warning", "FailedScheduling", message, evidence=evidence, action="Scheduling")
+        scene.event(
+            at,
+            pod.ref,
+            scene.cluster.scheduler,
+            "Warning",
+            "FailedScheduling",
+            message,
+            evidence=evidence,
+            action="Scheduling",
+        )
         at += delay + scene.rng.uniform(0, 1)
         delay = min(delay * 2, 300)
 
@@ -279,8 +451,50 @@ def evict(scene: Scene, proc: Proc, at: float, message: str, *, evidence: bool =
     """The kubelet's eviction manager evicting a pod: Evicted, then its containers stopped."""
     scene.event(at, proc.pod.ref, scene.kubelet(proc.pod), "Warning", "Evicted", message, evidence=evidence)
     for other in scene.procs_of_pod(proc.pod):
-        scene.event(at + 0.02, proc.pod.ref, scene.kubelet(proc.pod), "Normal", "Killing", f"Stopping container {other.container.name}")
+        scene.event(
+            at + 0.02,
+            proc.pod.ref,
+            scene.kubelet(proc.pod),
+            "Normal",
+            "Killing",
+            f"Stopping container {other.container.name}",
+        )
         stop(other, at + scene.rng.uniform(0.5, 4.0), graceful=True)
+
+
+def reschedule_stateful_pod(scene: Scene, workload: Workload, at: float) -> Pod:
+    """The StatefulSet's pod is deleted (its node drained) and recreated on another node; returns the new pod."""
+    old = workload.pods[0]
+    delete_pod(scene, old, at)
+    workload.pods.remove(old)
+    again = at + scene.rng.uniform(2, 12)
+    scene.event(
+        again,
+        workload.ref,
+        Reporter("statefulset-controller"),
+        "Normal",
+        "SuccessfulCreate",
+        f"create Pod {old.name} in StatefulSet {workload.name} successful",
+    )
+    pod = scene.cluster.new_pod(workload, scene.namespace, ordinal=int(old.name.rsplit("-", 1)[1]))
+    pod.node = scene.pick([node for node in scene.cluster.nodes if node != old.node] or scene.cluster.nodes)
+    pod.started_at = again + scene.rng.uniform(0.5, 2)
+    scene.event(
+        again + 0.3,
+        pod.ref,
+        scene.cluster.scheduler,
+        "Normal",
+        "Scheduled",
+        f"Successfully assigned {scene.namespace}/{pod.name} to {pod.node}",
+        action="Binding",
+    )
+    from app.logs.synthetic.components import make_component
+
+    for container in workload.containers:
+        proc = Proc(pod, container, [])
+        proc.logger = make_component(scene, pod, container)
+        scene.procs.append(proc)
+    return pod
 
 
 def stopped(proc: Proc) -> bool:

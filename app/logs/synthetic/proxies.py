@@ -1,4 +1,4 @@
-"""nginx in front of an app and Envoy as an Istio sidecar: access lines, errors and start-up.
+"""nginx in front of an app, the ingress-nginx controller, and Envoy as an Istio sidecar.
 
 nginx writes the ``combined`` access format and its error log (``2026/11/26 10:00:00 [error] 29#29:
 *1234 ...``); an upstream that stops answering ends in ``upstream timed out`` after
@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from app.logs.synthetic.formats import Render, clf_time, fixed, iso_ms, iso_us, utc
+from app.logs.synthetic.formats import Render, clf_time, fixed, iso_ms, iso_us, klog, utc
 
 NGINX_VERSION = "1.27.3"
 
@@ -32,9 +32,13 @@ class Nginx:
         worker = pid or self.worker_pid
         return lambda ts: f"{utc(ts):%Y/%m/%d %H:%M:%S} [{level}] {worker}#{worker}: {message}"
 
-    def access(self, client: str, method: str, path: str, status: int, size: int, agent: str, referer: str = "-") -> Render:
+    def access(
+        self, client: str, method: str, path: str, status: int, size: int, agent: str, referer: str = "-"
+    ) -> Render:
         """A ``combined`` access line."""
-        return lambda ts: f'{client} - - [{clf_time(ts)}] "{method} {path} HTTP/1.1" {status} {size} "{referer}" "{agent}"'
+        return lambda ts: (
+            f'{client} - - [{clf_time(ts)}] "{method} {path} HTTP/1.1" {status} {size} "{referer}" "{agent}"'
+        )
 
     def upstream_error(self, reason: str, client: str, method: str, path: str, upstream: str) -> Render:
         """The error line for a proxied request whose upstream failed."""
@@ -138,11 +142,23 @@ class Envoy:
         """The sidecar starting and becoming ready (before the app container starts)."""
         return [
             self.agent("info", "FLAG", '--concurrency="2"'),
-            self.agent("info", "sds", f"Starting SDS grpc server"),
-            self.agent("info", "xdsproxy", "Initializing with upstream address \"istiod.istio-system.svc:15012\" and cluster \"Kubernetes\""),
-            self.agent("info", "cache", f"generated new workload certificate resourceName=default latency={self.rng.randint(40, 180)}.{self.rng.randint(100000, 999999)}ms ttl=23h59m59.{self.rng.randint(100000, 999999)}s"),
+            self.agent("info", "sds", "Starting SDS grpc server"),
+            self.agent(
+                "info",
+                "xdsproxy",
+                'Initializing with upstream address "istiod.istio-system.svc:15012" and cluster "Kubernetes"',
+            ),
+            self.agent(
+                "info",
+                "cache",
+                f"generated new workload certificate resourceName=default latency={self.rng.randint(40, 180)}.{self.rng.randint(100000, 999999)}ms ttl=23h59m59.{self.rng.randint(100000, 999999)}s",
+            ),
             self.agent("info", "ads", f"ADS: new connection for node:{pod}.{namespace}-1"),
-            self.agent("info", "ads", "SDS: PUSH request for node:{}.{} resources:1 size:4.0kB resource:default".format(pod, namespace)),
+            self.agent(
+                "info",
+                "ads",
+                f"SDS: PUSH request for node:{pod}.{namespace} resources:1 size:4.0kB resource:default",
+            ),
             self.agent("info", "", "Readiness succeeded in 1.2s"),
             self.agent("info", "", "Envoy proxy is ready"),
         ]
@@ -150,8 +166,10 @@ class Envoy:
     def xds_reconnect(self) -> list[Render]:
         """istiod closes the XDS stream every ~30 minutes; the agent reconnects."""
         return [
-            self.agent("info", "xdsproxy", "connected to delta upstream XDS server: istiod.istio-system.svc:15012"),
-            self.agent("info", "ads", "ADS: \"@\" 1 terminated"),
+            self.agent(
+                "info", "xdsproxy", "connected to delta upstream XDS server: istiod.istio-system.svc:15012"
+            ),
+            self.agent("info", "ads", 'ADS: "@" 1 terminated'),
         ]
 
     def shutdown(self) -> list[Render]:
@@ -161,3 +179,45 @@ class Envoy:
             self.agent("info", "status", "server has shutdown"),
             self.agent("warn", "", "Aborted proxy instance"),
         ]
+
+
+@dataclass
+class IngressNginx:
+    """The ingress-nginx controller: its access format, nginx's error log and the controller's klog lines."""
+
+    rng: random.Random
+    worker_pid: int = 31
+
+    component = "ingress-nginx"
+
+    def access(
+        self,
+        client: str,
+        method: str,
+        path: str,
+        status: int,
+        size: int,
+        agent: str,
+        upstream_name: str,
+        upstream_addr: str,
+        seconds: float,
+        request_id: str,
+    ) -> Render:
+        """The controller's default access line: the client part, then the upstream's name, address, size, time and status."""
+        answered = upstream_addr != "-"
+        upstream = f"{upstream_addr} {size if answered else '-'} {f'{seconds:.3f}' if answered else '-'} {status if answered else '-'}"
+        length = self.rng.randint(40, 900)
+        text = (
+            f'"{method} {path} HTTP/2.0" {status} {size} "-" "{agent}" {length} {seconds:.3f} [{upstream_name}] [] '
+            f"{upstream} {request_id}"
+        )
+        return lambda ts: f"{client} - - [{clf_time(ts)}] {text}"
+
+    def error(self, level: str, message: str) -> Render:
+        """An nginx error-log line of a worker."""
+        worker = self.worker_pid
+        return lambda ts: f"{utc(ts):%Y/%m/%d %H:%M:%S} [{level}] {worker}#{worker}: {message}"
+
+    def controller(self, severity: str, source: str, message: str) -> Render:
+        """A line of the controller process itself (klog)."""
+        return klog(severity, 7, source, message)

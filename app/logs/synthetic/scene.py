@@ -159,6 +159,8 @@ class Scene:
     # to let the attempt go its ordinary way.
     cron_hooks: dict[str, Callable[..., str | None]] = field(default_factory=dict)
     bugs: list[Bug] = field(default_factory=list)
+    # CronJob schedules count minutes from here (0: the wall clock, as the CronJob controller does).
+    cron_epoch_ns: int = 0
 
     @property
     def duration(self) -> float:
@@ -167,7 +169,7 @@ class Scene:
 
     # --- randomness ---
 
-    def pick(self, options: Sequence[object]):  # noqa: ANN201 - generic over the options' type
+    def pick(self, options: Sequence[object]):
         """One of ``options``."""
         return self.rng.choice(options)
 
@@ -204,7 +206,9 @@ class Scene:
             self.add_pod(workload, ordinal=ordinal)
         return workload
 
-    def add_pod(self, workload: Workload, *, ordinal: int | None = None, job: str = "", started: float | None = None) -> Pod:
+    def add_pod(
+        self, workload: Workload, *, ordinal: int | None = None, job: str = "", started: float | None = None
+    ) -> Pod:
         """A pod of ``workload`` whose containers run from ``started`` (default: long before the window)."""
         from app.logs.synthetic.components import make_component
 
@@ -251,9 +255,13 @@ class Scene:
 
     # --- lines ---
 
-    def log(self, at_s: float, proc: Proc, renders: Sequence[Render], *, evidence: bool | Sequence[int] = False) -> float:
+    def log(
+        self, at_s: float, proc: Proc, renders: Sequence[Render], *, evidence: bool | Sequence[int] = False
+    ) -> float:
         """Write a container's lines at ``at_s`` (a burst, microseconds apart); returns when it ends."""
-        marks: Sequence[int] = range(len(renders)) if evidence is True else (() if evidence is False else evidence)
+        marks: Sequence[int] = (
+            range(len(renders)) if evidence is True else (() if evidence is False else evidence)
+        )
         return self.timeline.block(at_s, proc.labels, renders, proc.container.component, evidence=marks)
 
     def event(
@@ -269,7 +277,9 @@ class Scene:
         action: str = "",
     ) -> bool:
         """Record a Kubernetes event about an object of this namespace."""
-        return self.events.record(at_s, obj, reporter, type_, reason, message, evidence=evidence, action=action)
+        return self.events.record(
+            at_s, obj, reporter, type_, reason, message, evidence=evidence, action=action
+        )
 
     def kubelet(self, pod: Pod) -> Reporter:
         """The kubelet of the pod's node."""
@@ -300,14 +310,20 @@ class Scene:
             # No ready endpoints: kube-proxy rejects the connection. Behind an Istio sidecar the client
             # talks to its own Envoy instead, which answers 503 (HTTP) or resets the TCP stream.
             if self.meshed:
-                return Outage(at_s, at_s + 1, "unavailable" if dep.target.kind == "http" else "reset", evidence=False)
+                return Outage(
+                    at_s, at_s + 1, "unavailable" if dep.target.kind == "http" else "reset", evidence=False
+                )
             return Outage(at_s, at_s + 1, "refused", evidence=False)
         return None
 
     def bug_at(self, proc: Proc, resource: str, verb: str, at_s: float) -> Bug | None:
         """The bug a request to ``resource`` at ``at_s`` runs into, if any."""
         for bug in self.bugs:
-            matches = bug.workload == proc.pod.workload.name and bug.resource == resource and bug.verb in (None, verb)
+            matches = (
+                bug.workload == proc.pod.workload.name
+                and bug.resource == resource
+                and bug.verb in (None, verb)
+            )
             if matches and bug.start <= at_s < bug.end and self.rng.random() < bug.share:
                 return bug
         return None

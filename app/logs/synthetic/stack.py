@@ -44,12 +44,32 @@ DOMAINS: dict[str, tuple[str, ...]] = {
     "fleet": ("vehicles", "trips", "drivers"),
     "content": ("articles", "authors", "tags"),
 }
-ORGS = ("acme", "globex", "initech", "umbrella", "hooli", "vandelay", "stark", "wayne", "tyrell", "soylent", "cyberdyne", "aperture")
+ORGS = (
+    "acme",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "vandelay",
+    "stark",
+    "wayne",
+    "tyrell",
+    "soylent",
+    "cyberdyne",
+    "aperture",
+)
 FAMILIES = ("go", "jvm", "python", "node")
 _PORTS = {"go": 8080, "jvm": 8080, "python": 8000, "node": 3000}
 _LIMITS_MI = (256, 384, 512, 768, 1024, 1536, 2048)
 _CRON_TASKS = ("sync", "cleanup", "report", "reconcile", "export", "digest", "rollup", "expire")
-_UPSTREAMS = ("api.stripe.com", "api.sendgrid.com", "hooks.slack.com", "api.twilio.com", "maps.googleapis.com", "api.partner-gateway.example")
+_UPSTREAMS = (
+    "api.stripe.com",
+    "api.sendgrid.com",
+    "hooks.slack.com",
+    "api.twilio.com",
+    "maps.googleapis.com",
+    "api.partner-gateway.example",
+)
 _GENERIC_CONTAINERS = ("app", "api", "server", "main")
 
 
@@ -132,39 +152,91 @@ class _Builder:
     domain_name: str
     prefer: dict[str, str]
 
-    def app_container(self, workload_name: str, family: str, *, component: str | None = None, container: str | None = None, role: str = "") -> Container:
+    def app_container(
+        self,
+        workload_name: str,
+        family: str,
+        *,
+        component: str | None = None,
+        container: str | None = None,
+        role: str = "",
+    ) -> Container:
         preferred = self.prefer.get(role)
         if component is None and preferred in components_of(family):
             component = preferred
-        component = component or self.rng.choice([name for name in components_of(family) if name != "python-celery"])
-        name = container or (workload_name if self.rng.random() < 0.6 else self.rng.choice(_GENERIC_CONTAINERS))
-        return Container(name, component, f"{self.registry}/{workload_name}:{_tag(self.rng)}", self.rng.choice(_LIMITS_MI), _PORTS[family])
+        component = component or self.rng.choice(
+            [name for name in components_of(family) if name != "python-celery"]
+        )
+        name = container or (
+            workload_name if self.rng.random() < 0.6 else self.rng.choice(_GENERIC_CONTAINERS)
+        )
+        return Container(
+            name,
+            component,
+            f"{self.registry}/{workload_name}:{_tag(self.rng)}",
+            self.rng.choice(_LIMITS_MI),
+            _PORTS[family],
+        )
 
     def sidecars(self) -> list[Container]:
         if not self.scene.meshed:
             return []
         return [Container("istio-proxy", "envoy", "docker.io/istio/proxyv2:1.23.2", 256, 15090)]
 
-    def workload(self, kind: str, name: str, role: str, containers: list[Container], replicas: int) -> Workload:
-        workload = self.cluster.new_workload(kind, name, role, containers, replicas=replicas, app_label=self.rng.random() < 0.8)  # type: ignore[arg-type]
-        return workload
+    def workload(
+        self, kind: str, name: str, role: str, containers: list[Container], replicas: int
+    ) -> Workload:
+        return self.cluster.new_workload(
+            kind, name, role, containers, replicas=replicas, app_label=self.rng.random() < 0.8
+        )  # type: ignore[arg-type]
 
 
 def _api_name(rng: random.Random, domain: str, resources: tuple[str, ...], taken: set[str]) -> str:
-    options = [f"{domain}-api", f"{singular(domain)}-service", f"{resources[0]}-api", f"{domain}", "gateway", f"{singular(resources[1])}-service"]
-    return next(name for name in [*rng.sample(options, len(options)), f"{domain}-svc{len(taken)}"] if name not in taken)
+    options = [
+        f"{domain}-api",
+        f"{singular(domain)}-service",
+        f"{resources[0]}-api",
+        f"{domain}",
+        "gateway",
+        f"{singular(resources[1])}-service",
+    ]
+    return next(
+        name
+        for name in [*rng.sample(options, len(options)), f"{domain}-svc{len(taken)}"]
+        if name not in taken
+    )
 
 
-def compose(rng: random.Random, spec: StackSpec, *, start_ns: int, duration_s: float, namespace: str | None = None, cluster: Cluster | None = None) -> Scene:
+def compose(
+    rng: random.Random,
+    spec: StackSpec,
+    *,
+    start_ns: int,
+    duration_s: float,
+    namespace: str | None = None,
+    cluster: Cluster | None = None,
+    domain: str | None = None,
+) -> Scene:
     """Build a namespace from ``spec``: workloads, their running pods and their dependencies."""
-    domain = rng.choice(sorted(DOMAINS))
+    domain = domain if domain in DOMAINS else rng.choice(sorted(DOMAINS))
     resources = DOMAINS[domain]
     if namespace is None:
-        namespace = rng.choice((domain, domain, f"{domain}-prod", f"team-{domain}", f"{domain}-svc", f"shop-{domain}"))
+        namespace = rng.choice(
+            (domain, domain, f"{domain}-prod", f"team-{domain}", f"{domain}-svc", f"shop-{domain}")
+        )
     cluster = cluster or Cluster.create(rng)
     org = rng.choice(ORGS)
     timeline = Timeline(start_ns, duration_s)
-    scene = Scene(rng, cluster, namespace, timeline, EventRecorder(timeline, namespace, rng), org, resources, meshed=spec.meshed)
+    scene = Scene(
+        rng,
+        cluster,
+        namespace,
+        timeline,
+        EventRecorder(timeline, namespace, rng),
+        org,
+        resources,
+        meshed=spec.meshed,
+    )
     build = _Builder(rng, cluster, scene, _registry(rng, org), domain, spec.prefer)
     taken: set[str] = set()
 
@@ -175,18 +247,47 @@ def compose(rng: random.Random, spec: StackSpec, *, start_ns: int, duration_s: f
     apis = []
     for family in spec.apis:
         name = _api_name(rng, domain, resources, taken)
-        apis.append(add("Deployment", name, "api", [build.app_container(name, family, role="api"), *build.sidecars()], rng.choice((1, 2, 2, 3, 3, 4))))
+        apis.append(
+            add(
+                "Deployment",
+                name,
+                "api",
+                [build.app_container(name, family, role="api"), *build.sidecars()],
+                rng.choice((1, 2, 2, 3, 3, 4)),
+            )
+        )
     workers = []
     if spec.worker:
-        name = next(n for n in (f"{domain}-worker", f"{singular(resources[0])}-worker", "worker", f"{domain}-consumer") if n not in taken)
+        name = next(
+            n
+            for n in (f"{domain}-worker", f"{singular(resources[0])}-worker", "worker", f"{domain}-consumer")
+            if n not in taken
+        )
         component = "python-celery" if spec.worker == "python" and spec.rabbitmq else None
-        workers.append(add("Deployment", name, "worker", [build.app_container(name, spec.worker, component=component, role="worker"), *build.sidecars()], rng.choice((1, 1, 2, 3))))
+        workers.append(
+            add(
+                "Deployment",
+                name,
+                "worker",
+                [
+                    build.app_container(name, spec.worker, component=component, role="worker"),
+                    *build.sidecars(),
+                ],
+                rng.choice((1, 1, 2, 3)),
+            )
+        )
     crons = []
     for family in spec.crons:
         task = next(t for t in rng.sample(_CRON_TASKS, len(_CRON_TASKS)) if f"{domain}-{t}" not in taken)
         name = f"{domain}-{task}" if rng.random() < 0.6 else f"{singular(resources[0])}-{task}"
         name = name if name not in taken else f"{domain}-{task}-job"
-        cron = build.workload("CronJob", name, "cron", [build.app_container(name, family, container=name if rng.random() < 0.7 else "job", role="cron")], 0)
+        cron = build.workload(
+            "CronJob",
+            name,
+            "cron",
+            [build.app_container(name, family, container=name if rng.random() < 0.7 else "job", role="cron")],
+            0,
+        )
         cron.schedule_min = rng.choice((5, 5, 10, 15, 15, 30, 60))
         cron.config["backoff_limit"] = rng.choice((0, 1, 2, 3, 6))
         taken.add(name)
@@ -196,73 +297,209 @@ def compose(rng: random.Random, spec: StackSpec, *, start_ns: int, duration_s: f
     webs = []
     if spec.web:
         name = rng.choice(("web", "frontend", f"{domain}-web", "storefront"))
-        web = add("Deployment", name, "web", [Container("nginx", "nginx", "nginx:1.27.3-alpine", 128, 8080), *build.sidecars()], rng.choice((2, 2, 3)))
+        web = add(
+            "Deployment",
+            name,
+            "web",
+            [Container("nginx", "nginx", "nginx:1.27.3-alpine", 128, 8080), *build.sidecars()],
+            rng.choice((2, 2, 3)),
+        )
         webs.append(web)
     callers = [*apis, *workers, *crons]
     _datastores(rng, scene, spec, build, add, callers, domain, namespace)
     _externals(rng, scene, spec, apis, workers, crons, domain, namespace)
     if webs and apis:
         api = apis[0]
-        scene.add_dep(Dep(f"svc:{api.name}", Target("http", api.name, api.service_ip, 80), server=api), users=webs)
+        scene.add_dep(
+            Dep(f"svc:{api.name}", Target("http", api.name, api.service_ip, 80), server=api), users=webs
+        )
     return scene
 
 
-def _datastores(rng, scene, spec, build, add, callers, domain, namespace) -> None:  # noqa: ANN001
+def _datastores(rng, scene, spec, build, add, callers, domain, namespace) -> None:
     user = rng.choice(("app", domain.rstrip("s"), f"{domain}_app"))
     database = domain.replace("-", "_")
     fqdn = rng.random() < 0.4
     if spec.postgres == "namespace":
         name = rng.choice(("postgres", f"{domain}-db", "postgresql", "db"))
-        pg = add("StatefulSet", name, "postgres", [Container("postgres", "postgresql", rng.choice(("postgres:16.4", "postgres:16.4-bookworm", "docker.io/library/postgres:16.6")), rng.choice((512, 1024, 2048, 4096)), 5432)], 1)
+        pg = add(
+            "StatefulSet",
+            name,
+            "postgres",
+            [
+                Container(
+                    "postgres",
+                    "postgresql",
+                    rng.choice(
+                        ("postgres:16.4", "postgres:16.4-bookworm", "docker.io/library/postgres:16.6")
+                    ),
+                    rng.choice((512, 1024, 2048, 4096)),
+                    5432,
+                )
+            ],
+            1,
+        )
         host = f"{name}.{namespace}.svc.cluster.local" if fqdn else name
         pg_dep = Dep("postgres", Target("postgres", host, pg.service_ip, 5432, user, database), server=pg)
     elif spec.postgres == "external":
-        host = rng.choice((f"{domain}-db.c{rng.getrandbits(40):010x}.eu-central-1.rds.amazonaws.com", f"pg-main-rw.databases.svc.cluster.local", f"{domain}-pg-rw.postgres.svc.cluster.local"))
-        pg_dep = Dep("postgres", Target("postgres", host, f"10.{rng.randint(0, 9)}.{rng.randint(0, 255)}.{rng.randint(2, 250)}", 5432, user, database))
+        host = rng.choice(
+            (
+                f"{domain}-db.c{rng.getrandbits(40):010x}.eu-central-1.rds.amazonaws.com",
+                "pg-main-rw.databases.svc.cluster.local",
+                f"{domain}-pg-rw.postgres.svc.cluster.local",
+            )
+        )
+        pg_dep = Dep(
+            "postgres",
+            Target(
+                "postgres",
+                host,
+                f"10.{rng.randint(0, 9)}.{rng.randint(0, 255)}.{rng.randint(2, 250)}",
+                5432,
+                user,
+                database,
+            ),
+        )
     else:
         pg_dep = None
     if pg_dep is not None:
         if spec.pgbouncer:
-            bouncer = add("Deployment", "pgbouncer", "pgbouncer", [Container("pgbouncer", "pgbouncer", "edoburu/pgbouncer:v1.22.1-p0", 128, 6432)], rng.choice((1, 2)))
+            bouncer = add(
+                "Deployment",
+                "pgbouncer",
+                "pgbouncer",
+                [Container("pgbouncer", "pgbouncer", "edoburu/pgbouncer:v1.22.1-p0", 128, 6432)],
+                rng.choice((1, 2)),
+            )
             bouncer.config["database"] = database
             scene.add_dep(pg_dep, users=[bouncer])
-            scene.add_dep(Dep("pgbouncer", Target("postgres", "pgbouncer", bouncer.service_ip, 6432, user, database), server=bouncer), users=callers)
+            scene.add_dep(
+                Dep(
+                    "pgbouncer",
+                    Target("postgres", "pgbouncer", bouncer.service_ip, 6432, user, database),
+                    server=bouncer,
+                ),
+                users=callers,
+            )
         else:
             scene.add_dep(pg_dep, users=callers)
     if spec.mongodb:
-        host = rng.choice((f"cluster0.{rng.getrandbits(20):05x}.mongodb.net", f"mongodb-0.mongodb-headless.databases.svc.cluster.local"))
-        scene.add_dep(Dep("mongodb", Target("mongodb", host, f"10.{rng.randint(0, 9)}.{rng.randint(0, 255)}.{rng.randint(2, 250)}", 27017, user, database)), users=callers)
+        host = rng.choice(
+            (
+                f"cluster0.{rng.getrandbits(20):05x}.mongodb.net",
+                "mongodb-0.mongodb-headless.databases.svc.cluster.local",
+            )
+        )
+        scene.add_dep(
+            Dep(
+                "mongodb",
+                Target(
+                    "mongodb",
+                    host,
+                    f"10.{rng.randint(0, 9)}.{rng.randint(0, 255)}.{rng.randint(2, 250)}",
+                    27017,
+                    user,
+                    database,
+                ),
+            ),
+            users=callers,
+        )
     if spec.redis == "namespace":
         name = rng.choice(("redis", "redis-master", f"{domain}-cache", "cache"))
-        redis = add("StatefulSet", name, "redis", [Container("redis", "redis", rng.choice(("redis:7.2.5", "redis:7.2.5-alpine")), rng.choice((256, 512, 1024)), 6379)], 1)
+        redis = add(
+            "StatefulSet",
+            name,
+            "redis",
+            [
+                Container(
+                    "redis",
+                    "redis",
+                    rng.choice(("redis:7.2.5", "redis:7.2.5-alpine")),
+                    rng.choice((256, 512, 1024)),
+                    6379,
+                )
+            ],
+            1,
+        )
         host = f"{name}.{namespace}.svc.cluster.local" if fqdn else name
-        scene.add_dep(Dep("redis", Target("redis", host, redis.service_ip, 6379, "default"), server=redis), users=callers[:2])
+        scene.add_dep(
+            Dep("redis", Target("redis", host, redis.service_ip, 6379, "default"), server=redis),
+            users=callers[:2],
+        )
     elif spec.redis == "external":
-        host = rng.choice((f"{domain}-cache.abc{rng.getrandbits(16):04x}.ng.0001.euc1.cache.amazonaws.com", "redis-master.redis.svc.cluster.local"))
-        scene.add_dep(Dep("redis", Target("redis", host, f"10.{rng.randint(0, 9)}.{rng.randint(0, 255)}.{rng.randint(2, 250)}", 6379, "default")), users=callers[:2])
+        host = rng.choice(
+            (
+                f"{domain}-cache.abc{rng.getrandbits(16):04x}.ng.0001.euc1.cache.amazonaws.com",
+                "redis-master.redis.svc.cluster.local",
+            )
+        )
+        scene.add_dep(
+            Dep(
+                "redis",
+                Target(
+                    "redis",
+                    host,
+                    f"10.{rng.randint(0, 9)}.{rng.randint(0, 255)}.{rng.randint(2, 250)}",
+                    6379,
+                    "default",
+                ),
+            ),
+            users=callers[:2],
+        )
     if spec.rabbitmq:
-        mq = add("StatefulSet", "rabbitmq", "rabbitmq", [Container("rabbitmq", "rabbitmq", "rabbitmq:3.13.7-management", 1024, 5672)], 1)
+        mq = add(
+            "StatefulSet",
+            "rabbitmq",
+            "rabbitmq",
+            [Container("rabbitmq", "rabbitmq", "rabbitmq:3.13.7-management", 1024, 5672)],
+            1,
+        )
         host = f"rabbitmq.{namespace}.svc.cluster.local" if fqdn else "rabbitmq"
         users = [w for w in scene.workloads if w.role in ("api", "worker")]
-        scene.add_dep(Dep("rabbitmq", Target("rabbitmq", host, mq.service_ip, 5672, user), server=mq), users=users)
+        scene.add_dep(
+            Dep("rabbitmq", Target("rabbitmq", host, mq.service_ip, 5672, user), server=mq), users=users
+        )
         for workload in users:
             workload.config["broker_url"] = f"amqp://{user}:**@{host}:5672//"
 
 
-def _externals(rng, scene, spec, apis, workers, crons, domain, namespace) -> None:  # noqa: ANN001
+def _externals(rng, scene, spec, apis, workers, crons, domain, namespace) -> None:
     def ip() -> str:
         return f"10.{rng.randint(0, 9)}.{rng.randint(0, 255)}.{rng.randint(2, 250)}"
 
     if spec.kafka:
-        host = rng.choice(("kafka-bootstrap.kafka.svc.cluster.local", "events-kafka-bootstrap.kafka.svc", f"b-1.msk-prod.{rng.getrandbits(24):06x}.c2.kafka.eu-central-1.amazonaws.com"))
+        host = rng.choice(
+            (
+                "kafka-bootstrap.kafka.svc.cluster.local",
+                "events-kafka-bootstrap.kafka.svc",
+                f"b-1.msk-prod.{rng.getrandbits(24):06x}.c2.kafka.eu-central-1.amazonaws.com",
+            )
+        )
         scene.add_dep(Dep("kafka", Target("kafka", host, ip(), 9092)), users=[*workers, *apis[:1]])
     for index, host in enumerate(rng.sample(_UPSTREAMS, spec.upstreams)):
         public = f"{rng.randint(3, 220)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 250)}"
-        scene.add_dep(Dep(f"upstream{index}", Target("http", host, public, 443, scheme="https", san=(host, f"*.{host.split('.', 1)[-1]}"))), users=apis[:1] + workers)
+        scene.add_dep(
+            Dep(
+                f"upstream{index}",
+                Target("http", host, public, 443, scheme="https", san=(host, f"*.{host.split('.', 1)[-1]}")),
+            ),
+            users=apis[:1] + workers,
+        )
     if spec.internal_upstream:
         other = rng.choice([name for name in DOMAINS if name != domain])
-        host = rng.choice((f"{other}-api.{other}.svc.cluster.local", f"{other}-api.{other}", f"{other}.{other}.svc"))
+        host = rng.choice(
+            (f"{other}-api.{other}.svc.cluster.local", f"{other}-api.{other}", f"{other}.{other}.svc")
+        )
         san = (f"{other}-api.{other}.svc.cluster.local", f"{other}-api.{other}.svc")
-        scene.add_dep(Dep("internal", Target("http", host, f"10.96.{rng.randint(0, 255)}.{rng.randint(2, 250)}", 8080, san=san)), users=apis)
+        scene.add_dep(
+            Dep(
+                "internal",
+                Target("http", host, f"10.96.{rng.randint(0, 255)}.{rng.randint(2, 250)}", 8080, san=san),
+            ),
+            users=apis,
+        )
     if spec.s3:
-        scene.add_dep(Dep("s3", Target("s3", "s3.eu-central-1.amazonaws.com", "52.219.170.12", 443, scheme="https")), users=[*crons, *workers] or apis[:1])
+        scene.add_dep(
+            Dep("s3", Target("s3", "s3.eu-central-1.amazonaws.com", "52.219.170.12", 443, scheme="https")),
+            users=[*crons, *workers] or apis[:1],
+        )

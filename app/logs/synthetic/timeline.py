@@ -108,6 +108,12 @@ class Timeline:
         """Every line in time order (ties keep the order they were placed in), rendered."""
         ordered = sorted(self._lines, key=lambda pending: (pending.ts_ns, pending.order))
         return [
-            Line(pending.ts_ns, pending.labels, pending.render(pending.ts_ns), pending.component, pending.evidence)
+            Line(
+                pending.ts_ns,
+                pending.labels,
+                pending.render(pending.ts_ns),
+                pending.component,
+                pending.evidence,
+            )
             for pending in ordered
         ]

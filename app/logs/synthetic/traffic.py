@@ -24,8 +24,23 @@ from app.logs.synthetic.scene import Dep, Outage, Proc, Run, Scene
 REQUEST_RATE = 0.05
 JOB_RATE = 0.03
 WEB_RATE = 0.08
-_USE = {"postgres": 0.8, "mongodb": 0.8, "redis": 0.5, "http": 0.25, "rabbitmq": 0.1, "kafka": 0.12, "s3": 0.04}
-_AGENTS = ("okhttp/4.12.0", "Go-http-client/1.1", "python-httpx/0.27.2", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)", "axios/1.7.7", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36")
+_USE = {
+    "postgres": 0.8,
+    "mongodb": 0.8,
+    "redis": 0.5,
+    "http": 0.25,
+    "rabbitmq": 0.1,
+    "kafka": 0.12,
+    "s3": 0.04,
+}
+_AGENTS = (
+    "okhttp/4.12.0",
+    "Go-http-client/1.1",
+    "python-httpx/0.27.2",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)",
+    "axios/1.7.7",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36",
+)
 _PERIODIC = (
     ("refreshed feature flags", 300.0),
     ("reloaded exchange rates", 600.0),
@@ -63,25 +78,41 @@ def _lifecycle_lines(scene: Scene, proc: Proc, run: Run) -> None:
             last_up = scene.timeline.ns(previous.end if previous else run.start - 600)
             lines = logger.startup(crashed_before=crashed, last_up_ns=last_up)
         elif isinstance(logger, Redis):
-            lines = logger.startup(keys=int(proc.pod.workload.config.setdefault("keys", scene.rng.randint(200, 90_000))))
+            lines = logger.startup(
+                keys=int(proc.pod.workload.config.setdefault("keys", scene.rng.randint(200, 90_000)))
+            )
         elif isinstance(logger, RabbitMQ):
             lines = logger.startup(f"{proc.pod.name}.rabbitmq-nodes.{scene.namespace}")
         elif isinstance(logger, Envoy):
             lines = logger.startup(proc.pod.name, scene.namespace)
         else:
             lines = logger.startup()
-        scene.log(run.start + 0.05, proc, lines, evidence=_restart_marks(logger, lines) if run.cite_start else False)
-    if isinstance(logger, AppLogger) and 0 <= run.ready < min(run.end, scene.duration) and not run.quiet_start:
+        scene.log(
+            run.start + 0.05, proc, lines, evidence=_restart_marks(logger, lines) if run.cite_start else False
+        )
+    if (
+        isinstance(logger, AppLogger)
+        and 0 <= run.ready < min(run.end, scene.duration)
+        and not run.quiet_start
+    ):
         scene.log(run.ready, proc, logger.ready())
     if run.graceful and 0 <= run.end < scene.duration and hasattr(logger, "shutdown"):
-        lines = logger.shutdown(int(scene.timeline.ns(run.end) // 1e9)) if isinstance(logger, Redis) else logger.shutdown()
+        lines = (
+            logger.shutdown(int(scene.timeline.ns(run.end) // 1e9))
+            if isinstance(logger, Redis)
+            else logger.shutdown()
+        )
         scene.log(run.end - 0.2, proc, lines)
 
 
 def _restart_marks(logger: object, lines: list) -> list[int]:
     """Which start-up lines show that the last stop was not clean (or, failing that, the first line)."""
     rendered = [render(0) for render in lines]
-    telling = [index for index, text in enumerate(rendered) if "interrupted" in text or "not properly shut down" in text]
+    telling = [
+        index
+        for index, text in enumerate(rendered)
+        if "interrupted" in text or "not properly shut down" in text
+    ]
     if telling:
         return telling
     return [1] if isinstance(logger, Redis) and len(lines) > 1 else [0]
@@ -100,7 +131,12 @@ def _work(scene: Scene, proc: Proc, low: float, high: float) -> None:
             at += scene.rng.uniform(1700, 1900)
         return
     if isinstance(logger, Postgres):
-        writes = REQUEST_RATE * scene.traffic_scale * sum(len(w.pods) for w in scene.with_role("api", "worker")) * 3
+        writes = (
+            REQUEST_RATE
+            * scene.traffic_scale
+            * sum(len(w.pods) for w in scene.with_role("api", "worker"))
+            * 3
+        )
         for at, lines in logger.background(low, high, writes):
             scene.log(at, proc, lines)
         _slow_queries(scene, proc, logger, low, high)
@@ -111,7 +147,12 @@ def _work(scene: Scene, proc: Proc, low: float, high: float) -> None:
             scene.log(at, proc, lines)
         return
     if isinstance(logger, PgBouncer):
-        rate = REQUEST_RATE * scene.traffic_scale * 4 * sum(len(w.pods) for w in scene.with_role("api", "worker"))
+        rate = (
+            REQUEST_RATE
+            * scene.traffic_scale
+            * 4
+            * sum(len(w.pods) for w in scene.with_role("api", "worker"))
+        )
         for at, lines in logger.background(low, high, lambda _t: rate * scene.rng.uniform(0.6, 1.4)):
             scene.log(at, proc, lines)
         return
@@ -143,14 +184,22 @@ def _arrivals(scene: Scene, rate: float, low: float, high: float) -> list[float]
 def _route(scene: Scene) -> tuple[str, str, str, str]:
     resource = scene.pick(scene.domain)
     roll = scene.rng.random()
-    item = f"{singular(resource)[:3]}_{scene.hexid(12)}" if roll < 0.8 else str(scene.rng.randint(1000, 99_999_999))
+    item = (
+        f"{singular(resource)[:3]}_{scene.hexid(12)}"
+        if roll < 0.8
+        else str(scene.rng.randint(1000, 99_999_999))
+    )
     if roll < 0.4:
         return "GET", f"/v1/{resource}?limit={scene.pick((20, 50, 100))}", resource, "list"
     if roll < 0.75:
         return "GET", f"/v1/{resource}/{item}", resource, "get"
     if roll < 0.95:
         return "POST", f"/v1/{resource}", resource, "create"
-    return ("PATCH", f"/v1/{resource}/{item}", resource, "update") if roll < 0.99 else ("DELETE", f"/v1/{resource}/{item}", resource, "delete")
+    return (
+        ("PATCH", f"/v1/{resource}/{item}", resource, "update")
+        if roll < 0.99
+        else ("DELETE", f"/v1/{resource}/{item}", resource, "delete")
+    )
 
 
 def _status(scene: Scene, method: str) -> int:
@@ -171,7 +220,14 @@ def _serve(scene: Scene, proc: Proc, low: float, high: float) -> None:
             serve_request(scene, proc, at)
 
 
-def serve_request(scene: Scene, proc: Proc, at: float, *, route: tuple[str, str, str, str] | None = None, through: Dep | None = None) -> int:
+def serve_request(
+    scene: Scene,
+    proc: Proc,
+    at: float,
+    *,
+    route: tuple[str, str, str, str] | None = None,
+    through: Dep | None = None,
+) -> int:
     """One request to an API container at ``at``: its lines, failures on dependencies included; returns the status.
 
     ``through`` makes the request call that dependency first and meet its outage, if one is on.
@@ -182,12 +238,24 @@ def serve_request(scene: Scene, proc: Proc, at: float, *, route: tuple[str, str,
     method, path, resource, verb = route or _route(scene)
     duration = scene.rng.lognormvariate(math.log(18), 0.7)
     client = scene.cluster.pod_ip() if scene.chance(0.2) else _gateway_ip(scene)
-    request = Request(method, path, _status(scene, method), duration, scene.rng.randint(90, 24_000), client, scene.port(), scene.pick(_AGENTS), scene.uuid())
+    request = Request(
+        method,
+        path,
+        _status(scene, method),
+        duration,
+        scene.rng.randint(90, 24_000),
+        client,
+        scene.port(),
+        scene.pick(_AGENTS),
+        scene.uuid(),
+    )
     lines, marks = [], []
     bug = scene.bug_at(proc, resource, verb, at)
     if bug is not None:
         lines, bug_marks = calls.failed_by_bug(scene, proc, request, bug)
-        scene.log(at + request.duration_ms / 1000, proc, lines, evidence=bug_marks if scene.cite(bug) else False)
+        scene.log(
+            at + request.duration_ms / 1000, proc, lines, evidence=bug_marks if scene.cite(bug) else False
+        )
         if sidecar is not None:
             _inbound(scene, sidecar, proc, request, 500, at + request.duration_ms / 1000)
         return 500
@@ -230,16 +298,37 @@ def serve_request(scene: Scene, proc: Proc, at: float, *, route: tuple[str, str,
 
 
 def _with_duration(request: Request, duration_ms: float) -> Request:
-    return Request(request.method, request.path, request.status, duration_ms, request.size, request.client, request.client_port, request.agent, request.request_id)
+    return Request(
+        request.method,
+        request.path,
+        request.status,
+        duration_ms,
+        request.size,
+        request.client,
+        request.client_port,
+        request.agent,
+        request.request_id,
+    )
 
 
 def _business(scene: Scene, logger: AppLogger, resource: str, verb: str) -> list:
     item = f"{singular(resource)[:3]}_{scene.hexid(12)}"
     if verb == "create":
-        return logger.log("info", f"{singular(resource)} created", id=item, amount_cents=scene.rng.randint(100, 90_000) if scene.chance(0.5) else None)
+        return logger.log(
+            "info",
+            f"{singular(resource)} created",
+            id=item,
+            amount_cents=scene.rng.randint(100, 90_000) if scene.chance(0.5) else None,
+        )
     if verb == "list":
-        return logger.log("info", f"listed {resource}", count=scene.rng.randint(0, 100), took_ms=scene.rng.randint(2, 80))
-    return logger.log("info", f"{singular(resource)} {verb}d" if verb.endswith("e") else f"{singular(resource)} {verb}", id=item)
+        return logger.log(
+            "info", f"listed {resource}", count=scene.rng.randint(0, 100), took_ms=scene.rng.randint(2, 80)
+        )
+    return logger.log(
+        "info",
+        f"{singular(resource)} {verb}d" if verb.endswith("e") else f"{singular(resource)} {verb}",
+        id=item,
+    )
 
 
 def _gateway_ip(scene: Scene) -> str:
@@ -258,7 +347,17 @@ def _inbound(scene: Scene, sidecar: Proc, proc: Proc, request: Request, status: 
         downstream_remote=f"{request.client}:{request.client_port}",
         server_name=f"outbound_.{port}_._.{proc.pod.workload.name}.{scene.namespace}.svc.cluster.local",
     )
-    render = envoy.access(request.method, request.path.split("?")[0], status, hop, sent=0 if status >= 500 else request.size, duration_ms=max(1, int(request.duration_ms)), forwarded_for=request.client, agent=request.agent, request_id=request.request_id)
+    render = envoy.access(
+        request.method,
+        request.path.split("?")[0],
+        status,
+        hop,
+        sent=0 if status >= 500 else request.size,
+        duration_ms=max(1, int(request.duration_ms)),
+        forwarded_for=request.client,
+        agent=request.agent,
+        request_id=request.request_id,
+    )
     scene.log(at + 0.0005, sidecar, [render])
 
 
@@ -281,7 +380,10 @@ def _consume(scene: Scene, proc: Proc, low: float, high: float) -> None:
             continue
         failed = None
         for dep in rest:
-            if scene.chance(_USE.get(dep.target.kind, 0.2)) and (outage := scene.call_failure(dep, at)) is not None:
+            if (
+                scene.chance(_USE.get(dep.target.kind, 0.2))
+                and (outage := scene.call_failure(dep, at)) is not None
+            ):
                 failed = (dep, outage)
                 break
         if failed is not None:
@@ -295,7 +397,17 @@ def _consume(scene: Scene, proc: Proc, low: float, high: float) -> None:
             scene.log(at + took, proc, logger.task_succeeded(task, task_id, took, scene.rng.randint(1, 4)))
         else:
             source = {"queue": queue.target.kind} if queue is not None else {}
-            scene.log(at + took, proc, logger.log("info", "processed message", task=task.rsplit(".", 1)[-1], duration_ms=round(took * 1000, 1), **source))
+            scene.log(
+                at + took,
+                proc,
+                logger.log(
+                    "info",
+                    "processed message",
+                    task=task.rsplit(".", 1)[-1],
+                    duration_ms=round(took * 1000, 1),
+                    **source,
+                ),
+            )
 
 
 def _probes(scene: Scene, proc: Proc, low: float, high: float) -> None:
@@ -314,8 +426,22 @@ def _probes(scene: Scene, proc: Proc, low: float, high: float) -> None:
             status = proc.probe_status(at, str(path))
             if status is not None:
                 size = 2 if status == 200 else 19
-                request = Request("GET", path, status, scene.rng.uniform(0.3, 3), size, node_ip, scene.port(), agent, scene.uuid())
-                lines = logger.access(request) if isinstance(logger, AppLogger) else [logger.access(node_ip, "GET", path, status, size, agent)]
+                request = Request(
+                    "GET",
+                    path,
+                    status,
+                    scene.rng.uniform(0.3, 3),
+                    size,
+                    node_ip,
+                    scene.port(),
+                    agent,
+                    scene.uuid(),
+                )
+                lines = (
+                    logger.access(request)
+                    if isinstance(logger, AppLogger)
+                    else [logger.access(node_ip, "GET", path, status, size, agent)]
+                )
                 scene.log(at, proc, lines)
             at += period
 
@@ -323,15 +449,22 @@ def _probes(scene: Scene, proc: Proc, low: float, high: float) -> None:
 def probes_logged(proc: Proc) -> bool:
     """Whether the container writes an access line for the kubelet's probes."""
     logger = proc.logger
-    return bool(proc.pod.workload.config.get("probes_logged")) and bool(getattr(logger, "logs_probes", isinstance(logger, Nginx)))
+    return bool(proc.pod.workload.config.get("probes_logged")) and bool(
+        getattr(logger, "logs_probes", isinstance(logger, Nginx))
+    )
 
 
-def configure(scene: Scene, workload) -> None:  # noqa: ANN001
+def configure(scene: Scene, workload) -> None:
     """Draw what every pod of a workload shares: probe settings and periodic tasks."""
     config = workload.config
     config.setdefault("probes_logged", scene.chance(0.3))
     config.setdefault("probe_period", scene.pick((10, 15, 20, 30, 30)))
-    config.setdefault("probe_paths", scene.pick((("/healthz", "/readyz"), ("/health/live", "/health/ready"), ("/livez", "/readyz"), ("/healthz",))))
+    config.setdefault(
+        "probe_paths",
+        scene.pick(
+            (("/healthz", "/readyz"), ("/health/live", "/health/ready"), ("/livez", "/readyz"), ("/healthz",))
+        ),
+    )
     config.setdefault("periodic", scene.rng.sample(_PERIODIC, scene.rng.choice((0, 1, 1, 2))))
 
 
@@ -344,8 +477,17 @@ def _periodic(scene: Scene, proc: Proc, low: float, high: float) -> None:
         while at < high:
             fields = {"published": scene.rng.randint(0, 40)} if "outbox" in message else {}
             if message == "pool stats":
-                fields = {"total": 10, "active": scene.rng.randint(0, 4), "idle": scene.rng.randint(6, 10), "waiting": 0}
-            scene.log(at, proc, logger.log("debug" if message == "pool stats" else "info", message, **extra, **fields))
+                fields = {
+                    "total": 10,
+                    "active": scene.rng.randint(0, 4),
+                    "idle": scene.rng.randint(6, 10),
+                    "waiting": 0,
+                }
+            scene.log(
+                at,
+                proc,
+                logger.log("debug" if message == "pool stats" else "info", message, **extra, **fields),
+            )
             # Fixed-rate timers drift by a few milliseconds per tick.
             at += period + scene.rng.uniform(0.0005, 0.02)
 
@@ -357,14 +499,26 @@ def _slow_queries(scene: Scene, proc: Proc, logger: Postgres, low: float, high: 
         resource = scene.pick(scene.domain).replace("-", "_")
         statement = f"SELECT * FROM {resource} WHERE account_id = $1 AND created_at > $2 ORDER BY created_at DESC LIMIT 100"
         params = [str(scene.rng.randint(1, 90_000)), "2026-11-01 00:00:00+00"]
-        lines = logger.slow_statement(scene.rng.randint(100, 9000), logger.slow_ms * scene.rng.uniform(1.05, 4.0), statement, params, scene.pick(("<unnamed>", "<unnamed>", f"S_{scene.rng.randint(1, 9)}")))
+        lines = logger.slow_statement(
+            scene.rng.randint(100, 9000),
+            logger.slow_ms * scene.rng.uniform(1.05, 4.0),
+            statement,
+            params,
+            scene.pick(("<unnamed>", "<unnamed>", f"S_{scene.rng.randint(1, 9)}")),
+        )
         scene.log(at, proc, lines)
 
 
 def _web(scene: Scene, proc: Proc, nginx: Nginx, low: float, high: float) -> None:
     deps = scene.deps_of(proc.pod.workload)
     api = deps[0] if deps else None
-    assets = ("/", "/static/js/main.3f9c1e2a.js", "/static/css/main.8c2d4b1f.css", "/favicon.ico", "/manifest.json")
+    assets = (
+        "/",
+        "/static/js/main.3f9c1e2a.js",
+        "/static/css/main.8c2d4b1f.css",
+        "/favicon.ico",
+        "/manifest.json",
+    )
     for at in _arrivals(scene, WEB_RATE * scene.traffic_scale, low, high):
         client = f"10.{scene.rng.randint(0, 9)}.{scene.rng.randint(0, 255)}.{scene.rng.randint(2, 254)}"
         agent = scene.pick(_AGENTS[3:] + _AGENTS[3:4])
@@ -377,16 +531,44 @@ def _web(scene: Scene, proc: Proc, nginx: Nginx, low: float, high: float) -> Non
                 reason = "connect() failed (111: Connection refused) while connecting to upstream"
                 status = 502
                 if outage.failure in ("timeout", "read_timeout"):
-                    reason, status = "upstream timed out (110: Connection timed out) while reading response header from upstream", 504
+                    reason, status = (
+                        "upstream timed out (110: Connection timed out) while reading response header from upstream",
+                        504,
+                    )
                     at += 60.0
-                lines = [nginx.upstream_error(reason, client, method, path, upstream), nginx.access(client, method, path, status, 157, agent)]
+                lines = [
+                    nginx.upstream_error(reason, client, method, path, upstream),
+                    nginx.access(client, method, path, status, 157, agent),
+                ]
                 scene.log(at, proc, lines)
                 continue
-            scene.log(at, proc, [nginx.access(client, method, path, _status(scene, method), scene.rng.randint(60, 9000), agent)])
+            scene.log(
+                at,
+                proc,
+                [
+                    nginx.access(
+                        client, method, path, _status(scene, method), scene.rng.randint(60, 9000), agent
+                    )
+                ],
+            )
         else:
             path = scene.pick(assets)
             status = 304 if scene.chance(0.3) else 200
-            scene.log(at, proc, [nginx.access(client, "GET", path, status, 0 if status == 304 else scene.rng.randint(400, 250_000), agent, f"https://{nginx.server_name}/")])
+            scene.log(
+                at,
+                proc,
+                [
+                    nginx.access(
+                        client,
+                        "GET",
+                        path,
+                        status,
+                        0 if status == 304 else scene.rng.randint(400, 250_000),
+                        agent,
+                        f"https://{nginx.server_name}/",
+                    )
+                ],
+            )
 
 
 def estimate_lines(scene: Scene) -> tuple[float, float]:
@@ -420,15 +602,16 @@ def estimate_lines(scene: Scene) -> tuple[float, float]:
 # --- CronJobs -------------------------------------------------------------------------------------
 
 
-def _cron(scene: Scene, cron) -> None:  # noqa: ANN001
+def _cron(scene: Scene, cron) -> None:
     period = cron.schedule_min * 60
-    start_s = scene.timeline.start_ns / 1e9
+    start_s = (scene.timeline.start_ns - scene.cron_epoch_ns) / 1e9
     # CronJob ticks fall on whole minutes of the wall clock; a Job is named after its tick in minutes.
     tick = (math.ceil(start_s / period) * period) - start_s
     controller = Reporter("cronjob-controller")
     history: list[str] = []
     while tick < scene.duration:
-        job = ObjectRef("Job", f"{cron.name}-{round((start_s + tick) / 60)}", scene.uuid(), "batch/v1")
+        minute = round((scene.timeline.start_ns / 1e9 + tick) / 60)
+        job = ObjectRef("Job", f"{cron.name}-{minute}", scene.uuid(), "batch/v1")
         at = tick + scene.rng.uniform(0.01, 0.9)
         scene.event(at, cron.ref, controller, "Normal", "SuccessfulCreate", f"Created job {job.name}")
         outcome, end = _cron_job(scene, cron, job, at + 0.05)
@@ -439,16 +622,38 @@ def _cron(scene: Scene, cron) -> None:  # noqa: ANN001
             scene.event(end + 0.5, job, Reporter("job-controller"), "Normal", "Completed", "Job completed")
         else:
             cite = bool(cron.config.get("cite_failure"))
-            scene.event(end + 0.5, job, Reporter("job-controller"), "Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit", evidence=cite)
+            scene.event(
+                end + 0.5,
+                job,
+                Reporter("job-controller"),
+                "Warning",
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+                evidence=cite,
+            )
         condition = "Complete" if outcome == "ok" else "Failed"
-        scene.event(end + scene.rng.uniform(1, 9), cron.ref, controller, "Normal", "SawCompletedJob", f"Saw completed job: {job.name}, condition: {condition}")
+        scene.event(
+            end + scene.rng.uniform(1, 9),
+            cron.ref,
+            controller,
+            "Normal",
+            "SawCompletedJob",
+            f"Saw completed job: {job.name}, condition: {condition}",
+        )
         history.append(job.name)
         if len(history) > 3:
-            scene.event(end + scene.rng.uniform(1, 9), cron.ref, controller, "Normal", "SuccessfulDelete", f"Deleted job {history.pop(0)}")
+            scene.event(
+                end + scene.rng.uniform(1, 9),
+                cron.ref,
+                controller,
+                "Normal",
+                "SuccessfulDelete",
+                f"Deleted job {history.pop(0)}",
+            )
         tick += period
 
 
-def _cron_job(scene: Scene, cron, job: ObjectRef, at: float) -> tuple[str, float]:  # noqa: ANN001
+def _cron_job(scene: Scene, cron, job: ObjectRef, at: float) -> tuple[str, float]:
     attempts = int(cron.config.get("backoff_limit", 0)) + 1
     hook = scene.cron_hooks.get(cron.name)
     end = at
@@ -468,7 +673,7 @@ def _cron_job(scene: Scene, cron, job: ObjectRef, at: float) -> tuple[str, float
     return "failed", end
 
 
-def start_job_pod(scene: Scene, cron, job: ObjectRef, at: float) -> Proc:  # noqa: ANN001
+def start_job_pod(scene: Scene, cron, job: ObjectRef, at: float) -> Proc:
     """A Job's pod created, scheduled and started at ``at``; returns its main process."""
     pod = create_pod(scene, cron, at, job=job)
     return scene.procs_of_pod(pod)[0]
@@ -492,7 +697,11 @@ def _cron_script(scene: Scene, proc: Proc, run: Run) -> str:
             return "failed"
     took = scene.rng.uniform(2, 45)
     count = scene.rng.randint(0, 5000)
-    scene.log(at + took * 0.5, proc, logger.log("info", f"{task}: processed batch", resource=resource, rows=count // 2))
+    scene.log(
+        at + took * 0.5,
+        proc,
+        logger.log("info", f"{task}: processed batch", resource=resource, rows=count // 2),
+    )
     scene.log(at + took, proc, logger.log("info", f"{task} finished", rows=count, duration_s=round(took, 2)))
     run.end = at + took + 0.1
     run.graceful = False
@@ -546,5 +755,7 @@ def _down_periods(scene: Scene, dep: Dep) -> list[Outage]:
                 start = None
             at += step
         if start is not None:
-            periods.append(Outage(start, scene.duration, "reset" if scene.meshed else "refused", evidence=False))
+            periods.append(
+                Outage(start, scene.duration, "reset" if scene.meshed else "refused", evidence=False)
+            )
     return periods

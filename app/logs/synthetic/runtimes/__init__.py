@@ -64,7 +64,9 @@ class AppLogger:
         """One ordinary log line (with fields where the format has them)."""
         raise NotImplementedError
 
-    def error(self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()) -> list[Render]:
+    def error(
+        self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()
+    ) -> list[Render]:
         """A caught error logged with its cause: one line or a line and its stack trace."""
         raise NotImplementedError
 

@@ -17,7 +17,7 @@ _GO = "go1.23.4"
 
 
 def _offset(frame: Frame) -> str:
-    return f"+0x{(frame.line * 37) % 0x3FF + 0x1a:x}"
+    return f"+0x{(frame.line * 37) % 0x3FF + 0x1A:x}"
 
 
 def _stacktrace(frames: tuple[Frame, ...]) -> str:
@@ -37,7 +37,9 @@ class _GoLogger(AppLogger):
     def _render(self, ts: int, level: Level, msg: str, fields: dict[str, object]) -> str:
         raise NotImplementedError
 
-    def error(self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()) -> list[Render]:
+    def error(
+        self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()
+    ) -> list[Render]:
         return self.log(level, msg, error=err.message)
 
     def access(self, request: Request) -> list[Render]:
@@ -54,7 +56,9 @@ class _GoLogger(AppLogger):
         )
 
     def startup(self) -> list[Render]:
-        return self.log("info", "starting service", service=self.ctx.app, version=self.ctx.version, go_version=_GO)
+        return self.log(
+            "info", "starting service", service=self.ctx.app, version=self.ctx.version, go_version=_GO
+        )
 
     def ready(self) -> list[Render]:
         return self.log("info", "http server listening", addr=f":{self.ctx.port}")
@@ -70,12 +74,17 @@ class _GoLogger(AppLogger):
         goroutine = self.rng.randint(1, 400)
         lines = [f"panic: {err.message}"]
         if err.type == "nil":
-            lines.append(f"[signal SIGSEGV: segmentation violation code=0x1 addr=0x{self.rng.choice((0x8, 0x10, 0x18, 0x28, 0x30)):x} pc=0x{self.rng.getrandbits(24):x}]")
+            lines.append(
+                f"[signal SIGSEGV: segmentation violation code=0x1 addr=0x{self.rng.choice((0x8, 0x10, 0x18, 0x28, 0x30)):x} pc=0x{self.rng.getrandbits(24):x}]"
+            )
         lines.append(f"goroutine {goroutine} [running]:")
         for frame in app_frames:
             lines.append(f"{frame.function}(...)")
             lines.append(f"\t{frame.where}:{frame.line} {_offset(frame)}")
-        lines += ["main.main()", f"\t/app/cmd/{self.ctx.code.service}/main.go:{40 + len(self.ctx.code.service)} +0x2a5"]
+        lines += [
+            "main.main()",
+            f"\t/app/cmd/{self.ctx.code.service}/main.go:{40 + len(self.ctx.code.service)} +0x2a5",
+        ]
         return [fixed(line) for line in lines]
 
     def recovered_panic(self, err: Err, app_frames: tuple[Frame, ...], client: str) -> list[Render]:
@@ -104,15 +113,28 @@ class Zap(_GoLogger):
 
     def _render(self, ts: int, level: Level, msg: str, fields: dict[str, object]) -> str:
         caller = fields.pop("caller", None) or f"{self._caller(msg)}"
-        head: dict[str, object] = {"level": "warn" if level == "warn" else level, "ts": round(ts / 1e9, 6), "caller": caller, "msg": msg}
+        head: dict[str, object] = {
+            "level": "warn" if level == "warn" else level,
+            "ts": round(ts / 1e9, 6),
+            "caller": caller,
+            "msg": msg,
+        }
         return compact_json({**head, **fields})
 
     def _caller(self, msg: str) -> str:
-        files = ("http/middleware.go", "server/server.go", "service/service.go", "store/store.go", "worker/worker.go")
+        files = (
+            "http/middleware.go",
+            "server/server.go",
+            "service/service.go",
+            "store/store.go",
+            "worker/worker.go",
+        )
         index = stable_int(self.ctx.app, msg, low=0, high=len(files) - 1)
         return f"{files[index]}:{stable_int(self.ctx.app, msg, 'line', low=30, high=260)}"
 
-    def error(self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()) -> list[Render]:
+    def error(
+        self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()
+    ) -> list[Render]:
         trace = _stacktrace(app_frames) if app_frames else None
         return self.log(level, msg, error=err.message, stacktrace=trace)
 
@@ -128,7 +150,9 @@ class Slog(_GoLogger):
         stamp = f"{utc(ts):%Y-%m-%dT%H:%M:%S}.{ts % 1_000_000_000:09d}Z"
         return compact_json({"time": stamp, "level": name, "msg": msg, **fields})
 
-    def error(self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()) -> list[Render]:
+    def error(
+        self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()
+    ) -> list[Render]:
         return self.log(level, msg, err=err.message)
 
 
@@ -144,4 +168,3 @@ class Logrus(_GoLogger):
 
     def startup(self) -> list[Render]:
         return self.log("info", f"{self.ctx.app} {self.ctx.version} starting", go_version=_GO)
-

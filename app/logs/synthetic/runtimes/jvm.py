@@ -81,13 +81,21 @@ class SpringBoot(AppLogger):
     def _thread(self) -> str:
         return f"http-nio-{self.ctx.port}-exec-{self.rng.randint(1, 10)}"
 
-    def log(self, level: Level, msg: str, *, logger: str = "", thread: str = "", **fields: object) -> list[Render]:
-        text = msg + ("" if not fields else " " + ", ".join(f"{key}={value}" for key, value in fields.items()))
-        logger = logger or f"com.{self.ctx.code.org}.{self.ctx.code.package}.service.{camel(self.ctx.app)}Service"
+    def log(
+        self, level: Level, msg: str, *, logger: str = "", thread: str = "", **fields: object
+    ) -> list[Render]:
+        text = msg + (
+            "" if not fields else " " + ", ".join(f"{key}={value}" for key, value in fields.items())
+        )
+        logger = (
+            logger or f"com.{self.ctx.code.org}.{self.ctx.code.package}.service.{camel(self.ctx.app)}Service"
+        )
         first, *rest = text.split("\n")
         return [self._line(level, thread or self._thread(), logger, first), *(fixed(line) for line in rest)]
 
-    def error(self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()) -> list[Render]:
+    def error(
+        self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()
+    ) -> list[Render]:
         lines = self.log(level, msg, logger=logger)
         return lines + [fixed(line) for line in throwable_lines(err, app_frames)]
 
@@ -103,30 +111,69 @@ class SpringBoot(AppLogger):
         # The root cause prints where it was thrown; a cause without frames of its own was raised
         # inside the frames of the exception that wraps it.
         frames = next((item.frames for item in reversed(chain) if item.frames), ())
-        lines = self.log("error", msg, logger="org.apache.catalina.core.ContainerBase.[Tomcat].[localhost].[/].[dispatcherServlet]")
+        lines = self.log(
+            "error",
+            msg,
+            logger="org.apache.catalina.core.ContainerBase.[Tomcat].[localhost].[/].[dispatcherServlet]",
+        )
         shown = Err(root.message, root.type, frames)
-        return lines + [fixed(line) for line in throwable_lines(shown, app_frames if root is err else (), framework=root is err)]
+        return lines + [
+            fixed(line)
+            for line in throwable_lines(shown, app_frames if root is err else (), framework=root is err)
+        ]
 
     def crash(self, err: Err, app_frames: tuple[Frame, ...]) -> list[Render]:
-        lines = self.log("error", "Application run failed", logger="org.springframework.boot.SpringApplication", thread="main")
+        lines = self.log(
+            "error",
+            "Application run failed",
+            logger="org.springframework.boot.SpringApplication",
+            thread="main",
+        )
         return lines + [fixed(line) for line in throwable_lines(err, app_frames)]
 
     def failure_analysis(self, description: list[str], action: list[str]) -> list[Render]:
         """Spring Boot's APPLICATION FAILED TO START report (blank lines are not shipped)."""
-        head = self.log("error", "", logger="org.springframework.boot.diagnostics.LoggingFailureAnalysisReporter", thread="main")
-        body = ["***************************", "APPLICATION FAILED TO START", "***************************", "Description:"]
-        body += description + ["Action:"] + action
+        head = self.log(
+            "error",
+            "",
+            logger="org.springframework.boot.diagnostics.LoggingFailureAnalysisReporter",
+            thread="main",
+        )
+        body = [
+            "***************************",
+            "APPLICATION FAILED TO START",
+            "***************************",
+            "Description:",
+        ]
+        body += [*description, "Action:", *action]
         return head + [fixed(line) for line in body]
 
     def startup(self) -> list[Render]:
         main = self._main_class()
         app = camel(self.ctx.app) + "Application"
         return [
-            self._line("info", "main", main, f"Starting {app} v{self.ctx.version.lstrip('v')} using Java 21.0.5 with PID 1 (/app/app.jar started by app in /app)"),
+            self._line(
+                "info",
+                "main",
+                main,
+                f"Starting {app} v{self.ctx.version.lstrip('v')} using Java 21.0.5 with PID 1 (/app/app.jar started by app in /app)",
+            ),
             self._line("info", "main", main, 'The following 1 profile is active: "prod"'),
-            self._line("info", "main", "org.springframework.boot.web.embedded.tomcat.TomcatWebServer", f"Tomcat initialized with port {self.ctx.port} (http)"),
-            self._line("info", "main", "org.apache.catalina.core.StandardService", "Starting service [Tomcat]"),
-            self._line("info", "main", "org.apache.catalina.core.StandardEngine", "Starting Servlet engine: [Apache Tomcat/10.1.33]"),
+            self._line(
+                "info",
+                "main",
+                "org.springframework.boot.web.embedded.tomcat.TomcatWebServer",
+                f"Tomcat initialized with port {self.ctx.port} (http)",
+            ),
+            self._line(
+                "info", "main", "org.apache.catalina.core.StandardService", "Starting service [Tomcat]"
+            ),
+            self._line(
+                "info",
+                "main",
+                "org.apache.catalina.core.StandardEngine",
+                "Starting Servlet engine: [Apache Tomcat/10.1.33]",
+            ),
             self._line("info", "main", "com.zaxxer.hikari.HikariDataSource", "HikariPool-1 - Starting..."),
         ]
 
@@ -134,22 +181,52 @@ class SpringBoot(AppLogger):
         app = camel(self.ctx.app) + "Application"
         seconds = self.rng.uniform(6, 24)
         return [
-            self._line("info", "main", "com.zaxxer.hikari.HikariDataSource", "HikariPool-1 - Start completed."),
-            self._line("info", "main", "org.springframework.boot.web.embedded.tomcat.TomcatWebServer", f"Tomcat started on port {self.ctx.port} (http) with context path '/'"),
-            self._line("info", "main", self._main_class(), f"Started {app} in {seconds:.3f} seconds (process running for {seconds + 0.8:.3f})"),
+            self._line(
+                "info", "main", "com.zaxxer.hikari.HikariDataSource", "HikariPool-1 - Start completed."
+            ),
+            self._line(
+                "info",
+                "main",
+                "org.springframework.boot.web.embedded.tomcat.TomcatWebServer",
+                f"Tomcat started on port {self.ctx.port} (http) with context path '/'",
+            ),
+            self._line(
+                "info",
+                "main",
+                self._main_class(),
+                f"Started {app} in {seconds:.3f} seconds (process running for {seconds + 0.8:.3f})",
+            ),
         ]
 
     def shutdown(self) -> list[Render]:
         hook = "SpringApplicationShutdownHook"
         graceful = "org.springframework.boot.web.embedded.tomcat.GracefulShutdown"
         return [
-            self._line("info", hook, graceful, "Commencing graceful shutdown. Waiting for active requests to complete"),
+            self._line(
+                "info",
+                hook,
+                graceful,
+                "Commencing graceful shutdown. Waiting for active requests to complete",
+            ),
             self._line("info", "tomcat-shutdown", graceful, "Graceful shutdown complete"),
-            self._line("info", hook, "com.zaxxer.hikari.HikariDataSource", "HikariPool-1 - Shutdown initiated..."),
-            self._line("info", hook, "com.zaxxer.hikari.HikariDataSource", "HikariPool-1 - Shutdown completed."),
+            self._line(
+                "info", hook, "com.zaxxer.hikari.HikariDataSource", "HikariPool-1 - Shutdown initiated..."
+            ),
+            self._line(
+                "info", hook, "com.zaxxer.hikari.HikariDataSource", "HikariPool-1 - Shutdown completed."
+            ),
         ]
 
-    def gc(self, number: int, uptime_s: float, kind: str, before_mb: int, after_mb: int, heap_mb: int, pause_ms: float) -> list[Render]:
+    def gc(
+        self,
+        number: int,
+        uptime_s: float,
+        kind: str,
+        before_mb: int,
+        after_mb: int,
+        heap_mb: int,
+        pause_ms: float,
+    ) -> list[Render]:
         """One line of ``-Xlog:gc`` with its default decorations: ``[uptime][level][tags]``."""
         causes = {
             "young": "Pause Young (Normal) (G1 Evacuation Pause)",

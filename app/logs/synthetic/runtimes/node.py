@@ -56,7 +56,12 @@ def inspect_lines(err: Err, app_frames: tuple[Frame, ...] = ()) -> list[str]:
 
 def _serialized(err: Err, app_frames: tuple[Frame, ...]) -> dict[str, object]:
     message = ": ".join(current.message for current in err.chain())
-    return {"type": err.type or "Error", "message": message, "stack": stack_text(err, app_frames, with_causes=True), **dict(err.extra)}
+    return {
+        "type": err.type or "Error",
+        "message": message,
+        "stack": stack_text(err, app_frames, with_causes=True),
+        **dict(err.extra),
+    }
 
 
 class _NodeLogger(AppLogger):
@@ -93,7 +98,9 @@ class Pino(_NodeLogger):
     def log(self, level: Level, msg: str, *, logger: str = "", **fields: object) -> list[Render]:
         return [lambda ts: self._render(ts, level, fields, msg)]
 
-    def error(self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()) -> list[Render]:
+    def error(
+        self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()
+    ) -> list[Render]:
         return self.log(level, msg, err=_serialized(err, app_frames))
 
     def access(self, request: Request) -> list[Render]:
@@ -104,11 +111,21 @@ class Pino(_NodeLogger):
             "remoteAddress": f"::ffff:{request.client}",
             "remotePort": request.client_port,
         }
-        fields = {"req": req, "res": {"statusCode": request.status}, "responseTime": round(request.duration_ms)}
-        return self.log("error" if request.status >= 500 else "info", "request errored" if request.status >= 500 else "request completed", **fields)
+        fields = {
+            "req": req,
+            "res": {"statusCode": request.status},
+            "responseTime": round(request.duration_ms),
+        }
+        return self.log(
+            "error" if request.status >= 500 else "info",
+            "request errored" if request.status >= 500 else "request completed",
+            **fields,
+        )
 
     def startup(self) -> list[Render]:
-        return self.log("info", f"starting {self.ctx.app}", version=self.ctx.version, node=NODE_VERSION, env="production")
+        return self.log(
+            "info", f"starting {self.ctx.app}", version=self.ctx.version, node=NODE_VERSION, env="production"
+        )
 
     def ready(self) -> list[Render]:
         return self.log("info", f"Server listening at http://0.0.0.0:{self.ctx.port}")
@@ -126,9 +143,15 @@ class Winston(_NodeLogger):
 
     def log(self, level: Level, msg: str, *, logger: str = "", **fields: object) -> list[Render]:
         name = "error" if level == "fatal" else level
-        return [lambda ts: compact_json({"level": name, "message": msg, "service": self.ctx.app, **fields, "timestamp": iso_ms(ts)})]
+        return [
+            lambda ts: compact_json(
+                {"level": name, "message": msg, "service": self.ctx.app, **fields, "timestamp": iso_ms(ts)}
+            )
+        ]
 
-    def error(self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()) -> list[Render]:
+    def error(
+        self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()
+    ) -> list[Render]:
         serialized = _serialized(err, app_frames)
         return self.log(level, f"{msg}: {serialized['message']}", stack=serialized["stack"])
 
@@ -147,4 +170,6 @@ class Winston(_NodeLogger):
         return self.log("info", f"listening on port {self.ctx.port}")
 
     def shutdown(self) -> list[Render]:
-        return self.log("info", "received SIGTERM, shutting down gracefully") + self.log("info", "http server closed")
+        return self.log("info", "received SIGTERM, shutting down gracefully") + self.log(
+            "info", "http server closed"
+        )

@@ -60,8 +60,12 @@ class _PythonLogger(AppLogger):
         prefix = f"{name} [{self._logger_name(logger)}] {first}"
         return [lambda ts: f"{_log_time(ts)} {prefix}", *(fixed(line) for line in rest)]
 
-    def error(self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()) -> list[Render]:
-        return self.log(level, msg, logger=logger) + [fixed(line) for line in traceback_lines(err, app_frames)]
+    def error(
+        self, level: Level, msg: str, err: Err, *, logger: str = "", app_frames: tuple[Frame, ...] = ()
+    ) -> list[Render]:
+        return self.log(level, msg, logger=logger) + [
+            fixed(line) for line in traceback_lines(err, app_frames)
+        ]
 
     def crash(self, err: Err, app_frames: tuple[Frame, ...]) -> list[Render]:
         return [fixed(line) for line in traceback_lines(err, app_frames)]
@@ -85,14 +89,21 @@ class Uvicorn(_PythonLogger):
 
     def access(self, request: Request) -> list[Render]:
         phrase = HTTPStatus(request.status).phrase
-        return self.server("info", f'{request.client}:{request.client_port} - "{request.method} {request.path} HTTP/1.1" {request.status} {phrase}')
+        return self.server(
+            "info",
+            f'{request.client}:{request.client_port} - "{request.method} {request.path} HTTP/1.1" {request.status} {phrase}',
+        )
 
     def unhandled(self, err: Err, app_frames: tuple[Frame, ...]) -> list[Render]:
         """uvicorn's report of an exception that escaped the application."""
-        return self.server("error", "Exception in ASGI application") + [fixed(line) for line in traceback_lines(err, app_frames)]
+        return self.server("error", "Exception in ASGI application") + [
+            fixed(line) for line in traceback_lines(err, app_frames)
+        ]
 
     def startup(self) -> list[Render]:
-        return self.server("info", "Started server process [1]") + self.server("info", "Waiting for application startup.")
+        return self.server("info", "Started server process [1]") + self.server(
+            "info", "Waiting for application startup."
+        )
 
     def ready(self) -> list[Render]:
         return self.server("info", "Application startup complete.") + self.server(
@@ -100,7 +111,12 @@ class Uvicorn(_PythonLogger):
         )
 
     def shutdown(self) -> list[Render]:
-        lines = ("Shutting down", "Waiting for application shutdown.", "Application shutdown complete.", "Finished server process [1]")
+        lines = (
+            "Shutting down",
+            "Waiting for application shutdown.",
+            "Application shutdown complete.",
+            "Finished server process [1]",
+        )
         return [render for line in lines for render in self.server("info", line)]
 
 
@@ -135,7 +151,11 @@ class Gunicorn(_PythonLogger):
         ]
 
     def ready(self) -> list[Render]:
-        return [render for pid in (7, 8, 9, 10)[: self.rng.randint(2, 4)] for render in self.server("info", f"Booting worker with pid: {pid}", pid)]
+        return [
+            render
+            for pid in (7, 8, 9, 10)[: self.rng.randint(2, 4)]
+            for render in self.server("info", f"Booting worker with pid: {pid}", pid)
+        ]
 
     def shutdown(self) -> list[Render]:
         return [*self.server("info", "Handling signal: term"), *self.server("info", "Shutting down: Master")]
@@ -149,7 +169,9 @@ class Celery(_PythonLogger):
     logs_access = False
     broker_url = "amqp://app:**@rabbitmq:5672//"
 
-    def log(self, level: Level, msg: str, *, logger: str = "", process: str = "MainProcess", **fields: object) -> list[Render]:
+    def log(
+        self, level: Level, msg: str, *, logger: str = "", process: str = "MainProcess", **fields: object
+    ) -> list[Render]:
         name = {"warn": "WARNING", "fatal": "CRITICAL"}.get(level, level.upper())
         text = msg + "".join(f" {key}={value}" for key, value in fields.items())
         first, *rest = text.split("\n")
@@ -161,16 +183,26 @@ class Celery(_PythonLogger):
 
     def task_succeeded(self, task: str, task_id: str, seconds: float, worker: int) -> list[Render]:
         """A pool worker finishing a task."""
-        return self.log("info", f"Task {task}[{task_id}] succeeded in {seconds:.4f}s: None", process=f"ForkPoolWorker-{worker}")
+        return self.log(
+            "info",
+            f"Task {task}[{task_id}] succeeded in {seconds:.4f}s: None",
+            process=f"ForkPoolWorker-{worker}",
+        )
 
-    def task_failed(self, task: str, task_id: str, err: Err, app_frames: tuple[Frame, ...], worker: int) -> list[Render]:
+    def task_failed(
+        self, task: str, task_id: str, err: Err, app_frames: tuple[Frame, ...], worker: int
+    ) -> list[Render]:
         """A task that raised: Celery's line and the traceback."""
         short = f"{err.type.rsplit('.', 1)[-1]}({(err.message.splitlines() or [''])[0]!r})"
-        head = self.log("error", f"Task {task}[{task_id}] raised unexpected: {short}", process=f"ForkPoolWorker-{worker}")
+        head = self.log(
+            "error", f"Task {task}[{task_id}] raised unexpected: {short}", process=f"ForkPoolWorker-{worker}"
+        )
         return head + [fixed(line) for line in traceback_lines(err, app_frames)]
 
     def startup(self) -> list[Render]:
-        return self.log("info", f"Connected to {self.broker_url}") + self.log("info", "mingle: searching for neighbors")
+        return self.log("info", f"Connected to {self.broker_url}") + self.log(
+            "info", "mingle: searching for neighbors"
+        )
 
     def ready(self) -> list[Render]:
         return self.log("info", "mingle: all alone") + self.log("info", f"celery@{self.ctx.pod} ready.")
