@@ -29,6 +29,8 @@ from app.logs.synthetic.traffic import estimate_lines
 from app.taxonomy import ROOT_CAUSES
 
 DEFAULT_SEED = 20261126
+# The file ``logtriage golden generate`` writes in GOLDEN_DIR by default.
+SET_FILE_NAME = "synthetic-v2.jsonl"
 LABELER = "synthetic-generator"
 PER_CLASS = 40
 MAX_USES = 3
@@ -52,7 +54,7 @@ class GenerationReport:
 
     def summary(self) -> str:
         """Examples and distinct scenarios per class, one line each."""
-        per_class = Counter(example.label.root_cause for example in self.examples)
+        per_class: Counter[str] = Counter(example.label.root_cause for example in self.examples)
         scenarios: dict[str, set[str]] = {}
         for example in self.examples:
             scenarios.setdefault(example.label.root_cause, set()).add(
@@ -150,7 +152,8 @@ def _draw(
     verdict = chosen.build(scene, chosen.variant)
     herrings = add_incidentals(scene, chosen.cause)
     hard_case = chosen.hard_case
-    if herrings and hard_case is None:
+    # One benign episode is an ordinary namespace; two or more make an easy window hard to read.
+    if herrings >= 2 and hard_case is None:
         hard_case = "healthy_alarming" if chosen.cause == "healthy" else "added_herrings"
     fixed, variable = estimate_lines(scene)
     placed = len(scene.timeline)

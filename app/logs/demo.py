@@ -72,7 +72,7 @@ def _scene(seed: int, cluster: Cluster, end_ns: int, namespace: str, spec: Stack
     # Ticks counted from the end of the day, so moving "now" by whole minutes moves every line alike.
     scene.cron_epoch_ns = end_ns
     for workload in scene.workloads:
-        workload.config["probes_logged"] = False
+        workload.config.probes_logged = False
         workload.schedule_min = 60 if workload.kind == "CronJob" else 0
     return scene
 
@@ -121,7 +121,7 @@ def _checkout(seed: int, cluster: Cluster, end_ns: int) -> Scene:
     spec = StackSpec(apis=["jvm"], redis="namespace", postgres="external", upstreams=1)
     scene = _scene(seed, cluster, end_ns, "checkout", spec)
     api = scene.with_role("api")[0]
-    api.config["load"] = 2.0
+    api.config.load = 2.0
     proc = scene.procs_of(api)[0]
     first = _ago(CHECKOUT_INCIDENT_MIN)
     interval = 420.0

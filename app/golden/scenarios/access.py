@@ -214,27 +214,46 @@ def rbac_forbidden(scene: Scene, family: str) -> Verdict:
     )
 
 
-def _eacces(proc: Proc, path: str) -> Err:
+def _eacces(proc: Proc, path: str, op: str) -> Err:
+    """A write refused by file permissions, as each runtime reports it (``op``: open, mkdir or rename)."""
     family = proc.logger.family
+    folder = path.rsplit("/", 1)[0]
     if family == "go":
-        return Err(f"open {path}: permission denied")
-    if family == "python":
-        return Err(f"[Errno 13] Permission denied: '{path}'", "PermissionError")
-    if family == "node":
         return Err(
-            f"EACCES: permission denied, open '{path}'",
-            "Error",
-            extra=(("errno", -13), ("code", "EACCES"), ("syscall", "open"), ("path", path)),
+            {
+                "open": f"open {path}: permission denied",
+                "mkdir": f"mkdir {folder}: permission denied",
+                "rename": f"rename {path}.tmp {path}: permission denied",
+            }[op]
         )
-    return Err(
-        path,
-        "java.nio.file.AccessDeniedException",
-        (
+    if family == "python":
+        target = {"open": path, "mkdir": folder, "rename": f"{path}.tmp"}[op]
+        return Err(f"[Errno 13] Permission denied: '{target}'", "PermissionError")
+    if family == "node":
+        target = {"open": path, "mkdir": folder, "rename": f"{path}.tmp"}[op]
+        return Err(
+            f"EACCES: permission denied, {op} '{target}'",
+            "Error",
+            extra=(("errno", -13), ("code", "EACCES"), ("syscall", op), ("path", target)),
+        )
+    frames = {
+        "open": (
             Frame("java.base/sun.nio.fs.UnixException", "translateToIOException", 90),
             Frame("java.base/sun.nio.fs.UnixFileSystemProvider", "newByteChannel", 261),
             Frame("java.base/java.nio.file.Files", "newOutputStream", 215),
         ),
-    )
+        "mkdir": (
+            Frame("java.base/sun.nio.fs.UnixException", "translateToIOException", 90),
+            Frame("java.base/sun.nio.fs.UnixFileSystemProvider", "createDirectory", 397),
+            Frame("java.base/java.nio.file.Files", "createDirectory", 700),
+        ),
+        "rename": (
+            Frame("java.base/sun.nio.fs.UnixException", "translateToIOException", 90),
+            Frame("java.base/sun.nio.fs.UnixCopyFile", "move", 441),
+            Frame("java.base/java.nio.file.Files", "move", 1432),
+        ),
+    }[op]
+    return Err(folder if op == "mkdir" else path, "java.nio.file.AccessDeniedException", frames)
 
 
 @scenario(
@@ -251,8 +270,10 @@ def volume_not_writable(scene: Scene, family: str) -> Verdict:
     folder = scene.pick(("/data/uploads", "/var/lib/app/exports", "/srv/attachments", "/data/cache"))
     start = incident_start(scene, 0.1, 0.45)
 
+    op = scene.pick(("open", "mkdir", "rename"))
+
     def err(proc: Proc) -> Err:
-        return _eacces(proc, f"{folder}/{resource}/{scene.hexid(12)}.bin")
+        return _eacces(proc, f"{folder}/{resource}/{scene.hexid(12)}.bin", op)
 
     def frames(proc: Proc) -> tuple[Frame, ...]:
         return (
@@ -291,8 +312,8 @@ def s3_access_denied(scene: Scene, family: str) -> Verdict:
     target = dep(scene, "s3")
     cron = scene.workload("cron")
     assert cron is not None
-    cron.config["cite_failure"] = True
-    cron.config["backoff_limit"] = scene.rng.choice((0, 1, 2))
+    cron.config.cite_failure = True
+    cron.config.backoff_limit = scene.rng.choice((0, 1, 2))
     outage(scene, target, incident_start(scene, 0.05, 0.35), scene.duration + 1, "forbidden")
     return Verdict(
         f"The {cron.name} CronJob cannot write to S3: the bucket answers AccessDenied (403) and the Job fails.",

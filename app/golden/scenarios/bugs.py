@@ -34,34 +34,71 @@ from app.logs.synthetic.stack import StackSpec
 _SITE = "/usr/local/lib/python3.12/site-packages"
 
 
-def _bug_err(proc: Proc, kind: str, resource: str) -> Err:
-    """The exception a runtime raises for a class of bug, in its own words."""
+def _bug_err(proc: Proc, kind: str, resource: str, flavor: int = 0) -> Err:
+    """The exception a runtime raises for a class of bug, in its own words (``flavor`` picks the code path)."""
     family = proc.logger.family
     item = singular(resource)
     field = proc.logger.ctx.code.service.split("-")[0]
     if family == "go":
         if kind == "index":
-            return Err("runtime error: index out of range [1] with length 1", "index")
-        return Err("runtime error: invalid memory address or nil pointer dereference", "nil")
+            return Err(
+                (
+                    "runtime error: index out of range [1] with length 1",
+                    "runtime error: slice bounds out of range [:12] with capacity 8",
+                    "runtime error: integer divide by zero",
+                )[flavor % 3],
+                "index",
+            )
+        return Err(
+            (
+                "runtime error: invalid memory address or nil pointer dereference",
+                "interface conversion: interface {} is nil, not map[string]interface {}",
+                "assignment to entry in nil map",
+            )[flavor % 3],
+            "nil" if flavor % 3 == 0 else "",
+        )
     if family == "jvm":
         if kind == "recursion":
             return Err("", "java.lang.StackOverflowError")
         model = f"com.{proc.logger.ctx.code.org}.{proc.logger.ctx.code.package}.model"
-        return Err(
-            f'Cannot invoke "{model}.Customer.getEmail()" because the return value of "{model}.{camel(item)}.getCustomer()" is null',
-            "java.lang.NullPointerException",
+        options = (
+            Err(
+                f'Cannot invoke "{model}.Customer.getEmail()" because the return value of "{model}.{camel(item)}.getCustomer()" is null',
+                "java.lang.NullPointerException",
+            ),
+            Err(
+                "class java.lang.String cannot be cast to class java.lang.Long (java.lang.String and java.lang.Long are in module java.base of loader 'bootstrap')",
+                "java.lang.ClassCastException",
+            ),
+            Err("Index 0 out of bounds for length 0", "java.lang.IndexOutOfBoundsException"),
+            Err(
+                f"Duplicate key {item}-{flavor} (attempted merging values {item}A and {item}B)",
+                "java.lang.IllegalStateException",
+            ),
         )
+        return options[flavor % 4] if kind == "nil" else options[(flavor + 2) % 4]
     if family == "python":
         if kind == "recursion":
             return Err("maximum recursion depth exceeded", "RecursionError")
-        if kind == "index":
-            return Err(f"'{field}_id'", "KeyError")
-        return Err("'NoneType' object has no attribute 'email'", "AttributeError")
+        options = (
+            Err(f"'{field}_id'", "KeyError"),
+            Err("'NoneType' object has no attribute 'email'", "AttributeError"),
+            Err("unsupported operand type(s) for +: 'NoneType' and 'int'", "TypeError"),
+            Err("list index out of range", "IndexError"),
+        )
+        return options[flavor % 4] if kind == "index" else options[(flavor + 1) % 4]
     if kind == "recursion":
         return Err("Maximum call stack size exceeded", "RangeError")
-    return Err(
-        f"Cannot read properties of undefined (reading '{'email' if kind != 'index' else 'id'}')", "TypeError"
+    options = (
+        Err(
+            f"Cannot read properties of undefined (reading '{'email' if kind != 'index' else 'id'}')",
+            "TypeError",
+        ),
+        Err(f"{item}.items.map is not a function", "TypeError"),
+        Err("Cannot destructure property 'id' of 'undefined' as it is undefined.", "TypeError"),
+        Err("Invalid time value", "RangeError"),
     )
+    return options[flavor % 4]
 
 
 def _frames(proc: Proc, resource: str, verb: str, *, deep: bool = False) -> tuple[Frame, ...]:
@@ -101,12 +138,13 @@ def crash_loop_bug(scene: Scene, variant: str) -> Verdict:
     target = api(scene, family)
     resource = scene.pick(scene.domain)
     kind = variant.split("_")[1] if "_" in variant else scene.pick(("nil", "index"))
+    flavor = scene.rng.randrange(12)
     cited = {"done": False}
 
     def write(proc: Proc, run: Run, death: float) -> None:
         run.ready = min(run.end, run.start + scene.rng.uniform(2, 8))
         run.quiet_start = False
-        err = _bug_err(proc, kind, resource)
+        err = _bug_err(proc, kind, resource, flavor)
         frames = _frames(proc, resource, "list")
         logger: AppLogger = proc.logger
         if isinstance(logger, SpringBoot):
@@ -127,7 +165,7 @@ def crash_loop_bug(scene: Scene, variant: str) -> Verdict:
             lines = logger.crash(err, ())
             marks = [
                 0,
-                next(index for index, render in enumerate(lines) if "NullPointerException" in render(0)),
+                next(index for index, render in enumerate(lines) if render(0).startswith("Caused by:")),
             ]
             scene.log(death - 0.01, proc, lines, evidence=marks if not cited["done"] else False)
             cited["done"] = True
@@ -155,6 +193,7 @@ def request_errors(scene: Scene, family: str) -> Verdict:
     start = incident_start(scene, 0.1, 0.45)
     share = scene.rng.uniform(0.3, 1.0)
     kind = scene.pick(("nil", "index"))
+    flavor = scene.rng.randrange(12)
     scene.bugs.append(
         Bug(
             target.name,
@@ -162,7 +201,7 @@ def request_errors(scene: Scene, family: str) -> Verdict:
             start,
             scene.duration + 1,
             share,
-            lambda proc: _bug_err(proc, kind, resource),
+            lambda proc: _bug_err(proc, kind, resource, flavor),
             lambda proc: _frames(proc, resource, "get"),
             verb="get",
         )
@@ -208,6 +247,7 @@ def poison_message(scene: Scene, family: str) -> Verdict:
     start = incident_start(scene, 0.1, 0.45)
     share = scene.rng.uniform(0.3, 0.8)
     kind = scene.pick(("nil", "index"))
+    flavor = scene.rng.randrange(12)
     for resource in scene.domain:
         scene.bugs.append(
             Bug(
@@ -216,12 +256,12 @@ def poison_message(scene: Scene, family: str) -> Verdict:
                 start,
                 scene.duration + 1,
                 share,
-                lambda proc, resource=resource: _bug_err(proc, kind, resource),
+                lambda proc, resource=resource: _bug_err(proc, kind, resource, flavor),
                 lambda proc, resource=resource: _frames(proc, resource, "process"),
                 verb="consume",
             )
         )
-    target.config["load"] = max(2.0, float(target.config.get("load", 1.0)))  # type: ignore[arg-type]
+    target.config.load = max(2.0, target.config.load)
     return Verdict(
         f"{target.name}'s message handler throws on a new message shape; {share:.0%} of its jobs fail and are retried.",
         "warning",

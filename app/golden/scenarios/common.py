@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Workload
-from app.logs.synthetic.faults import Target
+from app.logs.synthetic.faults import CertDates, Target
 from app.logs.synthetic.scene import Dep, Outage, Proc, Run, Scene
 from app.logs.synthetic.stack import StackSpec
 from app.logs.synthetic.traffic import serve_request
@@ -157,10 +157,10 @@ def outage(
     failure: str,
     *,
     share: float = 1.0,
-    cert: object = None,
+    cert: CertDates | None = None,
 ) -> Outage:
     """Make calls to ``target`` fail between two times."""
-    item = Outage(start, end, failure, share=share, cert=cert)  # type: ignore[arg-type]
+    item = Outage(start, end, failure, share=share, cert=cert)
     target.outages.append(item)
     return item
 

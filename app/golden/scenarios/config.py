@@ -177,9 +177,9 @@ def missing_setting(scene: Scene, family: str) -> Verdict:
 
     def write(proc: Proc, run: Run, death: float) -> None:
         lines, marks = _missing_lines(scene, proc, setting)
-        cite = bool(run.start >= 0) and not proc.pod.workload.config.get("cited")
+        cite = bool(run.start >= 0) and not proc.pod.workload.config.cited
         if cite:
-            proc.pod.workload.config["cited"] = True
+            proc.pod.workload.config.cited = True
         scene.log(
             max(run.start + 0.3, death - 0.8),
             proc,
@@ -246,9 +246,9 @@ def invalid_value(scene: Scene, family: str) -> Verdict:
     def write(proc: Proc, run: Run, death: float) -> None:
         lines, marks, setting = _invalid_lines(scene, proc)
         found["setting"] = setting
-        cite = run.start >= 0 and not proc.pod.workload.config.get("cited")
+        cite = run.start >= 0 and not proc.pod.workload.config.cited
         if cite:
-            proc.pod.workload.config["cited"] = True
+            proc.pod.workload.config.cited = True
         scene.log(
             max(run.start + 0.3, death - 0.6),
             proc,

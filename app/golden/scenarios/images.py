@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from app.golden.scenarios.common import incident_start
 from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Container, Workload
+from app.logs.synthetic.events import ObjectRef
 from app.logs.synthetic.lifecycle import begin_rollout, pull_failure_loop
 from app.logs.synthetic.scene import Scene
 
@@ -69,7 +71,7 @@ def _target(scene: Scene) -> Workload:
 
 def _fail_rollout(
     scene: Scene, target: Workload, container: Container, image: str, error: str, *, init: bool = False
-) -> str:
+) -> Severity:
     """Roll ``target`` to ``image``; its new pods cannot pull it. Returns the severity."""
     recreate = scene.chance(0.25)
     old_image = container.image
@@ -291,14 +293,16 @@ def cronjob_image(scene: Scene, family: str) -> Verdict:
     since = incident_start(scene, 0.0, 0.3)
     old_image = cron.main.image
 
-    def hook(scene_: Scene, cron_: object, job: object, at: float, attempt: int) -> tuple[str, float] | None:
-        cron.main.image = image if at >= since else old_image
+    def hook(
+        scene_: Scene, cron_: Workload, job: ObjectRef, at: float, attempt: int
+    ) -> tuple[str, float] | None:
+        cron_.main.image = image if at >= since else old_image
         if at < since:
             return None
         from app.logs.synthetic.lifecycle import create_pod
 
-        pod = create_pod(scene, cron, at, job=job, start=False)  # type: ignore[arg-type]
-        proc = next(item for item in scene.procs_of_pod(pod) if item.container is cron.main)
+        pod = create_pod(scene, cron_, at, job=job, start=False)
+        proc = next(item for item in scene.procs_of_pod(pod) if item.container is cron_.main)
         pull_failure_loop(scene, proc, pod.started_at, error)
         return "pending", scene.duration + 1
 

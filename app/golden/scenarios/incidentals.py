@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 from app.logs.synthetic.cluster import new_uid
 from app.logs.synthetic.events import ObjectRef, Reporter
+from app.logs.synthetic.jobs import start_job_pod
 from app.logs.synthetic.lifecycle import create_pod, delete_pod, probe_failed, rollout
 from app.logs.synthetic.runtimes import AppLogger, Request
 from app.logs.synthetic.scene import Outage, Scene
-from app.logs.synthetic.traffic import serve_request, start_job_pod
+from app.logs.synthetic.traffic import serve_request
 
 Episode = Callable[[Scene], bool]
 
@@ -30,7 +31,7 @@ def rollout_episode(scene: Scene, at: float | None = None) -> bool:
     for pod in new_pods:
         proc = next(item for item in scene.procs_of_pod(pod) if item.container is target.main)
         run = proc.last_run()
-        path = str(target.config["probe_paths"][-1])  # type: ignore[index]
+        path = target.config.probe_paths[-1]
         output = f'Get "http://{pod.ip}:{proc.container.port}{path}": dial tcp {pod.ip}:{proc.container.port}: connect: connection refused'
         if scene.chance(0.7):
             probe_failed(
@@ -170,7 +171,7 @@ def cron_retry_episode(scene: Scene) -> bool:
     cron = scene.workload("cron")
     if cron is None or cron.name in scene.cron_hooks:
         return False
-    cron.config["backoff_limit"] = max(1, int(cron.config.get("backoff_limit", 0)))  # type: ignore[arg-type]
+    cron.config.backoff_limit = max(1, cron.config.backoff_limit)
     when = scene.between(0.0, 0.7)
     state = {"used": False}
 
@@ -310,6 +311,6 @@ def add_incidentals(scene: Scene, cause: str) -> int:
     added = 0
     # One rate for every class: how often a window holds a benign episode must not tell its class.
     for episode, avoid in EPISODES:
-        if cause not in avoid and scene.chance(0.2) and episode(scene):
+        if cause not in avoid and scene.chance(0.15) and episode(scene):
             added += 1
     return added

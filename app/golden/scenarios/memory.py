@@ -29,13 +29,13 @@ from app.golden.scenarios.common import (
 from app.golden.scenarios.registry import Verdict, scenario
 from app.logs.synthetic.events import ObjectRef
 from app.logs.synthetic.formats import Render, fixed
+from app.logs.synthetic.jobs import start_job_pod
 from app.logs.synthetic.lifecycle import begin_rollout, crash_loop
 from app.logs.synthetic.memory import memory_climb
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.runtimes.python import Celery, Gunicorn
 from app.logs.synthetic.scene import Proc, Run, Scene
 from app.logs.synthetic.stack import StackSpec
-from app.logs.synthetic.traffic import start_job_pod
 
 
 def _prepare_family(spec: StackSpec, rng: random.Random, family: str) -> None:
@@ -124,8 +124,8 @@ def batch_mid_work(scene: Scene, family: str) -> Verdict:
     cron = scene.workload("cron")
     assert cron is not None
     policy = scene.chance(0.5)
-    cron.config["backoff_limit"] = 0 if policy else scene.rng.randint(1, 3)
-    cron.config["cite_failure"] = True
+    cron.config.backoff_limit = 0 if policy else scene.rng.randint(1, 3)
+    cron.config.cite_failure = True
     failing_from = incident_start(scene, 0.1, 0.5)
 
     def hook(
@@ -393,7 +393,7 @@ def worker_leak(scene: Scene, family: str) -> Verdict:
     """A queue worker leaks memory per message: it is killed at its limit every few minutes, mid-message."""
     found = scene.workload("worker")
     assert found is not None
-    found.config["load"] = max(2.0, float(found.config.get("load", 1.0)))  # type: ignore[arg-type]
+    found.config.load = max(2.0, found.config.load)
     victims, severity = split_victims(scene, main_procs(scene, found), all_share=0.4)
     first = incident_start(scene, 0.15, 0.45)
     interval = scene.rng.uniform(180, 480)

@@ -25,6 +25,7 @@ from app.logs.synthetic.cluster import Pod
 from app.logs.synthetic.events import ObjectRef
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, fixed
+from app.logs.synthetic.jobs import start_job_pod
 from app.logs.synthetic.lifecycle import (
     crash_loop,
     create_pod,
@@ -36,7 +37,6 @@ from app.logs.synthetic.lifecycle import (
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.scene import Proc, Run, Scene
 from app.logs.synthetic.stack import StackSpec
-from app.logs.synthetic.traffic import start_job_pod
 
 
 def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
@@ -176,8 +176,46 @@ def disk_pressure(scene: Scene, family: str) -> Verdict:
     )
 
 
-def _thread_failure(scene: Scene, proc: Proc) -> tuple[list[Render], list[int]]:
+def _thread_failure(scene: Scene, proc: Proc, fork: bool) -> tuple[list[Render], list[int]]:
+    """A process that cannot start a thread (or, with ``fork``, a child process) on a node out of PIDs."""
     logger: AppLogger = proc.logger
+    if fork:
+        helper = scene.pick(("/usr/bin/convert", "/usr/bin/git", "/usr/local/bin/wkhtmltopdf", "/bin/sh"))
+        if logger.family == "go":
+            return logger.log(
+                "error", "export failed", error=f"fork/exec {helper}: resource temporarily unavailable"
+            ), [0]
+        if logger.family == "jvm":
+            err = Err(
+                f'Cannot run program "{helper}": error=11, Resource temporarily unavailable',
+                "java.io.IOException",
+                (
+                    Frame("java.base/java.lang.ProcessBuilder", "start", 1170),
+                    Frame("java.base/java.lang.ProcessBuilder", "start", 1089),
+                ),
+            )
+            return logger.error("error", "Export failed", err), [0, 1]
+        if logger.family == "python":
+            err = Err(
+                "[Errno 11] Resource temporarily unavailable",
+                "BlockingIOError",
+                (
+                    Frame(
+                        "/usr/local/lib/python3.12/subprocess.py",
+                        "_execute_child",
+                        1885,
+                        "self.pid = _fork_exec(",
+                    ),
+                ),
+            )
+            lines = logger.error("error", "export subprocess could not start", err)
+            return lines, [0, len(lines) - 1]
+        err = Err(
+            f"spawn {helper} EAGAIN",
+            "Error",
+            extra=(("errno", -11), ("code", "EAGAIN"), ("syscall", f"spawn {helper}"), ("path", helper)),
+        )
+        return logger.error("error", "export failed", err), [0]
     if logger.family == "go":
         have = scene.pick((2049, 4097, 10001))
         lines = [
@@ -239,28 +277,35 @@ def pid_pressure(scene: Scene, family: str) -> Verdict:
     start = incident_start(scene, 0.2, 0.5)
     cited = {"done": False}
 
+    fork = scene.chance(0.4)
+    evicted = min(scene.duration - 5, start + scene.rng.uniform(120, 300))
+
     def die(dying: Proc, run: Run, at: float) -> None:
-        lines, marks = _thread_failure(scene, dying)
+        lines, marks = _thread_failure(scene, dying, False)
         scene.log(at - 0.05, dying, lines, evidence=marks if not cited["done"] else False)
         cited["done"] = True
 
-    crash_loop(
-        scene,
-        proc,
-        start,
-        run_length=lambda _n: scene.rng.uniform(20, 120),
-        on_death=die,
-        until=start + scene.rng.uniform(200, 500),
-    )
+    if fork:
+        # A failed fork is handled: each attempt fails, the process lives on until the pod is evicted.
+        at = start
+        while at < evicted:
+            lines, marks = _thread_failure(scene, proc, True)
+            scene.log(at, proc, lines, evidence=marks if not cited["done"] else False)
+            cited["done"] = True
+            at += scene.rng.uniform(15, 60)
+    else:
+        crash_loop(
+            scene, proc, start, run_length=lambda _n: scene.rng.uniform(20, 120), on_death=die, until=evicted
+        )
     evict(
         scene,
         proc,
-        min(scene.duration - 5, start + scene.rng.uniform(120, 300)),
+        evicted,
         f"The node was low on resource: pids. Threshold quantity: {scene.pick((4096, 8192))}, available: {scene.rng.randint(100, 3000)}. ",
         evidence=True,
     )
     return Verdict(
-        f"The node of {proc.pod.name} runs out of PIDs: {target.name} cannot create threads there and crashes until the pod is evicted.",
+        f"The node of {proc.pod.name} runs out of PIDs: {target.name} cannot {'start processes' if fork else 'create threads and crashes'} there until the pod is evicted.",
         "warning",
     )
 
@@ -326,7 +371,7 @@ def job_evicted(scene: Scene, family: str) -> Verdict:
     """A CronJob's pod writes scratch data to the node's disk until the node is under disk pressure and evicts it."""
     cron = scene.workload("cron")
     assert cron is not None
-    cron.config["backoff_limit"] = scene.rng.choice((1, 2))
+    cron.config.backoff_limit = scene.rng.choice((1, 2))
     failing_from = incident_start(scene, 0.05, 0.4)
 
     def hook(

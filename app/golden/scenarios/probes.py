@@ -84,8 +84,8 @@ def liveness_timeout(scene: Scene, family: str) -> Verdict:
     if len(victims) > 1 and scene.chance(0.5):
         victims = [scene.pick(victims)]
     first = incident_start(scene, 0.2, 0.5)
-    path = str(target.config["probe_paths"][0])  # type: ignore[index]
-    period = float(target.config["probe_period"])  # type: ignore[arg-type]
+    path = target.config.probe_paths[0]
+    period = float(target.config.probe_period)
     for proc in victims:
         output = f'Get "http://{proc.pod.ip}:{proc.container.port}{path}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
         cited = {"done": False}
@@ -110,8 +110,8 @@ def liveness_timeout(scene: Scene, family: str) -> Verdict:
 def wrong_path(scene: Scene, family: str) -> Verdict:
     """The release moved the health endpoint; the liveness probe still asks the old path and gets 404."""
     target = api(scene, family)
-    path = str(target.config["probe_paths"][0])  # type: ignore[index]
-    period = float(target.config["probe_period"])  # type: ignore[arg-type]
+    path = target.config.probe_paths[0]
+    period = float(target.config.probe_period)
     recreate = scene.chance(0.3)
     pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.35), replace_all=recreate)
     for pod in pods:
@@ -151,8 +151,8 @@ def wrong_path(scene: Scene, family: str) -> Verdict:
 def wrong_port(scene: Scene, family: str) -> Verdict:
     """The release changed the listen port but not the readiness probe: new pods run but never become ready."""
     target = api(scene, family)
-    path = str(target.config["probe_paths"][-1])  # type: ignore[index]
-    period = float(target.config["probe_period"])  # type: ignore[arg-type]
+    path = target.config.probe_paths[-1]
+    period = float(target.config.probe_period)
     recreate = scene.chance(0.3)
     pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.35), replace_all=recreate)
     wrong = target.main.port + scene.pick((1, 80, 1000))
@@ -197,7 +197,7 @@ def startup_too_short(scene: Scene, family: str) -> Verdict:
     pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.35), replace_all=recreate)
     for pod in pods:
         proc = next(item for item in scene.procs_of_pod(pod) if item.container is target.main)
-        output = f'Get "http://{pod.ip}:{proc.container.port}{target.config["probe_paths"][0]}": dial tcp {pod.ip}:{proc.container.port}: connect: connection refused'
+        output = f'Get "http://{pod.ip}:{proc.container.port}{target.config.probe_paths[0]}": dial tcp {pod.ip}:{proc.container.port}: connect: connection refused'
         cited = {"done": False}
 
         def kill(
@@ -242,7 +242,7 @@ def exec_missing(scene: Scene, variant: str) -> Verdict:
     """The new image dropped the binary the exec liveness probe runs: the probe errors and the kubelet restarts it."""
     target = api(scene, "go")
     binary = scene.pick(("grpc_health_probe", "/bin/grpc_health_probe", "healthcheck"))
-    period = float(target.config["probe_period"])  # type: ignore[arg-type]
+    period = float(target.config.probe_period)
     recreate = scene.chance(0.3)
     pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.35), replace_all=recreate)
     for pod in pods:
@@ -285,8 +285,8 @@ def exec_missing(scene: Scene, variant: str) -> Verdict:
 def readiness_timeout(scene: Scene, family: str) -> Verdict:
     """The readiness endpoint checks too much and answers slower than the probe's timeout: pods drop out of the Service."""
     target = api(scene, family)
-    path = str(target.config["probe_paths"][-1])  # type: ignore[index]
-    period = float(target.config["probe_period"])  # type: ignore[arg-type]
+    path = target.config.probe_paths[-1]
+    period = float(target.config.probe_period)
     start = incident_start(scene, 0.15, 0.5)
     procs = main_procs(scene, target)
     flapping = procs if scene.chance(0.4) else procs[: max(1, len(procs) // 2)]

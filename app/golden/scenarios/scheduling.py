@@ -11,6 +11,7 @@ import random
 
 from app.golden.scenarios.common import incident_start, want_cron, want_postgres
 from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Workload, new_uid
 from app.logs.synthetic.events import ObjectRef, Reporter
 from app.logs.synthetic.lifecycle import begin_rollout, create_pod, delete_pod, schedule_failure_loop
@@ -160,7 +161,7 @@ def insufficient(scene: Scene, variant: str) -> Verdict:
     )
 
 
-def _one_pending(scene: Scene, reason: str, *, rollout: bool = True) -> tuple[Workload, str, str, float]:
+def _one_pending(scene: Scene, reason: str, *, rollout: bool = True) -> tuple[Workload, str, Severity, float]:
     """A rollout (or a scale-up) whose new pods do not fit; returns the target, message, severity and when."""
     target = scene.pick(scene.with_role("api", "worker"))
     message = _message(scene, reason)

@@ -12,6 +12,7 @@ import random
 
 from app.golden.scenarios.common import incident_start, want_postgres, want_rabbitmq, want_redis
 from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Workload, new_uid, safe_suffix
 from app.logs.synthetic.events import Reporter
 from app.logs.synthetic.lifecycle import (
@@ -38,7 +39,7 @@ def _stuck_rollout(
     *,
     reason: str = "FailedMount",
     reporter: Reporter | None = None,
-) -> str:
+) -> Severity:
     """Roll ``target``; its new pods wait for a volume that will not mount. Returns the severity."""
     recreate = scene.chance(0.25)
     pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.45), replace_all=recreate, start=False)

@@ -150,6 +150,7 @@ def failed_job(
         table=resource.replace("-", "_"),
         topic=f"{singular(resource)}-events",
         bucket=f"{scene.namespace}-exports",
+        operation=scene.pick(("PutObject", "GetObject", "ListObjectsV2", "CreateMultipartUpload")),
     )
     err = error_for(scene, proc, dep, outage, at, call)
     frames = (
@@ -261,6 +262,56 @@ def reconnect_delays(kind: str, family: str) -> tuple[float, float]:
     if kind == "rabbitmq":
         return (2.0, 32.0) if family == "python" else (5.0, 5.0)
     return (1.0, 30.0)
+
+
+def write_reconnects(scene: Scene) -> None:
+    """Reconnect attempts of connection-oriented clients (Kafka, Lettuce/ioredis, AMQP consumers) during outages."""
+    for dep in scene.deps.values():
+        kind = dep.target.kind
+        if kind not in ("kafka", "redis", "rabbitmq"):
+            continue
+        for workload in scene.callers(dep):
+            for proc in scene.procs_of(workload):
+                family = getattr(proc.logger, "family", "")
+                if kind == "redis" and family not in ("jvm", "node"):
+                    continue
+                if kind == "rabbitmq" and workload.role != "worker":
+                    continue
+                _reconnect_proc(scene, proc, dep, family)
+
+
+def _reconnect_proc(scene: Scene, proc: Proc, dep: Dep, family: str) -> None:
+    first, cap = reconnect_delays(dep.target.kind, family)
+    for outage in _down_periods(scene, dep):
+        at = max(outage.start, 0.0) + scene.rng.uniform(0.1, first)
+        delay, attempt = first, 0
+        while at < min(outage.end, scene.duration):
+            if proc.serving(at):
+                lines = reconnect_lines(scene, proc, dep, outage, at, attempt)
+                scene.log(at, proc, lines, evidence=[0] if scene.cite(outage) else False)
+            attempt += 1
+            delay = min(delay * 2, cap)
+            at += delay * scene.rng.uniform(0.9, 1.1)
+
+
+def _down_periods(scene: Scene, dep: Dep) -> list[Outage]:
+    periods = [outage for outage in dep.outages if outage.share >= 0.5]
+    if dep.server is not None:
+        step, start = 2.0, None
+        at = 0.0
+        while at < scene.duration:
+            down = scene.server_down(dep, at)
+            if down and start is None:
+                start = at
+            if not down and start is not None:
+                periods.append(Outage(start, at, "reset" if scene.meshed else "refused", evidence=False))
+                start = None
+            at += step
+        if start is not None:
+            periods.append(
+                Outage(start, scene.duration, "reset" if scene.meshed else "refused", evidence=False)
+            )
+    return periods
 
 
 def frame_of(proc: Proc, layer: str, resource: str, function: str) -> Frame:

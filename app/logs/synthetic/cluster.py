@@ -96,6 +96,30 @@ class Container:
 
 
 @dataclass
+class WorkloadConfig:
+    """Settings every pod of a workload shares, drawn once when the workload is created or set by a scenario.
+
+    ``None`` means "not drawn yet": the first pod's component draws it and the other pods reuse it.
+    """
+
+    probes_logged: bool = False  # whether the container writes an access line per kubelet probe
+    probe_period: int = 10
+    probe_paths: tuple[str, ...] = ("/healthz",)
+    periodic: list[tuple[str, float]] = field(default_factory=list)  # (message, period in seconds)
+    load: float = 1.0  # request/job rate relative to the scene's
+    backoff_limit: int = 0  # a Job's retries
+    cite_failure: bool = False  # a CronJob's BackoffLimitExceeded is evidence
+    cited: bool = False  # a scenario already cited a line of this workload
+    broker_url: str = ""  # a Celery worker's broker
+    database: str = "app"  # the database PgBouncer pools
+    slow_ms: int | None = None  # PostgreSQL's log_min_duration_statement
+    persistence: bool | None = None  # Redis RDB snapshots
+    server_name: str | None = None  # nginx's server_name
+    keys: int | None = None  # keys Redis loads at start
+    drawn: bool = False  # the shared settings above were drawn (``traffic.configure``)
+
+
+@dataclass
 class Workload:
     """A Deployment, StatefulSet, Job or CronJob and the pods it runs in the window."""
 
@@ -111,7 +135,7 @@ class Workload:
     service_ip: str = ""
     schedule_min: int = 0
     # Settings every pod of the workload shares (a database's slow-query threshold, a probe's period ...).
-    config: dict[str, object] = field(default_factory=dict)
+    config: WorkloadConfig = field(default_factory=WorkloadConfig)
 
     @property
     def ref(self) -> ObjectRef:

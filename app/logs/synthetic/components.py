@@ -13,6 +13,7 @@ from app.logs.synthetic.code import CodeBase
 from app.logs.synthetic.datastores import PgBouncer, Postgres, RabbitMQ, Redis
 from app.logs.synthetic.proxies import Envoy, Nginx
 from app.logs.synthetic.runtimes import AppContext, make_logger
+from app.logs.synthetic.runtimes.python import Celery
 
 if TYPE_CHECKING:
     from app.logs.synthetic.scene import Scene
@@ -53,21 +54,27 @@ def make_component(scene: Scene, pod: Pod, container: Container) -> Any:
             container.port,
         )
         logger = make_logger(component, ctx)
-        if component == "python-celery":
-            logger.broker_url = str(config.get("broker_url", logger.broker_url))  # type: ignore[attr-defined]
+        if isinstance(logger, Celery) and config.broker_url:
+            logger.broker_url = config.broker_url
         return logger
     if component == "postgresql":
-        return Postgres(rng, slow_ms=int(config.setdefault("slow_ms", rng.choice((0, 0, 250, 500, 1000)))))  # type: ignore[arg-type]
+        slow_ms = rng.choice((0, 0, 250, 500, 1000))
+        if config.slow_ms is None:
+            config.slow_ms = slow_ms
+        return Postgres(rng, slow_ms=config.slow_ms)
     if component == "redis":
-        return Redis(rng, persistence=bool(config.setdefault("persistence", rng.random() < 0.7)))
+        persistence = rng.random() < 0.7
+        if config.persistence is None:
+            config.persistence = persistence
+        return Redis(rng, persistence=config.persistence)
     if component == "pgbouncer":
-        return PgBouncer(rng, database=str(config.get("database", "app")))
+        return PgBouncer(rng, database=config.database)
     if component == "rabbitmq":
         return RabbitMQ(rng, ip=pod.ip)
     if component == "nginx":
-        return Nginx(
-            rng, server_name=str(config.setdefault("server_name", f"{scene.namespace}.{scene.org}.example"))
-        )
+        if config.server_name is None:
+            config.server_name = f"{scene.namespace}.{scene.org}.example"
+        return Nginx(rng, server_name=config.server_name)
     if component == "envoy":
         return Envoy(rng)
     raise ValueError(f"no writer for component {component!r}")

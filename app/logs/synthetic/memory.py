@@ -37,14 +37,13 @@ def memory_report(
             num_gc=next_gc(proc, scene),
         )
     if logger.family == "node":
-        fields = {
-            "rss": used_mi * 1_048_576,
-            "heapUsed": int(used_mi * 0.7) * 1_048_576,
-            "heapTotal": int(used_mi * 0.75) * 1_048_576,
-            "external": scene.rng.randint(2, 40) * 1_048_576,
-        }
         return logger.log(
-            "warn" if warn else "info", "memory usage high" if warn else "process memory", **fields
+            "warn" if warn else "info",
+            "memory usage high" if warn else "process memory",
+            rss=used_mi * 1_048_576,
+            heapUsed=int(used_mi * 0.7) * 1_048_576,
+            heapTotal=int(used_mi * 0.75) * 1_048_576,
+            external=scene.rng.randint(2, 40) * 1_048_576,
         )
     if logger.family == "python":
         message = (

@@ -24,6 +24,8 @@ from app.logs.synthetic.formats import Render
 from app.logs.synthetic.timeline import Line, Timeline
 
 FOREVER = math.inf
+# A scenario's say in one attempt of a CronJob's Job (``Scene.cron_hooks``).
+CronHook = Callable[["Scene", Workload, ObjectRef, float, int], "tuple[str, float] | None"]
 # How many failing calls of one outage are cited as evidence (per window): enough to show it, no more.
 EVIDENCE_PER_OUTAGE = 4
 
@@ -157,7 +159,7 @@ class Scene:
     # A scenario's say in one attempt of a CronJob's Job: ``hook(scene, cron, job, at, attempt)`` writes
     # the attempt itself and returns ``(outcome, end)`` ("ok", "failed" or "pending"), or returns None
     # to let the attempt go its ordinary way.
-    cron_hooks: dict[str, Callable[..., str | None]] = field(default_factory=dict)
+    cron_hooks: dict[str, CronHook] = field(default_factory=dict)
     bugs: list[Bug] = field(default_factory=list)
     # CronJob schedules count minutes from here (0: the wall clock, as the CronJob controller does).
     cron_epoch_ns: int = 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from app.logs.synthetic.cluster import Cluster, Container, Workload
+from app.logs.synthetic.cluster import Cluster, Container, Workload, WorkloadKind
 from app.logs.synthetic.code import singular
 from app.logs.synthetic.events import EventRecorder
 from app.logs.synthetic.faults import Target
@@ -184,11 +184,11 @@ class _Builder:
         return [Container("istio-proxy", "envoy", "docker.io/istio/proxyv2:1.23.2", 256, 15090)]
 
     def workload(
-        self, kind: str, name: str, role: str, containers: list[Container], replicas: int
+        self, kind: WorkloadKind, name: str, role: str, containers: list[Container], replicas: int
     ) -> Workload:
         return self.cluster.new_workload(
             kind, name, role, containers, replicas=replicas, app_label=self.rng.random() < 0.8
-        )  # type: ignore[arg-type]
+        )
 
 
 def _api_name(rng: random.Random, domain: str, resources: tuple[str, ...], taken: set[str]) -> str:
@@ -240,7 +240,7 @@ def compose(
     build = _Builder(rng, cluster, scene, _registry(rng, org), domain, spec.prefer)
     taken: set[str] = set()
 
-    def add(kind: str, name: str, role: str, containers: list[Container], replicas: int) -> Workload:
+    def add(kind: WorkloadKind, name: str, role: str, containers: list[Container], replicas: int) -> Workload:
         taken.add(name)
         return scene.add_workload(build.workload(kind, name, role, containers, replicas))
 
@@ -289,7 +289,7 @@ def compose(
             0,
         )
         cron.schedule_min = rng.choice((5, 5, 10, 15, 15, 30, 60))
-        cron.config["backoff_limit"] = rng.choice((0, 1, 2, 3, 6))
+        cron.config.backoff_limit = rng.choice((0, 1, 2, 3, 6))
         taken.add(name)
         configure(scene, cron)
         scene.workloads.append(cron)
@@ -371,7 +371,7 @@ def _datastores(rng, scene, spec, build, add, callers, domain, namespace) -> Non
                 [Container("pgbouncer", "pgbouncer", "edoburu/pgbouncer:v1.22.1-p0", 128, 6432)],
                 rng.choice((1, 2)),
             )
-            bouncer.config["database"] = database
+            bouncer.config.database = database
             scene.add_dep(pg_dep, users=[bouncer])
             scene.add_dep(
                 Dep(
@@ -460,7 +460,7 @@ def _datastores(rng, scene, spec, build, add, callers, domain, namespace) -> Non
             Dep("rabbitmq", Target("rabbitmq", host, mq.service_ip, 5672, user), server=mq), users=users
         )
         for workload in users:
-            workload.config["broker_url"] = f"amqp://{user}:**@{host}:5672//"
+            workload.config.broker_url = f"amqp://{user}:**@{host}:5672//"
 
 
 def _externals(rng, scene, spec, apis, workers, crons, domain, namespace) -> None:

@@ -1,25 +1,26 @@
 """Benign work of every container over its runs, and the failures that work runs into.
 
 APIs serve requests (Poisson arrivals, realistic routes, statuses and latencies) and call their
-dependencies; workers consume jobs; CronJobs run on their schedule with the controllers' events;
-nginx serves a front end; the kubelet's probes hit the containers that log them; datastores write
-what they write on their own (``datastores``). Every rate is scaled by the scene's ``traffic_scale``.
+dependencies; workers consume jobs; nginx serves a front end; the kubelet's probes hit the containers
+that log them; datastores write what they write on their own (``datastores``); CronJobs run on their
+schedule (``jobs``) and connection-oriented clients reconnect during outages (``calls``). Every rate
+is scaled by the scene's ``traffic_scale``.
 """
 
 from __future__ import annotations
 
 import math
 
-from app.logs.synthetic import calls
+from app.logs.synthetic import calls, jobs
 from app.logs.synthetic.code import singular, stable_int
 from app.logs.synthetic.datastores import PgBouncer, Postgres, RabbitMQ, Redis
-from app.logs.synthetic.events import ObjectRef, Reporter
-from app.logs.synthetic.lifecycle import KUBE_VERSION, create_pod
+from app.logs.synthetic.lifecycle import KUBE_VERSION
 from app.logs.synthetic.proxies import Envoy, EnvoyHop, Nginx
 from app.logs.synthetic.runtimes import AppLogger, Request
 from app.logs.synthetic.runtimes.jvm import SpringBoot
 from app.logs.synthetic.runtimes.python import Celery
-from app.logs.synthetic.scene import Dep, Outage, Proc, Run, Scene
+from app.logs.synthetic.scene import Dep, Proc, Scene
+from app.logs.synthetic.startup import own_lines
 
 REQUEST_RATE = 0.05
 JOB_RATE = 0.03
@@ -54,68 +55,16 @@ _PERIODIC = (
 def write_all(scene: Scene) -> None:
     """Write every container's lines over its runs."""
     for cron in [workload for workload in scene.workloads if workload.kind == "CronJob"]:
-        _cron(scene, cron)
+        jobs.write_cronjob(scene, cron)
     for proc in list(scene.procs):
         if proc.pod.workload.kind in ("CronJob", "Job"):
             continue
         for run in proc.runs:
-            _lifecycle_lines(scene, proc, run)
+            own_lines(scene, proc, run)
             low, high = max(run.ready, 0.0), min(run.end, scene.duration)
             if high > low:
                 _work(scene, proc, low, high)
-    _reconnects(scene)
-
-
-# --- start, ready, stop ---------------------------------------------------------------------------
-
-
-def _lifecycle_lines(scene: Scene, proc: Proc, run: Run) -> None:
-    logger = proc.logger
-    previous = proc.runs[proc.runs.index(run) - 1] if proc.runs.index(run) else None
-    if not run.quiet_start and 0 <= run.start < scene.duration:
-        if isinstance(logger, Postgres):
-            crashed = previous is not None and not previous.graceful
-            last_up = scene.timeline.ns(previous.end if previous else run.start - 600)
-            lines = logger.startup(crashed_before=crashed, last_up_ns=last_up)
-        elif isinstance(logger, Redis):
-            lines = logger.startup(
-                keys=int(proc.pod.workload.config.setdefault("keys", scene.rng.randint(200, 90_000)))
-            )
-        elif isinstance(logger, RabbitMQ):
-            lines = logger.startup(f"{proc.pod.name}.rabbitmq-nodes.{scene.namespace}")
-        elif isinstance(logger, Envoy):
-            lines = logger.startup(proc.pod.name, scene.namespace)
-        else:
-            lines = logger.startup()
-        scene.log(
-            run.start + 0.05, proc, lines, evidence=_restart_marks(logger, lines) if run.cite_start else False
-        )
-    if (
-        isinstance(logger, AppLogger)
-        and 0 <= run.ready < min(run.end, scene.duration)
-        and not run.quiet_start
-    ):
-        scene.log(run.ready, proc, logger.ready())
-    if run.graceful and 0 <= run.end < scene.duration and hasattr(logger, "shutdown"):
-        lines = (
-            logger.shutdown(int(scene.timeline.ns(run.end) // 1e9))
-            if isinstance(logger, Redis)
-            else logger.shutdown()
-        )
-        scene.log(run.end - 0.2, proc, lines)
-
-
-def _restart_marks(logger: object, lines: list) -> list[int]:
-    """Which start-up lines show that the last stop was not clean (or, failing that, the first line)."""
-    rendered = [render(0) for render in lines]
-    telling = [
-        index
-        for index, text in enumerate(rendered)
-        if "interrupted" in text or "not properly shut down" in text
-    ]
-    if telling:
-        return telling
-    return [1] if isinstance(logger, Redis) and len(lines) > 1 else [0]
+    calls.write_reconnects(scene)
 
 
 # --- work -----------------------------------------------------------------------------------------
@@ -214,7 +163,7 @@ def _status(scene: Scene, method: str) -> int:
 
 
 def _serve(scene: Scene, proc: Proc, low: float, high: float) -> None:
-    rate = REQUEST_RATE * scene.traffic_scale * float(proc.pod.workload.config.get("load", 1.0))  # type: ignore[arg-type]
+    rate = REQUEST_RATE * scene.traffic_scale * proc.pod.workload.config.load
     for at in _arrivals(scene, rate, low, high):
         if not proc.unready or proc.serving(at):
             serve_request(scene, proc, at)
@@ -367,7 +316,7 @@ def _consume(scene: Scene, proc: Proc, low: float, high: float) -> None:
     deps = scene.deps_of(workload)
     queue = next((dep for dep in deps if dep.target.kind in ("rabbitmq", "kafka")), None)
     rest = [dep for dep in deps if dep is not queue]
-    rate = JOB_RATE * scene.traffic_scale * float(workload.config.get("load", 1.0))  # type: ignore[arg-type]
+    rate = JOB_RATE * scene.traffic_scale * workload.config.load
     for at in _arrivals(scene, rate, low, high):
         if queue is not None and scene.call_failure(queue, at) is not None:
             continue
@@ -415,12 +364,12 @@ def _probes(scene: Scene, proc: Proc, low: float, high: float) -> None:
     logger = proc.logger
     if not probes_logged(proc):
         return
-    period = float(config["probe_period"])  # type: ignore[arg-type]
-    paths = config["probe_paths"]
+    period = float(config.probe_period)
+    paths = config.probe_paths
     node_ip = proc.pod.ip.rsplit(".", 1)[0] + ".1"
     agent = f"kube-probe/{KUBE_VERSION}"
     phase = scene.rng.uniform(0, period)
-    for path in paths:  # type: ignore[union-attr]
+    for path in paths:
         at = low + phase
         while at < high:
             status = proc.probe_status(at, str(path))
@@ -449,30 +398,31 @@ def _probes(scene: Scene, proc: Proc, low: float, high: float) -> None:
 def probes_logged(proc: Proc) -> bool:
     """Whether the container writes an access line for the kubelet's probes."""
     logger = proc.logger
-    return bool(proc.pod.workload.config.get("probes_logged")) and bool(
+    return proc.pod.workload.config.probes_logged and bool(
         getattr(logger, "logs_probes", isinstance(logger, Nginx))
     )
 
 
 def configure(scene: Scene, workload) -> None:
     """Draw what every pod of a workload shares: probe settings and periodic tasks."""
-    config = workload.config
-    config.setdefault("probes_logged", scene.chance(0.3))
-    config.setdefault("probe_period", scene.pick((10, 15, 20, 30, 30)))
-    config.setdefault(
-        "probe_paths",
-        scene.pick(
-            (("/healthz", "/readyz"), ("/health/live", "/health/ready"), ("/livez", "/readyz"), ("/healthz",))
-        ),
+    logged = scene.chance(0.3)
+    period = scene.pick((10, 15, 20, 30, 30))
+    paths = scene.pick(
+        (("/healthz", "/readyz"), ("/health/live", "/health/ready"), ("/livez", "/readyz"), ("/healthz",))
     )
-    config.setdefault("periodic", scene.rng.sample(_PERIODIC, scene.rng.choice((0, 1, 1, 2))))
+    periodic = scene.rng.sample(_PERIODIC, scene.rng.choice((0, 1, 1, 2)))
+    config = workload.config
+    if not config.drawn:
+        config.probes_logged, config.probe_period, config.probe_paths = logged, period, paths
+        config.periodic = list(periodic)
+        config.drawn = True
 
 
 def _periodic(scene: Scene, proc: Proc, low: float, high: float) -> None:
-    tasks = proc.pod.workload.config.get("periodic", ())
+    tasks = proc.pod.workload.config.periodic
     logger: AppLogger = proc.logger
     extra = {"thread": "scheduling-1"} if isinstance(logger, SpringBoot) else {}
-    for message, period in tasks:  # type: ignore[union-attr]
+    for message, period in tasks:
         at = low + stable_int(proc.pod.name, message, low=0, high=int(period) * 1000) / 1000
         while at < high:
             fields = {"published": scene.rng.randint(0, 40)} if "outbox" in message else {}
@@ -581,8 +531,8 @@ def estimate_lines(scene: Scene) -> tuple[float, float]:
         serving = sum(max(0.0, min(run.end, scene.duration) - max(run.ready, 0.0)) for run in proc.runs)
         logger = proc.logger
         if probes_logged(proc):
-            fixed += serving / float(workload.config["probe_period"]) * len(workload.config["probe_paths"])  # type: ignore[arg-type]
-        fixed += sum(serving / period for _message, period in workload.config.get("periodic", ()))  # type: ignore[union-attr]
+            fixed += serving / workload.config.probe_period * len(workload.config.probe_paths)
+        fixed += sum(serving / period for _message, period in workload.config.periodic)
         if isinstance(logger, AppLogger) and workload.role == "api":
             per_request = (1.0 if logger.logs_access else 0.3) + (1.0 if scene.meshed else 0.0)
             variable += serving * REQUEST_RATE * per_request
@@ -597,165 +547,3 @@ def estimate_lines(scene: Scene) -> tuple[float, float]:
     for cron in [workload for workload in scene.workloads if workload.kind == "CronJob"]:
         fixed += scene.duration / (cron.schedule_min * 60) * 13
     return fixed, variable
-
-
-# --- CronJobs -------------------------------------------------------------------------------------
-
-
-def _cron(scene: Scene, cron) -> None:
-    period = cron.schedule_min * 60
-    start_s = (scene.timeline.start_ns - scene.cron_epoch_ns) / 1e9
-    # CronJob ticks fall on whole minutes of the wall clock; a Job is named after its tick in minutes.
-    tick = (math.ceil(start_s / period) * period) - start_s
-    controller = Reporter("cronjob-controller")
-    history: list[str] = []
-    while tick < scene.duration:
-        minute = round((scene.timeline.start_ns / 1e9 + tick) / 60)
-        job = ObjectRef("Job", f"{cron.name}-{minute}", scene.uuid(), "batch/v1")
-        at = tick + scene.rng.uniform(0.01, 0.9)
-        scene.event(at, cron.ref, controller, "Normal", "SuccessfulCreate", f"Created job {job.name}")
-        outcome, end = _cron_job(scene, cron, job, at + 0.05)
-        if outcome == "pending":
-            tick += period
-            continue
-        if outcome == "ok":
-            scene.event(end + 0.5, job, Reporter("job-controller"), "Normal", "Completed", "Job completed")
-        else:
-            cite = bool(cron.config.get("cite_failure"))
-            scene.event(
-                end + 0.5,
-                job,
-                Reporter("job-controller"),
-                "Warning",
-                "BackoffLimitExceeded",
-                "Job has reached the specified backoff limit",
-                evidence=cite,
-            )
-        condition = "Complete" if outcome == "ok" else "Failed"
-        scene.event(
-            end + scene.rng.uniform(1, 9),
-            cron.ref,
-            controller,
-            "Normal",
-            "SawCompletedJob",
-            f"Saw completed job: {job.name}, condition: {condition}",
-        )
-        history.append(job.name)
-        if len(history) > 3:
-            scene.event(
-                end + scene.rng.uniform(1, 9),
-                cron.ref,
-                controller,
-                "Normal",
-                "SuccessfulDelete",
-                f"Deleted job {history.pop(0)}",
-            )
-        tick += period
-
-
-def _cron_job(scene: Scene, cron, job: ObjectRef, at: float) -> tuple[str, float]:
-    attempts = int(cron.config.get("backoff_limit", 0)) + 1
-    hook = scene.cron_hooks.get(cron.name)
-    end = at
-    for attempt in range(attempts):
-        decided = hook(scene, cron, job, at, attempt) if hook is not None else None
-        if decided is not None:
-            outcome, end = decided
-        else:
-            proc = start_job_pod(scene, cron, job, at)
-            outcome = _cron_script(scene, proc, proc.last_run())
-            end = proc.last_run().end
-        if outcome in ("ok", "pending"):
-            return outcome, end
-        at = end + min(10 * 2**attempt, 360) + scene.rng.uniform(0, 2)
-        if at >= scene.duration:
-            break
-    return "failed", end
-
-
-def start_job_pod(scene: Scene, cron, job: ObjectRef, at: float) -> Proc:
-    """A Job's pod created, scheduled and started at ``at``; returns its main process."""
-    pod = create_pod(scene, cron, at, job=job)
-    return scene.procs_of_pod(pod)[0]
-
-
-def _cron_script(scene: Scene, proc: Proc, run: Run) -> str:
-    """A CronJob pod's ordinary run: start, process, finish; a failing dependency fails it (exit 1)."""
-    logger: AppLogger = proc.logger
-    workload = proc.pod.workload
-    task = workload.name.rsplit("-", 1)[-1]
-    resource = scene.pick(scene.domain)
-    at = run.start + scene.rng.uniform(0.2, 1.5)
-    scene.log(at, proc, logger.log("info", f"starting {task}", run_id=scene.hexid(8)))
-    for dep in scene.deps_of(workload):
-        outage = scene.call_failure(dep, at + 1)
-        if outage is not None:
-            lines, marks = calls.failed_job(scene, proc, dep, outage, task, resource, at + 1)
-            scene.log(at + 1, proc, lines, evidence=marks if scene.cite(outage) else False)
-            run.end = at + 1.5
-            run.graceful = False
-            return "failed"
-    took = scene.rng.uniform(2, 45)
-    count = scene.rng.randint(0, 5000)
-    scene.log(
-        at + took * 0.5,
-        proc,
-        logger.log("info", f"{task}: processed batch", resource=resource, rows=count // 2),
-    )
-    scene.log(at + took, proc, logger.log("info", f"{task} finished", rows=count, duration_s=round(took, 2)))
-    run.end = at + took + 0.1
-    run.graceful = False
-    return "ok"
-
-
-# --- long-lived connections -----------------------------------------------------------------------
-
-
-def _reconnects(scene: Scene) -> None:
-    """Reconnect attempts of connection-oriented clients (Kafka, Lettuce/ioredis, AMQP consumers) during outages."""
-    for dep in scene.deps.values():
-        kind = dep.target.kind
-        if kind not in ("kafka", "redis", "rabbitmq"):
-            continue
-        for workload in scene.callers(dep):
-            for proc in scene.procs_of(workload):
-                family = getattr(proc.logger, "family", "")
-                if kind == "redis" and family not in ("jvm", "node"):
-                    continue
-                if kind == "rabbitmq" and workload.role != "worker":
-                    continue
-                _reconnect_proc(scene, proc, dep, family)
-
-
-def _reconnect_proc(scene: Scene, proc: Proc, dep: Dep, family: str) -> None:
-    first, cap = calls.reconnect_delays(dep.target.kind, family)
-    for outage in _down_periods(scene, dep):
-        at = max(outage.start, 0.0) + scene.rng.uniform(0.1, first)
-        delay, attempt = first, 0
-        while at < min(outage.end, scene.duration):
-            if proc.serving(at):
-                lines = calls.reconnect_lines(scene, proc, dep, outage, at, attempt)
-                scene.log(at, proc, lines, evidence=[0] if scene.cite(outage) else False)
-            attempt += 1
-            delay = min(delay * 2, cap)
-            at += delay * scene.rng.uniform(0.9, 1.1)
-
-
-def _down_periods(scene: Scene, dep: Dep) -> list[Outage]:
-    periods = [outage for outage in dep.outages if outage.share >= 0.5]
-    if dep.server is not None:
-        step, start = 2.0, None
-        at = 0.0
-        while at < scene.duration:
-            down = scene.server_down(dep, at)
-            if down and start is None:
-                start = at
-            if not down and start is not None:
-                periods.append(Outage(start, at, "reset" if scene.meshed else "refused", evidence=False))
-                start = None
-            at += step
-        if start is not None:
-            periods.append(
-                Outage(start, scene.duration, "reset" if scene.meshed else "refused", evidence=False)
-            )
-    return periods

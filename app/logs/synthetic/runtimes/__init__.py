@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from app.logs.synthetic.code import CodeBase
 from app.logs.synthetic.faults import Err, Frame
@@ -98,7 +98,10 @@ class AppLogger:
 _LOGGERS: dict[str, Callable[[AppContext], AppLogger]] = {}
 
 
-def register(cls: type[AppLogger]) -> type[AppLogger]:
+_Stack = TypeVar("_Stack", bound="AppLogger")
+
+
+def register(cls: type[_Stack]) -> type[_Stack]:
     """Make a logging stack available to ``make_logger`` under its ``component`` name."""
     _LOGGERS[cls.component] = cls
     return cls

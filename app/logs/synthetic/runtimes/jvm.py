@@ -81,9 +81,9 @@ class SpringBoot(AppLogger):
     def _thread(self) -> str:
         return f"http-nio-{self.ctx.port}-exec-{self.rng.randint(1, 10)}"
 
-    def log(
-        self, level: Level, msg: str, *, logger: str = "", thread: str = "", **fields: object
-    ) -> list[Render]:
+    def log(self, level: Level, msg: str, *, logger: str = "", **fields: object) -> list[Render]:
+        """A logback line; a ``thread`` field names the thread instead of an HTTP worker's."""
+        thread = str(fields.pop("thread", ""))
         text = msg + (
             "" if not fields else " " + ", ".join(f"{key}={value}" for key, value in fields.items())
         )

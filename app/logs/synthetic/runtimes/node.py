@@ -111,15 +111,12 @@ class Pino(_NodeLogger):
             "remoteAddress": f"::ffff:{request.client}",
             "remotePort": request.client_port,
         }
-        fields = {
-            "req": req,
-            "res": {"statusCode": request.status},
-            "responseTime": round(request.duration_ms),
-        }
         return self.log(
             "error" if request.status >= 500 else "info",
             "request errored" if request.status >= 500 else "request completed",
-            **fields,
+            req=req,
+            res={"statusCode": request.status},
+            responseTime=round(request.duration_ms),
         )
 
     def startup(self) -> list[Render]:

@@ -169,9 +169,9 @@ class Celery(_PythonLogger):
     logs_access = False
     broker_url = "amqp://app:**@rabbitmq:5672//"
 
-    def log(
-        self, level: Level, msg: str, *, logger: str = "", process: str = "MainProcess", **fields: object
-    ) -> list[Render]:
+    def log(self, level: Level, msg: str, *, logger: str = "", **fields: object) -> list[Render]:
+        """A worker line; a ``process`` field names the pool process instead of ``MainProcess``."""
+        process = str(fields.pop("process", "MainProcess"))
         name = {"warn": "WARNING", "fatal": "CRITICAL"}.get(level, level.upper())
         text = msg + "".join(f" {key}={value}" for key, value in fields.items())
         first, *rest = text.split("\n")
