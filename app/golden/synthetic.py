@@ -97,12 +97,13 @@ def window_size(rng: random.Random) -> tuple[float, int]:
     """A window's length (seconds) and the number of lines its benign traffic should come to.
 
     Most windows are what a "last 15 minutes" query returns from a quiet namespace; some
-    are a busy stretch of a thousand lines or more (about one in twenty), with the evidence buried in traffic.
+    are a busy stretch of a thousand lines or more (about one in thirty), with the evidence buried in traffic.
+    The caps keep the shipped file a sensible size for a git repository (about 40 MB).
     """
-    if rng.random() < 0.045:
-        target = int(min(3000, rng.lognormvariate(math.log(1000), 0.4)))
+    if rng.random() < 0.03:
+        target = int(min(2000, rng.lognormvariate(math.log(1000), 0.35)))
     else:
-        target = int(min(900, max(25, rng.lognormvariate(math.log(40), 0.75))))
+        target = int(min(600, max(25, rng.lognormvariate(math.log(40), 0.75))))
     duration = min(5400.0, max(900.0, rng.uniform(900, 3000) * (target / 200) ** 0.3))
     return duration, target
 

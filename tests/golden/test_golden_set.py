@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
+from app.golden.jsonl import dataset_version
 from app.golden.schema import GoldenExample
 from app.golden.stats import golden_stats, scenario_of, validate_examples
 from app.logs.synthetic.events import EVENTS_INSTANCE, EVENTS_JOB
@@ -189,3 +190,10 @@ def test_a_bag_of_words_gains_little_from_seeing_a_scenario_s_siblings(examples:
 def test_the_shipped_file_is_the_only_synthetic_set_in_golden() -> None:
     others = [path.name for path in SHIPPED.parent.glob("*.jsonl") if path != SHIPPED]
     assert others == []
+
+
+def test_the_dataset_card_describes_the_shipped_version(examples: list[GoldenExample]) -> None:
+    card = (SHIPPED.parent / "README.md").read_text(encoding="utf-8")
+
+    # The card's figures were measured on one version; a regenerated file needs them measured again.
+    assert f"`{dataset_version(examples)}`" in card, "golden/README.md describes another version of the set"
