@@ -46,6 +46,10 @@ k8s-scan:
 serve-models:
     uv run logtriage serve-models
 
-# Regenerate the synthetic golden set.
+# Regenerate the synthetic golden set (golden/synthetic-v2.jsonl, seed and size as shipped).
 golden-generate:
-    uv run python -m app.golden.synthetic --out golden/starter.jsonl
+    uv run logtriage golden generate
+
+# The regex baseline's scores on the golden set.
+golden-baseline:
+    uv run logtriage golden baseline

@@ -1,4 +1,4 @@
-"""``logtriage golden``: import, export, validate and count the golden set.
+"""``logtriage golden``: generate, import, export, validate and count the golden set; score the baseline.
 
 Errors are raised as LogTriageErrors; ``app.cli.main`` prints them as one line and exits with 1.
 """
@@ -16,13 +16,18 @@ from rich.text import Text
 from app.cli.console import JsonOpt, emit_json, err, out, services
 from app.config import get_settings
 from app.errors import InputError
+from app.evals.baseline import evaluate_baseline, format_report
 from app.golden import labels as label_store
 from app.golden.agreement import ADJUDICATOR
 from app.golden.jsonl import dataset_version, dump_jsonl, read_jsonl, write_jsonl
 from app.golden.schema import GoldenExample
 from app.golden.stats import DEFAULT_MIN_PER_CLASS, GoldenStats, golden_stats, validate_examples
+from app.golden.synthetic import DEFAULT_SEED, PER_CLASS, SET_FILE_NAME, GenerationReport, generate_golden_set
 
-golden_cli = typer.Typer(help="Import, export, validate and count the golden set.", no_args_is_help=True)
+golden_cli = typer.Typer(
+    help="Generate, import, export, validate and count the golden set, and score the regex baseline on it.",
+    no_args_is_help=True,
+)
 
 FilesArg = Annotated[
     list[Path] | None,
@@ -173,11 +178,17 @@ def stats_cmd(
 
 def print_stats(stats: GoldenStats, labeling: dict[str, int]) -> None:
     """The stats as a table per class and a few lines of totals."""
-    table = Table("root cause", "examples")
+    table = Table("root cause", "examples", "scenarios")
     for cause, count in stats.per_class.items():
-        table.add_row(cause, str(count))
+        table.add_row(cause, str(count), str(stats.scenarios_per_class.get(cause, 0)))
     out.print(table)
     out.print(Text(f"total {stats.total} · version {stats.dataset_version}"))
+    out.print(
+        Text(
+            f"scenarios: {stats.scenarios} distinct, the most used {stats.max_scenario_uses}x"
+            + (f" · {stats.without_scenario} example(s) without one" if stats.without_scenario else "")
+        )
+    )
     out.print(Text("sources: " + ", ".join(f"{k} {v}" for k, v in stats.per_source.items())))
     out.print(Text("severities: " + ", ".join(f"{k} {v}" for k, v in stats.per_severity.items())))
     if stats.per_difficulty:
@@ -188,5 +199,51 @@ def print_stats(stats: GoldenStats, labeling: dict[str, int]) -> None:
             f"evidence per example: mean {stats.mean_evidence:.1f} · invalid evidence: {stats.invalid_evidence}"
         )
     )
+    if stats.line_quantiles:
+        out.print(
+            Text(
+                "lines per window by percentile: "
+                + ", ".join(f"{k} {v}" for k, v in stats.line_quantiles.items())
+            )
+        )
     if labeling:
         out.print(Text("labeling: " + ", ".join(f"{k} {v}" for k, v in labeling.items())))
+
+
+@golden_cli.command("generate")
+def generate_cmd(
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help=f"The JSONL file to write (default: GOLDEN_DIR/{SET_FILE_NAME})."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="The seed; the same seed writes the same bytes.")] = DEFAULT_SEED,
+    per_class: Annotated[int, typer.Option(min=1, help="Examples per root cause.")] = PER_CLASS,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate the synthetic golden set from the scenario catalog (deterministic for a seed)."""
+    examples = generate_golden_set(seed=seed, per_class=per_class)
+    out_file = out_file or get_settings().golden_dir / SET_FILE_NAME
+    write_jsonl(out_file, examples)
+    if as_json:
+        stats = golden_stats(examples)
+        emit_json(
+            {
+                "out": str(out_file),
+                "examples": stats.total,
+                "scenarios": stats.scenarios,
+                "dataset_version": stats.dataset_version,
+            }
+        )
+        return
+    out.print(Text(GenerationReport(examples).summary()))
+    err.print(Text(f"wrote {len(examples)} examples to {out_file} (version {dataset_version(examples)})"))
+
+
+@golden_cli.command("baseline")
+def baseline_cmd(files: FilesArg = None, as_json: JsonOpt = False) -> None:
+    """Score the regex baseline on golden files: accuracy, macro-F1, evidence recall and a row per class."""
+    report = evaluate_baseline(read_golden_files(golden_files(files)))
+    if as_json:
+        emit_json(report.model_dump(mode="json", exclude={"items"}))
+        return
+    out.print(Text(format_report(report)))

@@ -5,25 +5,21 @@ CoreDNS, ingress-nginx/Envoy, PostgreSQL, Redis, JVM, Go, Python, Node, cert-man
 generator's sentences. It reads every line, so it is not limited by a context budget; it has no notion
 of time order, cause and effect or benign noise, which is where models are meant to do better.
 
-Run ``python -m app.evals.baseline golden/starter.jsonl`` for its accuracy and macro-F1.
+``logtriage golden baseline`` prints its accuracy and macro-F1 on golden files.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from pydantic import BaseModel
 
-from app.errors import LogTriageError
 from app.evals import metrics
 from app.evals.metrics import ClassMetrics, ItemResult
-from app.golden.jsonl import dataset_version, load_golden_dir, read_jsonl
+from app.golden.jsonl import dataset_version
 from app.golden.schema import GoldenExample
 from app.logs.models import LogEntry
 from app.rca import MAX_EVIDENCE, MAX_SUMMARY_CHARS, RootCauseAnalysis
@@ -103,6 +99,12 @@ RULES: tuple[Rule, ...] = (
         "scheduling_failure",
         "no scale-up",
         r"NotTriggerScaleUp|pod didn't trigger scale-up|max node group size reached",
+        2,
+    ),
+    _rule(
+        "scheduling_failure",
+        "volume provisioning failed",
+        r"\bProvisioningFailed\b|failed to provision volume",
         2,
     ),
     # --- image_pull_error: kubelet events and containerd.
@@ -189,6 +191,18 @@ RULES: tuple[Rule, ...] = (
         2,
     ),
     _rule(
+        "node_resource_pressure",
+        "pressure taint",
+        r"node\.kubernetes\.io/(?:memory|disk|pid)-pressure",
+        3,
+    ),
+    _rule(
+        "node_resource_pressure",
+        "cannot create threads",
+        r"failed to create new OS thread|unable to create native thread|can't start new thread|Resource temporarily unavailable",
+        2,
+    ),
+    _rule(
         "oom_killed",
         "kernel OOM killer",
         r"invoked oom-killer|Out of memory: Kill(?:ed)? process|Memory cgroup out of memory|oom-kill:",
@@ -206,6 +220,12 @@ RULES: tuple[Rule, ...] = (
         "crash_config_error",
         "APPLICATION FAILED TO START",
         r"APPLICATION FAILED TO START|Could not resolve placeholder",
+        3,
+    ),
+    _rule(
+        "oom_killed",
+        "child killed by SIGKILL",
+        r"(?:was sent|exited with|terminated by) (?:SIGKILL|signal 9)|exited on signal 9|signal 9 \(SIGKILL\)",
         3,
     ),
     _rule(
@@ -239,6 +259,25 @@ RULES: tuple[Rule, ...] = (
         r"FATAL CONFIG FILE ERROR|invalid value for parameter|\[emerg\]|error initializing configuration|Unrecognized VM option",
         3,
     ),
+    _rule(
+        "crash_config_error",
+        "settings refused",
+        r"Failed to bind properties|Failed to configure a DataSource|validation error for Settings|ImproperlyConfigured|Missing environment variables|cannot load config file|configuration file \S+ contains errors",
+        3,
+    ),
+    _rule(
+        "crash_config_error",
+        "unparsable setting",
+        r"missing unit in duration|unknown unit \S+ in duration|yaml: line \d+:|ScannerError|in JSON at position \d+|ERR_INVALID_URL",
+        2,
+    ),
+    _rule(
+        "crash_config_error",
+        "env var source missing",
+        r"Error: (?:secret|configmap) \\?\"[^\"\\]+\\?\" not found",
+        3,
+        claims=True,
+    ),
     # --- tls_certificate_error: Go x509, OpenSSL, JSSE, Node, cert-manager.
     _rule("tls_certificate_error", "x509", r"\bx509:", 3),
     _rule(
@@ -265,6 +304,12 @@ RULES: tuple[Rule, ...] = (
         r"certificate .{0,60}(?:not ready|failed to renew|renewal failed)|Failed to (?:create|finalize) Order|Error presenting challenge",
         2,
     ),
+    _rule(
+        "tls_certificate_error",
+        "certificate rejected",
+        r"PKIX path validation failed|CertificateExpiredException|CertificateNotYetValidException|certificate_expired|alert certificate expired|tls: bad certificate|SSL handshake failed|No subject alternative DNS name|Hostname mismatch",
+        3,
+    ),
     # --- permission_denied: RBAC, filesystems, service authentication.
     _rule(
         "permission_denied",
@@ -290,6 +335,12 @@ RULES: tuple[Rule, ...] = (
         r"\b401 Unauthorized\b|\b403 Forbidden\b|\bAccessDenied(?:Exception)?\b|not authorized to perform",
         2,
     ),
+    _rule(
+        "permission_denied",
+        "broker or database refused",
+        r"\bACCESS_REFUSED\b|login refused|InsufficientPrivilege|has wrong ownership",
+        3,
+    ),
     # --- dns_resolution_failure: CoreDNS and every client library's way of saying it.
     _rule("dns_resolution_failure", "NXDOMAIN/SERVFAIL", r"\b(?:NXDOMAIN|SERVFAIL)\b", 2),
     _rule("dns_resolution_failure", "no such host", r"no such host|server misbehaving", 3),
@@ -303,6 +354,12 @@ RULES: tuple[Rule, ...] = (
         "dns_resolution_failure",
         "timeout on :53",
         r":53\b.{0,40}(?:i/o timeout|connection refused)|lookup \S+ on \S+:53",
+        3,
+    ),
+    _rule(
+        "dns_resolution_failure",
+        "DNS lookup failed",
+        r"DNS (?:lookup|resolution) failed",
         3,
     ),
     # --- dependency_unavailable: a database, cache, queue or upstream refuses or stalls.
@@ -329,6 +386,12 @@ RULES: tuple[Rule, ...] = (
         "dependency_unavailable",
         "cache/queue unreachable",
         r"Error connecting to Redis|Could not connect to Redis|redis\.exceptions\.ConnectionError|NoBrokersAvailable|Broker may not be available",
+        2,
+    ),
+    _rule(
+        "dependency_unavailable",
+        "no server to talk to",
+        r"Node may not be available|server selection (?:error|timeout)|ServerSelectionTimeoutError|MongoServerSelectionError|MongoTimeoutException|too many clients|max number of clients reached",
         2,
     ),
     _rule(
@@ -376,6 +439,18 @@ RULES: tuple[Rule, ...] = (
         "unhandled exception",
         r"unhandled exception|uncaught exception|\b500 Internal Server Error\b",
         1,
+    ),
+    _rule(
+        "application_exception",
+        "runtime gave up",
+        r"StackOverflowError|Maximum call stack size exceeded|all goroutines are asleep|concurrent map (?:writes|read and map write)",
+        3,
+    ),
+    _rule(
+        "application_exception",
+        "schema mismatch",
+        r"column \"[^\"]+\" (?:of relation \"[^\"]+\" )?does not exist",
+        2,
     ),
     # --- probe_failure: the kubelet's probes; last, since most failures end here.
     _rule(
@@ -526,27 +601,3 @@ def format_report(report: BaselineReport) -> str:
         for row in report.per_class
     )
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: score the baseline on golden JSONL files or directories."""
-    parser = argparse.ArgumentParser(
-        prog="python -m app.evals.baseline", description="Score the regex baseline on a golden set."
-    )
-    parser.add_argument("paths", nargs="+", type=Path, help="golden JSONL files or directories of them")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    args = parser.parse_args(argv)
-    try:
-        examples: list[GoldenExample] = []
-        for path in args.paths:
-            examples.extend(load_golden_dir(path) if path.is_dir() else read_jsonl(path))
-        report = evaluate_baseline(examples)
-    except LogTriageError as exc:
-        print(f"error: {exc.user_message()}", file=sys.stderr)
-        return 2
-    print(report.model_dump_json(indent=2, exclude={"items"}) if args.json else format_report(report))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

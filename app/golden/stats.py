@@ -29,6 +29,19 @@ class GoldenStats(BaseModel):
     mean_lines: float = Field(description="Mean log lines per window.")
     min_lines: int
     max_lines: int
+    line_quantiles: dict[str, int] = Field(
+        default_factory=dict,
+        description="Lines per window at the 10th, 25th, 50th, 75th, 90th and 99th percentile.",
+    )
+    scenarios: int = Field(
+        default=0,
+        description="Distinct `scenario` values; an example without one counts as its own scenario.",
+    )
+    scenarios_per_class: dict[str, int] = Field(
+        default_factory=dict, description="Distinct scenarios per root cause."
+    )
+    max_scenario_uses: int = Field(default=0, description="How many examples the most used scenario has.")
+    without_scenario: int = Field(default=0, description="Examples with no `scenario` field.")
     mean_evidence: float = Field(description="Mean cited evidence lines per example.")
     invalid_evidence: int = Field(
         description="Examples whose evidence cites a missing line or one line twice."
@@ -52,6 +65,23 @@ def _invalid_evidence(example: GoldenExample) -> list[str]:
     return problems
 
 
+def scenario_of(example: GoldenExample) -> str:
+    """The example's scenario; one without a ``scenario`` field is a scenario of its own (its id)."""
+    value = (example.model_extra or {}).get("scenario")
+    return str(value) if value else f"id:{example.id}"
+
+
+def _quantiles(counts: Sequence[int]) -> dict[str, int]:
+    if not counts:
+        return {}
+    ordered = sorted(counts)
+    # Nearest-rank percentiles: each is a window size that occurs in the set.
+    return {
+        f"p{p}": ordered[min(len(ordered) - 1, max(0, -(-p * len(ordered) // 100) - 1))]
+        for p in (10, 25, 50, 75, 90, 99)
+    }
+
+
 def _difficulty(example: GoldenExample) -> str | None:
     value = (example.model_extra or {}).get("difficulty")
     return None if value is None else str(value)
@@ -66,6 +96,10 @@ def golden_stats(examples: Sequence[GoldenExample]) -> GoldenStats:
     if any(value is not None for value in difficulties):
         per_difficulty.update(value if value is not None else "unspecified" for value in difficulties)
     total = len(examples)
+    scenario_uses = Counter(scenario_of(example) for example in examples)
+    per_class_scenarios: dict[str, set[str]] = {cause: set() for cause in ROOT_CAUSES}
+    for example in examples:
+        per_class_scenarios.setdefault(example.label.root_cause, set()).add(scenario_of(example))
     return GoldenStats(
         total=total,
         per_class={cause: per_class.get(cause, 0) for cause in ROOT_CAUSES},
@@ -75,6 +109,11 @@ def golden_stats(examples: Sequence[GoldenExample]) -> GoldenStats:
         mean_lines=sum(line_counts) / total if total else 0.0,
         min_lines=min(line_counts, default=0),
         max_lines=max(line_counts, default=0),
+        line_quantiles=_quantiles(line_counts),
+        scenarios=len(scenario_uses),
+        scenarios_per_class={cause: len(names) for cause, names in per_class_scenarios.items()},
+        max_scenario_uses=max(scenario_uses.values(), default=0),
+        without_scenario=sum(1 for example in examples if not (example.model_extra or {}).get("scenario")),
         mean_evidence=sum(len(example.label.evidence) for example in examples) / total if total else 0.0,
         invalid_evidence=sum(1 for example in examples if _invalid_evidence(example)),
         dataset_version=dataset_version(examples),

@@ -1,204 +1,214 @@
-"""Generate the synthetic starter golden set: about 40 labeled log windows per root cause.
+"""Generate the synthetic golden set from the scenario catalog, deterministically.
 
-    uv run python -m app.golden.synthetic --out golden/starter.jsonl
+Every example is one namespace simulated by the synthetic-log engine (``app.logs.synthetic``) over a
+window, with one scenario's failure in it (or none, for ``healthy``), labeled by the scenario. The
+window holds exactly what ``{namespace="X"}`` returns from the Loki that k8s/'s Alloy feeds: the
+namespace's containers' own output and the events of objects in the namespace. The labeling rules
+the scenarios follow are in golden/README.md ("Labeling rules"); they are not repeated here.
 
-Every window interleaves 2-6 pods in the formats real components write (kubelet klog, exported
-events, containerd, CoreDNS, ingress-nginx, Envoy, PostgreSQL, PgBouncer, Redis, Spring Boot, Go,
-Python and Node.js runtimes, cert-manager, Flux, the scheduler, an OpenTelemetry Collector sidecar,
-a restart watcher) with benign noise. Output is byte-stable: all
-randomness comes from ``random.Random`` instances derived from the seed, and timestamps from a fixed
-date, never from now.
-
-Labeling rules, where causes overlap (scenarios follow them so the labels are consistent):
-- One window, one root cause: the earliest cause in a chain. CrashLoopBackOff, BackOff, restarts,
-  failing probes, 5xx and refused connections are symptoms, never a cause when the window shows
-  what produced them; the label follows what the app's last lines (or the kernel) say killed it.
-- Probes: when the app's logs show a dependency clearly unreachable (connection refused, timeouts
-  to a named service), the label is ``dependency_unavailable`` even though probes fail too. Only when
-  probes fail and no underlying cause is visible (the app is slow, misconfigured probe path, port,
-  timeout or command) is it ``probe_failure``. A few probe failures of an app that then dies of
-  something else (GC thrash before an OOM kill, a process restarting) are symptoms.
-- ``dependency_unavailable`` is for a dependency that refuses, drops or times out with no deeper
-  cause in the window (it shut down, ran out of connection slots, was scaled to zero). When the
-  window shows why it went away, that is the label: its container OOM-killed (``oom_killed``), its
-  disk not attachable (``volume_mount_failure``), its pod unschedulable (``scheduling_failure``),
-  its name unresolvable (``dns_resolution_failure``), its certificate rejected
-  (``tls_certificate_error``). Clients' "connection refused", 502/503/504 and "unavailable" are
-  then symptoms.
-- A name that cannot be resolved is ``dns_resolution_failure`` even when the app reports it as
-  "cannot connect to redis", as PgBouncer's "cannot connect to server", as a client timeout while
-  CoreDNS times out forwarding that name, as Kafka's "No resolvable bootstrap urls" or nginx's
-  "host not found in upstream"; a hostname that resolves but refuses is ``dependency_unavailable``.
-- A failed login to a dependency (wrong password, NOAUTH, ACCESS_REFUSED, 403 AccessDenied) and a
-  refused authorization (RBAC forbidden, Kafka ACLs, Vault policies, SQL grants) are
-  ``permission_denied``, also when the app panics on it. Kafka's "failed authentication due to: SSL
-  handshake failed" is a TLS failure.
-- TLS: Envoy's 503 with transport failure reason CERTIFICATE_VERIFY_FAILED, nginx's "upstream SSL
-  certificate verify error", gRPC's UNAVAILABLE with "Ssl handshake failed" and a certificate "not
-  yet valid" on a node whose clock lags are ``tls_certificate_error``, however the callers word it.
-- Any failure to pull an image is ``image_pull_error``, whatever the transport error (DNS, timeout,
-  401, 403, an untrusted registry certificate), because the registry is not a workload dependency;
-  so is a malformed image reference (InvalidImageName).
-- An env var or Secret key that is missing, empty or invalid (including CreateContainerConfigError,
-  a Service link variable that clobbers the app's own, and a TLS setting pointing at a file that is
-  not there) is ``crash_config_error``, also when it surfaces as a stack trace whose quoted source
-  line or message names the setting (``process.env.X`` undefined, ``int(os.getenv("X"))`` of None,
-  "X must not be blank"). A Secret, ConfigMap or PVC that a *volume* needs, or a mount the storage
-  refuses (NFS "access denied by server", a CSI call timing out), is ``volume_mount_failure``.
-- ``application_exception`` needs the app's own code at fault with healthy infrastructure: a bug
-  that reuses a pool or client it closed itself is one even when its message names a database.
-- Exit code 137 is SIGKILL, not a diagnosis. The kernel killing one container at its cgroup limit
-  ("Memory cgroup out of memory", or only the reported reason OOMKilled when no kernel log is
-  shipped) is ``oom_killed``. The kubelet killing it after failed liveness probes and the grace
-  period is ``probe_failure``. The node running short is ``node_resource_pressure``: "eviction
-  manager", "The node was low on resource", a system-wide OOM ("Out of memory" without "Memory
-  cgroup", whose victims' status still says OOMKilled because the kernel counts any OOM kill in
-  the container's cgroup), apps failing to create threads (Java's "OutOfMemoryError: unable to
-  create native thread", Go's "failed to create new OS thread") next to PID pressure, ENOSPC next to
-  disk pressure, and pods Pending because every node carries a pressure taint. A JVM
-  ``OutOfMemoryError: Java heap space`` appears only next to the kernel's kill of that container, so
-  it is ``oom_killed`` too; a heap error on its own would be ambiguous and is not generated.
-- Red herrings: lines of another class that recovered (a lookup that timed out once, a connection
-  refused and re-established), were expected (readiness refused while a new pod starts), are old
-  (an OOMKilled last state from days ago) or were handled (a client's malformed request answered
-  with 400) are not the cause and never evidence. A minor problem unrelated to the incident (a
-  telemetry sidecar that cannot verify its collector's certificate, an optional cache directory
-  that is not writable) does not change the label either; such lines never appear in healthy
-  windows, where they would be the only problem.
-- Healthy windows may contain alarming but benign lines: retries that then succeed, ``errors_total=0``,
-  deprecation warnings, NXDOMAIN for search-domain expansions, start-up probe failures of new pods
-  that then become Ready, Normal ``Killing`` events of a rollout or drain, a Job that fails once and
-  succeeds on retry, a planned restart whose clients see refused connections for seconds and
-  reconnect, 4xx answers to clients (expired tokens, missing scopes, rate limits, scanners), handled
-  errors logged at ERROR (an idempotent replay hitting a unique key, a refresh that fell back to its
-  cache and recovered), Flux waiting for a dependency that becomes ready, a pod waiting for the
-  cluster autoscaler, routine image garbage collection, a certificate renewed weeks before expiry.
-  None of them makes a window unhealthy: nothing is failing at its end and nothing needs fixing.
-- One line that plainly states a failure (a job gave up, a delivery was abandoned) is enough for a
-  label; such windows are usually ``warning``.
-- When the cause precedes the symptom by minutes (DNS failures, then probe failures; a certificate
-  expiring, then 502s; a Flux apply, then a crash), the label and the evidence are the cause; key
-  symptoms may be cited too, red herrings never.
-
-Each example carries extra fields: ``difficulty`` ("easy" or "hard"), ``hard_case`` (what makes a
-hard example hard, see ``app.golden.scenarios.registry.HardCase``; null for easy ones), ``scenario``
-(the template's name) and ``components`` (formats used).
+Output is byte-stable: every random choice comes from ``random.Random`` seeded with the set's seed,
+the scenario and the example number, and timestamps from a fixed date, never from now.
 """
 
 from __future__ import annotations
 
-import argparse
+import math
 import random
-import sys
 from collections import Counter
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from app.golden.jsonl import dataset_version, write_jsonl
-from app.golden.scenarios import SCENARIOS, Scenario
-from app.golden.scenarios.decoys import add_decoys
-from app.golden.scenarios.noise import add_red_herrings, background
-from app.golden.scenarios.registry import HARD_CASES
-from app.golden.scenarios.window import Window
-from app.golden.schema import GoldenExample, GoldenLabel, GoldenWindow
-from app.logs.models import detect_level
+from app.golden.scenarios import SCENARIOS, Scenario, Verdict
+from app.golden.scenarios.incidentals import add_incidentals
+from app.golden.schema import GoldenExample, GoldenLabel, GoldenLog, GoldenWindow
+from app.logs.models import detect_level, format_rfc3339_ns, parse_rfc3339_ns
+from app.logs.synthetic.scene import Scene
+from app.logs.synthetic.stack import compose, draw_spec
+from app.logs.synthetic.timeline import Line
+from app.logs.synthetic.traffic import estimate_lines
 from app.taxonomy import ROOT_CAUSES
 
 DEFAULT_SEED = 20261126
+# The file ``logtriage golden generate`` writes in GOLDEN_DIR by default.
+SET_FILE_NAME = "synthetic-v2.jsonl"
 LABELER = "synthetic-generator"
-# Share of easy windows that get benign alarming lines and a cross-class decoy, and become hard.
-HERRING_RATE = 0.2
+PER_CLASS = 40
+MAX_USES = 3
+MAX_EVIDENCE = 10
+# Fixed, not now-relative: the same seed must give the same bytes on any day.
+BASE_NS = parse_rfc3339_ns("2026-11-02T00:00:00Z")
+SPREAD_DAYS = 28
+MIN_DURATION_S = 420.0
+_ATTEMPTS = 12
 
 
-def generate_starter_set(seed: int = DEFAULT_SEED, per_class: int = 40) -> list[GoldenExample]:
-    """``per_class`` synthetic examples for every root cause, the same for the same seed."""
+class GenerationError(ValueError):
+    """The catalog cannot produce a valid set (too few scenarios, or a scenario that shows nothing)."""
+
+
+@dataclass(frozen=True)
+class GenerationReport:
+    """What a generated set holds: examples per class and scenarios per class."""
+
+    examples: list[GoldenExample]
+
+    def summary(self) -> str:
+        """Examples and distinct scenarios per class, one line each."""
+        per_class: Counter[str] = Counter(example.label.root_cause for example in self.examples)
+        scenarios: dict[str, set[str]] = {}
+        for example in self.examples:
+            scenarios.setdefault(example.label.root_cause, set()).add(
+                str((example.model_extra or {})["scenario"])
+            )
+        rows = [
+            f"{cause:<24} {per_class[cause]:>4} examples  {len(scenarios.get(cause, ())):>3} scenarios"
+            for cause in ROOT_CAUSES
+        ]
+        distinct = len(set().union(*scenarios.values())) if scenarios else 0
+        return "\n".join([*rows, f"{'total':<24} {len(self.examples):>4} examples  {distinct:>3} scenarios"])
+
+
+def generate_golden_set(seed: int = DEFAULT_SEED, per_class: int = PER_CLASS) -> list[GoldenExample]:
+    """``per_class`` examples of every root cause, spread over its scenarios; the same for the same seed."""
     examples: list[GoldenExample] = []
     for cause in ROOT_CAUSES:
-        variants = SCENARIOS.get(cause, [])
-        if not variants:
-            raise ValueError(f"no scenario is registered for {cause!r}")
-        # Every variant appears about equally often, in a seeded order.
-        plan = [variants[index % len(variants)] for index in range(per_class)]
-        random.Random(f"{seed}/{cause}/plan").shuffle(plan)
+        plan = plan_uses(SCENARIOS.get(cause, []), per_class, random.Random(f"{seed}/{cause}/plan"))
         for number, chosen in enumerate(plan, start=1):
-            rng = random.Random(f"{seed}/{cause}/{number}")
-            examples.append(build_example(chosen, rng, f"syn-{cause}-{number:03d}"))
+            examples.append(build_example(chosen, seed, number, f"syn-{cause}-{number:03d}"))
     return examples
 
 
-def build_example(chosen: Scenario, rng: random.Random, example_id: str) -> GoldenExample:
-    """One example of a scenario, drawn with ``rng``."""
-    w = Window(rng)
-    verdict = chosen.build(w)
+def plan_uses(scenarios: Sequence[Scenario], count: int, rng: random.Random) -> list[Scenario]:
+    """``count`` picks from ``scenarios``, each used as evenly as possible and at most ``MAX_USES`` times."""
+    if not scenarios:
+        raise GenerationError("no scenario is registered for a root cause")
+    if count > len(scenarios) * MAX_USES:
+        raise GenerationError(
+            f"{count} examples need more than {MAX_USES} uses of {len(scenarios)} scenarios"
+        )
+    order = list(scenarios)
+    rng.shuffle(order)
+    plan = [order[index % len(order)] for index in range(count)]
+    rng.shuffle(plan)
+    return plan
+
+
+def window_size(rng: random.Random) -> tuple[float, int]:
+    """A window's length (seconds) and the number of lines its benign traffic should come to.
+
+    Most windows are what a "last 15 minutes" query returns from a quiet namespace; some
+    are a busy stretch of a thousand lines or more (about one in thirty), with the evidence buried in traffic.
+    The caps keep the shipped file a sensible size for a git repository (about 40 MB).
+    """
+    if rng.random() < 0.03:
+        target = int(min(2000, rng.lognormvariate(math.log(1000), 0.35)))
+    else:
+        target = int(min(600, max(25, rng.lognormvariate(math.log(40), 0.75))))
+    duration = min(5400.0, max(900.0, rng.uniform(900, 3000) * (target / 200) ** 0.3))
+    return duration, target
+
+
+def build_example(chosen: Scenario, seed: int, number: int, example_id: str) -> GoldenExample:
+    """One example of a scenario; a draw that leaves the failure invisible is redrawn (deterministically)."""
+    problem = ""
+    for attempt in range(_ATTEMPTS):
+        damping = 1.0
+        for _resize in range(3):
+            built = _draw(chosen, random.Random(f"{seed}/{chosen.id}/{number}/{attempt}"), damping)
+            lines, target = built[0], built[1]
+            # Failures can write far more per request than ordinary traffic (stack traces, retries):
+            # a window that grew well past its size is drawn again with the same dice and less traffic.
+            if len(lines) <= max(3 * target, target + 1200):
+                break
+            damping *= 1.5 * target / len(lines)
+        lines, _target, scene, start_ns, verdict, hard_case = built
+        problem = _problem(lines, chosen.cause)
+        if not problem:
+            return _example(
+                example_id,
+                scene.namespace,
+                start_ns,
+                scene.timeline.end_ns,
+                lines,
+                chosen,
+                verdict,
+                hard_case,
+            )
+    raise GenerationError(f"{chosen.id}: no valid window in {_ATTEMPTS} draws ({problem})")
+
+
+def _draw(
+    chosen: Scenario, rng: random.Random, damping: float
+) -> tuple[list[Line], int, Scene, int, Verdict, str | None]:
+    """One window of a scenario from ``rng``; ``damping`` scales its traffic down."""
+    spec = draw_spec(rng)
+    chosen.prepare(spec, rng, chosen.variant)
+    duration, target = window_size(rng)
+    start_ns = BASE_NS + rng.randrange(SPREAD_DAYS * 86400) * 1_000_000_000 + rng.randrange(10**9)
+    scene = compose(rng, spec, start_ns=start_ns, duration_s=duration)
+    # Probes, timers and CronJobs write whatever the traffic: keep them to part of the target.
+    fixed, _variable = estimate_lines(scene)
+    if fixed > 0.5 * target:
+        scene.timeline.resize(max(MIN_DURATION_S, duration * 0.5 * target / fixed))
+    verdict = chosen.build(scene, chosen.variant)
+    herrings = add_incidentals(scene, chosen.cause)
     hard_case = chosen.hard_case
-    if hard_case is None and rng.random() < HERRING_RATE:
-        # Real windows are messy: benign alarming lines near the evidence, and a blip of another class.
-        add_red_herrings(w, rng.randint(2, 3))
-        add_decoys(w, chosen.cause, 1)
-        hard_case = "added_herrings"
-    built = w.finish(background)
-    example = GoldenExample(
+    # One benign episode is an ordinary namespace; two or more make an easy window hard to read.
+    if herrings >= 2 and hard_case is None:
+        hard_case = "healthy_alarming" if chosen.cause == "healthy" else "added_herrings"
+    fixed, variable = estimate_lines(scene)
+    placed = len(scene.timeline)
+    scale = (target - fixed - placed) / variable if variable else 1.0
+    scene.traffic_scale = min(40.0, max(0.05, scale)) * damping
+    return scene.finish(), target, scene, start_ns, verdict, hard_case
+
+
+def _problem(lines: list[Line], cause: str) -> str:
+    evidence = [line for line in lines if line.evidence]
+    if not lines:
+        return "the window is empty"
+    if cause == "healthy":
+        return "a healthy window cites evidence" if evidence else ""
+    if not evidence:
+        return "no evidence line fell in the window"
+    levels = {detect_level(line.text, line.labels) for line in evidence[:MAX_EVIDENCE]}
+    if levels <= {"info", "debug"}:
+        return f"every evidence line reads as plain info ({sorted(levels)})"
+    return ""
+
+
+def _example(
+    example_id: str,
+    namespace: str,
+    start_ns: int,
+    end_ns: int,
+    lines: list[Line],
+    chosen: Scenario,
+    verdict: Verdict,
+    hard_case: str | None,
+) -> GoldenExample:
+    evidence = [index for index, line in enumerate(lines) if line.evidence][:MAX_EVIDENCE]
+    cause = chosen.cause
+    end = format_rfc3339_ns(end_ns)
+    return GoldenExample(
         id=example_id,
         source="synthetic",
-        namespace=w.namespace,
-        window=GoldenWindow(start=built.start, end=built.end),
-        logs=built.logs,
+        namespace=namespace,
+        window=GoldenWindow(start=format_rfc3339_ns(start_ns), end=end),
+        logs=[
+            GoldenLog.model_construct(ts=format_rfc3339_ns(line.ts_ns), labels=line.labels, line=line.text)
+            for line in lines
+        ],
         label=GoldenLabel(
-            root_cause=chosen.cause,
-            evidence=built.evidence,
+            root_cause=cause,
+            evidence=evidence,
             severity=verdict.severity,
             summary=verdict.summary,
             labeler=LABELER,
-            labeled_at=built.end,
+            labeled_at=end,
         ),
         difficulty="easy" if hard_case is None else "hard",
         hard_case=hard_case,
-        scenario=chosen.name,
-        components=built.components,
+        scenario=chosen.id,
+        components=sorted({line.component for line in lines}),
     )
-    _check(example)
-    return example
-
-
-def _check(example: GoldenExample) -> None:
-    # A scenario bug should stop generation, not ship a mislabeled example.
-    evidence = example.label.evidence
-    if example.label.root_cause == "healthy":
-        if evidence or example.label.severity != "info":
-            raise ValueError(f"{example.id}: a healthy window has no evidence and severity info")
-        return
-    if not evidence:
-        raise ValueError(f"{example.id}: no evidence lines")
-    levels = {detect_level(example.logs[i].line, example.logs[i].labels) for i in evidence}
-    if levels <= {"info", "debug"}:
-        raise ValueError(f"{example.id}: every evidence line reads as plain info: {levels}")
-
-
-def _summary(examples: list[GoldenExample]) -> str:
-    by_class: Counter[str] = Counter(example.label.root_cause for example in examples)
-    by_hard_case: Counter[str] = Counter(
-        str(hard_case) for example in examples if (hard_case := (example.model_extra or {}).get("hard_case"))
-    )
-    hard = sum(by_hard_case.values())
-    rows = [f"{cause:<24} {by_class[cause]:>4}" for cause in ROOT_CAUSES]
-    kinds = [f"  hard: {kind:<20} {by_hard_case[kind]:>4}" for kind in HARD_CASES if by_hard_case[kind]]
-    return "\n".join([*rows, f"{'total':<24} {len(examples):>4}  (hard: {hard})", *kinds])
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Write the starter set as canonical JSONL and print its counts and version."""
-    parser = argparse.ArgumentParser(
-        prog="python -m app.golden.synthetic", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--out", type=Path, default=Path("golden/starter.jsonl"), help="JSONL file to write")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--per-class", type=int, default=40)
-    args = parser.parse_args(argv)
-    examples = generate_starter_set(seed=args.seed, per_class=args.per_class)
-    write_jsonl(args.out, examples)
-    print(_summary(examples))
-    print(f"wrote {len(examples)} examples to {args.out} (version {dataset_version(examples)})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
+import typer
 from sklearn.metrics import accuracy_score, f1_score
+from typer.testing import CliRunner, Result
 
-from app.evals.baseline import BASELINE_MODEL_NAME, BaselineReport, classify_logs, evaluate_baseline, main
-from app.golden.jsonl import read_jsonl, write_jsonl
+from app.cli.golden import golden_cli
+from app.errors import InputError
+from app.evals.baseline import BASELINE_MODEL_NAME, BaselineReport, classify_logs, evaluate_baseline
+from app.golden.jsonl import write_jsonl
 from app.golden.schema import GoldenExample
 from app.logs.models import LogEntry
-from tests.golden import example_data
-
-STARTER = Path(__file__).resolve().parents[2] / "golden" / "starter.jsonl"
+from tests.golden import REGENERATE, SHIPPED, example_data, shipped_examples
 
 
 def window(*lines: str) -> list[LogEntry]:
@@ -143,51 +146,56 @@ def test_evidence_is_capped_and_confidence_stays_in_range() -> None:
 
 
 @pytest.fixture(scope="module")
-def starter_examples() -> list[GoldenExample]:
-    assert STARTER.exists(), f"{STARTER} is missing: uv run python -m app.golden.synthetic --out {STARTER}"
-    return read_jsonl(STARTER)
+def shipped_set() -> list[GoldenExample]:
+    assert SHIPPED.exists(), f"{SHIPPED} is missing: {REGENERATE}"
+    return shipped_examples()
 
 
 @pytest.fixture(scope="module")
-def starter_items(starter_examples: list[GoldenExample]) -> BaselineReport:
-    return evaluate_baseline(starter_examples)
+def shipped_report(shipped_set: list[GoldenExample]) -> BaselineReport:
+    return evaluate_baseline(shipped_set)
 
 
-def test_baseline_on_the_starter_set_is_decent_but_far_from_perfect(starter_items: BaselineReport) -> None:
+def test_baseline_on_the_shipped_set_is_decent_but_far_from_perfect(shipped_report: BaselineReport) -> None:
     # Above the floor: the rules do recognise real formats. Below the ceiling: a grep must leave
     # headroom, or the set cannot tell a good model from a regex.
-    assert starter_items.examples >= 13 * 25
-    assert 0.3 < starter_items.macro_f1 < 0.9, f"baseline macro-F1 is {starter_items.macro_f1:.3f}"
+    assert shipped_report.examples >= 13 * 25
+    assert 0.3 < shipped_report.macro_f1 < 0.9, f"baseline macro-F1 is {shipped_report.macro_f1:.3f}"
 
 
 def test_hard_cases_are_harder_for_the_baseline(
-    starter_examples: list[GoldenExample], starter_items: BaselineReport
+    shipped_set: list[GoldenExample], shipped_report: BaselineReport
 ) -> None:
     correct: dict[str, list[bool]] = {"easy": [], "hard": []}
-    for example, item in zip(starter_examples, starter_items.items, strict=True):
+    for example, item in zip(shipped_set, shipped_report.items, strict=True):
         correct[(example.model_extra or {})["difficulty"]].append(item.outcome == "correct")
     easy, hard = (sum(correct[d]) / len(correct[d]) for d in ("easy", "hard"))
 
     assert hard < easy - 0.05, f"baseline accuracy: easy {easy:.3f}, hard {hard:.3f}"
 
 
-def test_macro_f1_and_accuracy_match_scikit_learn(starter_items: BaselineReport) -> None:
-    gold = [item.expected for item in starter_items.items]
-    predicted = [item.predicted for item in starter_items.items]
+def test_macro_f1_and_accuracy_match_scikit_learn(shipped_report: BaselineReport) -> None:
+    gold = [item.expected for item in shipped_report.items]
+    predicted = [item.predicted for item in shipped_report.items]
 
-    assert starter_items.macro_f1 == pytest.approx(
+    assert shipped_report.macro_f1 == pytest.approx(
         f1_score(gold, predicted, average="macro", zero_division=0)
     )
-    assert starter_items.accuracy == pytest.approx(accuracy_score(gold, predicted))
-    for row in starter_items.per_class:
+    assert shipped_report.accuracy == pytest.approx(accuracy_score(gold, predicted))
+    for row in shipped_report.per_class:
         assert row.f1 == pytest.approx(
             f1_score(gold, predicted, labels=[row.label], average="macro", zero_division=0)
         )
 
 
-def test_the_command_prints_accuracy_macro_f1_and_a_class_table(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def baseline_command(*args: str) -> Result:
+    """Run ``logtriage golden baseline ARGS``."""
+    root = typer.Typer()
+    root.add_typer(golden_cli, name="golden")
+    return CliRunner().invoke(root, ["golden", "baseline", *args])
+
+
+def test_the_command_prints_accuracy_macro_f1_and_a_class_table(tmp_path: Path) -> None:
     golden = tmp_path / "small.jsonl"
     write_jsonl(
         golden,
@@ -203,20 +211,24 @@ def test_the_command_prints_accuracy_macro_f1_and_a_class_table(
         ],
     )
 
-    assert main([str(golden)]) == 0
+    result = baseline_command(str(golden))
 
-    out = capsys.readouterr().out
+    assert result.exit_code == 0, result.output
+    out = result.stdout
     assert "accuracy         0.667" in out
     assert "macro-F1         0.500" in out  # oom 1, healthy 1, crash_config 0, application_exception 0
     assert re.search(r"^oom_killed\s+1\.000\s+1\.000\s+1\.000\s+1\s+1$", out, re.MULTILINE)
     assert re.search(r"^application_exception\s+0\.000\s+0\.000\s+0\.000\s+0\s+1$", out, re.MULTILINE)
+    as_json = json.loads(baseline_command(str(golden), "--json").stdout)
+    assert as_json["accuracy"] == pytest.approx(2 / 3)
+    assert "items" not in as_json
 
 
-def test_the_command_reports_a_broken_file_and_fails(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_command_reports_a_broken_file_and_fails(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jsonl"
     broken.write_text("{not json\n")
 
-    assert main([str(broken)]) == 2
-    assert f"{broken}:1: not valid JSON" in capsys.readouterr().err
+    result = baseline_command(str(broken))
+
+    assert isinstance(result.exception, InputError)
+    assert f"{broken}:1: not valid JSON" in result.exception.user_message()

@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Any
+
+from app.golden.jsonl import read_jsonl
+from app.golden.schema import GoldenExample
+
+# The shipped synthetic set (golden/ holds nothing else: GOLDEN_DIR loads every *.jsonl in it).
+SHIPPED = Path(__file__).resolve().parents[2] / "golden" / "synthetic-v2.jsonl"
+REGENERATE = "uv run logtriage golden generate"
+
+
+@cache
+def _shipped() -> tuple[GoldenExample, ...]:
+    return tuple(read_jsonl(SHIPPED))
+
+
+def shipped_examples() -> list[GoldenExample]:
+    """The shipped set, read once per test session."""
+    return list(_shipped())
 
 
 def example_data(

@@ -196,3 +196,32 @@ def test_stats_of_files_and_of_the_store(tmp_path: Path, monkeypatch: pytest.Mon
     text = golden("stats", str(path))
     assert text.exit_code == 0
     assert f"total {len(ROOT_CAUSES)}" in text.stdout
+
+
+def test_generate_writes_a_deterministic_set_and_reports_it(tmp_path: Path) -> None:
+    out = tmp_path / "set.jsonl"
+
+    result = golden("generate", "--out", str(out), "--per-class", "2", "--seed", "7", "--json")
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["examples"] == 2 * len(ROOT_CAUSES)
+    assert report["out"] == str(out)
+    assert report["scenarios"] >= len(ROOT_CAUSES)
+    first = out.read_bytes()
+    assert golden("generate", "--out", str(out), "--per-class", "2", "--seed", "7").exit_code == 0
+    assert out.read_bytes() == first
+
+
+def test_validate_and_stats_pass_on_the_shipped_set() -> None:
+    from tests.golden import SHIPPED
+
+    validated = golden("validate", str(SHIPPED), "--json")
+    stats = json.loads(golden("stats", str(SHIPPED), "--json").stdout)
+
+    assert validated.exit_code == 0, validated.output
+    assert json.loads(validated.stdout)["problems"] == []
+    assert stats["scenarios"] >= 250
+    assert stats["max_scenario_uses"] <= 3
+    assert set(stats["scenarios_per_class"]) == set(ROOT_CAUSES)
+    assert stats["line_quantiles"]["p50"] <= stats["line_quantiles"]["p90"] <= stats["max_lines"]

@@ -107,3 +107,38 @@ def test_empty_windows_missing_evidence_and_stray_timestamps_are_reported() -> N
         "first logs[2].ts 2026-03-01T12:06:00Z",
         "uncited: root cause oom_killed cites no evidence line",
     ]
+
+
+def test_stats_count_scenarios_per_class_and_uses() -> None:
+    examples = [
+        GoldenExample.model_validate(example_data("a", scenario="oom.leak.go")),
+        GoldenExample.model_validate(example_data("b", scenario="oom.leak.go")),
+        GoldenExample.model_validate(example_data("c", scenario="oom.batch.jvm")),
+        GoldenExample.model_validate(
+            example_data("d", root_cause="healthy", evidence=(), scenario="healthy.steady.go")
+        ),
+        # No scenario field: a scenario of its own, so intervals never treat it as another's sibling.
+        GoldenExample.model_validate(example_data("e")),
+    ]
+
+    stats = golden_stats(examples)
+
+    assert stats.scenarios == 4
+    assert stats.scenarios_per_class["oom_killed"] == 3
+    assert stats.scenarios_per_class["healthy"] == 1
+    assert stats.scenarios_per_class["probe_failure"] == 0
+    assert stats.max_scenario_uses == 2
+    assert stats.without_scenario == 1
+
+
+def test_line_quantiles_are_window_sizes_that_occur() -> None:
+    examples = [
+        GoldenExample.model_validate(
+            example_data(f"x{n}", lines=tuple(f"line {i}" for i in range(n)), evidence=(0,))
+        )
+        for n in range(1, 11)
+    ]
+
+    quantiles = golden_stats(examples).line_quantiles
+
+    assert quantiles == {"p10": 1, "p25": 3, "p50": 5, "p75": 8, "p90": 9, "p99": 10}

@@ -1,14 +1,25 @@
-"""Scenario templates for the synthetic golden set, one module per family of root causes.
+"""The scenario catalog of the synthetic golden set: one module per root cause.
 
-Importing this package registers every scenario in ``SCENARIOS`` (root cause -> scenarios). The
-families share the window builder (``window``), log formats (``formats``), benign noise (``noise``),
-container life events (``lifecycle``), what clients say when a dependency goes away (``symptoms``)
-and benign episodes of other classes placed as red herrings (``decoys``).
+Importing the package registers every scenario in ``SCENARIOS`` (root cause -> scenarios).
 """
 
 from __future__ import annotations
 
-from app.golden.scenarios import access, bugs, healthy, network, nodes, platform, tls, workload
+from app.golden.scenarios import (
+    access,
+    bugs,
+    config,
+    dependencies,
+    dns,
+    healthy,
+    images,
+    memory,
+    nodes,
+    probes,
+    scheduling,
+    tls,
+    volumes,
+)
 from app.golden.scenarios.registry import SCENARIOS, Scenario, Verdict
 
 __all__ = [
@@ -17,10 +28,15 @@ __all__ = [
     "Verdict",
     "access",
     "bugs",
+    "config",
+    "dependencies",
+    "dns",
     "healthy",
-    "network",
+    "images",
+    "memory",
     "nodes",
-    "platform",
+    "probes",
+    "scheduling",
     "tls",
-    "workload",
+    "volumes",
 ]

@@ -1,524 +1,430 @@
-"""Scenarios where the application's own code fails: panics, unhandled exceptions, bugs."""
+"""``application_exception``: the application's own code fails, with its infrastructure healthy.
+
+A Go panic (``runtime error: invalid memory address or nil pointer dereference``, an index out of
+range, ``concurrent map writes``, a deadlock), a Java ``NullPointerException`` or ``StackOverflowError``,
+a Python ``KeyError`` or ``RecursionError``, a Node.js ``TypeError``, each with the frames of the
+service's own code; or a release whose queries name a column the database does not have. It crashes
+the process (a crash loop) or fails the requests and jobs that reach the broken code path.
+"""
 
 from __future__ import annotations
 
-from app.golden.scenarios import formats as f
-from app.golden.scenarios.decoys import add_decoys, describe_decoys
-from app.golden.scenarios.formats import Line
-from app.golden.scenarios.lifecycle import (
-    container_exited,
-    container_started,
-    crashloop,
-    ready,
-    startup,
+import random
+
+from app.golden.scenarios.common import (
+    FAMILY_VARIANTS,
+    api,
+    failing_rollout,
+    incident_start,
+    main_procs,
+    only_dependency,
+    want_api,
+    want_postgres,
+    want_worker,
 )
-from app.golden.scenarios.noise import app_log, go_log, request_path
 from app.golden.scenarios.registry import Verdict, scenario
-from app.golden.scenarios.symptoms import ingress_failure
-from app.golden.scenarios.window import Pod, Window
+from app.logs.synthetic.code import camel, singular, snake
+from app.logs.synthetic.faults import Err, Frame
+from app.logs.synthetic.formats import fixed
+from app.logs.synthetic.runtimes import AppLogger
+from app.logs.synthetic.runtimes.jvm import SpringBoot
+from app.logs.synthetic.scene import Bug, Proc, Run, Scene
+from app.logs.synthetic.stack import StackSpec
 
-_LIMITS_MI = (256, 384, 512, 768, 1024, 1536, 2048)
+_SITE = "/usr/local/lib/python3.12/site-packages"
 
 
-# --- application_exception -----------------------------------------------------------------------
+def _bug_err(proc: Proc, kind: str, resource: str, flavor: int = 0) -> Err:
+    """The exception a runtime raises for a class of bug, in its own words (``flavor`` picks the code path)."""
+    family = proc.logger.family
+    item = singular(resource)
+    field = proc.logger.ctx.code.service.split("-")[0]
+    if family == "go":
+        if kind == "index":
+            return Err(
+                (
+                    "runtime error: index out of range [1] with length 1",
+                    "runtime error: slice bounds out of range [:12] with capacity 8",
+                    "runtime error: integer divide by zero",
+                )[flavor % 3],
+                "index",
+            )
+        return Err(
+            (
+                "runtime error: invalid memory address or nil pointer dereference",
+                "interface conversion: interface {} is nil, not map[string]interface {}",
+                "assignment to entry in nil map",
+            )[flavor % 3],
+            "nil" if flavor % 3 == 0 else "",
+        )
+    if family == "jvm":
+        if kind == "recursion":
+            return Err("", "java.lang.StackOverflowError")
+        model = f"com.{proc.logger.ctx.code.org}.{proc.logger.ctx.code.package}.model"
+        options = (
+            Err(
+                f'Cannot invoke "{model}.Customer.getEmail()" because the return value of "{model}.{camel(item)}.getCustomer()" is null',
+                "java.lang.NullPointerException",
+            ),
+            Err(
+                "class java.lang.String cannot be cast to class java.lang.Long (java.lang.String and java.lang.Long are in module java.base of loader 'bootstrap')",
+                "java.lang.ClassCastException",
+            ),
+            Err("Index 0 out of bounds for length 0", "java.lang.IndexOutOfBoundsException"),
+            Err(
+                f"Duplicate key {item}-{flavor} (attempted merging values {item}A and {item}B)",
+                "java.lang.IllegalStateException",
+            ),
+        )
+        return options[flavor % 4] if kind == "nil" else options[(flavor + 2) % 4]
+    if family == "python":
+        if kind == "recursion":
+            return Err("maximum recursion depth exceeded", "RecursionError")
+        options = (
+            Err(f"'{field}_id'", "KeyError"),
+            Err("'NoneType' object has no attribute 'email'", "AttributeError"),
+            Err("unsupported operand type(s) for +: 'NoneType' and 'int'", "TypeError"),
+            Err("list index out of range", "IndexError"),
+        )
+        return options[flavor % 4] if kind == "index" else options[(flavor + 1) % 4]
+    if kind == "recursion":
+        return Err("Maximum call stack size exceeded", "RangeError")
+    options = (
+        Err(
+            f"Cannot read properties of undefined (reading '{'email' if kind != 'index' else 'id'}')",
+            "TypeError",
+        ),
+        Err(f"{item}.items.map is not a function", "TypeError"),
+        Err("Cannot destructure property 'id' of 'undefined' as it is undefined.", "TypeError"),
+        Err("Invalid time value", "RangeError"),
+    )
+    return options[flavor % 4]
 
 
-def _go_panic(pod: Pod, w: Window, message: str, function: str, goroutine: int) -> list[Line]:
-    module = f"github.com/acme/{pod.app}"
-    lines = [f.go_plain(f"panic: {message}")]
-    if "nil pointer" in message:
-        lines.append(
-            f.go_plain(
-                f"[signal SIGSEGV: segmentation violation code=0x1 addr=0x{w.rng.randint(8, 80):x} pc=0x{w.rng.getrandbits(24):x}]"
+def _frames(proc: Proc, resource: str, verb: str, *, deep: bool = False) -> tuple[Frame, ...]:
+    code = proc.logger.ctx.code
+    frames = (
+        code.frame(
+            "service",
+            resource,
+            f"to{camel(singular(resource))}Response"
+            if proc.logger.family != "python"
+            else f"to_{snake(singular(resource))}_response",
+        ),
+        *code.stack(resource, verb)[1:],
+    )
+    if deep:
+        again = code.frame(
+            "service", resource, "resolveParent" if proc.logger.family != "python" else "resolve_parent"
+        )
+        frames = (again,) * 6 + frames
+    return frames
+
+
+def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
+    want_api(spec, rng, family.split("_")[0])
+
+
+@scenario(
+    "application_exception",
+    "bug.crash_loop",
+    variants=("go_nil", "go_index", "jvm", "python", "node"),
+    hard_case="shared_symptom",
+    prepare=_prepare,
+)
+def crash_loop_bug(scene: Scene, variant: str) -> Verdict:
+    """A release dereferences a value that can be empty; the process dies on it minutes after starting, again and again."""
+    family = variant.split("_")[0]
+    target = api(scene, family)
+    resource = scene.pick(scene.domain)
+    kind = variant.split("_")[1] if "_" in variant else scene.pick(("nil", "index"))
+    flavor = scene.rng.randrange(12)
+    cited = {"done": False}
+
+    def write(proc: Proc, run: Run, death: float) -> None:
+        run.ready = min(run.end, run.start + scene.rng.uniform(2, 8))
+        run.quiet_start = False
+        err = _bug_err(proc, kind, resource, flavor)
+        frames = _frames(proc, resource, "list")
+        logger: AppLogger = proc.logger
+        if isinstance(logger, SpringBoot):
+            # An exception in a request thread kills nothing in Spring: this one is in a start-up hook.
+            bean = f"{snake(resource).replace('_', '')}Cache"
+            err = Err(
+                f"Error creating bean with name '{bean}': Invocation of init method failed",
+                "org.springframework.beans.factory.BeanCreationException",
+                (
+                    Frame(
+                        "org.springframework.beans.factory.annotation.InitDestroyAnnotationBeanPostProcessor",
+                        "postProcessBeforeInitialization",
+                        222,
+                    ),
+                ),
+                cause=Err(err.message, err.type, frames),
+            )
+            lines = logger.crash(err, ())
+            marks = [
+                0,
+                next(index for index, render in enumerate(lines) if render(0).startswith("Caused by:")),
+            ]
+            scene.log(death - 0.01, proc, lines, evidence=marks if not cited["done"] else False)
+            cited["done"] = True
+            return
+        lines = logger.crash(err, frames)
+        marks = [0, 1] if family in ("go", "node") else [0]
+        if family == "python":
+            marks = [len(lines) - 1]
+        scene.log(death - 0.01, proc, lines, evidence=marks if not cited["done"] else False)
+        cited["done"] = True
+
+    seconds = (8.0, 25.0) if family == "jvm" else (20.0, 240.0)
+    _procs, severity = failing_rollout(scene, target, write, run_seconds=seconds)
+    return Verdict(
+        f"The new release of {target.name} crashes on a {('nil value' if kind == 'nil' else 'missing element')} while handling {resource} and crash-loops.",
+        severity,
+    )
+
+
+@scenario("application_exception", "bug.request_errors", variants=FAMILY_VARIANTS, prepare=_prepare)
+def request_errors(scene: Scene, family: str) -> Verdict:
+    """A release throws on one route for part of its requests: 500s with the exception, the process lives on."""
+    target = api(scene, family)
+    resource = scene.pick(scene.domain)
+    start = incident_start(scene, 0.1, 0.45)
+    share = scene.rng.uniform(0.3, 1.0)
+    kind = scene.pick(("nil", "index"))
+    flavor = scene.rng.randrange(12)
+    scene.bugs.append(
+        Bug(
+            target.name,
+            resource,
+            start,
+            scene.duration + 1,
+            share,
+            lambda proc: _bug_err(proc, kind, resource, flavor),
+            lambda proc: _frames(proc, resource, "get"),
+            verb="get",
+        )
+    )
+    for proc in main_procs(scene, target):
+        force_requests_to(scene, proc, resource, start + 2, scene.duration - 1, 3)
+    return Verdict(
+        f"Since a release, GET /v1/{resource}/{{id}} on {target.name} throws for {share:.0%} of requests and answers 500.",
+        "critical" if share > 0.8 else "warning",
+    )
+
+
+def force_requests_to(scene: Scene, proc: Proc, resource: str, start: float, end: float, count: int) -> None:
+    """A few requests to one route (so a broken route meets traffic)."""
+    from app.logs.synthetic.traffic import serve_request
+
+    for index in range(count):
+        at = start + (end - start) * (index + scene.rng.uniform(0.1, 0.9)) / count
+        if proc.serving(at):
+            serve_request(
+                scene,
+                proc,
+                at,
+                route=("GET", f"/v1/{resource}/{singular(resource)[:3]}_{scene.hexid(12)}", resource, "get"),
+            )
+
+
+def _prepare_worker(spec: StackSpec, rng: random.Random, family: str) -> None:
+    want_worker(spec, family)
+
+
+@scenario(
+    "application_exception",
+    "bug.poison_message",
+    variants=FAMILY_VARIANTS,
+    hard_case="subtle",
+    prepare=_prepare_worker,
+)
+def poison_message(scene: Scene, family: str) -> Verdict:
+    """A new message shape makes the worker's handler throw: every such job fails and is retried."""
+    target = scene.workload("worker")
+    assert target is not None
+    start = incident_start(scene, 0.1, 0.45)
+    share = scene.rng.uniform(0.3, 0.8)
+    kind = scene.pick(("nil", "index"))
+    flavor = scene.rng.randrange(12)
+    for resource in scene.domain:
+        scene.bugs.append(
+            Bug(
+                target.name,
+                resource,
+                start,
+                scene.duration + 1,
+                share,
+                lambda proc, resource=resource: _bug_err(proc, kind, resource, flavor),
+                lambda proc, resource=resource: _frames(proc, resource, "process"),
+                verb="consume",
             )
         )
-    return [
-        *lines,
-        f.go_plain(""),
-        f.go_plain(f"goroutine {goroutine} [running]:"),
-        f.go_plain(
-            f"{module}/internal/{function}(0xc000{w.rng.getrandbits(24):06x}, {{0x{w.rng.getrandbits(24):x}, 0xc000{w.rng.getrandbits(20):05x}}})"
-        ),
-        f.go_plain(
-            f"	/src/internal/{function.split('.')[0]}/{function.split('.')[0]}.go:{w.rng.randint(40, 400)} +0x{w.rng.getrandbits(12):x}"
-        ),
-        f.go_plain(f"created by {module}/internal/worker.(*Pool).Start in goroutine 1"),
-        f.go_plain(f"	/src/internal/worker/pool.go:{w.rng.randint(30, 90)} +0x{w.rng.getrandbits(12):x}"),
-    ]
+    target.config.load = max(2.0, target.config.load)
+    return Verdict(
+        f"{target.name}'s message handler throws on a new message shape; {share:.0%} of its jobs fail and are retried.",
+        "warning",
+    )
 
 
-@scenario("application_exception")
-def app_go_nil_panic(w: Window) -> Verdict:
-    """A Go service crashloops on a nil pointer dereference panic in a worker goroutine."""
-    pod = w.app("go")
-    w.crowd(pod, 1, 3)
-    function = w.pick(
+def _prepare_schema(spec: StackSpec, rng: random.Random, family: str) -> None:
+    want_api(spec, rng, family)
+    want_postgres(spec, "namespace", bouncer=False)
+    only_dependency(spec, "postgres")
+
+
+def _undefined_column(proc: Proc, table: str, column: str) -> Err:
+    family = proc.logger.family
+    if family == "go":
+        return Err(f'ERROR: column "{column}" of relation "{table}" does not exist (SQLSTATE 42703)')
+    if family == "jvm":
+        psql = Err(
+            f'ERROR: column "{column}" of relation "{table}" does not exist\n  Position: {30 + len(table)}',
+            "org.postgresql.util.PSQLException",
+            (
+                Frame("org.postgresql.core.v3.QueryExecutorImpl", "receiveErrorResponse", 2733),
+                Frame("org.postgresql.core.v3.QueryExecutorImpl", "processResults", 2420),
+            ),
+        )
+        return Err(
+            f"PreparedStatementCallback; bad SQL grammar [insert into {table} (id, {column}, created_at) values (?, ?, ?)]",
+            "org.springframework.jdbc.BadSqlGrammarException",
+            (Frame("org.springframework.jdbc.support.SQLStateSQLExceptionTranslator", "doTranslate", 116),),
+            cause=psql,
+        )
+    psy = Err(
+        f'column "{column}" of relation "{table}" does not exist\nLINE 1: INSERT INTO {table} (id, {column}, created_at) VALUES ($1, $2...',
+        "psycopg.errors.UndefinedColumn",
+        (Frame(f"{_SITE}/psycopg/cursor.py", "execute", 97, "raise ex.with_traceback(None)"),),
+    )
+    return Err(
+        f"({psy.type}) {psy.message}\n(Background on this error at: https://sqlalche.me/e/20/f405)",
+        "sqlalchemy.exc.ProgrammingError",
         (
-            "sync.(*Reconciler).apply",
-            "orders.(*Processor).handle",
-            "billing.(*Invoicer).render",
-            "events.(*Consumer).dispatch",
+            Frame(
+                f"{_SITE}/sqlalchemy/engine/default.py",
+                "do_execute",
+                941,
+                "cursor.execute(statement, parameters)",
+            ),
+        ),
+        cause=psy,
+    )
+
+
+@scenario(
+    "application_exception",
+    "bug.schema_mismatch",
+    variants=("go", "jvm", "python"),
+    hard_case="other_words",
+    prepare=_prepare_schema,
+)
+def schema_mismatch(scene: Scene, family: str) -> Verdict:
+    """The release writes a column its migration never added: every insert fails; the database is healthy."""
+    target = api(scene, family)
+    resource = scene.pick(scene.domain)
+    table = resource.replace("-", "_")
+    column = scene.pick(("discount_code", "external_ref", "tax_region", "archived_at", "idempotency_key"))
+    start = incident_start(scene, 0.1, 0.45)
+    scene.bugs.append(
+        Bug(
+            target.name,
+            resource,
+            start,
+            scene.duration + 1,
+            1.0,
+            lambda proc: _undefined_column(proc, table, column),
+            lambda proc: proc.logger.ctx.code.stack(resource, "create"),
+            verb="create",
         )
     )
-
-    def run(at: float, attempt: int) -> float:
-        at = w.block(at + 0.3, pod, [*startup(w, pod), ready(w, pod)]) + w.rng.uniform(5, 40)
-        lines = _go_panic(
-            pod,
-            w,
-            "runtime error: invalid memory address or nil pointer dereference",
-            function,
-            w.rng.randint(30, 400),
-        )
-        return w.block(at, pod, lines, evidence=(0, 4) if attempt == 0 else ())
-
-    crashloop(w, pod, run, exit_code=2)
-    return Verdict(
-        f"{pod.name} panics with a nil pointer dereference in {function} and crashloops.", "critical"
-    )
-
-
-@scenario("application_exception")
-def app_go_index_out_of_range(w: Window) -> Verdict:
-    """A Go service crashloops on an index-out-of-range panic."""
-    pod = w.app("go")
-    w.crowd(pod, 1, 3)
-    length = w.rng.randint(0, 6)
-    function = w.pick(("events.(*Consumer).dispatch", "pricing.(*Engine).tier", "search.(*Ranker).top"))
-
-    def run(at: float, attempt: int) -> float:
-        at = w.block(at + 0.3, pod, [*startup(w, pod), ready(w, pod)]) + w.rng.uniform(3, 30)
-        lines = _go_panic(
-            pod,
-            w,
-            f"runtime error: index out of range [{length}] with length {length}",
-            function,
-            w.rng.randint(30, 400),
-        )
-        return w.block(at, pod, lines, evidence=(0, 3) if attempt == 0 else ())
-
-    crashloop(w, pod, run, exit_code=2)
-    return Verdict(f"{pod.name} crashes with an index-out-of-range panic in {function}.", "critical")
-
-
-@scenario("application_exception")
-def app_java_npe_500(w: Window) -> Verdict:
-    """A Spring controller throws NullPointerException on some requests; the ingress logs 500s."""
-    pod = w.app("jvm")
-    ingress = w.platform("ingress-nginx")
-    w.crowd(pod, 0, 2)
-    entity, field = w.pick(
-        (("customer", "getAddress"), ("order", "getItems"), ("invoice", "getLines"), ("cart", "getOwner"))
-    )
-    cls = entity.capitalize()
-    first = True
-    for at in w.spread(10, w.duration_s - 10, w.rng.randint(2, 4)):
-        lines = [
-            f.spring(
-                pod.app,
-                "ERROR",
-                f"nio-8080-exec-{w.rng.randint(1, 10)}",
-                "o.a.c.c.C.[.[.[/].[dispatcherServlet]",
-                f'Servlet.service() for servlet [dispatcherServlet] in context with path [] threw exception [Request processing failed: java.lang.NullPointerException: Cannot invoke "com.acme.{pod.namespace}.model.{cls}.{field}()" because "{entity}" is null] with root cause',
-            ),
-            f.jvm(
-                f'java.lang.NullPointerException: Cannot invoke "com.acme.{pod.namespace}.model.{cls}.{field}()" because "{entity}" is null'
-            ),
-            f.jvm(
-                f"\tat com.acme.{pod.namespace}.service.{cls}Service.summary({cls}Service.java:{w.rng.randint(40, 300)})"
-            ),
-            f.jvm(
-                f"\tat com.acme.{pod.namespace}.web.{cls}Controller.get({cls}Controller.java:{w.rng.randint(20, 120)})"
-            ),
-            f.jvm(
-                "\tat java.base/jdk.internal.reflect.DirectMethodHandleAccessor.invoke(DirectMethodHandleAccessor.java:103)"
-            ),
-            f.jvm("\tat org.springframework.web.servlet.FrameworkServlet.service(FrameworkServlet.java:885)"),
-        ]
-        end = w.block(at, pod, lines, evidence=(0, 1, 2) if first else ())
-        w.add(
-            end + 0.01,
-            ingress,
-            f.nginx_access(
-                w.client_ip(),
-                f"GET /api/{entity}s/{w.rng.randint(1000, 99999)} HTTP/1.1",
-                500,
-                142,
-                f"{pod.namespace}-{pod.app}-8080",
-                f"{pod.ip}:8080",
-                w.rng.uniform(0.01, 0.08),
-                w.hexid(32),
-            ),
-        )
-        first = False
-    return Verdict(
-        f"{pod.name} returns 500s: a NullPointerException ({entity} is null) in {cls}Service on some requests.",
-        "warning",
-    )
-
-
-@scenario("application_exception", "other_words")
-def app_python_request_keyerror(w: Window) -> Verdict:
-    """A request handler raises KeyError on a payload field (shaped like a config KeyError)."""
-    pod = w.app("python")
-    w.crowd(pod, 1, 3)
-    key = w.pick(("shipping_address", "customer_id", "line_items", "currency"))
-    handler = w.pick(("create_order", "quote", "apply_coupon", "submit_invoice"))
-    first = True
-    for at in w.spread(10, w.duration_s - 10, w.rng.randint(2, 3)):
-        client = f"10.244.{w.rng.randint(0, 7)}.{w.rng.randint(2, 254)}:{w.port()}"
-        lines = [
-            f.python_log("ERROR", "uvicorn.error", "Exception in ASGI application"),
-            f.python_plain("Traceback (most recent call last):"),
-            f.python_plain(
-                '  File "/usr/local/lib/python3.12/site-packages/uvicorn/protocols/http/httptools_impl.py", line 409, in run_asgi'
-            ),
-            f.python_plain("    result = await app(  # type: ignore[func-returns-value]"),
-            f.python_plain(
-                f'  File "/app/app/routes/{handler}.py", line {w.rng.randint(20, 200)}, in {handler}'
-            ),
-            f.python_plain(f'    value = payload["{key}"]'),
-            f.python_plain(f"KeyError: '{key}'"),
-        ]
-        end = w.block(at, pod, lines, evidence=(0, 5, 6) if first else ())
-        w.add(end, pod, f.uvicorn_access(client, f"POST /api/{handler.replace('_', '-')} HTTP/1.1", 500))
-        first = False
-    return Verdict(
-        f"{pod.name} raises KeyError '{key}' in its {handler} handler for some payloads and returns 500; config and infrastructure are fine.",
-        "warning",
-    )
-
-
-@scenario("application_exception")
-def app_node_unhandled_rejection(w: Window) -> Verdict:
-    """A Node.js app crashes on an unhandled promise rejection (TypeError)."""
-    pod = w.app("node")
-    w.crowd(pod, 1, 3)
-    prop = w.pick(("id", "items", "email", "price"))
-
-    def run(at: float, attempt: int) -> float:
-        at = w.block(at + 0.3, pod, [*startup(w, pod), ready(w, pod)]) + w.rng.uniform(3, 40)
-        lines = [
-            f.node_plain("node:internal/process/promises:391"),
-            f.node_plain("    triggerUncaughtException(err, true /* fromPromise */);"),
-            f.node_plain("    ^"),
-            f.node_plain(""),
-            f.node_plain(
-                f"[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason \"TypeError: Cannot read properties of undefined (reading '{prop}')\".] {{"
-            ),
-            f.node_plain("  code: 'ERR_UNHANDLED_REJECTION'"),
-            f.node_plain("}"),
-            f.node_plain(""),
-            f.node_plain("Node.js v20.18.1"),
-        ]
-        return w.block(at, pod, lines, evidence=(4,) if attempt == 0 else ())
-
-    crashloop(w, pod, run, exit_code=1)
-    return Verdict(
-        f"{pod.name} crashes on an unhandled promise rejection (TypeError reading '{prop}' of undefined).",
-        "critical",
-    )
-
-
-@scenario("application_exception", "shared_symptom")
-def app_crashloop_concurrent_map(w: Window) -> Verdict:
-    """The shared CrashLoopBackOff symptom, caused by a Go data race (concurrent map writes)."""
-    pod = w.app("go")
-    w.crowd(pod, 2, 3)
-
-    def run(at: float, attempt: int) -> float:
-        at = w.block(at + 0.3, pod, [*startup(w, pod), ready(w, pod)])
-        at += w.rng.uniform(2, 10)
-        w.add(
-            at,
-            pod,
-            go_log(pod, "warn", "store/redis.go:64", "redis ping slow, retrying in 1s", error="i/o timeout"),
-        )
-        w.add(at + 1.1, pod, go_log(pod, "info", "store/redis.go:70", "redis connection established"))
-        lines = [
-            f.go_plain("fatal error: concurrent map writes"),
-            f.go_plain(""),
-            f.go_plain(f"goroutine {w.rng.randint(40, 900)} [running]:"),
-            f.go_plain(f"github.com/acme/{pod.app}/internal/session.(*Store).Put(...)"),
-            f.go_plain(f"	/src/internal/session/store.go:{w.rng.randint(30, 120)}"),
-        ]
-        return w.block(at + w.rng.uniform(4, 30), pod, lines, evidence=(0, 3) if attempt == 0 else ())
-
-    crashloop(w, pod, run, exit_code=2)
-    return Verdict(
-        f"{pod.name} crashloops on a data race ('fatal error: concurrent map writes' in session.Store); the Redis retry is benign.",
-        "critical",
-    )
-
-
-@scenario("application_exception", "red_herring")
-def app_exception_with_dependency_herring(w: Window) -> Verdict:
-    """Worker jobs fail with ValueError while a broker reconnect nearby is benign."""
-    pod = w.app("python")
-    w.crowd(pod, 1, 3)
-    broker = w.pick(("rabbitmq", "redis", "kafka"))
-    at = w.rng.uniform(20, 80)
-    w.add(
-        at,
-        pod,
-        f.python_log("WARNING", "worker.broker", f"connection to {broker} reset by peer, reconnecting in 1s"),
-    )
-    w.add(at + 1.3, pod, f.python_log("INFO", "worker.broker", f"reconnected to {broker}"))
-    first = True
-    for at in w.spread(40, w.duration_s - 10, w.rng.randint(2, 4)):
-        job = w.rng.randint(10000, 99999)
-        lines = [
-            f.python_log("ERROR", "worker.jobs", f"job {job} failed"),
-            f.python_plain("Traceback (most recent call last):"),
-            f.python_plain('  File "/app/worker/jobs.py", line 88, in run'),
-            f.python_plain("    total += int(row['quantity'])"),
-            f.python_plain("             ^^^^^^^^^^^^^^^^^^^^"),
-            f.python_plain("ValueError: invalid literal for int() with base 10: 'N/A'"),
-        ]
-        w.block(at, pod, lines, evidence=(0, 3, 5) if first else ())
-        first = False
-    return Verdict(
-        f"{pod.app} jobs fail with ValueError parsing quantity 'N/A'; the brief {broker} reconnect is unrelated.",
-        "warning",
-    )
-
-
-@scenario("application_exception", "red_herring")
-def app_exception_with_cross_class_decoys(w: Window) -> Verdict:
-    """A Go worker panics on a nil map, next to a refused-then-reconnected cache, a DNS blip and more."""
-    pod = w.app("go")
-    w.crowd(pod, 1, 2)
-    function = w.pick(("billing.(*Aggregator).add", "orders.(*Batcher).flush", "search.(*Indexer).merge"))
-
-    def run(at: float, attempt: int) -> float:
-        at = w.block(at + 0.3, pod, [*startup(w, pod), ready(w, pod)]) + w.rng.uniform(5, 30)
-        lines = _go_panic(pod, w, "assignment to entry in nil map", function, w.rng.randint(30, 400))
-        return w.block(at, pod, lines, evidence=(0, 3) if attempt == 0 else ())
-
-    crashloop(w, pod, run, exit_code=2, runs=w.rng.randint(2, 3))
-    spoken = add_decoys(
-        w,
-        "application_exception",
-        w.rng.randint(2, 3),
-        prefer=("dependency_unavailable", "dns_resolution_failure", "crash_config_error"),
-    )
-    return Verdict(
-        f"{pod.name} panics (assignment to entry in nil map in {function}) and crashloops; {describe_decoys(spoken)} are not the cause.",
-        "critical",
-    )
-
-
-@scenario("application_exception", "other_words")
-def app_bug_in_dependency_words(w: Window) -> Verdict:
-    """The app closes its own pool or client and then uses it: errors that sound like a dependency outage."""
-    pod = w.app()
-    ingress = w.platform("ingress-nginx")
-    w.crowd(pod, 0, 2)
-    at = w.rng.uniform(20, w.duration_s * 0.4)
-    tenant = f"t-{w.rng.randint(10, 99)}"
-    if pod.runtime == "jvm":
-        trigger = f.spring(
-            pod.app,
-            "INFO",
-            "tenant-sync-1",
-            "c.e.app.tenant.TenantRegistry",
-            f"Tenant {tenant} removed, closing its HTTP client",
-        )
-        failure = [
-            f.spring(
-                pod.app,
-                "ERROR",
-                f"nio-8080-exec-{w.rng.randint(1, 10)}",
-                "o.a.c.c.C.[.[.[/].[dispatcherServlet]",
-                "Servlet.service() for servlet [dispatcherServlet] threw exception [Request processing failed: java.lang.IllegalStateException: Connection pool shut down] with root cause",
-            ),
-            f.jvm("java.lang.IllegalStateException: Connection pool shut down"),
-            f.jvm("\tat org.apache.http.util.Asserts.check(Asserts.java:34)"),
-            f.jvm(
-                "\tat org.apache.http.impl.conn.PoolingHttpClientConnectionManager.requestConnection(PoolingHttpClientConnectionManager.java:269)"
-            ),
-            f.jvm(
-                f"\tat com.acme.{pod.namespace}.client.PartnerClient.fetch(PartnerClient.java:{w.rng.randint(40, 120)})"
-            ),
-        ]
-        evidence: tuple[int, ...] = (1, 4)
-    elif pod.runtime == "go":
-        trigger = go_log(
-            pod, "info", "config/reload.go:41", "configuration reloaded, old database pool closed"
-        )
-        failure = [
-            go_log(
-                pod,
-                "error",
-                "store/pg.go:88",
-                "query failed",
-                error="sql: database is closed",
-                path=f"/api/{pod.app}",
-            )
-        ]
-        evidence = (0,)
-    elif pod.runtime == "node":
-        trigger = f.pino(30, "mysql connection released on shutdown hook", pod.name, reason="tenant removed")
-        failure = [
-            f.pino(
-                50,
-                "request errored",
-                pod.name,
-                err={
-                    "type": "Error",
-                    "message": "Cannot enqueue Query after invoking quit.",
-                    "code": "PROTOCOL_ENQUEUE_AFTER_QUIT",
-                    "fatal": False,
-                },
-                res={"statusCode": 500},
-            )
-        ]
-        evidence = (0,)
-    else:
-        trigger = f.python_log("WARNING", "app.db", "commit failed, session left open")
-        failure = [
-            f.python_log("ERROR", "uvicorn.error", "Exception in ASGI application"),
-            f.python_plain("Traceback (most recent call last):"),
-            f.python_plain(
-                f'  File "/app/app/routes/orders.py", line {w.rng.randint(30, 200)}, in list_orders'
-            ),
-            f.python_plain("    rows = session.execute(select(Order)).all()"),
-            f.python_plain(
-                "sqlalchemy.exc.PendingRollbackError: Can't reconnect until invalid transaction is rolled back.  Please rollback() fully before proceeding"
-            ),
-        ]
-        evidence = (0, 4)
-    w.add(at, pod, trigger)
-    first = True
-    for moment in w.spread(at + 5, w.duration_s - 4, w.rng.randint(2, 4)):
-        end = w.block(moment, pod, failure, evidence=evidence if first else ())
-        ingress_failure_500 = f.nginx_access(
-            w.client_ip(),
-            f"GET {request_path(w, pod.namespace)} HTTP/1.1",
-            500,
-            142,
-            f"{pod.namespace}-{pod.app}-8080",
-            f"{pod.ip}:8080",
-            w.rng.uniform(0.005, 0.05),
-            w.hexid(32),
-        )
-        w.add(end + 0.01, ingress, ingress_failure_500)
-        first = False
-    return Verdict(
-        f"{pod.name} uses a connection pool or client its own code already closed; the database and upstreams are fine, the 500s are a bug.",
-        "warning",
-    )
-
-
-@scenario("application_exception", "paraphrase")
-def app_exception_paraphrase(w: Window) -> Verdict:
-    """A bug in other words: StackOverflowError, RecursionError, 'Maximum call stack size exceeded', a deadlock."""
-    pod = w.app()
-    w.crowd(pod, 1, 3)
-    if pod.runtime == "go":
-
-        def run(at: float, attempt: int) -> float:
-            at = w.block(at + 0.3, pod, [*startup(w, pod), ready(w, pod)]) + w.rng.uniform(3, 20)
+    postgres = scene.workload("postgres")
+    if postgres is not None:
+        server = main_procs(scene, postgres)[0]
+        at = start + scene.rng.uniform(2, 20)
+        while at < scene.duration:
+            pid = scene.rng.randint(200, 90_000)
             lines = [
-                f.go_plain("fatal error: all goroutines are asleep - deadlock!"),
-                f.go_plain(""),
-                f.go_plain("goroutine 1 [chan receive]:"),
-                f.go_plain("main.main()"),
-                f.go_plain(f"	/src/cmd/worker/main.go:{w.rng.randint(40, 90)} +0x1c5"),
-            ]
-            return w.block(at, pod, lines, evidence=(0,) if attempt == 0 else ())
-
-        crashloop(w, pod, run, exit_code=2)
-        return Verdict(
-            f"{pod.name} deadlocks on start ('all goroutines are asleep') and crashloops.", "critical"
-        )
-    first = True
-    for at in w.spread(15, w.duration_s - 5, w.rng.randint(2, 3)):
-        if pod.runtime == "jvm":
-            lines = [
-                f.spring(
-                    pod.app,
+                server.logger.line(
+                    pid,
                     "ERROR",
-                    f"nio-8080-exec-{w.rng.randint(1, 10)}",
-                    "o.a.c.c.C.[.[.[/].[dispatcherServlet]",
-                    "Servlet.service() for servlet [dispatcherServlet] threw exception [Handler dispatch failed: java.lang.StackOverflowError] with root cause",
+                    f'column "{column}" of relation "{table}" does not exist at character {30 + len(table)}',
                 ),
-                f.jvm("java.lang.StackOverflowError: null"),
-                f.jvm(f"\tat com.acme.{pod.namespace}.catalog.CategoryTree.depth(CategoryTree.java:88)"),
-                f.jvm(f"\tat com.acme.{pod.namespace}.catalog.CategoryTree.depth(CategoryTree.java:91)"),
-            ]
-            evidence: tuple[int, ...] = (0, 1)
-        elif pod.runtime == "python":
-            lines = [
-                f.python_log("ERROR", "uvicorn.error", "Exception in ASGI application"),
-                f.python_plain("Traceback (most recent call last):"),
-                f.python_plain('  File "/app/app/catalog/tree.py", line 41, in flatten'),
-                f.python_plain("    return [node, *flatten(node.parent)]"),
-                f.python_plain("  [Previous line repeated 996 more times]"),
-                f.python_plain("RecursionError: maximum recursion depth exceeded"),
-            ]
-            evidence = (0, 5)
-        else:
-            lines = [
-                f.node_plain("RangeError: Maximum call stack size exceeded"),
-                f.node_plain("    at flatten (/app/dist/catalog/tree.js:41:17)"),
-                f.node_plain("    at flatten (/app/dist/catalog/tree.js:44:12)"),
-                f.pino(
-                    50,
-                    "request errored",
-                    pod.name,
-                    err={"type": "RangeError", "message": "Maximum call stack size exceeded"},
-                    res={"statusCode": 500},
+                server.logger.line(
+                    pid, "STATEMENT", f"INSERT INTO {table} (id, {column}, created_at) VALUES ($1, $2, $3)"
                 ),
             ]
-            evidence = (0, 3)
-        w.block(at, pod, lines, evidence=evidence if first else ())
-        first = False
+            scene.log(at, server, lines)
+            at += scene.rng.expovariate(1 / 60)
+    for proc in main_procs(scene, target):
+        from app.logs.synthetic.traffic import serve_request
+
+        for index in range(2):
+            at = start + 3 + index * scene.rng.uniform(30, 120)
+            if at < scene.duration and proc.serving(at):
+                serve_request(scene, proc, at, route=("POST", f"/v1/{resource}", resource, "create"))
     return Verdict(
-        f"{pod.name} recurses without end on a cyclic category tree (stack overflow) and returns 500 for those requests.",
+        f"{target.name}'s new release inserts into {table}.{column}, which the schema does not have; every POST /v1/{resource} fails.",
         "warning",
     )
 
 
-@scenario("application_exception", "causal_chain")
-def app_crash_behind_ingress_502(w: Window) -> Verdict:
-    """A Node.js app dies on an uncaught TypeError; the ingress and its callers only see refused connections."""
-    pod = w.app("node")
-    ingress = w.platform("ingress-nginx")
-    caller = w.app(w.pick(("go", "python", "jvm")))
-    w.crowd(pod, 0, 1)
-    crashed = w.rng.uniform(w.duration_s * 0.2, w.duration_s * 0.5)
-    field = w.pick(("price", "sku", "currency", "id"))
-    w.quiet(pod, crashed - 0.5, crashed + 16)
-    w.block(
-        crashed,
-        pod,
-        [
-            f.node_plain(f"/app/dist/cart/totals.js:{w.rng.randint(20, 90)}"),
-            f.node_plain(f"      sum += item.{field} * item.quantity;"),
-            f.node_plain("                  ^"),
-            f.node_plain(""),
-            f.node_plain(f"TypeError: Cannot read properties of null (reading '{field}')"),
-            f.node_plain("    at /app/dist/cart/totals.js:41:19"),
-            f.node_plain("    at Array.forEach (<anonymous>)"),
-            f.node_plain(""),
-            f.node_plain("Node.js v20.18.1"),
-        ],
-        evidence=(4,),
-    )
-    container_exited(w, pod, crashed + 0.05, 1)
-    for moment in w.spread(crashed + 0.5, crashed + 12, w.rng.randint(2, 3)):
-        ingress_failure(
-            w, ingress, pod, moment, "connect() failed (111: Connection refused) while connecting to upstream"
+@scenario("application_exception", "bug.deadlock", variants=("go",), hard_case="subtle", prepare=_prepare)
+def deadlock(scene: Scene, family: str) -> Verdict:
+    """Every goroutine ends up waiting on a channel no one writes: the runtime aborts with a deadlock."""
+    target = api(scene, "go")
+    cited = {"done": False}
+
+    def write(proc: Proc, run: Run, death: float) -> None:
+        run.ready = min(run.end, run.start + scene.rng.uniform(2, 6))
+        run.quiet_start = False
+        code = proc.logger.ctx.code
+        frame = code.frame("service", scene.domain[0], "drainQueue")
+        lines = [
+            "fatal error: all goroutines are asleep - deadlock!",
+            "goroutine 1 [chan receive]:",
+            f"{frame.function}(...)",
+            f"\t{frame.where}:{frame.line}",
+            "main.main()",
+            f"\t/app/cmd/{code.service}/main.go:{60 + len(code.service)} +0x1c5",
+        ]
+        scene.log(
+            death - 0.01, proc, [fixed(line) for line in lines], evidence=[0] if not cited["done"] else False
         )
-        w.add(
-            moment + 0.02,
-            caller,
-            app_log(w, caller, "error", f"call to {pod.app} failed", status=502, error="502 Bad Gateway"),
-        )
-    began = container_started(w, pod, crashed + w.rng.uniform(12, 15))
-    w.block(began + 0.5, pod, [*startup(w, pod), ready(w, pod)])
+        cited["done"] = True
+
+    _procs, severity = failing_rollout(scene, target, write, run_seconds=(30.0, 300.0))
     return Verdict(
-        f"{pod.name} crashed on an uncaught TypeError (an item with a null {field}); the ingress 502s and refused connections while it restarted are the consequence.",
-        "critical",
+        f"The new release of {target.name} deadlocks (all goroutines are asleep) and exits, in a loop.",
+        severity,
+    )
+
+
+@scenario(
+    "application_exception", "bug.unbounded_recursion", variants=("jvm", "python", "node"), prepare=_prepare
+)
+def unbounded_recursion(scene: Scene, family: str) -> Verdict:
+    """A cyclic parent reference in the data makes a recursive resolver never stop: stack overflow per request."""
+    target = api(scene, family)
+    resource = scene.pick(scene.domain)
+    start = incident_start(scene, 0.1, 0.45)
+    share = scene.rng.uniform(0.2, 0.6)
+    scene.bugs.append(
+        Bug(
+            target.name,
+            resource,
+            start,
+            scene.duration + 1,
+            share,
+            lambda proc: _bug_err(proc, "recursion", resource),
+            lambda proc: _frames(proc, resource, "get", deep=True),
+            verb="get",
+        )
+    )
+    for proc in main_procs(scene, target):
+        force_requests_to(scene, proc, resource, start + 2, scene.duration - 1, 3)
+    return Verdict(
+        f"Requests for some {resource} on {target.name} recurse without end (stack overflow) and answer 500.",
+        "warning",
     )

@@ -1,37 +1,37 @@
-"""The scenario registry: each scenario builds one kind of window and says what it shows."""
+"""The scenario registry: each scenario is one failure mechanism on one stack, and says what it shows.
+
+A scenario's id (the ``scenario`` field of an example) is ``<mechanism>.<variant>``: the mechanism is
+what goes wrong (a heap that outgrows its limit, a Secret key that is missing, a certificate that
+expired), the variant is where it happens (Go, JVM, Python or Node.js clients; a registry; a volume
+driver), which decides the words the window uses. Names, namespaces, traffic, neighbours and timing
+are drawn anew for every example of a scenario.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, get_args
+from typing import Literal, get_args
 
-from app.golden.scenarios.window import Window
 from app.golden.schema import Severity
+from app.logs.synthetic.scene import Scene
+from app.logs.synthetic.stack import StackSpec
 from app.taxonomy import RootCause
 
-Difficulty = Literal["easy", "hard"]
-# What makes a hard window hard; the README's hard-case table groups examples by it.
+# What makes a hard window hard; the dataset card groups examples by it.
 HardCase = Literal[
-    # One cause in another class's words: a DNS failure reported as "cannot connect", a config error
-    # that surfaces as a stack trace, an image pull refused with x509 or 403.
+    # One cause in another class's words (a DNS failure reported as "cannot connect", a setting as a stack trace).
     "other_words",
-    # A symptom many causes produce (CrashLoopBackOff, failing probes, SIGTERM, 5xx); one line tells.
+    # A symptom many causes produce (CrashLoopBackOff, failing probes, 5xx); one line tells them apart.
     "shared_symptom",
-    # The cause comes first, its symptoms later and in other classes' words (refused connections,
-    # 502s, restarts with exit 137); the label is the earliest cause.
+    # The cause first, its symptoms later and in other classes' words; the label is the earliest cause.
     "causal_chain",
-    # Convincing lines of another class that are not the cause: a DNS timeout that recovered, a
-    # start-up probe failure, an old OOMKilled, an ignored x509 warning from a sidecar.
-    "red_herring",
-    # The cause in a component's own words, off the usual keywords (ETIMEDOUT, Communications link
-    # failure, EAI_AGAIN, no healthy upstream, TopicAuthorizationException, ...).
-    "paraphrase",
-    # One line among noise, or only a reason field or an exit code, or cause and symptom far apart.
+    # Only indirect signs: restarts, a process that stops mid-work, an exit code, a line among hundreds.
     "subtle",
-    # Healthy, but full of lines that look like failures (retries that succeed, 4xx, handled errors).
+    # Healthy, but with lines that look like failures (retries that succeed, 4xx, a restart, a failed try).
     "healthy_alarming",
-    # An easy scenario with benign alarming lines and one cross-class decoy added (set by the generator).
+    # A scenario with benign alarming episodes of other kinds added around its evidence.
     "added_herrings",
 ]
 HARD_CASES: tuple[str, ...] = get_args(HardCase)
@@ -39,48 +39,57 @@ HARD_CASES: tuple[str, ...] = get_args(HardCase)
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a scenario's window shows: a one-sentence summary and how bad it is."""
+    """What a window shows: a one-sentence summary and how bad it is."""
 
     summary: str
     severity: Severity
 
 
-class ScenarioBuilder(Protocol):
-    """A function that fills a window with one scenario's lines and returns its verdict."""
-
-    __name__: str
-
-    def __call__(self, w: Window, /) -> Verdict: ...
+Prepare = Callable[[StackSpec, random.Random, str], None]
+Build = Callable[[Scene, str], Verdict]
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """A named template for windows of one root cause; ``hard_case`` says what makes it hard, if anything."""
+    """One mechanism of one root cause on one variant of stack."""
 
     cause: RootCause
-    name: str
+    mechanism: str
+    variant: str
     hard_case: HardCase | None
-    build: ScenarioBuilder
+    prepare: Prepare
+    build: Build
 
     @property
-    def difficulty(self) -> Difficulty:
-        """``hard`` when the template names a hard-case type, else ``easy``."""
-        return "easy" if self.hard_case is None else "hard"
+    def id(self) -> str:
+        """``mechanism.variant`` (just the mechanism when it has no variants)."""
+        return f"{self.mechanism}.{self.variant}" if self.variant else self.mechanism
 
 
 SCENARIOS: dict[str, list[Scenario]] = {}
 
 
-def scenario(
-    cause: RootCause, hard_case: HardCase | None = None
-) -> Callable[[ScenarioBuilder], ScenarioBuilder]:
-    """Register the decorated function as a scenario of ``cause``, named after the function."""
+def _no_preparation(spec: StackSpec, rng: random.Random, variant: str) -> None:
+    """Leave the drawn stack as it is."""
 
-    def register(build: ScenarioBuilder) -> ScenarioBuilder:
-        names = {item.name for items in SCENARIOS.values() for item in items}
-        if build.__name__ in names:
-            raise ValueError(f"scenario {build.__name__!r} is registered twice")
-        SCENARIOS.setdefault(cause, []).append(Scenario(cause, build.__name__, hard_case, build))
+
+def scenario(
+    cause: RootCause,
+    mechanism: str,
+    *,
+    variants: Sequence[str] = ("",),
+    hard_case: HardCase | None = None,
+    prepare: Prepare | None = None,
+) -> Callable[[Build], Build]:
+    """Register the decorated builder once per variant as scenarios of ``cause``."""
+
+    def register(build: Build) -> Build:
+        taken = {item.id for items in SCENARIOS.values() for item in items}
+        for variant in variants:
+            item = Scenario(cause, mechanism, variant, hard_case, prepare or _no_preparation, build)
+            if item.id in taken:
+                raise ValueError(f"scenario {item.id!r} is registered twice")
+            SCENARIOS.setdefault(cause, []).append(item)
         return build
 
     return register
