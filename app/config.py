@@ -102,6 +102,16 @@ class Settings(BaseSettings):
         ge=0.5,
         description="How long an eval worker's claim on an item lasts without its heartbeat.",
     )
+    eval_transient_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries of an eval item after a transient model-server fault (HTTP 429/502/503/504, "
+        "a refused or reset connection).",
+    )
+    eval_retry_backoff_seconds: float = Field(
+        default=1.0, ge=0, le=60, description="Wait before an eval item's first retry; doubles each retry."
+    )
 
     # Telemetry
     otel_service_name: str = Field(default="logtriage", description="service.name of traces.")

@@ -1,7 +1,12 @@
 """One example in, one scored item result out: the regex baseline, a model's answer, or a cached answer.
 
 Each result gets its own ``eval.item`` span carrying the item's ``gen_ai.evaluation.result`` events; a
-model answer's span holds the triage pipeline's GenAI inference span, reused as it is.
+model answer's span holds the triage pipeline's GenAI inference span (one per attempt), reused as it is.
+
+A transient fault of the model server (HTTP 429/502/503/504, e.g. llama-server's 503 while it loads, a
+refused or reset connection, a stream cut short) is retried a bounded number of times with jittered
+exponential backoff: on a busy machine one such blip would otherwise count against the model. Timeouts,
+invalid output and other HTTP errors are answers about the model and are never retried.
 """
 
 from __future__ import annotations
@@ -14,8 +19,16 @@ from typing import Any
 
 from opentelemetry.trace import Span
 from pydantic import BaseModel, ConfigDict
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from app.errors import InferenceCancelled, InvalidOutputError, LLMError, LLMTimeoutError
+from app.errors import (
+    InferenceCancelled,
+    InvalidOutputError,
+    LLMConnectError,
+    LLMError,
+    LLMHTTPError,
+    LLMTimeoutError,
+)
 from app.evals import baseline
 from app.evals.metrics import ItemResult, Outcome
 from app.evals.scoring import example_scenario, outcome_for, record_evaluation
@@ -30,6 +43,22 @@ from app.rca import parse_rca
 from app.store.tables import EvalCacheRow
 from app.telemetry import tracing as tr
 from app.triage import PreparedPrompt, TriageService, stats_fields
+
+# Statuses a server sends when it is momentarily unable, not when the request or the model is at fault.
+TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+# The longest wait between two attempts, whatever the backoff setting.
+MAX_BACKOFF_S = 30.0
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a model-server failure is worth another attempt (the server, not the model, failed)."""
+    if isinstance(exc, LLMHTTPError):
+        return exc.status_code in TRANSIENT_STATUSES
+    if isinstance(exc, LLMConnectError):
+        return True
+    # A plain LLMError is a connection that broke or a stream that ended before its answer; its
+    # subclasses (timeout, invalid output, cancel) are answers about the model or the user.
+    return type(exc) is LLMError
 
 
 def example_window(example: GoldenExample) -> tuple[datetime, datetime]:
@@ -159,21 +188,41 @@ class Analyzer:
         """One model answer for one example (one repeat), scored; None when the run was cancelled meanwhile."""
         assert setup.model is not None
         assert setup.version is not None, "model runs always resolve a prompt version"
+        model, version = setup.model, setup.version
         base = self._base_fields(example, repeat)
+        settings = self.triage.settings
+
+        def pause(seconds: float) -> None:
+            cancel.wait(seconds)
+
+        retrying = Retrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(1 + settings.eval_transient_retries),
+            wait=wait_random_exponential(multiplier=settings.eval_retry_backoff_seconds, max=MAX_BACKOFF_S),
+            # A cancel ends the wait at once; the next attempt then stops before it sends anything.
+            sleep=pause,
+            reraise=True,
+        )
+
+        def answer() -> tuple[PreparedPrompt, str, InferenceStats | None]:
+            prepared = self.prepare(example, version, model, client)
+            if params is not None:
+                prepared = prepared.model_copy(update={"params": params})
+            text, stats = "", None
+            # The triage pipeline's inference span and latency metrics, reused as they are.
+            for event in self.triage.infer(client, model, prepared, cancel):
+                if isinstance(event, DoneEvent):
+                    text, stats = event.text, event.stats
+            return prepared, text, stats
+
         with self._tracer.start_as_current_span("eval.item") as span:
-            span.set_attribute("logtriage.model", setup.model.name)
+            span.set_attribute("logtriage.model", model.name)
             span.set_attribute("logtriage.prompt.version", setup.prompt_ref)
             base["trace_id"] = tr.current_trace_id()
             raw = ""
             stats: InferenceStats | None = None
             try:
-                prepared = self.prepare(example, setup.version, setup.model, client)
-                if params is not None:
-                    prepared = prepared.model_copy(update={"params": params})
-                # The triage pipeline's inference span and latency metrics, reused as they are.
-                for event in self.triage.infer(client, setup.model, prepared, cancel):
-                    if isinstance(event, DoneEvent):
-                        raw, stats = event.text, event.stats
+                prepared, raw, stats = retrying(answer)
                 rca = parse_rca(raw)
             except InferenceCancelled:
                 return None
@@ -186,9 +235,13 @@ class Analyzer:
                     if isinstance(exc, LLMTimeoutError)
                     else "server_error"
                 )
+                attempts = retrying.statistics.get("attempt_number", 1)
+                error = exc.user_message()
+                if attempts > 1:
+                    error = f"{error} (after {attempts} attempts)"
                 item = ItemResult(
                     outcome=outcome,
-                    error=exc.user_message(),
+                    error=error,
                     raw_output=raw,
                     **base,
                     **(stats_fields(stats) if stats else {}),
@@ -204,6 +257,7 @@ class Analyzer:
                     **(stats_fields(stats) if stats else {}),
                 )
                 span.set_attribute("logtriage.root_cause", rca.root_cause)
+            span.set_attribute("logtriage.eval.attempts", retrying.statistics.get("attempt_number", 1))
             self._describe(span, run_id, example, repeat, item.outcome)
             record_evaluation(span, item)
             return item

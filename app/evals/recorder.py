@@ -282,9 +282,14 @@ class RunRecorder:
                 row.status, row.error, row.ended_at = status, error, now()
 
     def _write_results(self, session: Session, row: EvalRunRow) -> None:
+        # In item order, not storage order: float sums then come out the same whichever worker stored first.
         items = [
             item_from_row(item)
-            for item in session.scalars(select(EvalItemRow).where(EvalItemRow.run_id == row.id))
+            for item in session.scalars(
+                select(EvalItemRow)
+                .where(EvalItemRow.run_id == row.id)
+                .order_by(EvalItemRow.example_id, EvalItemRow.repeat)
+            )
         ]
         retried = session.scalar(
             select(func.count()).select_from(EvalItemHistoryRow).where(EvalItemHistoryRow.run_id == row.id)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from app.errors import InputError
 from app.evals import baseline
@@ -74,7 +74,7 @@ class GoldenSlice(BaseModel):
 
     @field_validator("seed")
     @classmethod
-    def _seed_needs_per_class(cls, value: int | None, info: Any) -> int | None:
+    def _seed_needs_per_class(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and info.data.get("per_class") is None:
             raise ValueError("a seed only applies to a per-class draw (per_class=N)")
         return value

@@ -10,17 +10,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Table, select
 
 from app.errors import PromptError, UnknownPromptError
 from app.rca import RootCauseAnalysis
 from app.store.db import session_scope
+from app.store.sql import upsert
 from app.store.tables import PromptVersionRow, utcnow
 
 SHORT_HASH = 12
@@ -267,16 +268,19 @@ class PromptRegistry:
             known = set(session.scalars(select(PromptVersionRow.sha256)))
             for version in current:
                 if version.sha256 not in known:
-                    session.add(
-                        PromptVersionRow(
-                            sha256=version.sha256,
-                            name=version.name,
-                            description=version.description,
-                            template=version.template,
-                            front_matter={"params": version.params},
-                            source_path=version.source_path,
-                            first_seen=utcnow(),
-                        )
+                    # Insert-or-skip: processes starting together (the shards of one eval) sync at once.
+                    upsert(
+                        session,
+                        cast(Table, PromptVersionRow.__table__),
+                        {
+                            "sha256": version.sha256,
+                            "name": version.name,
+                            "description": version.description,
+                            "template": version.template,
+                            "front_matter": {"params": version.params},
+                            "source_path": version.source_path,
+                            "first_seen": utcnow(),
+                        },
                     )
         stored = {v.sha256: v for v in self.all_versions(sync=False)}
         return [stored.get(v.sha256, v).model_copy(update={"is_current": True}) for v in current]

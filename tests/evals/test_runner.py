@@ -250,6 +250,7 @@ def test_server_errors_are_kept_apart_and_never_cached(
     items = load_items(runner.engine, header.id)
     assert {i.outcome for i in items} == {"server_error"}
     assert all("HTTP 500" in (i.error or "") for i in items)
+    assert len(fake_model.chat_requests()) == 3  # a 500 is the server's verdict on the request: not retried
     with session_scope(runner.engine) as session:
         assert session.scalar(select(func.count()).select_from(EvalCacheRow)) == 0
     fake_model.script.status = None
@@ -273,6 +274,77 @@ def test_timeouts_are_kept_apart(
     assert header.summary is not None
     assert header.summary.error_rate == 1.0
     assert header.summary.latency.timed_items == 0
+
+
+# llama-server's error body while it loads the model (or, asked with fail_on_no_slot, has no free slot).
+LLAMA_SERVER_503 = {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
+
+
+def test_transient_server_faults_are_retried_until_the_answer_comes(
+    fake_model: FakeOpenAIServer, make_runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVAL_RETRY_BACKOFF_SECONDS", "0.01")
+    fake_model.script.status, fake_model.script.error_body = 503, LLAMA_SERVER_503
+    fake_model.script.faults = 2  # the first two requests meet a busy server, then it answers
+    runner = make_runner()
+    header = runner.run(
+        EvalRequest(prompt=PROMPT, model="fake-q4", slice=parse_slice(limit=3), concurrency=1)
+    )
+    items = load_items(runner.engine, header.id)
+    assert {i.outcome for i in items} <= {"correct", "wrong"}
+    assert header.succeeded
+    assert len(fake_model.chat_requests()) == 3 + 2
+
+
+def test_a_connection_reset_mid_answer_is_retried(
+    fake_model: FakeOpenAIServer, make_runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVAL_RETRY_BACKOFF_SECONDS", "0.01")
+    answer = rca_json("oom_killed", [2])
+    fake_model.script.tokens = [answer[:10], answer[10:]]  # the first request is cut after its first token
+    fake_model.script.reset_after, fake_model.script.faults = 1, 1
+    runner = make_runner()
+    header = runner.run(
+        EvalRequest(prompt=PROMPT, model="fake-q4", slice=parse_slice(limit=2), concurrency=1)
+    )
+    assert {i.outcome for i in load_items(runner.engine, header.id)} <= {"correct", "wrong"}
+    assert len(fake_model.chat_requests()) == 2 + 1
+
+
+def test_a_server_that_stays_busy_gives_up_after_the_retries_and_says_so(
+    fake_model: FakeOpenAIServer, make_runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVAL_RETRY_BACKOFF_SECONDS", "0.01")
+    monkeypatch.setenv("EVAL_TRANSIENT_RETRIES", "2")
+    fake_model.script.status, fake_model.script.error_body = 503, LLAMA_SERVER_503
+    runner = make_runner()
+    header = runner.run(EvalRequest(prompt=PROMPT, model="fake-q4", slice=parse_slice(limit=2)))
+    items = load_items(runner.engine, header.id)
+    assert {i.outcome for i in items} == {"server_error"}
+    assert all("HTTP 503: Loading model" in (i.error or "") for i in items)
+    assert all("after 3 attempts" in (i.error or "") for i in items)
+    assert len(fake_model.chat_requests()) == 2 * 3
+    assert not header.succeeded
+
+
+def test_errors_about_the_request_or_the_model_are_not_retried(
+    fake_model: FakeOpenAIServer, make_runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVAL_RETRY_BACKOFF_SECONDS", "0.01")
+    fake_model.script.status = 400
+    fake_model.script.error_body = {
+        "error": {
+            "code": 400,
+            "message": "the request exceeds the available context size",
+            "type": "exceed_context_size_error",
+        }
+    }
+    runner = make_runner()
+    header = runner.run(EvalRequest(prompt=PROMPT, model="fake-q4", slice=parse_slice(limit=2)))
+    items = load_items(runner.engine, header.id)
+    assert {i.outcome for i in items} == {"server_error"}
+    assert not any("attempts" in (i.error or "") for i in items)
+    assert len(fake_model.chat_requests()) == 2
 
 
 def test_a_server_that_is_down_fails_the_run_clearly(
