@@ -193,6 +193,9 @@ def test_shipped_golden_set_with_the_tiny_model_and_the_baseline(
     )
     monkeypatch.setenv("MODELS_FILE", str(llama_models_file))
     monkeypatch.setenv("GOLDEN_DIR", str(PROJECT_ROOT / "golden"))
+    # Reading the prompt is most of a model answer's time on two shared cores: short prompts keep the
+    # slice quick (the budget policy itself is tested in tests/test_triage.py).
+    monkeypatch.setenv("LOG_TOKEN_CAP", "400")
     get_settings.cache_clear()
     baseline = invoke("run", "--model", BASELINE_MODEL_NAME)
     assert baseline["metrics"]["items"] >= 500

@@ -158,7 +158,7 @@ def test_model_run_records_items_and_fingerprint(fake_model: FakeOpenAIServer, m
     assert (header.prompt_ref, header.prompt_sha256) == (version.ref, version.sha256)
     assert (header.model, header.quantization, header.gguf_file) == ("fake-q4", "Q4_K_M", "fake-q4.gguf")
     assert header.base_url == fake_model.base_url
-    assert header.params == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 600, "seed": None, "stop": []}
+    assert header.params == {"temperature": 0.0, "top_p": 1.0, "max_tokens": 1024, "seed": None, "stop": []}
     assert header.golden_version == dataset_version(load_golden_dir(runner.golden_dir))
     assert header.fingerprint.git_revision == git_revision()
     assert header.fingerprint.app_version
