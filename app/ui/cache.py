@@ -14,7 +14,6 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from app import triage as triage_api
 from app import triage_history
 from app.config import Settings, get_settings
 from app.evals.compare import Comparison, RunItems, compare_runs
@@ -251,7 +250,7 @@ def triage_stream(
 
 def queue_for_labeling(run_id: str) -> None:
     """Put a stored triage run into the labeling queue."""
-    triage_api.queue_for_labeling(get_services().engine, run_id)
+    triage_history.queue_for_labeling(get_services().engine, run_id)
 
 
 def past_runs(limit: int = 100) -> list[RunHead]:
