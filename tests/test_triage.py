@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -192,7 +192,9 @@ class _FailingSource:
     def query_range(self, query: str, start: datetime, end: datetime, *, limit: int) -> LogQueryResult:
         raise self.error
 
-    def label_values(self, label: str, start: datetime, end: datetime) -> list[str]:
+    def label_values(
+        self, label: str, start: datetime, end: datetime, *, query: str | None = None
+    ) -> list[str]:
         return []
 
 
@@ -249,7 +251,7 @@ def test_windows_are_checked() -> None:
 # --- the budget policy and the latency target ---------------------------------------------------------------
 
 
-def prepared_of(events: list[object]) -> PreparedPrompt:
+def prepared_of(events: Sequence[object]) -> PreparedPrompt:
     (prompt,) = [e for e in events if isinstance(e, PromptEvent)]
     return prompt.prepared
 
@@ -302,6 +304,7 @@ def test_a_latency_target_budgets_by_the_rate_the_server_reported(
     assert result.latency_target_s == 2.0
     assert result.estimated_ttft_ms == pytest.approx(prepared.estimate.seconds * 1000, abs=0.1)
     assert result.ttft_ms is not None
+    assert result.estimated_ttft_ms is not None
     assert result.estimate_error_ms == pytest.approx(result.ttft_ms - result.estimated_ttft_ms, abs=0.2)
     row = stored(service, result.run_id)
     assert (row.latency_target_s, row.estimated_ttft_ms) == (2.0, result.estimated_ttft_ms)

@@ -69,7 +69,8 @@ def test_malformed_stored_parts_are_left_out_not_fatal(engine: Engine) -> None:
     with session_scope(engine) as session:
         row = session.get(TriageRunRow, run_id)
         assert row is not None
-        row.result = {**(row.result or {}), "evidence": [{"number": "two"}, *row.result["evidence"]]}
+        assert row.result is not None
+        row.result = {**row.result, "evidence": [{"number": "two"}, *row.result["evidence"]]}
         row.logs = [{"ts": "yesterday", "line": "x"}, *row.logs]
         row.budget = {"kept_lines": "many"}
     stored = load_run(engine, run_id)

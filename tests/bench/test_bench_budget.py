@@ -44,4 +44,6 @@ def test_the_real_model_row_times_the_same_triage_at_both_budgets(
         assert timing.prompt_tokens is not None
     # The tenth-of-raw prompt carries a fraction of the default's log tokens, and the server saw that.
     assert tenth.log_tokens <= tenth_of_raw(window) < default.log_tokens
-    assert tenth.prompt_tokens < default.prompt_tokens  # type: ignore[operator]
+    assert tenth.prompt_tokens is not None
+    assert default.prompt_tokens is not None
+    assert tenth.prompt_tokens < default.prompt_tokens

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,7 +149,7 @@ class AppRuns:
         expect(stale).to_have_count(0, timeout=SETTLE_TIMEOUT_S * 1000)
 
     @contextmanager
-    def rerun(self) -> Iterator[None]:
+    def rerun(self) -> Generator[None]:
         """Around an action that reruns the script: wait until that rerun has finished and the page is whole."""
         before = self.finished
         yield

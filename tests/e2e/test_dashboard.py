@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
 
 from app.logs.logql import LogFilter, build_logql
 from tests.e2e.conftest import HOSTILE_LINE, HOSTILE_NAMESPACE, Dashboard, WatchedPage
@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.llama]
 
 RUN_TIMEOUT_MS = 300_000  # a real model on a shared 2-core machine
 # A laptop's window: what is below 900 px is below the fold.
-FOLD = {"width": 1400, "height": 900}
+FOLD: ViewportSize = {"width": 1400, "height": 900}
 
 
 def metric_value(page: Page, label: str) -> Locator:

@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, ViewportSize, expect
 
 from app.evals.scoring import example_scenario
 from app.golden.jsonl import write_jsonl
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.llama]
 
 RUN_TIMEOUT_MS = 600_000
 MODEL_ITEMS = 4
-NARROW = {"width": 1400, "height": 3400}
+NARROW: ViewportSize = {"width": 1400, "height": 3400}
 HEADLINE_WIDTH_PX = 80 + 100 + 130 + 170 + 90 + 95  # run, status, model, prompt, accuracy, macro-F1
 MAX_PLAUSIBLE_TOKENS_PER_S = 5000  # two CPU cores decode a SmolLM2 model at hundreds of tokens/s, not 100,000
 VERDICT = re.compile(

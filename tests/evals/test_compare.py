@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +25,20 @@ from tests.evals.runs import paired_runs, result
 from tests.fixtures.llama import FakeOpenAIServer
 
 
-def run(run_id: str, items: list[ItemResult], **extra: object) -> RunItems:
-    return RunItems(run_id=run_id, label=f"model-{run_id}", items=items, **extra)  # type: ignore[arg-type]
+def run(
+    run_id: str,
+    items: list[ItemResult],
+    *,
+    golden_version: str = "",
+    slice: Mapping[str, object] | None = None,
+) -> RunItems:
+    return RunItems(
+        run_id=run_id,
+        label=f"model-{run_id}",
+        items=items,
+        golden_version=golden_version,
+        slice=dict(slice or {}),
+    )
 
 
 # --- claims -------------------------------------------------------------------------------------------------
@@ -302,10 +314,12 @@ def test_letters() -> None:
 # --- the gate -------------------------------------------------------------------------------------------------
 
 
-def gate_for(a_rate: float, b_rate: float, **kwargs: object) -> compare.GateResult:
+def gate_for(
+    a_rate: float, b_rate: float, *, metric: compare.Metric = "macro_f1", margin_points: float = 0.0
+) -> compare.GateResult:
     a_items, b_items = paired_runs(random.Random(31), 300, a_rate, b_rate)
     comparison = compare.compare_runs([run("a" * 36, a_items), run("b" * 36, b_items)])
-    return compare.regression_gate(comparison, **kwargs)  # type: ignore[arg-type]
+    return compare.regression_gate(comparison, metric=metric, margin_points=margin_points)
 
 
 def test_the_gate_fails_on_a_significant_drop_beyond_the_margin() -> None:

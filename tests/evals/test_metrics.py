@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import TypedDict
 
 import numpy as np
 import pytest
@@ -46,10 +47,17 @@ def item(
     )
 
 
+class TokenCounts(TypedDict):
+    """The token counts ``item`` takes, so one dict of them can be splatted into several calls."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
 @pytest.fixture
 def six_items() -> list[ItemResult]:
     """Two of each of oom, dns and healthy: 2 right, 2 wrong, 1 invalid output, 1 timeout."""
-    timed = {"prompt_tokens": 100, "completion_tokens": 10}
+    timed: TokenCounts = {"prompt_tokens": 100, "completion_tokens": 10}
     return [
         item("oom_killed", "oom_killed", n=1, expected_evidence=[1, 2], cited=[2], total_ms=100, ttft_ms=10, tokens_per_s=10, **timed),
         item("oom_killed", "dns_resolution_failure", n=2, total_ms=200, ttft_ms=20, tokens_per_s=20, **timed),

@@ -10,6 +10,7 @@ from app.errors import InputError, UnsupportedQueryError
 from app.logs.logql import (
     LabelMatcher,
     LineFilter,
+    LineOp,
     LogFilter,
     build_logql,
     escape_logql_string,
@@ -85,14 +86,17 @@ def test_no_value_changes_the_query_structure(
     excludes: str | None,
     regex: str | None,
 ) -> None:
-    f = LogFilter(
-        namespace=namespace,
-        pod=pod,
-        container=container,
-        level=level,  # type: ignore[arg-type]
-        contains=contains,
-        excludes=excludes,
-        regex=regex,
+    # model_validate: the level is what a user types ("warning" too), which the model normalises.
+    f = LogFilter.model_validate(
+        {
+            "namespace": namespace,
+            "pod": pod,
+            "container": container,
+            "level": level,
+            "contains": contains,
+            "excludes": excludes,
+            "regex": regex,
+        }
     )
 
     parsed = parse_selector_and_filters(build_logql(f))
@@ -102,11 +106,8 @@ def test_no_value_changes_the_query_structure(
         for name, value in (("namespace", f.namespace), ("pod", f.pod), ("container", f.container))
         if value is not None
     ]
-    expected_filters = [
-        LineFilter(op=op, value=value)  # type: ignore[arg-type]
-        for op, value in (("|=", contains), ("!=", excludes), ("|~", regex))
-        if value is not None
-    ]
+    text_filters: list[tuple[LineOp, str | None]] = [("|=", contains), ("!=", excludes), ("|~", regex)]
+    expected_filters = [LineFilter(op=op, value=value) for op, value in text_filters if value is not None]
     assert parsed.matchers == expected_matchers
     assert parsed.line_filters == expected_filters
     assert [m.name for m in parsed.label_filters] == (["detected_level"] if level else [])
@@ -148,7 +149,7 @@ def test_a_lone_surrogate_is_refused() -> None:
 )
 def test_unusable_input_is_refused_with_a_clear_message(fields: dict[str, str], message: str) -> None:
     with pytest.raises(InputError, match=message):
-        LogFilter(**fields)  # type: ignore[arg-type]
+        LogFilter.model_validate(fields)
 
 
 def test_surrounding_spaces_in_text_filters_are_kept() -> None:

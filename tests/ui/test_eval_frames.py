@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import pytest
 
@@ -11,7 +13,16 @@ from app.ui import eval_frames as frames
 from tests.evals.conftest import small_golden_set
 
 
-def answer(n: int, expected: str, predicted: str, *, repeat: int = 0, **extra: object) -> ItemResult:
+def answer(
+    n: int,
+    expected: str,
+    predicted: str,
+    *,
+    repeat: int = 0,
+    parsed: dict[str, object] | None = None,
+    cited_evidence: Sequence[int] = (),
+    total_ms: float | None = None,
+) -> ItemResult:
     return ItemResult(
         example_id=f"ex-{n}",
         content_hash=f"h{n}",
@@ -19,7 +30,9 @@ def answer(n: int, expected: str, predicted: str, *, repeat: int = 0, **extra: o
         predicted=predicted,
         outcome="correct" if predicted == expected else "wrong",
         repeat=repeat,
-        **extra,  # type: ignore[arg-type]
+        parsed=parsed,
+        cited_evidence=list(cited_evidence),
+        total_ms=total_ms,
     )
 
 

@@ -104,7 +104,9 @@ def test_evals_page_without_runs(world: FakeWorld, golden: Path) -> None:
     assert_no_exception(at)
     assert any("No runs yet" in info.value for info in at.info)
     assert at.selectbox(key="evals.model").options == [BASELINE_MODEL_NAME, MODEL_NAME]
-    assert at.selectbox(key="evals.prompt").value.startswith("rca-evidence-first@")
+    prompt = at.selectbox(key="evals.prompt").value
+    assert prompt is not None
+    assert prompt.startswith("rca-evidence-first@")
 
 
 def test_start_a_baseline_run_from_the_page_and_open_it(world: FakeWorld, golden: Path) -> None:

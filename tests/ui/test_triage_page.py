@@ -432,6 +432,7 @@ def test_a_custom_range_that_ends_before_it_starts_is_an_input_error(world: Fake
     at = page("triage").run()
     at.segmented_control(key="triage.range.preset").set_value("Custom").run()
     start = at.datetime_input(key="triage.range.start").value
+    assert start is not None
     at.datetime_input(key="triage.range.end").set_value(start - timedelta(hours=2)).run()
     # Listing namespaces for such a window fails the same way, so the namespace is typed.
     at.text_input(key="triage.namespace_typed").input("payments").run()
@@ -444,6 +445,7 @@ def test_a_custom_range_previews_that_window(world: FakeWorld) -> None:
     at = page("triage").run()
     at.segmented_control(key="triage.range.preset").set_value("Custom").run()
     end = at.datetime_input(key="triage.range.end").value
+    assert end is not None
     at.datetime_input(key="triage.range.start").set_value(end - timedelta(minutes=30)).run()
     preview(at)
     assert_no_exception(at)

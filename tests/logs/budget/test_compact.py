@@ -4,6 +4,7 @@ import pytest
 
 from app.logs.budget.compact import compact_continuation, compact_text, single_line
 from app.logs.budget.tokens import estimate_tokens
+from app.logs.models import Level
 
 
 @pytest.mark.parametrize(
@@ -101,8 +102,8 @@ from app.logs.budget.tokens import estimate_tokens
         ("the value x=1 was out of range", "unknown", "the value x=1 was out of range"),
     ],
 )
-def test_a_line_keeps_its_facts_in_fewer_tokens(line: str, level: str, compact: str) -> None:
-    result = compact_text(line, level)  # type: ignore[arg-type]
+def test_a_line_keeps_its_facts_in_fewer_tokens(line: str, level: Level, compact: str) -> None:
+    result = compact_text(line, level)
 
     assert result == compact
     assert estimate_tokens(result) <= estimate_tokens(line)

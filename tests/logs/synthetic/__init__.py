@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -17,3 +18,10 @@ def alloy_config() -> str:
         if doc and doc.get("kind") == "HelmRelease"
     )
     return release["spec"]["values"]["alloy"]["configMap"]["content"]
+
+
+def first_group(pattern: str, text: str) -> str:
+    """The first group of ``pattern``'s first match in ``text``; fails the test when there is none."""
+    match = re.search(pattern, text)
+    assert match is not None, f"{pattern!r} not found in {text!r}"
+    return match.group(1)

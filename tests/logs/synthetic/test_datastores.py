@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import itertools
 import random
-import re
 
 import pytest
 
 from app.logs.synthetic.datastores import PgBouncer, Postgres, Redis
+from tests.logs.synthetic import first_group
 
 TS = 1_795_000_000_000_000_000
 
@@ -23,8 +23,8 @@ def test_redis_saves_by_its_save_rules_counted_from_the_previous_save(changes_pe
     ]
 
     for (before, _), (at, text) in itertools.pairwise(saves):
-        seconds = int(re.search(r"in (\d+) seconds", text).group(1))
-        changes = int(re.search(r"(\d+) changes", text).group(1))
+        seconds = int(first_group(r"in (\d+) seconds", text))
+        changes = int(first_group(r"(\d+) changes", text))
         assert at - before >= seconds - 0.01, text
         assert changes_per_s * (at - before) >= changes - 1e-6, text
 

@@ -20,7 +20,7 @@ from app.logs.synthetic.events import (
     event_labels,
 )
 from app.logs.synthetic.timeline import Timeline
-from tests.logs.synthetic import ALLOY_CONFIG, alloy_config
+from tests.logs.synthetic import ALLOY_CONFIG, alloy_config, first_group
 
 START_NS = 1_795_000_000_000_000_000
 POD = ObjectRef("Pod", "api-7d9f8b6c4-x2k9p", "0f1e2d3c-4b5a-4697-8877-66554433aa01")
@@ -52,7 +52,7 @@ def test_repeats_of_one_event_count_up_and_every_update_reaches_loki() -> None:
             100 + second * 10, POD, KUBELET, "Warning", "BackOff", "Back-off restarting failed container api"
         )
 
-    counts = [int(re.search(r"count=(\d+)", line.text).group(1)) for line in timeline.finish()]
+    counts = [int(first_group(r"count=(\d+)", line.text)) for line in timeline.finish()]
     assert counts == [1, 2, 3, 4, 5]
 
 
@@ -118,7 +118,7 @@ def test_resource_versions_are_unique() -> None:
             "Started container app",
         )
 
-    versions = [re.search(r"eventRV=(\d+)", line.text).group(1) for line in timeline.finish()]
+    versions = [first_group(r"eventRV=(\d+)", line.text) for line in timeline.finish()]
     assert len(versions) == len(set(versions)) == 300
 
 
