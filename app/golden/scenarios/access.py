@@ -32,9 +32,10 @@ from app.logs.synthetic.code import snake
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, fixed, klog
 from app.logs.synthetic.lifecycle import crash_loop
+from app.logs.synthetic.parts import Bug, Dep, Proc, Run
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.runtimes.python import traceback_lines
-from app.logs.synthetic.scene import Bug, Dep, Proc, Run, Scene
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 
 _SITE = "/usr/local/lib/python3.12/site-packages"

@@ -26,9 +26,10 @@ from app.golden.scenarios.registry import Verdict, scenario
 from app.logs.synthetic.code import camel, singular, snake
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import fixed
+from app.logs.synthetic.parts import Bug, Proc, Run
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.runtimes.jvm import SpringBoot
-from app.logs.synthetic.scene import Bug, Proc, Run, Scene
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 
 _SITE = "/usr/local/lib/python3.12/site-packages"

@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Workload
 from app.logs.synthetic.faults import CertDates, Target
-from app.logs.synthetic.scene import Dep, Outage, Proc, Run, Scene
+from app.logs.synthetic.parts import Dep, Outage, Proc, Run
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 from app.logs.synthetic.traffic import serve_request
 
