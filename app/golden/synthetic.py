@@ -23,7 +23,7 @@ from app.golden.scenarios.incidentals import add_incidentals
 from app.golden.schema import GoldenExample, GoldenLabel, GoldenLog, GoldenWindow
 from app.logs.models import detect_level, format_rfc3339_ns, parse_rfc3339_ns
 from app.logs.synthetic.scene import Scene
-from app.logs.synthetic.stack import compose, draw_spec
+from app.logs.synthetic.stack import compose, draw_spec, finish
 from app.logs.synthetic.timeline import Line
 from app.logs.synthetic.traffic import estimate_lines
 from app.taxonomy import ROOT_CAUSES
@@ -160,7 +160,7 @@ def _draw(
     placed = len(scene.timeline)
     scale = (target - fixed - placed) / variable if variable else 1.0
     scene.traffic_scale = min(40.0, max(0.05, scale)) * damping
-    return scene.finish(), target, scene, start_ns, verdict, hard_case
+    return finish(scene), target, scene, start_ns, verdict, hard_case
 
 
 def _problem(lines: list[Line], cause: str) -> str:

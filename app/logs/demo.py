@@ -35,9 +35,10 @@ from app.logs.synthetic.events import Reporter
 from app.logs.synthetic.faults import CertDates, Target
 from app.logs.synthetic.lifecycle import crash_loop, mount_failure_loop, reschedule_stateful_pod
 from app.logs.synthetic.memory import memory_climb
+from app.logs.synthetic.parts import Dep, Outage, Proc, Run
 from app.logs.synthetic.proxies import IngressNginx
-from app.logs.synthetic.scene import Dep, Outage, Proc, Run, Scene
-from app.logs.synthetic.stack import StackSpec, compose
+from app.logs.synthetic.scene import Scene
+from app.logs.synthetic.stack import StackSpec, compose, finish
 from app.logs.synthetic.timeline import Line
 from app.logs.synthetic.traffic import serve_request
 from app.telemetry.metrics import LOKI_QUERY_DURATION
@@ -339,7 +340,7 @@ def _entry(line: Line) -> LogEntry:
 def _demo_day(seed: int, end_ns: int) -> _DemoDay:
     cluster = Cluster.create(random.Random(f"{seed}/cluster"), node_count=4)
     scenes = [write(seed, cluster, end_ns) for write in _WRITERS.values()]
-    lines = [line for scene in scenes for line in scene.finish()]
+    lines = [line for scene in scenes for line in finish(scene)]
     lines += _ingress(seed, cluster, end_ns, scenes)
     return _DemoDay([_entry(line) for line in lines])
 

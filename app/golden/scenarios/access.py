@@ -32,10 +32,12 @@ from app.logs.synthetic.code import snake
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, fixed, klog
 from app.logs.synthetic.lifecycle import crash_loop
+from app.logs.synthetic.parts import Bug, Dep, Proc, Run
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.runtimes.python import traceback_lines
-from app.logs.synthetic.scene import Bug, Dep, Proc, Run, Scene
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
+from app.logs.synthetic.traffic import serve_request
 
 _SITE = "/usr/local/lib/python3.12/site-packages"
 
@@ -286,8 +288,6 @@ def volume_not_writable(scene: Scene, family: str) -> Verdict:
         for index in range(2):
             at = start + 5 + index * scene.rng.uniform(20, 90)
             if at < scene.duration and proc.serving(at):
-                from app.logs.synthetic.traffic import serve_request
-
                 serve_request(scene, proc, at, route=("POST", f"/v1/{resource}", resource, "create"))
     return Verdict(
         f"{target.name} may not write to {folder} (permission denied) since its pods run as a new user; uploads to /v1/{resource} fail.",

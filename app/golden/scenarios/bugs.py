@@ -26,10 +26,12 @@ from app.golden.scenarios.registry import Verdict, scenario
 from app.logs.synthetic.code import camel, singular, snake
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import fixed
+from app.logs.synthetic.parts import Bug, Proc, Run
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.runtimes.jvm import SpringBoot
-from app.logs.synthetic.scene import Bug, Proc, Run, Scene
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
+from app.logs.synthetic.traffic import serve_request
 
 _SITE = "/usr/local/lib/python3.12/site-packages"
 
@@ -216,8 +218,6 @@ def request_errors(scene: Scene, family: str) -> Verdict:
 
 def force_requests_to(scene: Scene, proc: Proc, resource: str, start: float, end: float, count: int) -> None:
     """A few requests to one route (so a broken route meets traffic)."""
-    from app.logs.synthetic.traffic import serve_request
-
     for index in range(count):
         at = start + (end - start) * (index + scene.rng.uniform(0.1, 0.9)) / count
         if proc.serving(at):
@@ -358,8 +358,6 @@ def schema_mismatch(scene: Scene, family: str) -> Verdict:
             scene.log(at, server, lines)
             at += scene.rng.expovariate(1 / 60)
     for proc in main_procs(scene, target):
-        from app.logs.synthetic.traffic import serve_request
-
         for index in range(2):
             at = start + 3 + index * scene.rng.uniform(30, 120)
             if at < scene.duration and proc.serving(at):

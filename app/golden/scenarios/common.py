@@ -11,8 +11,11 @@ from collections.abc import Callable, Sequence
 
 from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Workload
+from app.logs.synthetic.events import Reporter
 from app.logs.synthetic.faults import CertDates, Target
-from app.logs.synthetic.scene import Dep, Outage, Proc, Run, Scene
+from app.logs.synthetic.lifecycle import begin_rollout, crash_loop, delete_pod, start_container
+from app.logs.synthetic.parts import Dep, Outage, Proc, Run
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 from app.logs.synthetic.traffic import serve_request
 
@@ -200,8 +203,6 @@ def failing_rollout(
     With a rolling update the old pods keep serving (warning); a Recreate strategy, or a workload of
     one replica restarted, leaves nothing serving (critical).
     """
-    from app.logs.synthetic.lifecycle import begin_rollout, crash_loop
-
     at = incident_start(scene, 0.1, 0.35) if start is None else start
     replace_all = scene.chance(replace_all_share)
     pods = begin_rollout(scene, workload, at, replace_all=replace_all)
@@ -229,9 +230,6 @@ def failing_rollout(
 
 def restart_stateful_pod(scene: Scene, workload: Workload, at: float) -> Proc:
     """The StatefulSet controller replacing ``<name>-0`` (a changed spec): the pod is deleted and created again."""
-    from app.logs.synthetic.events import Reporter
-    from app.logs.synthetic.lifecycle import delete_pod, start_container
-
     pod = workload.pods[0]
     controller = Reporter("statefulset-controller")
     scene.event(

@@ -26,12 +26,13 @@ from app.logs.synthetic.code import camel
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, fixed
 from app.logs.synthetic.lifecycle import begin_rollout, crash_loop
+from app.logs.synthetic.parts import Proc, Run
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.runtimes.go import Logrus
 from app.logs.synthetic.runtimes.jvm import SpringBoot
 from app.logs.synthetic.runtimes.node import NODE_VERSION
 from app.logs.synthetic.runtimes.python import Gunicorn, traceback_lines
-from app.logs.synthetic.scene import Proc, Run, Scene
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 
 _SITE = "/usr/local/lib/python3.12/site-packages"

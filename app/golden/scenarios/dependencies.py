@@ -28,7 +28,8 @@ from app.golden.scenarios.common import (
 )
 from app.golden.scenarios.registry import Verdict, scenario
 from app.golden.schema import Severity
-from app.logs.synthetic.scene import Dep, Scene
+from app.logs.synthetic.parts import Dep
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 
 

@@ -31,7 +31,8 @@ from app.golden.scenarios.common import (
 )
 from app.golden.scenarios.registry import Verdict, scenario
 from app.logs.synthetic.faults import Target
-from app.logs.synthetic.scene import Dep, Proc, Run, Scene
+from app.logs.synthetic.parts import Dep, Proc, Run
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 
 

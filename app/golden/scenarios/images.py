@@ -15,7 +15,7 @@ from app.golden.scenarios.registry import Verdict, scenario
 from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Container, Workload
 from app.logs.synthetic.events import ObjectRef
-from app.logs.synthetic.lifecycle import begin_rollout, pull_failure_loop
+from app.logs.synthetic.lifecycle import begin_rollout, create_pod, pull_failure_loop
 from app.logs.synthetic.scene import Scene
 
 _REGISTRIES = {
@@ -299,8 +299,6 @@ def cronjob_image(scene: Scene, family: str) -> Verdict:
         cron_.main.image = image if at >= since else old_image
         if at < since:
             return None
-        from app.logs.synthetic.lifecycle import create_pod
-
         pod = create_pod(scene, cron_, at, job=job, start=False)
         proc = next(item for item in scene.procs_of_pod(pod) if item.container is cron_.main)
         pull_failure_loop(scene, proc, pod.started_at, error)

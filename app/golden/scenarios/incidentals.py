@@ -11,10 +11,12 @@ from collections.abc import Callable
 
 from app.logs.synthetic.cluster import new_uid
 from app.logs.synthetic.events import ObjectRef, Reporter
+from app.logs.synthetic.formats import utc
 from app.logs.synthetic.jobs import start_job_pod
 from app.logs.synthetic.lifecycle import create_pod, delete_pod, probe_failed, rollout
+from app.logs.synthetic.parts import Outage
 from app.logs.synthetic.runtimes import AppLogger, Request
-from app.logs.synthetic.scene import Outage, Scene
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.traffic import serve_request
 
 Episode = Callable[[Scene], bool]
@@ -285,8 +287,6 @@ def cert_renewal(scene: Scene) -> bool:
 
 
 def _when(scene: Scene, at: float) -> str:
-    from app.logs.synthetic.formats import utc
-
     return f"{utc(scene.timeline.ns(at)):%Y-%m-%d %H:%M:%S} +0000 UTC"
 
 

@@ -32,9 +32,10 @@ from app.logs.synthetic.formats import Render, fixed
 from app.logs.synthetic.jobs import start_job_pod
 from app.logs.synthetic.lifecycle import begin_rollout, crash_loop
 from app.logs.synthetic.memory import memory_climb
+from app.logs.synthetic.parts import Proc, Run
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.runtimes.python import Celery, Gunicorn
-from app.logs.synthetic.scene import Proc, Run, Scene
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 
 

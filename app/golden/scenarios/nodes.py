@@ -34,8 +34,9 @@ from app.logs.synthetic.lifecycle import (
     schedule_failure_loop,
     start_container,
 )
+from app.logs.synthetic.parts import Proc, Run
 from app.logs.synthetic.runtimes import AppLogger
-from app.logs.synthetic.scene import Proc, Run, Scene
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 
 

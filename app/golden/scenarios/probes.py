@@ -14,8 +14,9 @@ import random
 from app.golden.scenarios.common import FAMILY_VARIANTS, api, incident_start, main_procs, want_api
 from app.golden.scenarios.registry import Verdict, scenario
 from app.logs.synthetic.lifecycle import begin_rollout, crash_loop, liveness_restart, probe_failed
+from app.logs.synthetic.parts import Proc, Run
 from app.logs.synthetic.runtimes import AppLogger, Request
-from app.logs.synthetic.scene import Proc, Run, Scene
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 
 

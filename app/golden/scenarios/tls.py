@@ -31,7 +31,8 @@ from app.golden.scenarios.registry import Verdict, scenario
 from app.logs.synthetic.events import ObjectRef, Reporter
 from app.logs.synthetic.faults import CertDates, Target
 from app.logs.synthetic.formats import iso_s
-from app.logs.synthetic.scene import Dep, Outage, Scene
+from app.logs.synthetic.parts import Dep, Outage
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 
 _DAY_NS = 86_400 * 1_000_000_000

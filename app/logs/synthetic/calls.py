@@ -14,12 +14,13 @@ from app.logs.synthetic.clients import Call, client_error
 from app.logs.synthetic.code import singular, stable_int
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, fixed
+from app.logs.synthetic.parts import Bug, Dep, Outage, Proc
 from app.logs.synthetic.runtimes import AppLogger, Request
 from app.logs.synthetic.runtimes.go import _GoLogger
 from app.logs.synthetic.runtimes.jvm import SpringBoot
 from app.logs.synthetic.runtimes.node import Winston, inspect_lines
 from app.logs.synthetic.runtimes.python import Celery, Gunicorn, Uvicorn
-from app.logs.synthetic.scene import Bug, Dep, Outage, Proc, Scene
+from app.logs.synthetic.scene import Scene
 
 STATUS_FOR_FAILURE = {"read_timeout": 504, "unavailable": 503, "forbidden": 500, "auth_failed": 500}
 _WHAT = {

@@ -6,7 +6,7 @@ persists, the host nginx serves) live in the workload's ``config`` and are drawn
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.logs.synthetic.cluster import Container, Pod
 from app.logs.synthetic.code import CodeBase
@@ -14,9 +14,7 @@ from app.logs.synthetic.datastores import PgBouncer, Postgres, RabbitMQ, Redis
 from app.logs.synthetic.proxies import Envoy, Nginx
 from app.logs.synthetic.runtimes import AppContext, make_logger
 from app.logs.synthetic.runtimes.python import Celery
-
-if TYPE_CHECKING:
-    from app.logs.synthetic.scene import Scene
+from app.logs.synthetic.scene import Scene
 
 APP_FAMILIES: dict[str, str] = {
     "go-zap": "go",

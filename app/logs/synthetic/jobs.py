@@ -15,8 +15,9 @@ from app.logs.synthetic import calls
 from app.logs.synthetic.cluster import Workload
 from app.logs.synthetic.events import ObjectRef, Reporter
 from app.logs.synthetic.lifecycle import create_pod
+from app.logs.synthetic.parts import Proc, Run
 from app.logs.synthetic.runtimes import AppLogger
-from app.logs.synthetic.scene import Proc, Run, Scene
+from app.logs.synthetic.scene import Scene
 
 
 def write_cronjob(scene: Scene, cron: Workload) -> None:

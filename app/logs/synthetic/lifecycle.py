@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.logs.synthetic.cluster import Pod, Workload, safe_suffix
+from app.logs.synthetic.components import make_component
 from app.logs.synthetic.events import ObjectRef, Reporter
-from app.logs.synthetic.scene import FOREVER, Proc, Run, Scene
+from app.logs.synthetic.parts import FOREVER, Proc, Run
+from app.logs.synthetic.scene import Scene
 
 KUBE_VERSION = "1.31"
 # The kubelet's pod workers re-sync a pod in back-off about this often.
@@ -24,6 +26,25 @@ _SYNC_S = (8.0, 22.0)
 def back_off_s(step: int) -> float:
     """The kubelet's back-off after ``step`` earlier back-offs: 10 s doubling to 5 minutes."""
     return float(min(10 * 2**step, 300))
+
+
+def add_procs(scene: Scene, pod: Pod, *, running_since: float | None = None) -> None:
+    """A process, with its format writer, for each of a pod's containers (started at ``running_since``)."""
+    for container in pod.workload.containers:
+        runs = []
+        if running_since is not None:
+            ready = running_since + scene.rng.uniform(2, 12)
+            runs.append(Run(running_since, ready, quiet_start=True))
+        proc = Proc(pod, container, runs)
+        proc.logger = make_component(scene, pod, container)
+        scene.procs.append(proc)
+
+
+def add_running_pod(scene: Scene, workload: Workload, ordinal: int) -> Pod:
+    """A pod of ``workload`` whose containers have run since long before the window (no events)."""
+    pod = scene.cluster.new_pod(workload, scene.namespace, ordinal=ordinal)
+    add_procs(scene, pod, running_since=-scene.rng.uniform(3600, 20 * 86400))
+    return pod
 
 
 def image_of(proc: Proc) -> str:
@@ -197,12 +218,7 @@ def create_pod(
         if workload.kind != "StatefulSet"
         else f"create Pod {pod.name} in StatefulSet {workload.name} successful",
     )
-    from app.logs.synthetic.components import make_component
-
-    for container in workload.containers:
-        proc = Proc(pod, container, [])
-        proc.logger = make_component(scene, pod, container)
-        scene.procs.append(proc)
+    add_procs(scene, pod)
     if schedule:
         bound = at + scene.rng.uniform(0.01, 0.4)
         scene.event(
@@ -488,12 +504,7 @@ def reschedule_stateful_pod(scene: Scene, workload: Workload, at: float) -> Pod:
         f"Successfully assigned {scene.namespace}/{pod.name} to {pod.node}",
         action="Binding",
     )
-    from app.logs.synthetic.components import make_component
-
-    for container in workload.containers:
-        proc = Proc(pod, container, [])
-        proc.logger = make_component(scene, pod, container)
-        scene.procs.append(proc)
+    add_procs(scene, pod)
     return pod
 
 

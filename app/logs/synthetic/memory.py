@@ -8,9 +8,10 @@ giving way to full ones. Readings rise over time and GC numbers only go up, run 
 from __future__ import annotations
 
 from app.logs.synthetic.formats import Render
+from app.logs.synthetic.parts import Proc
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.runtimes.jvm import SpringBoot
-from app.logs.synthetic.scene import Proc, Scene
+from app.logs.synthetic.scene import Scene
 
 
 def memory_report(

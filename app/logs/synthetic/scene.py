@@ -7,136 +7,28 @@ of its own (refused, timed out, unresolvable, untrusted certificate, refused log
 ``traffic`` writes each container's benign work over its runs, and work that meets an outage fails in
 the client library's words. Lines a scenario marks (and the first failures of a marked outage) are the
 window's evidence.
+
+The scene is the state and its primitives only: what it is made of lives in ``parts``, pods come and go
+through ``lifecycle``, and ``stack`` builds a scene (``compose``) and finishes it (``finish``), so this
+module imports none of the modules that write lines.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.logs.synthetic.cluster import Cluster, Container, Pod, Workload
 from app.logs.synthetic.events import EventRecorder, ObjectRef, Reporter
-from app.logs.synthetic.faults import CertDates, Err, Frame, Target
 from app.logs.synthetic.formats import Render
-from app.logs.synthetic.timeline import Line, Timeline
+from app.logs.synthetic.parts import Bug, Dep, Outage, Proc
+from app.logs.synthetic.timeline import Timeline
 
-FOREVER = math.inf
 # A scenario's say in one attempt of a CronJob's Job (``Scene.cron_hooks``).
 CronHook = Callable[["Scene", Workload, ObjectRef, float, int], "tuple[str, float] | None"]
 # How many failing calls of one outage are cited as evidence (per window): enough to show it, no more.
 EVIDENCE_PER_OUTAGE = 4
-
-
-@dataclass
-class Run:
-    """One process of a container: when it started, became ready and ended (``inf`` while running)."""
-
-    start: float
-    ready: float
-    end: float = FOREVER
-    graceful: bool = True
-    # Start-up lines are written only when the start falls inside the window.
-    quiet_start: bool = False
-    # Whether the start-up lines of this run are evidence (a restart after an unclean stop).
-    cite_start: bool = False
-
-
-@dataclass
-class Proc:
-    """One container of one pod and its runs."""
-
-    pod: Pod
-    container: Container
-    runs: list[Run]
-    restarts: int = 0
-    # The format writer of the container (an AppLogger, Postgres, Nginx ...; see ``components``).
-    logger: Any = None
-    # Times the kubelet's probes of a path get another answer than 200: (start, end, status, path);
-    # status None means the request never reaches the process (a timeout, a wrong port).
-    probe_answers: list[tuple[float, float, int | None, str]] = field(default_factory=list)
-    # Times a failing readiness probe keeps it out of its Service's endpoints (it gets no requests).
-    unready: list[tuple[float, float]] = field(default_factory=list)
-
-    def probe_status(self, at_s: float, path: str) -> int | None:
-        """The status a probe of ``path`` gets at ``at_s`` (None when the process never sees it)."""
-        for start, end, status, probed in self.probe_answers:
-            if start <= at_s < end and probed in (path, "*"):
-                return status
-        return 200
-
-    @property
-    def labels(self) -> dict[str, str]:
-        """The container's stream labels."""
-        return self.pod.labels(self.container)
-
-    def running(self, at_s: float) -> bool:
-        """Whether a process of this container runs at ``at_s``."""
-        return any(run.start <= at_s < run.end for run in self.runs)
-
-    def serving(self, at_s: float) -> bool:
-        """Whether it is running and ready at ``at_s`` (and not taken out of its Service's endpoints)."""
-        if any(start <= at_s < end for start, end in self.unready):
-            return False
-        return any(run.ready <= at_s < run.end for run in self.runs)
-
-    def run_at(self, at_s: float) -> Run | None:
-        """The run going on at ``at_s``."""
-        return next((run for run in self.runs if run.start <= at_s < run.end), None)
-
-    def last_run(self) -> Run:
-        """The latest run."""
-        return self.runs[-1]
-
-
-@dataclass
-class Outage:
-    """A time when calls to a dependency fail with ``failure`` (for a ``share`` of the calls)."""
-
-    start: float
-    end: float
-    failure: str
-    share: float = 1.0
-    evidence: bool = True
-    cert: CertDates | None = None
-    cited: int = 0
-
-
-@dataclass
-class Bug:
-    """A code path that throws: requests to it fail with an exception (the code's fault, no dependency's)."""
-
-    workload: str
-    resource: str
-    start: float
-    end: float
-    share: float
-    # The exception this runtime raises there, and the app frames it passes through (innermost first).
-    err: Callable[[Proc], Err]
-    frames: Callable[[Proc], tuple[Frame, ...]]
-    verb: str | None = None
-    cited: int = 0
-
-
-@dataclass
-class Dep:
-    """Something applications call: where it answers, who serves it, and when it fails."""
-
-    name: str
-    target: Target
-    server: Workload | None = None
-    outages: list[Outage] = field(default_factory=list)
-    # Share of requests that call it (None: the usual share for its kind).
-    use: float | None = None
-
-    def failure_at(self, at_s: float, rng: random.Random, *, certain: bool = False) -> Outage | None:
-        """The outage a call at ``at_s`` runs into, if any (``certain``: whatever the outage's share)."""
-        for outage in self.outages:
-            if outage.start <= at_s < outage.end and (certain or rng.random() < outage.share):
-                return outage
-        return None
 
 
 @dataclass
@@ -197,31 +89,6 @@ class Scene:
         return self.rng.randint(32768, 60999)
 
     # --- objects ---
-
-    def add_workload(self, workload: Workload, *, pods: int | None = None) -> Workload:
-        """Register a workload and create its running pods (started before the window)."""
-        from app.logs.synthetic.traffic import configure
-
-        configure(self, workload)
-        self.workloads.append(workload)
-        for ordinal in range(workload.replicas if pods is None else pods):
-            self.add_pod(workload, ordinal=ordinal)
-        return workload
-
-    def add_pod(
-        self, workload: Workload, *, ordinal: int | None = None, job: str = "", started: float | None = None
-    ) -> Pod:
-        """A pod of ``workload`` whose containers run from ``started`` (default: long before the window)."""
-        from app.logs.synthetic.components import make_component
-
-        pod = self.cluster.new_pod(workload, self.namespace, ordinal=ordinal, job=job)
-        begin = -self.rng.uniform(3600, 20 * 86400) if started is None else started
-        for container in workload.containers:
-            ready = begin + self.rng.uniform(2, 12)
-            proc = Proc(pod, container, [Run(begin, ready, quiet_start=started is None)])
-            proc.logger = make_component(self, pod, container)
-            self.procs.append(proc)
-        return pod
 
     def procs_of(self, workload: Workload, container: str | None = None) -> list[Proc]:
         """The processes of a workload's main container (or of a named one)."""
@@ -286,13 +153,6 @@ class Scene:
     def kubelet(self, pod: Pod) -> Reporter:
         """The kubelet of the pod's node."""
         return self.cluster.kubelet(pod.node)
-
-    def finish(self) -> list[Line]:
-        """Write every container's benign work over its runs, then return the window's lines in order."""
-        from app.logs.synthetic import traffic
-
-        traffic.write_all(self)
-        return self.timeline.finish()
 
     # --- availability ---
 

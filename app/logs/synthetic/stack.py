@@ -4,7 +4,11 @@ A ``StackSpec`` says which parts a namespace has (APIs in which runtimes, a work
 CronJobs, PostgreSQL in the namespace or elsewhere, PgBouncer, Redis, RabbitMQ, Kafka, other APIs,
 S3, an Istio sidecar). ``draw_spec`` draws one; a scenario may ask for a part it needs; ``compose``
 builds the scene: workloads with consistently named pods, images and limits, and the dependencies
-each workload calls, named the way its configuration would name them.
+each workload calls, named the way its configuration would name them. After the scenario has had its
+say, ``finish`` has ``traffic`` write the benign work and returns the window's lines.
+
+This module is where the engine is wired together (scene, lifecycle, traffic), so the scene itself
+depends on none of the modules that write lines.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from app.logs.synthetic.cluster import Cluster, Container, Workload, WorkloadKin
 from app.logs.synthetic.code import singular
 from app.logs.synthetic.events import EventRecorder
 from app.logs.synthetic.faults import Target
+from app.logs.synthetic.lifecycle import add_running_pod
+from app.logs.synthetic.parts import Dep
 from app.logs.synthetic.runtimes import components_of
-from app.logs.synthetic.scene import Dep, Scene
-from app.logs.synthetic.timeline import Timeline
-from app.logs.synthetic.traffic import configure
+from app.logs.synthetic.scene import Scene
+from app.logs.synthetic.timeline import Line, Timeline
+from app.logs.synthetic.traffic import configure, write_all
 
 # A team's domain and the resources its API serves; the namespace is named after the domain.
 DOMAINS: dict[str, tuple[str, ...]] = {
@@ -242,7 +248,7 @@ def compose(
 
     def add(kind: WorkloadKind, name: str, role: str, containers: list[Container], replicas: int) -> Workload:
         taken.add(name)
-        return scene.add_workload(build.workload(kind, name, role, containers, replicas))
+        return add_workload(scene, build.workload(kind, name, role, containers, replicas))
 
     apis = []
     for family in spec.apis:
@@ -314,6 +320,21 @@ def compose(
             Dep(f"svc:{api.name}", Target("http", api.name, api.service_ip, 80), server=api), users=webs
         )
     return scene
+
+
+def add_workload(scene: Scene, workload: Workload) -> Workload:
+    """Register a workload, draw what its pods share and create its running pods (started before the window)."""
+    configure(scene, workload)
+    scene.workloads.append(workload)
+    for ordinal in range(workload.replicas):
+        add_running_pod(scene, workload, ordinal)
+    return workload
+
+
+def finish(scene: Scene) -> list[Line]:
+    """Write every container's benign work over its runs, then return the window's lines in order."""
+    write_all(scene)
+    return scene.timeline.finish()
 
 
 def _datastores(rng, scene, spec, build, add, callers, domain, namespace) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from app.logs.synthetic.cluster import WorkloadConfig
 from app.logs.synthetic.datastores import Postgres, RabbitMQ, Redis
+from app.logs.synthetic.parts import Proc, Run
 from app.logs.synthetic.proxies import Envoy
 from app.logs.synthetic.runtimes import AppLogger
-from app.logs.synthetic.scene import Proc, Run, Scene
+from app.logs.synthetic.scene import Scene
 
 
 def _shared_keys(config: WorkloadConfig, drawn: int) -> int:

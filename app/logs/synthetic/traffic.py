@@ -15,11 +15,12 @@ from app.logs.synthetic import calls, jobs
 from app.logs.synthetic.code import singular, stable_int
 from app.logs.synthetic.datastores import PgBouncer, Postgres, RabbitMQ, Redis
 from app.logs.synthetic.lifecycle import KUBE_VERSION
+from app.logs.synthetic.parts import Dep, Proc
 from app.logs.synthetic.proxies import Envoy, EnvoyHop, Nginx
 from app.logs.synthetic.runtimes import AppLogger, Request
 from app.logs.synthetic.runtimes.jvm import SpringBoot
 from app.logs.synthetic.runtimes.python import Celery
-from app.logs.synthetic.scene import Dep, Proc, Scene
+from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.startup import own_lines
 
 REQUEST_RATE = 0.05

@@ -11,7 +11,7 @@ from __future__ import annotations
 from app.logs.synthetic.code import stable_int
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, compact_json, fixed, logfmt, utc
-from app.logs.synthetic.runtimes import AppLogger, Level, Request, register
+from app.logs.synthetic.runtimes.base import AppLogger, Level, Request
 
 _GO = "go1.23.4"
 
@@ -105,7 +105,6 @@ class _GoLogger(AppLogger):
         return [first, *(fixed(line) for line in lines)]
 
 
-@register
 class Zap(_GoLogger):
     """go.uber.org/zap, production config: epoch-seconds ``ts``, ``caller``, stack traces on errors."""
 
@@ -139,7 +138,6 @@ class Zap(_GoLogger):
         return self.log(level, msg, error=err.message, stacktrace=trace)
 
 
-@register
 class Slog(_GoLogger):
     """log/slog's JSONHandler: RFC3339 ``time`` with nanoseconds, upper-case ``level``."""
 
@@ -156,7 +154,6 @@ class Slog(_GoLogger):
         return self.log(level, msg, err=err.message)
 
 
-@register
 class Logrus(_GoLogger):
     """sirupsen/logrus's TextFormatter writing to a pipe: ``time="..." level=info msg="..." key=value``."""
 

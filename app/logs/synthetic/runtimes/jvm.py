@@ -12,7 +12,7 @@ from __future__ import annotations
 from app.logs.synthetic.code import camel
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, fixed, iso_ms
-from app.logs.synthetic.runtimes import AppLogger, Level, register
+from app.logs.synthetic.runtimes.base import AppLogger, Level
 
 _FRAMEWORK = (
     Frame("org.springframework.web.servlet.FrameworkServlet", "processRequest", 1014),
@@ -62,7 +62,6 @@ def throwable_lines(err: Err, app_frames: tuple[Frame, ...] = (), *, framework: 
     return lines
 
 
-@register
 class SpringBoot(AppLogger):
     """Spring Boot 3 on Tomcat, logback's default console pattern."""
 

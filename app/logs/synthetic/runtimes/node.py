@@ -12,7 +12,7 @@ import re
 
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, clf_time, compact_json, fixed, iso_ms
-from app.logs.synthetic.runtimes import AppLogger, Level, Request, register
+from app.logs.synthetic.runtimes.base import AppLogger, Level, Request
 
 NODE_VERSION = "v20.18.1"
 _PINO_LEVELS = {"debug": 20, "info": 30, "warn": 40, "error": 50, "fatal": 60}
@@ -84,7 +84,6 @@ class _NodeLogger(AppLogger):
         return [fixed(line) for line in lines]
 
 
-@register
 class Pino(_NodeLogger):
     """pino (JSON, numeric levels) with pino-http's ``request completed`` lines."""
 
@@ -131,7 +130,6 @@ class Pino(_NodeLogger):
         return self.log("info", "SIGTERM received, closing server") + self.log("info", "server closed")
 
 
-@register
 class Winston(_NodeLogger):
     """winston's JSON format for application lines, morgan's combined format for access lines."""
 

@@ -13,7 +13,7 @@ from http import HTTPStatus
 from app.logs.synthetic.code import snake
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, clf_time, fixed, millis, utc
-from app.logs.synthetic.runtimes import AppLogger, Level, Request, register
+from app.logs.synthetic.runtimes.base import AppLogger, Level, Request
 
 _BUILTINS = frozenset(
     {"ConnectionRefusedError", "ConnectionResetError", "TimeoutError", "KeyError", "ValueError", "TypeError",
@@ -76,7 +76,6 @@ def _server_prefix(level: Level) -> str:
     return f"{name + ':':<10}"
 
 
-@register
 class Uvicorn(_PythonLogger):
     """FastAPI under uvicorn: uvicorn's own ``INFO:     `` lines and access log, the app's logging lines."""
 
@@ -120,7 +119,6 @@ class Uvicorn(_PythonLogger):
         return [render for line in lines for render in self.server("info", line)]
 
 
-@register
 class Gunicorn(_PythonLogger):
     """Django under gunicorn (sync workers): gunicorn's error log, its access log, Django's loggers."""
 
@@ -161,7 +159,6 @@ class Gunicorn(_PythonLogger):
         return [*self.server("info", "Handling signal: term"), *self.server("info", "Shutting down: Master")]
 
 
-@register
 class Celery(_PythonLogger):
     """A Celery worker: ``[time: LEVEL/Process] message``, task received and succeeded lines."""
 
