@@ -1,5 +1,8 @@
 """``logtriage eval``: run a prompt x model over the golden set, resume, list, show and compare runs.
 
+The run's tables live in ``app.cli.eval_tables``; ``compare`` lives in ``app.cli.compare`` and is
+registered here.
+
 Exit codes of ``run`` and ``resume``: 0 when the run completed and every result is an answer; 3 when it
 completed but some items failed (invalid output, timeout, server error) and ``--allow-failures`` was not
 given; 1 with one line on stderr for everything else (the run failed or was cancelled, every item
@@ -12,7 +15,6 @@ import sys
 import threading
 from collections.abc import Generator
 from contextlib import contextmanager
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -20,24 +22,30 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from app.cli.compare import compare_cmd
 from app.cli.console import JsonOpt, emit_json, err, out, services
+from app.cli.eval_tables import (
+    confusion_table,
+    failing_items_table,
+    format_ms,
+    format_pct,
+    headline,
+    latency_table,
+    per_class_table,
+    workers_table,
+)
 from app.errors import ExportError, InputError, LogTriageError
-from app.evals.compare import METRIC_LABELS, Claim, Comparison, compare_runs, regression_gate
-from app.evals.metrics import ItemResult, RunMetrics
 from app.evals.pushgateway import push_run
 from app.evals.runner import EvalRunner, ProgressFn
 from app.evals.runs import (
     RunHeader,
-    WorkerInfo,
     get_run,
     list_runs,
     list_workers,
     load_history,
     load_items,
-    load_run_items,
 )
 from app.evals.scoring import describe_failures
-from app.evals.significance import Estimate, format_p
 from app.evals.spec import (
     BASELINE_MODEL_NAME,
     MAX_CONCURRENCY,
@@ -70,15 +78,7 @@ AllowFailuresOpt = Annotated[
         help="Exit 0 although some items failed (invalid output, timeout, server error); not if all did.",
     ),
 ]
-FAILING_SHOWN = 15
 EXIT_ITEMS_FAILED = 3
-
-
-class GateMetric(StrEnum):
-    """The metrics a regression gate can judge."""
-
-    accuracy = "accuracy"
-    macro_f1 = "macro_f1"
 
 
 # --- shared pieces --------------------------------------------------------------------------------------
@@ -120,48 +120,6 @@ def run_json(header: RunHeader, pushed: dict[str, str] | None = None) -> dict[st
     if pushed is not None:
         data["pushed"] = pushed
     return data
-
-
-def _pct(value: float) -> str:
-    return f"{value * 100:.1f}%"
-
-
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if value < 10:
-        return f"{value:.2f} ms"
-    return f"{value:,.0f} ms" if value < 1000 else f"{value / 1000:,.2f} s"
-
-
-def _headline(header: RunHeader) -> Text:
-    summary, report = header.summary, header.report
-    status_style = {"completed": "green", "running": "yellow", "failed": "red", "cancelled": "yellow"}
-    text = Text.assemble(
-        (header.id, "bold"), "  ", (header.status, status_style.get(header.status, "")), "  ", header.label
-    )
-    if summary:
-        text.append(
-            f"\n  {summary.items} items · accuracy {_pct(summary.accuracy)} · macro-F1 {_pct(summary.macro_f1)}"
-            f" · micro-F1 {_pct(summary.micro_f1)} · invalid {_pct(summary.invalid_output_rate)}"
-            f" · errors {_pct(summary.error_rate)} · cached {summary.cached_items}"
-        )
-    if report:
-        text.append(
-            f"\n  {report.examples} examples · {report.scenarios} scenarios"
-            + (f" · {report.repeats} repeats" if report.repeats > 1 else "")
-            + (f" · {report.retried} failed results retried" if report.retried else "")
-        )
-        if report.agreement:
-            text.append(
-                f"\n  agreement across repeats {_pct(report.agreement.mean_agreement)} · answer flips on "
-                f"{_pct(report.agreement.flip_rate)} of {report.agreement.examples} examples"
-            )
-    if header.failures:
-        text.append(f"\n  failed items: {describe_failures(header.failures)}", style="yellow")
-    if header.error:
-        text.append(f"\n  error: {header.error}", style="red")
-    return text
 
 
 def _push(svc: Services, header: RunHeader) -> dict[str, str]:
@@ -238,7 +196,7 @@ def _report(header: RunHeader, pushed: dict[str, str] | None, as_json: bool, all
     if as_json:
         emit_json(run_json(header, pushed))
     else:
-        err.print(_headline(header))
+        err.print(headline(header))
         if pushed:
             err.print(Text(f"pushed to the Pushgateway as {pushed}", style="dim"))
         out.print(Text(header.id))
@@ -408,92 +366,11 @@ def list_cmd(
             Text(header.golden_version),
             Text(f"{len(header.item_ids)}" + (f"x{header.repeats}" if header.repeats > 1 else "")),
             Text(str(header.report.scenarios) if header.report else "—"),
-            Text(_pct(summary.accuracy) if summary else "—"),
-            Text(_pct(summary.macro_f1) if summary else "—"),
-            Text(_ms(summary.latency.total_ms.get("0.95")) if summary else "—"),
+            Text(format_pct(summary.accuracy) if summary else "—"),
+            Text(format_pct(summary.macro_f1) if summary else "—"),
+            Text(format_ms(summary.latency.total_ms.get("0.95")) if summary else "—"),
         )
     out.print(table)
-
-
-def per_class_table(metrics: RunMetrics) -> Table:
-    """Precision, recall, F1, support and predicted count per class."""
-    table = Table("class", "precision", "recall", "F1", "support", "predicted", title="Per class")
-    for row in metrics.per_class:
-        table.add_row(
-            Text(row.label),
-            _pct(row.precision),
-            _pct(row.recall),
-            _pct(row.f1),
-            str(row.support),
-            str(row.predicted),
-        )
-    return table
-
-
-def confusion_table(metrics: RunMetrics) -> Table:
-    """The confusion matrix, rows and columns that have counts only."""
-    matrix = metrics.confusion
-    rows = [i for i, counts in enumerate(matrix.counts) if any(counts)]
-    columns = [j for j in range(len(matrix.columns)) if any(matrix.counts[i][j] for i in rows)]
-    table = Table("expected \\ predicted", *(matrix.columns[j] for j in columns), title="Confusion matrix")
-    for i in rows:
-        table.add_row(
-            Text(matrix.rows[i]),
-            *(
-                Text(
-                    str(matrix.counts[i][j]),
-                    style="bold green" if matrix.rows[i] == matrix.columns[j] else "",
-                )
-                for j in columns
-            ),
-        )
-    return table
-
-
-def latency_table(metrics: RunMetrics) -> Table:
-    """Latency quantiles, speed and tokens."""
-    latency = metrics.latency
-    table = Table("", "p50", "p95", "p99", title=f"Latency ({latency.timed_items} answered items)")
-    for name, values in (("total", latency.total_ms), ("time to first token", latency.ttft_ms)):
-        table.add_row(name, *(_ms(values.get(q)) for q in ("0.5", "0.95", "0.99")))
-    table.caption = (
-        f"{latency.tokens_per_s_mean:,.1f} tokens/s mean · {latency.prompt_tokens:,} prompt + "
-        f"{latency.completion_tokens:,} completion tokens"
-    )
-    return table
-
-
-def failing_items_table(items: list[ItemResult], limit: int = FAILING_SHOWN) -> Table:
-    """The first failing items: expected, what came back and why."""
-    failing = [item for item in items if item.outcome != "correct"]
-    table = Table(
-        "example", "expected", "predicted", "outcome", "error", title=f"Failing items ({len(failing)})"
-    )
-    for item in failing[:limit]:
-        table.add_row(
-            Text(item.example_id + (f" #{item.repeat}" if item.repeat else "")),
-            Text(item.expected),
-            Text(item.predicted_label),
-            Text(item.outcome),
-            Text((item.error or "")[:120]),
-        )
-    return table
-
-
-def workers_table(workers: list[WorkerInfo]) -> Table:
-    """The processes that worked on the run: shard, host and pid, status, results stored."""
-    table = Table("worker", "shard", "host", "pid", "started", "status", "results", title="Workers")
-    for worker in workers:
-        table.add_row(
-            Text(worker.id[:8]),
-            Text(worker.shard or "—"),
-            Text(worker.host),
-            str(worker.pid),
-            Text(worker.started_at.strftime("%Y-%m-%d %H:%M:%S")),
-            Text(worker.status),
-            str(worker.items),
-        )
-    return table
 
 
 @eval_cli.command("show")
@@ -521,7 +398,7 @@ def show_cmd(
             ]
         emit_json(data)
         return
-    out.print(_headline(header))
+    out.print(headline(header))
     fingerprint = header.fingerprint
     out.print(
         Text(
@@ -541,128 +418,8 @@ def show_cmd(
         out.print(workers_table(workers))
 
 
-def _delta(estimate: Estimate) -> str:
-    return f"{estimate.value * 100:+.1f} [{estimate.low * 100:+.1f}, {estimate.high * 100:+.1f}]"
-
-
-def comparison_tables(comparison: Comparison) -> list[Table]:
-    """Metrics side by side, then each run against A: one row per claim (metric, delta, test, p, verdict)."""
-    side = Table("", *(f"{run.letter}: {run.run_id[:8]}" for run in comparison.runs), title="Runs")
-    side.add_row("label", *(Text(run.label) for run in comparison.runs))
-    for name, attr in (("accuracy", "accuracy"), ("macro-F1", "macro_f1")):
-        side.add_row(
-            f"{name} [{comparison.confidence:.0%} CI]",
-            *(
-                f"{_pct(getattr(run, attr).value)} [{_pct(getattr(run, attr).low)}, {_pct(getattr(run, attr).high)}]"
-                for run in comparison.runs
-            ),
-        )
-    side.add_row("micro-F1", *(_pct(run.metrics.micro_f1) for run in comparison.runs))
-    side.add_row("invalid output", *(_pct(run.metrics.invalid_output_rate) for run in comparison.runs))
-    side.add_row("timeouts/errors", *(_pct(run.metrics.error_rate) for run in comparison.runs))
-    side.add_row("evidence recall", *(_pct(run.metrics.evidence_recall) for run in comparison.runs))
-    side.add_row("p50 latency", *(_ms(run.metrics.latency.total_ms.get("0.5")) for run in comparison.runs))
-    side.add_row("p95 latency", *(_ms(run.metrics.latency.total_ms.get("0.95")) for run in comparison.runs))
-    if any(run.repeats for run in comparison.runs):
-        side.add_row(
-            "repeat agreement",
-            *(_pct(run.repeats.mean_agreement) if run.repeats else "—" for run in comparison.runs),
-        )
-        side.add_row(
-            "answers that flip",
-            *(_pct(run.repeats.flip_rate) if run.repeats else "—" for run in comparison.runs),
-        )
-    claims = Table(
-        "pair",
-        "metric",
-        f"Δ points [{comparison.confidence:.0%} CI]",
-        "test",
-        "p",
-        "result",
-        title="Against A",
-    )
-    for pair in comparison.pairs:
-        for claim in pair.claims:
-            p_text = format_p(claim.p_value)
-            if comparison.multiple_comparisons:
-                p_text += f" (Holm {format_p(claim.p_adjusted)})"
-            claims.add_row(
-                f"{pair.b} vs {pair.a}",
-                METRIC_LABELS[claim.metric],
-                _delta(claim.delta),
-                claim.test,
-                p_text,
-                Text(
-                    f"{pair.b} {claim.direction}" if claim.significant else "no difference",
-                    style=_style(claim),
-                ),
-            )
-    return [side, claims]
-
-
-def _style(claim: Claim) -> str:
-    return {"better": "green", "worse": "red"}.get(claim.direction, "")
-
-
-def verdict_lines(comparison: Comparison) -> list[Text]:
-    """Each claim as one sentence, coloured by its direction (kept out of tables so it never wraps in cells)."""
-    return [
-        Text(f"{pair.b} vs {pair.a}: {claim.text}", style=_style(claim))
-        for pair in comparison.pairs
-        for claim in pair.claims
-    ]
-
-
-def coverage_line(comparison: Comparison) -> str:
-    """How many items and scenarios the comparison rests on, and how its intervals were made."""
-    return (
-        f"{comparison.shared_items} shared items from {comparison.shared_scenarios} scenarios; intervals "
-        f"resample scenarios ({comparison.resamples:,} resamples, seed {comparison.seed})"
-    )
-
-
-@eval_cli.command("compare")
-def compare_cmd(
-    runs: Annotated[list[str], typer.Argument(help="Two or more run ids; the first is the reference A.")],
-    fail_on_regression: Annotated[
-        bool,
-        typer.Option(
-            "--fail-on-regression",
-            help="Exit 1 when a run is significantly worse than A on --metric by more than --margin.",
-        ),
-    ] = False,
-    metric: Annotated[
-        GateMetric, typer.Option(help="The metric --fail-on-regression judges.")
-    ] = GateMetric.macro_f1,
-    margin: Annotated[
-        float,
-        typer.Option(min=0.0, max=100.0, help="Drops up to this many percentage points are tolerated."),
-    ] = 0.0,
-    as_json: JsonOpt = False,
-) -> None:
-    """Compare runs on their shared items: metrics with intervals, paired tests and a verdict per metric."""
-    engine = services().engine
-    comparison = compare_runs([load_run_items(engine, ref) for ref in runs])
-    gate = regression_gate(comparison, metric.value, margin) if fail_on_regression else None
-    if as_json:
-        data = comparison.model_dump(mode="json")
-        if gate is not None:
-            data["gate"] = gate.model_dump(mode="json")
-        emit_json(data)
-    else:
-        for table in comparison_tables(comparison):
-            out.print(table)
-        for line in verdict_lines(comparison):
-            out.print(line)
-        out.print(Text(coverage_line(comparison)))
-        for note in (comparison.note, comparison.repeats_note, comparison.multiple_comparisons):
-            if note:
-                out.print(Text(note, style="yellow"))
-    if gate is not None:
-        # One line on stderr, so it stands out in a CI log and never mixes into --json output.
-        err.print(Text(gate.message, style="red" if gate.failed else "green"))
-        if gate.failed:
-            raise typer.Exit(code=1)
+# Registered after ``show`` so ``logtriage eval --help`` lists the commands in their usual order.
+eval_cli.command("compare")(compare_cmd)
 
 
 def main() -> None:
