@@ -14,15 +14,14 @@ import random
 from app.golden.scenarios.common import (
     FAMILY_VARIANTS,
     api,
+    api_on_postgres,
     failing_rollout,
     incident_start,
     main_procs,
-    only_dependency,
+    prepare_worker,
     want_api,
-    want_postgres,
-    want_worker,
 )
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.code import camel, singular, snake
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import fixed
@@ -30,6 +29,8 @@ from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.runtimes.jvm import SpringBoot
 from app.logs.synthetic.scene import Bug, Proc, Run, Scene
 from app.logs.synthetic.stack import StackSpec
+
+scenario = scenarios_of("application_exception")
 
 _SITE = "/usr/local/lib/python3.12/site-packages"
 
@@ -126,7 +127,6 @@ def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
 
 
 @scenario(
-    "application_exception",
     "bug.crash_loop",
     variants=("go_nil", "go_index", "jvm", "python", "node"),
     hard_case="shared_symptom",
@@ -185,7 +185,7 @@ def crash_loop_bug(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("application_exception", "bug.request_errors", variants=FAMILY_VARIANTS, prepare=_prepare)
+@scenario("bug.request_errors", variants=FAMILY_VARIANTS, prepare=_prepare)
 def request_errors(scene: Scene, family: str) -> Verdict:
     """A release throws on one route for part of its requests: 500s with the exception, the process lives on."""
     target = api(scene, family)
@@ -229,17 +229,7 @@ def force_requests_to(scene: Scene, proc: Proc, resource: str, start: float, end
             )
 
 
-def _prepare_worker(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_worker(spec, family)
-
-
-@scenario(
-    "application_exception",
-    "bug.poison_message",
-    variants=FAMILY_VARIANTS,
-    hard_case="subtle",
-    prepare=_prepare_worker,
-)
+@scenario("bug.poison_message", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=prepare_worker)
 def poison_message(scene: Scene, family: str) -> Verdict:
     """A new message shape makes the worker's handler throw: every such job fails and is retried."""
     target = scene.workload("worker")
@@ -266,12 +256,6 @@ def poison_message(scene: Scene, family: str) -> Verdict:
         f"{target.name}'s message handler throws on a new message shape; {share:.0%} of its jobs fail and are retried.",
         "warning",
     )
-
-
-def _prepare_schema(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
-    want_postgres(spec, "namespace", bouncer=False)
-    only_dependency(spec, "postgres")
 
 
 def _undefined_column(proc: Proc, table: str, column: str) -> Err:
@@ -314,11 +298,10 @@ def _undefined_column(proc: Proc, table: str, column: str) -> Err:
 
 
 @scenario(
-    "application_exception",
     "bug.schema_mismatch",
     variants=("go", "jvm", "python"),
     hard_case="other_words",
-    prepare=_prepare_schema,
+    prepare=api_on_postgres("namespace"),
 )
 def schema_mismatch(scene: Scene, family: str) -> Verdict:
     """The release writes a column its migration never added: every insert fails; the database is healthy."""
@@ -370,7 +353,7 @@ def schema_mismatch(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("application_exception", "bug.deadlock", variants=("go",), hard_case="subtle", prepare=_prepare)
+@scenario("bug.deadlock", variants=("go",), hard_case="subtle", prepare=_prepare)
 def deadlock(scene: Scene, family: str) -> Verdict:
     """Every goroutine ends up waiting on a channel no one writes: the runtime aborts with a deadlock."""
     target = api(scene, "go")
@@ -401,9 +384,7 @@ def deadlock(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario(
-    "application_exception", "bug.unbounded_recursion", variants=("jvm", "python", "node"), prepare=_prepare
-)
+@scenario("bug.unbounded_recursion", variants=("jvm", "python", "node"), prepare=_prepare)
 def unbounded_recursion(scene: Scene, family: str) -> Verdict:
     """A cyclic parent reference in the data makes a recursive resolver never stop: stack overflow per request."""
     target = api(scene, family)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
+from app.golden.scenarios.registry import Prepare
 from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Workload
 from app.logs.synthetic.faults import CertDates, Target
@@ -77,6 +78,61 @@ def only_dependency(spec: StackSpec, keep: str) -> None:
         spec.pgbouncer = False
     if keep != "mongodb":
         spec.mongodb = False
+
+
+def want_store(
+    spec: StackSpec, rng: random.Random, store: str, *, consumers: Sequence[str] = FAMILY_VARIANTS
+) -> None:
+    """The datastore named ``store`` in the namespace (postgres, redis, rabbitmq with a worker of ``consumers``), else nothing."""
+    if store == "postgres":
+        want_postgres(spec, "namespace", bouncer=False)
+    elif store == "redis":
+        want_redis(spec, "namespace")
+    elif store == "rabbitmq":
+        want_rabbitmq(spec, rng, rng.choice(consumers))
+
+
+# --- preparations: the ``prepare`` of scenarios whose stack needs one part ---------------------------
+
+
+def prepare_worker(spec: StackSpec, rng: random.Random, family: str) -> None:
+    """A worker in the variant's family."""
+    want_worker(spec, family)
+
+
+def prepare_cron(spec: StackSpec, rng: random.Random, family: str) -> None:
+    """A CronJob in the variant's family."""
+    want_cron(spec, family)
+
+
+def prepare_postgres(spec: StackSpec, rng: random.Random, variant: str) -> None:
+    """PostgreSQL in the namespace, reached directly (no PgBouncer)."""
+    want_postgres(spec, "namespace", bouncer=False)
+
+
+def prepare_kafka_worker(spec: StackSpec, rng: random.Random, family: str) -> None:
+    """A worker in the variant's family on Kafka (no RabbitMQ)."""
+    want_worker(spec, family)
+    want_kafka(spec)
+    spec.rabbitmq = False
+
+
+def prepare_internal_upstream(spec: StackSpec, rng: random.Random, family: str) -> None:
+    """An API in the variant's family whose only dependency is another team's HTTP API."""
+    want_api(spec, rng, family)
+    want_upstream(spec, internal=True)
+    only_dependency(spec, "http")
+
+
+def api_on_postgres(where: str | tuple[str, ...]) -> Prepare:
+    """Prepare an API in the variant's family whose only dependency is PostgreSQL ``where`` (drawn from several), unpooled."""
+
+    def prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
+        want_api(spec, rng, family)
+        want_postgres(spec, where if isinstance(where, str) else rng.choice(where), bouncer=False)
+        only_dependency(spec, "postgres")
+
+    return prepare
 
 
 # --- picking targets -------------------------------------------------------------------------------

@@ -22,17 +22,19 @@ from app.golden.scenarios.common import (
     main_procs,
     only_dependency,
     outage,
+    prepare_internal_upstream,
+    prepare_kafka_worker,
     upstream_weight,
     want_api,
-    want_kafka,
     want_postgres,
     want_upstream,
-    want_worker,
 )
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.faults import Target
 from app.logs.synthetic.scene import Dep, Proc, Run, Scene
 from app.logs.synthetic.stack import StackSpec
+
+scenario = scenarios_of("dns_resolution_failure")
 
 
 def _hit_all_callers(
@@ -45,15 +47,7 @@ def _hit_all_callers(
                 force_requests(scene, proc, start + 1, min(end, scene.duration) - 1, 2, through=target)
 
 
-def _prepare_internal(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
-    want_upstream(spec, internal=True)
-    only_dependency(spec, "http")
-
-
-@scenario(
-    "dns_resolution_failure", "dns.service_renamed", variants=FAMILY_VARIANTS, prepare=_prepare_internal
-)
+@scenario("dns.service_renamed", variants=FAMILY_VARIANTS, prepare=prepare_internal_upstream)
 def service_renamed(scene: Scene, family: str) -> Verdict:
     """The Service another team's API was reached by is gone (renamed or deleted): the name is NXDOMAIN."""
     target = dep(scene, "http", name="internal")
@@ -72,13 +66,7 @@ def _prepare_any(spec: StackSpec, rng: random.Random, family: str) -> None:
         want_postgres(spec, "external", bouncer=False)
 
 
-@scenario(
-    "dns_resolution_failure",
-    "dns.cluster_dns_timeout",
-    variants=FAMILY_VARIANTS,
-    hard_case="other_words",
-    prepare=_prepare_any,
-)
+@scenario("dns.cluster_dns_timeout", variants=FAMILY_VARIANTS, hard_case="other_words", prepare=_prepare_any)
 def cluster_dns_timeout(scene: Scene, family: str) -> Verdict:
     """The cluster DNS stops answering: lookups of every name time out, whatever the client calls it."""
     start = incident_start(scene, 0.15, 0.5)
@@ -102,11 +90,7 @@ def _prepare_external(spec: StackSpec, rng: random.Random, family: str) -> None:
 
 
 @scenario(
-    "dns_resolution_failure",
-    "dns.external_host_typo",
-    variants=FAMILY_VARIANTS,
-    hard_case="shared_symptom",
-    prepare=_prepare_external,
+    "dns.external_host_typo", variants=FAMILY_VARIANTS, hard_case="shared_symptom", prepare=_prepare_external
 )
 def external_host_typo(scene: Scene, family: str) -> Verdict:
     """A release changes a third-party API's host to one that does not exist: NXDOMAIN from the new pods."""
@@ -127,18 +111,11 @@ def external_host_typo(scene: Scene, family: str) -> Verdict:
     )
 
 
-def _prepare_kafka(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_worker(spec, family)
-    want_kafka(spec)
-    spec.rabbitmq = False
-
-
 @scenario(
-    "dns_resolution_failure",
     "dns.kafka_bootstrap",
     variants=("jvm", "python", "node"),
     hard_case="other_words",
-    prepare=_prepare_kafka,
+    prepare=prepare_kafka_worker,
 )
 def kafka_bootstrap(scene: Scene, family: str) -> Verdict:
     """The Kafka bootstrap name stops resolving: each client library reports it in its own words."""
@@ -160,13 +137,7 @@ def _prepare_web(spec: StackSpec, rng: random.Random, variant: str) -> None:
     spec.web = True
 
 
-@scenario(
-    "dns_resolution_failure",
-    "dns.nginx_upstream_host",
-    variants=("",),
-    hard_case="other_words",
-    prepare=_prepare_web,
-)
+@scenario("dns.nginx_upstream_host", variants=("",), hard_case="other_words", prepare=_prepare_web)
 def nginx_upstream_host(scene: Scene, variant: str) -> Verdict:
     """The front end's new nginx config names an upstream host that does not resolve: nginx refuses to start."""
     web = scene.workload("web")
@@ -199,13 +170,7 @@ def _prepare_bouncer(spec: StackSpec, rng: random.Random, variant: str) -> None:
     want_postgres(spec, "external", bouncer=True)
 
 
-@scenario(
-    "dns_resolution_failure",
-    "dns.pgbouncer_lookup",
-    variants=("",),
-    hard_case="causal_chain",
-    prepare=_prepare_bouncer,
-)
+@scenario("dns.pgbouncer_lookup", variants=("",), hard_case="causal_chain", prepare=_prepare_bouncer)
 def pgbouncer_lookup(scene: Scene, variant: str) -> Verdict:
     """PgBouncer cannot resolve the database host: its clients only hear "pgbouncer cannot connect to server"."""
     bouncer = scene.workload("pgbouncer")

@@ -10,13 +10,15 @@ node's platform.
 
 from __future__ import annotations
 
-from app.golden.scenarios.common import incident_start
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.common import incident_start, prepare_cron
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Container, Workload
 from app.logs.synthetic.events import ObjectRef
 from app.logs.synthetic.lifecycle import begin_rollout, pull_failure_loop
 from app.logs.synthetic.scene import Scene
+
+scenario = scenarios_of("image_pull_error")
 
 _REGISTRIES = {
     "dockerhub": "docker.io/{org}",
@@ -104,7 +106,7 @@ def _new_tag(scene: Scene) -> str:
     )
 
 
-@scenario("image_pull_error", "pull.tag_not_found", variants=("dockerhub", "ecr", "gar"))
+@scenario("pull.tag_not_found", variants=("dockerhub", "ecr", "gar"))
 def tag_not_found(scene: Scene, registry: str) -> Verdict:
     """A release points at a tag that was never pushed."""
     target = _target(scene)
@@ -119,10 +121,7 @@ def tag_not_found(scene: Scene, registry: str) -> Verdict:
 
 
 @scenario(
-    "image_pull_error",
-    "pull.unauthorized",
-    variants=("dockerhub", "ghcr", "ecr", "gar", "harbor"),
-    hard_case="other_words",
+    "pull.unauthorized", variants=("dockerhub", "ghcr", "ecr", "gar", "harbor"), hard_case="other_words"
 )
 def unauthorized(scene: Scene, registry: str) -> Verdict:
     """The registry refuses the node's credentials (a missing or expired pull secret, a lost IAM permission)."""
@@ -137,7 +136,7 @@ def unauthorized(scene: Scene, registry: str) -> Verdict:
     )
 
 
-@scenario("image_pull_error", "pull.rate_limited", variants=("dockerhub",))
+@scenario("pull.rate_limited", variants=("dockerhub",))
 def rate_limited(scene: Scene, registry: str) -> Verdict:
     """Anonymous pulls from Docker Hub hit the rate limit."""
     target = _target(scene)
@@ -154,7 +153,7 @@ def rate_limited(scene: Scene, registry: str) -> Verdict:
     )
 
 
-@scenario("image_pull_error", "pull.invalid_reference", variants=("",), hard_case="other_words")
+@scenario("pull.invalid_reference", variants=("",), hard_case="other_words")
 def invalid_reference(scene: Scene, variant: str) -> Verdict:
     """A templating slip leaves the image reference malformed: the kubelet refuses it before pulling."""
     target = _target(scene)
@@ -195,12 +194,7 @@ def invalid_reference(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario(
-    "image_pull_error",
-    "pull.registry_unreachable",
-    variants=("timeout", "dns", "x509"),
-    hard_case="other_words",
-)
+@scenario("pull.registry_unreachable", variants=("timeout", "dns", "x509"), hard_case="other_words")
 def registry_unreachable(scene: Scene, failure: str) -> Verdict:
     """The private registry cannot be reached from the node, or is not trusted: a transport error in the pull."""
     target = _target(scene)
@@ -220,7 +214,7 @@ def registry_unreachable(scene: Scene, failure: str) -> Verdict:
     )
 
 
-@scenario("image_pull_error", "pull.wrong_platform", variants=("",))
+@scenario("pull.wrong_platform", variants=("",))
 def wrong_platform(scene: Scene, variant: str) -> Verdict:
     """The image was built for another architecture than the nodes' (arm64 only, amd64 nodes)."""
     target = _target(scene)
@@ -234,7 +228,7 @@ def wrong_platform(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("image_pull_error", "pull.init_container", variants=("",), hard_case="subtle")
+@scenario("pull.init_container", variants=("",), hard_case="subtle")
 def init_container(scene: Scene, variant: str) -> Verdict:
     """A migration init container's image tag does not exist: pods stay in Init:ImagePullBackOff."""
     target = _target(scene)
@@ -257,7 +251,7 @@ def init_container(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("image_pull_error", "pull.sidecar_image", variants=("",), hard_case="subtle")
+@scenario("pull.sidecar_image", variants=("",), hard_case="subtle")
 def sidecar_image(scene: Scene, variant: str) -> Verdict:
     """A log-shipping sidecar added by the release points at a mirror that does not have its image."""
     target = _target(scene)
@@ -278,12 +272,7 @@ def sidecar_image(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario(
-    "image_pull_error",
-    "pull.cronjob_image",
-    variants=("go", "python"),
-    prepare=lambda spec, rng, family: setattr(spec, "crons", [family, *spec.crons[1:]]),
-)
+@scenario("pull.cronjob_image", variants=("go", "python"), prepare=prepare_cron)
 def cronjob_image(scene: Scene, family: str) -> Verdict:
     """A CronJob's new image tag does not exist: its Jobs' pods never start and no run completes."""
     cron = scene.workload("cron")

@@ -18,6 +18,7 @@ from app.golden.scenarios.common import (
     api,
     incident_start,
     main_procs,
+    prepare_worker,
     split_victims,
     want_api,
     want_cron,
@@ -26,7 +27,7 @@ from app.golden.scenarios.common import (
     want_redis,
     want_worker,
 )
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.events import ObjectRef
 from app.logs.synthetic.formats import Render, fixed
 from app.logs.synthetic.jobs import start_job_pod
@@ -37,14 +38,10 @@ from app.logs.synthetic.runtimes.python import Celery, Gunicorn
 from app.logs.synthetic.scene import Proc, Run, Scene
 from app.logs.synthetic.stack import StackSpec
 
-
-def _prepare_family(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
+scenario = scenarios_of("oom_killed")
 
 
-@scenario(
-    "oom_killed", "oom.leak_under_load", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_family
-)
+@scenario("oom.leak_under_load", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=want_api)
 def leak_under_load(scene: Scene, family: str) -> Verdict:
     """An API whose memory grows with traffic is OOM-killed again and again, a few minutes apart."""
     target = api(scene, family)
@@ -92,9 +89,7 @@ def _batch_lines(scene: Scene, proc: Proc, start: float, end: float, job: str) -
         scene.log(at, proc, logger.log("info", f"{job}: buffered {rows} rows", partition=index))
 
 
-@scenario(
-    "oom_killed", "oom.batch_mid_work", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_batch
-)
+@scenario("oom.batch_mid_work", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_batch)
 def batch_mid_work(scene: Scene, family: str) -> Verdict:
     """A batch (worker or CronJob) buffers rows until the kernel kills it mid-batch; the retry dies too."""
     job = scene.pick(("export", "reindex", "rollup", "reconcile"))
@@ -172,12 +167,7 @@ def _prepare_child(spec: StackSpec, rng: random.Random, variant: str) -> None:
         spec.web = True
 
 
-@scenario(
-    "oom_killed",
-    "oom.child_killed",
-    variants=("gunicorn", "celery", "postgres", "nginx"),
-    prepare=_prepare_child,
-)
+@scenario("oom.child_killed", variants=("gunicorn", "celery", "postgres", "nginx"), prepare=_prepare_child)
 def child_killed(scene: Scene, variant: str) -> Verdict:
     """The kernel kills the biggest process in the cgroup, a worker child; the parent says so and carries on."""
     start = incident_start(scene, 0.15, 0.6)
@@ -296,13 +286,7 @@ def _startup_lines(scene: Scene, proc: Proc) -> list[Render]:
     return logger.log("info", f"{what} ({entries} entries)")
 
 
-@scenario(
-    "oom_killed",
-    "oom.startup_crashloop",
-    variants=FAMILY_VARIANTS,
-    hard_case="shared_symptom",
-    prepare=_prepare_family,
-)
+@scenario("oom.startup_crashloop", variants=FAMILY_VARIANTS, hard_case="shared_symptom", prepare=want_api)
 def startup_crashloop(scene: Scene, family: str) -> Verdict:
     """A release loads more data at start-up than its limit holds: killed before it is ready, in a loop."""
     target = api(scene, family)
@@ -346,7 +330,6 @@ def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
 
 
 @scenario(
-    "oom_killed",
     "oom.datastore_restart",
     variants=("redis", "postgres", "rabbitmq"),
     hard_case="causal_chain",
@@ -382,13 +365,7 @@ def datastore_restart(scene: Scene, variant: str) -> Verdict:
     )
 
 
-def _prepare_worker(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_worker(spec, family)
-
-
-@scenario(
-    "oom_killed", "oom.worker_leak", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_worker
-)
+@scenario("oom.worker_leak", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=prepare_worker)
 def worker_leak(scene: Scene, family: str) -> Verdict:
     """A queue worker leaks memory per message: it is killed at its limit every few minutes, mid-message."""
     found = scene.workload("worker")

@@ -8,19 +8,16 @@ cannot write (``ENOSPC``) or start threads on a node out of disk or PIDs.
 
 from __future__ import annotations
 
-import random
-
 from app.golden.scenarios.common import (
     FAMILY_VARIANTS,
     api,
     incident_start,
     main_procs,
+    prepare_cron,
     want_api,
-    want_cron,
-    want_postgres,
-    want_redis,
+    want_store,
 )
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.cluster import Pod
 from app.logs.synthetic.events import ObjectRef
 from app.logs.synthetic.faults import Err, Frame
@@ -36,11 +33,8 @@ from app.logs.synthetic.lifecycle import (
 )
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.scene import Proc, Run, Scene
-from app.logs.synthetic.stack import StackSpec
 
-
-def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
+scenario = scenarios_of("node_resource_pressure")
 
 
 def _memory_message(scene: Scene, proc: Proc) -> str:
@@ -80,7 +74,7 @@ def _victims_on_node(scene: Scene, node: str, target_procs: list[Proc]) -> list[
     return target_procs + others[: scene.rng.randint(0, 2)]
 
 
-@scenario("node_resource_pressure", "node.memory_eviction", variants=FAMILY_VARIANTS, prepare=_prepare)
+@scenario("node.memory_eviction", variants=FAMILY_VARIANTS, prepare=want_api)
 def memory_eviction(scene: Scene, family: str) -> Verdict:
     """A node runs low on memory: the kubelet evicts the pods using most above their request."""
     target = api(scene, family)
@@ -131,13 +125,7 @@ def _enospc(proc: Proc, path: str) -> Err:
     )
 
 
-@scenario(
-    "node_resource_pressure",
-    "node.disk_pressure",
-    variants=FAMILY_VARIANTS,
-    hard_case="other_words",
-    prepare=_prepare,
-)
+@scenario("node.disk_pressure", variants=FAMILY_VARIANTS, hard_case="other_words", prepare=want_api)
 def disk_pressure(scene: Scene, family: str) -> Verdict:
     """The node's disk fills (images, logs, emptyDirs): writes to /tmp fail with ENOSPC, then evictions."""
     target = api(scene, family)
@@ -262,13 +250,7 @@ def _thread_failure(scene: Scene, proc: Proc, fork: bool) -> tuple[list[Render],
     return [fixed(line) for line in lines], [0]
 
 
-@scenario(
-    "node_resource_pressure",
-    "node.pid_pressure",
-    variants=FAMILY_VARIANTS,
-    hard_case="other_words",
-    prepare=_prepare,
-)
+@scenario("node.pid_pressure", variants=FAMILY_VARIANTS, hard_case="other_words", prepare=want_api)
 def pid_pressure(scene: Scene, family: str) -> Verdict:
     """A runaway workload on the node exhausts PIDs: other processes there cannot create threads."""
     target = api(scene, family)
@@ -310,7 +292,7 @@ def pid_pressure(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("node_resource_pressure", "node.pressure_taints_pending", variants=("",), hard_case="other_words")
+@scenario("node.pressure_taints_pending", variants=("",), hard_case="other_words")
 def pressure_taints_pending(scene: Scene, variant: str) -> Verdict:
     """Every node reports memory or disk pressure: new pods cannot be scheduled anywhere."""
     target = scene.pick(scene.with_role("api", "worker"))
@@ -328,20 +310,7 @@ def pressure_taints_pending(scene: Scene, variant: str) -> Verdict:
     )
 
 
-def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
-    if variant == "postgres":
-        want_postgres(spec, "namespace", bouncer=False)
-    else:
-        want_redis(spec, "namespace")
-
-
-@scenario(
-    "node_resource_pressure",
-    "node.datastore_evicted",
-    variants=("postgres",),
-    hard_case="causal_chain",
-    prepare=_prepare_store,
-)
+@scenario("node.datastore_evicted", variants=("postgres",), hard_case="causal_chain", prepare=want_store)
 def datastore_evicted(scene: Scene, variant: str) -> Verdict:
     """The database pod is evicted from a node under memory pressure; it restarts elsewhere while clients fail."""
     workload = scene.workload(variant)
@@ -360,13 +329,7 @@ def datastore_evicted(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario(
-    "node_resource_pressure",
-    "node.job_evicted",
-    variants=("go", "python"),
-    hard_case="subtle",
-    prepare=lambda spec, rng, family: want_cron(spec, family),
-)
+@scenario("node.job_evicted", variants=("go", "python"), hard_case="subtle", prepare=prepare_cron)
 def job_evicted(scene: Scene, family: str) -> Verdict:
     """A CronJob's pod writes scratch data to the node's disk until the node is under disk pressure and evicts it."""
     cron = scene.workload("cron")

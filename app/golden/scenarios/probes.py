@@ -9,18 +9,13 @@ probe allows, an exec probe whose binary is not in the image.
 
 from __future__ import annotations
 
-import random
-
 from app.golden.scenarios.common import FAMILY_VARIANTS, api, incident_start, main_procs, want_api
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.lifecycle import begin_rollout, crash_loop, liveness_restart, probe_failed
 from app.logs.synthetic.runtimes import AppLogger, Request
 from app.logs.synthetic.scene import Proc, Run, Scene
-from app.logs.synthetic.stack import StackSpec
 
-
-def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
+scenario = scenarios_of("probe_failure")
 
 
 def _fail_then_kill(
@@ -70,13 +65,7 @@ def _slow_lines(scene: Scene, proc: Proc, start: float, end: float) -> None:
         at += scene.rng.uniform(8, 40)
 
 
-@scenario(
-    "probe_failure",
-    "probe.liveness_timeout",
-    variants=FAMILY_VARIANTS,
-    hard_case="shared_symptom",
-    prepare=_prepare,
-)
+@scenario("probe.liveness_timeout", variants=FAMILY_VARIANTS, hard_case="shared_symptom", prepare=want_api)
 def liveness_timeout(scene: Scene, family: str) -> Verdict:
     """Under load the health endpoint answers slower than the probe's 1 s timeout: killed and restarted."""
     target = api(scene, family)
@@ -106,7 +95,7 @@ def liveness_timeout(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("probe_failure", "probe.wrong_path", variants=FAMILY_VARIANTS, prepare=_prepare)
+@scenario("probe.wrong_path", variants=FAMILY_VARIANTS, prepare=want_api)
 def wrong_path(scene: Scene, family: str) -> Verdict:
     """The release moved the health endpoint; the liveness probe still asks the old path and gets 404."""
     target = api(scene, family)
@@ -147,7 +136,7 @@ def wrong_path(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("probe_failure", "probe.wrong_port", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare)
+@scenario("probe.wrong_port", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=want_api)
 def wrong_port(scene: Scene, family: str) -> Verdict:
     """The release changed the listen port but not the readiness probe: new pods run but never become ready."""
     target = api(scene, family)
@@ -179,17 +168,7 @@ def wrong_port(scene: Scene, family: str) -> Verdict:
     )
 
 
-def _prepare_slow(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
-
-
-@scenario(
-    "probe_failure",
-    "probe.startup_too_short",
-    variants=("jvm", "python"),
-    hard_case="shared_symptom",
-    prepare=_prepare_slow,
-)
+@scenario("probe.startup_too_short", variants=("jvm", "python"), hard_case="shared_symptom", prepare=want_api)
 def startup_too_short(scene: Scene, family: str) -> Verdict:
     """Start-up got slower than the startup probe allows (30 s): killed before it listens, again and again."""
     target = api(scene, family)
@@ -232,12 +211,7 @@ def startup_too_short(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario(
-    "probe_failure",
-    "probe.exec_missing",
-    variants=("",),
-    prepare=lambda spec, rng, variant: want_api(spec, rng, "go"),
-)
+@scenario("probe.exec_missing", variants=("",), prepare=lambda spec, rng, variant: want_api(spec, rng, "go"))
 def exec_missing(scene: Scene, variant: str) -> Verdict:
     """The new image dropped the binary the exec liveness probe runs: the probe errors and the kubelet restarts it."""
     target = api(scene, "go")
@@ -279,9 +253,7 @@ def exec_missing(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario(
-    "probe_failure", "probe.readiness_timeout", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare
-)
+@scenario("probe.readiness_timeout", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=want_api)
 def readiness_timeout(scene: Scene, family: str) -> Verdict:
     """The readiness endpoint checks too much and answers slower than the probe's timeout: pods drop out of the Service."""
     target = api(scene, family)

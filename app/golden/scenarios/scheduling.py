@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import random
 
-from app.golden.scenarios.common import incident_start, want_cron, want_postgres
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.common import incident_start, prepare_postgres, want_cron, want_postgres
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Workload, new_uid
 from app.logs.synthetic.events import ObjectRef, Reporter
 from app.logs.synthetic.lifecycle import begin_rollout, create_pod, delete_pod, schedule_failure_loop
 from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
+
+scenario = scenarios_of("scheduling_failure")
 
 _PREEMPT_NONE = "preemption: 0/{n} nodes are available: {n} No preemption victims found for incoming pod."
 _PREEMPT_USELESS = "preemption: 0/{n} nodes are available: {n} Preemption is not helpful for scheduling."
@@ -93,7 +95,6 @@ def _prepare_kind(spec: StackSpec, rng: random.Random, variant: str) -> None:
 
 
 @scenario(
-    "scheduling_failure",
     "sched.insufficient",
     variants=(
         "cpu.deployment",
@@ -177,7 +178,6 @@ def _one_pending(scene: Scene, reason: str, *, rollout: bool = True) -> tuple[Wo
 
 
 @scenario(
-    "scheduling_failure",
     "sched.constraint",
     variants=("selector", "taint", "anti_affinity", "spread", "gpu", "pods", "ports", "volume_affinity"),
 )
@@ -187,7 +187,7 @@ def constraint(scene: Scene, reason: str) -> Verdict:
     return Verdict(f"New {target.name} pods stay Pending: {message.split('. preemption')[0]}.", severity)
 
 
-@scenario("scheduling_failure", "sched.autoscaler_max", variants=("",), hard_case="subtle")
+@scenario("sched.autoscaler_max", variants=("",), hard_case="subtle")
 def autoscaler_max(scene: Scene, variant: str) -> Verdict:
     """The cluster autoscaler would add a node, but its node group is at its maximum size."""
     target, message, severity, start = _one_pending(scene, "cpu_memory", rollout=False)
@@ -210,16 +210,11 @@ def autoscaler_max(scene: Scene, variant: str) -> Verdict:
     )
 
 
-def _prepare_pvc(spec: StackSpec, rng: random.Random, variant: str) -> None:
-    want_postgres(spec, "namespace", bouncer=False)
-
-
 @scenario(
-    "scheduling_failure",
     "sched.unbound_claim",
     variants=("storageclass_missing", "provisioner_denied"),
     hard_case="causal_chain",
-    prepare=_prepare_pvc,
+    prepare=prepare_postgres,
 )
 def unbound_claim(scene: Scene, variant: str) -> Verdict:
     """A new database replica's claim never gets a volume: the pod has an unbound PVC and stays Pending."""
