@@ -12,9 +12,11 @@ import random
 
 from app.golden.scenarios.common import (
     FAMILY_VARIANTS,
+    add_bug,
     api,
     api_on_postgres,
     dep,
+    force_creates,
     force_requests,
     host_of,
     incident_start,
@@ -26,6 +28,7 @@ from app.golden.scenarios.common import (
     want_cron,
     want_rabbitmq,
     want_redis,
+    wanted,
 )
 from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.code import snake
@@ -34,7 +37,7 @@ from app.logs.synthetic.formats import Render, fixed, klog
 from app.logs.synthetic.lifecycle import crash_loop
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.runtimes.python import traceback_lines
-from app.logs.synthetic.scene import Bug, Dep, Proc, Run, Scene
+from app.logs.synthetic.scene import Dep, Proc, Run, Scene
 from app.logs.synthetic.stack import StackSpec
 
 scenario = scenarios_of("permission_denied")
@@ -267,14 +270,8 @@ def volume_not_writable(scene: Scene, family: str) -> Verdict:
             proc.logger.ctx.code.frame("handler", resource, "upload"),
         )
 
-    scene.bugs.append(Bug(target.name, resource, start, scene.duration + 1, 1.0, err, frames, verb="create"))
-    for proc in main_procs(scene, target):
-        for index in range(2):
-            at = start + 5 + index * scene.rng.uniform(20, 90)
-            if at < scene.duration and proc.serving(at):
-                from app.logs.synthetic.traffic import serve_request
-
-                serve_request(scene, proc, at, route=("POST", f"/v1/{resource}", resource, "create"))
+    add_bug(scene, target, resource, start, 1.0, err, frames, verb="create")
+    force_creates(scene, target, resource, start + 5, (20, 90))
     return Verdict(
         f"{target.name} may not write to {folder} (permission denied) since its pods run as a new user; uploads to /v1/{resource} fail.",
         "warning",
@@ -290,8 +287,7 @@ def _prepare_s3(spec: StackSpec, rng: random.Random, family: str) -> None:
 def s3_access_denied(scene: Scene, family: str) -> Verdict:
     """The job's cloud role lost s3:PutObject: its export fails with AccessDenied and the Job fails."""
     target = dep(scene, "s3")
-    cron = scene.workload("cron")
-    assert cron is not None
+    cron = wanted(scene, "cron")
     cron.config.cite_failure = True
     cron.config.backoff_limit = scene.rng.choice((0, 1, 2))
     outage(scene, target, incident_start(scene, 0.05, 0.35), scene.duration + 1, "forbidden")
@@ -353,8 +349,7 @@ def rabbitmq_login(scene: Scene, family: str) -> Verdict:
 @scenario("perm.postgres_data_directory", variants=("",), hard_case="causal_chain", prepare=prepare_postgres)
 def postgres_data_directory(scene: Scene, variant: str) -> Verdict:
     """PostgreSQL restarted with a new securityContext and may not use its data directory: it exits at start."""
-    workload = scene.workload("postgres")
-    assert workload is not None
+    workload = wanted(scene, "postgres")
     proc = restart_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     wrong = scene.chance(0.5)
     cited = {"done": False}

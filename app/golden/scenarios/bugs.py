@@ -10,24 +10,30 @@ the process (a crash loop) or fails the requests and jobs that reach the broken 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from functools import partial
 
 from app.golden.scenarios.common import (
     FAMILY_VARIANTS,
+    add_bug,
     api,
     api_on_postgres,
     failing_rollout,
+    force_creates,
     incident_start,
     main_procs,
     prepare_worker,
     want_api,
+    wanted,
 )
 from app.golden.scenarios.registry import Verdict, scenarios_of
+from app.logs.synthetic.cluster import Workload
 from app.logs.synthetic.code import camel, singular, snake
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import fixed
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.runtimes.jvm import SpringBoot
-from app.logs.synthetic.scene import Bug, Proc, Run, Scene
+from app.logs.synthetic.scene import Proc, Run, Scene
 from app.logs.synthetic.stack import StackSpec
 
 scenario = scenarios_of("application_exception")
@@ -122,6 +128,23 @@ def _frames(proc: Proc, resource: str, verb: str, *, deep: bool = False) -> tupl
     return frames
 
 
+def _throw(
+    scene: Scene,
+    target: Workload,
+    resource: str,
+    start: float,
+    share: float,
+    err: Callable[[Proc], Err],
+    *,
+    verb: str,
+    step: str | None = None,
+    deep: bool = False,
+) -> None:
+    """From ``start`` on, ``share`` of the ``verb`` calls on ``resource`` raise ``err`` in the service's ``step`` code."""
+    frames = partial(_frames, resource=resource, verb=step or verb, deep=deep)
+    add_bug(scene, target, resource, start, share, err, frames, verb=verb)
+
+
 def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
     want_api(spec, rng, family.split("_")[0])
 
@@ -194,17 +217,8 @@ def request_errors(scene: Scene, family: str) -> Verdict:
     share = scene.rng.uniform(0.3, 1.0)
     kind = scene.pick(("nil", "index"))
     flavor = scene.rng.randrange(12)
-    scene.bugs.append(
-        Bug(
-            target.name,
-            resource,
-            start,
-            scene.duration + 1,
-            share,
-            lambda proc: _bug_err(proc, kind, resource, flavor),
-            lambda proc: _frames(proc, resource, "get"),
-            verb="get",
-        )
+    _throw(
+        scene, target, resource, start, share, lambda proc: _bug_err(proc, kind, resource, flavor), verb="get"
     )
     for proc in main_procs(scene, target):
         force_requests_to(scene, proc, resource, start + 2, scene.duration - 1, 3)
@@ -232,25 +246,14 @@ def force_requests_to(scene: Scene, proc: Proc, resource: str, start: float, end
 @scenario("bug.poison_message", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=prepare_worker)
 def poison_message(scene: Scene, family: str) -> Verdict:
     """A new message shape makes the worker's handler throw: every such job fails and is retried."""
-    target = scene.workload("worker")
-    assert target is not None
+    target = wanted(scene, "worker")
     start = incident_start(scene, 0.1, 0.45)
     share = scene.rng.uniform(0.3, 0.8)
     kind = scene.pick(("nil", "index"))
     flavor = scene.rng.randrange(12)
     for resource in scene.domain:
-        scene.bugs.append(
-            Bug(
-                target.name,
-                resource,
-                start,
-                scene.duration + 1,
-                share,
-                lambda proc, resource=resource: _bug_err(proc, kind, resource, flavor),
-                lambda proc, resource=resource: _frames(proc, resource, "process"),
-                verb="consume",
-            )
-        )
+        err = partial(_bug_err, kind=kind, resource=resource, flavor=flavor)
+        _throw(scene, target, resource, start, share, err, verb="consume", step="process")
     target.config.load = max(2.0, target.config.load)
     return Verdict(
         f"{target.name}'s message handler throws on a new message shape; {share:.0%} of its jobs fail and are retried.",
@@ -310,17 +313,15 @@ def schema_mismatch(scene: Scene, family: str) -> Verdict:
     table = resource.replace("-", "_")
     column = scene.pick(("discount_code", "external_ref", "tax_region", "archived_at", "idempotency_key"))
     start = incident_start(scene, 0.1, 0.45)
-    scene.bugs.append(
-        Bug(
-            target.name,
-            resource,
-            start,
-            scene.duration + 1,
-            1.0,
-            lambda proc: _undefined_column(proc, table, column),
-            lambda proc: proc.logger.ctx.code.stack(resource, "create"),
-            verb="create",
-        )
+    add_bug(
+        scene,
+        target,
+        resource,
+        start,
+        1.0,
+        lambda proc: _undefined_column(proc, table, column),
+        lambda proc: proc.logger.ctx.code.stack(resource, "create"),
+        verb="create",
     )
     postgres = scene.workload("postgres")
     if postgres is not None:
@@ -340,13 +341,7 @@ def schema_mismatch(scene: Scene, family: str) -> Verdict:
             ]
             scene.log(at, server, lines)
             at += scene.rng.expovariate(1 / 60)
-    for proc in main_procs(scene, target):
-        from app.logs.synthetic.traffic import serve_request
-
-        for index in range(2):
-            at = start + 3 + index * scene.rng.uniform(30, 120)
-            if at < scene.duration and proc.serving(at):
-                serve_request(scene, proc, at, route=("POST", f"/v1/{resource}", resource, "create"))
+    force_creates(scene, target, resource, start + 3, (30, 120))
     return Verdict(
         f"{target.name}'s new release inserts into {table}.{column}, which the schema does not have; every POST /v1/{resource} fails.",
         "warning",
@@ -391,17 +386,15 @@ def unbounded_recursion(scene: Scene, family: str) -> Verdict:
     resource = scene.pick(scene.domain)
     start = incident_start(scene, 0.1, 0.45)
     share = scene.rng.uniform(0.2, 0.6)
-    scene.bugs.append(
-        Bug(
-            target.name,
-            resource,
-            start,
-            scene.duration + 1,
-            share,
-            lambda proc: _bug_err(proc, "recursion", resource),
-            lambda proc: _frames(proc, resource, "get", deep=True),
-            verb="get",
-        )
+    _throw(
+        scene,
+        target,
+        resource,
+        start,
+        share,
+        lambda proc: _bug_err(proc, "recursion", resource),
+        verb="get",
+        deep=True,
     )
     for proc in main_procs(scene, target):
         force_requests_to(scene, proc, resource, start + 2, scene.duration - 1, 3)

@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 
 from app.golden.scenarios.registry import Prepare
 from app.golden.schema import Severity
-from app.logs.synthetic.cluster import Workload
-from app.logs.synthetic.faults import CertDates, Target
-from app.logs.synthetic.scene import Dep, Outage, Proc, Run, Scene
+from app.logs.synthetic.cluster import Pod, Workload
+from app.logs.synthetic.faults import CertDates, Err, Frame, Target
+from app.logs.synthetic.scene import Bug, Dep, Outage, Proc, Run, Scene
 from app.logs.synthetic.stack import StackSpec
 from app.logs.synthetic.traffic import serve_request
 
@@ -145,18 +145,21 @@ def api(scene: Scene, family: str | None = None) -> Workload:
     return (matching or apis)[0]
 
 
+def wanted(scene: Scene, name: str) -> Workload:
+    """The workload the scenario's preparation asked for (``postgres``, ``worker``, ``cron`` ...)."""
+    found = scene.workload(name)
+    assert found is not None, f"the scenario asked for {name}"
+    return found
+
+
 def worker(scene: Scene) -> Workload:
     """The worker workload."""
-    found = scene.workload("worker")
-    assert found is not None, "the scenario asked for a worker"
-    return found
+    return wanted(scene, "worker")
 
 
 def cron(scene: Scene) -> Workload:
     """The first CronJob."""
-    found = scene.workload("cron")
-    assert found is not None, "the scenario asked for a CronJob"
-    return found
+    return wanted(scene, "cron")
 
 
 def _family(scene: Scene, workload: Workload) -> str:
@@ -167,6 +170,11 @@ def _family(scene: Scene, workload: Workload) -> str:
 def main_procs(scene: Scene, workload: Workload) -> list[Proc]:
     """The processes of a workload's main container."""
     return scene.procs_of(workload)
+
+
+def new_main_procs(scene: Scene, workload: Workload, pods: Sequence[Pod]) -> list[Proc]:
+    """The main-container process of each of a workload's (new) pods."""
+    return [next(proc for proc in scene.procs_of_pod(pod) if proc.container is workload.main) for pod in pods]
 
 
 def dep(scene: Scene, kind: str, *, name: str | None = None) -> Dep:
@@ -203,6 +211,32 @@ def force_requests(
         at = start + (end - start) * (index + scene.rng.uniform(0.1, 0.9)) / count
         if proc.serving(at):
             serve_request(scene, proc, at, through=through)
+
+
+def add_bug(
+    scene: Scene,
+    workload: Workload,
+    resource: str,
+    start: float,
+    share: float,
+    err: Callable[[Proc], Err],
+    frames: Callable[[Proc], tuple[Frame, ...]],
+    *,
+    verb: str,
+) -> None:
+    """From ``start`` to the window's end, ``share`` of the ``verb`` calls on ``resource`` raise ``err`` through ``frames``."""
+    scene.bugs.append(Bug(workload.name, resource, start, scene.duration + 1, share, err, frames, verb=verb))
+
+
+def force_creates(
+    scene: Scene, workload: Workload, resource: str, first: float, spacing: tuple[float, float]
+) -> None:
+    """Two POSTs creating a ``resource`` on each replica, ``spacing`` seconds apart from ``first`` (so a broken write meets traffic)."""
+    for proc in main_procs(scene, workload):
+        for index in range(2):
+            at = first + index * scene.rng.uniform(*spacing)
+            if at < scene.duration and proc.serving(at):
+                serve_request(scene, proc, at, route=("POST", f"/v1/{resource}", resource, "create"))
 
 
 def outage(
@@ -261,9 +295,7 @@ def failing_rollout(
     at = incident_start(scene, 0.1, 0.35) if start is None else start
     replace_all = scene.chance(replace_all_share)
     pods = begin_rollout(scene, workload, at, replace_all=replace_all)
-    procs = [
-        next(proc for proc in scene.procs_of_pod(pod) if proc.container is workload.main) for pod in pods
-    ]
+    procs = new_main_procs(scene, workload, pods)
     for proc in procs:
 
         def die(death: Proc, run: Run, when: float) -> None:

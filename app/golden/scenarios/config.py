@@ -20,6 +20,7 @@ from app.golden.scenarios.common import (
     want_api,
     want_postgres,
     want_redis,
+    wanted,
 )
 from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.code import camel
@@ -351,8 +352,7 @@ def _server_config_lines(scene: Scene, proc: Proc, variant: str) -> tuple[list[R
 def server_config_file(scene: Scene, variant: str) -> Verdict:
     """A server's edited config file does not parse; it exits at start and its clients lose it."""
     role = {"nginx": "web"}.get(variant, variant)
-    workload = scene.workload(role)
-    assert workload is not None
+    workload = wanted(scene, role)
     cited = {"done": False}
 
     def write(proc: Proc, run: Run, death: float) -> None:

@@ -117,17 +117,23 @@ def too_many_clients(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("dep.upstream_timeout", variants=FAMILY_VARIANTS, prepare=prepare_internal_upstream)
-def upstream_timeout(scene: Scene, family: str) -> Verdict:
-    """Another team's API stops answering in time: calls hit the client timeout and the requests return 504."""
+def _upstream_outage(scene: Scene, failure: str) -> tuple[Dep, Severity]:
+    """Another team's API fails all or part of the calls (``failure``), as a core or a side dependency."""
     target = dep(scene, "http", name="internal")
     core = upstream_weight(scene, target)
     start, end, ongoing = _window(scene)
     share = 1.0 if scene.chance(0.5) else scene.rng.uniform(0.3, 0.7)
-    _hit(scene, target, start, end, "read_timeout", share)
+    _hit(scene, target, start, end, failure, share)
+    return target, _severity(share if core else 0.0, ongoing)
+
+
+@scenario("dep.upstream_timeout", variants=FAMILY_VARIANTS, prepare=prepare_internal_upstream)
+def upstream_timeout(scene: Scene, family: str) -> Verdict:
+    """Another team's API stops answering in time: calls hit the client timeout and the requests return 504."""
+    target, severity = _upstream_outage(scene, "read_timeout")
     return Verdict(
         f"Calls from {api(scene, family).name} to {host_of(target.target)} time out; its requests fail with 504.",
-        _severity(share if core else 0.0, ongoing),
+        severity,
     )
 
 
@@ -139,14 +145,10 @@ def upstream_timeout(scene: Scene, family: str) -> Verdict:
 )
 def upstream_unavailable(scene: Scene, family: str) -> Verdict:
     """Another team's API answers 503 Service Unavailable."""
-    target = dep(scene, "http", name="internal")
-    core = upstream_weight(scene, target)
-    start, end, ongoing = _window(scene)
-    share = 1.0 if scene.chance(0.5) else scene.rng.uniform(0.3, 0.7)
-    _hit(scene, target, start, end, "unavailable", share)
+    target, severity = _upstream_outage(scene, "unavailable")
     return Verdict(
         f"The upstream API {host_of(target.target)} answers 503 to {api(scene, family).name}, whose requests fail in turn.",
-        _severity(share if core else 0.0, ongoing),
+        severity,
     )
 
 

@@ -28,6 +28,7 @@ from app.golden.scenarios.common import (
     want_api,
     want_postgres,
     want_upstream,
+    wanted,
 )
 from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.faults import Target
@@ -140,8 +141,7 @@ def _prepare_web(spec: StackSpec, rng: random.Random, variant: str) -> None:
 @scenario("dns.nginx_upstream_host", variants=("",), hard_case="other_words", prepare=_prepare_web)
 def nginx_upstream_host(scene: Scene, variant: str) -> Verdict:
     """The front end's new nginx config names an upstream host that does not resolve: nginx refuses to start."""
-    web = scene.workload("web")
-    assert web is not None
+    web = wanted(scene, "web")
     apis = scene.with_role("api")
     host = f"{apis[0].name if apis else 'backend'}-v2:{scene.pick((80, 8080))}"
     cited = {"done": False}
@@ -173,8 +173,7 @@ def _prepare_bouncer(spec: StackSpec, rng: random.Random, variant: str) -> None:
 @scenario("dns.pgbouncer_lookup", variants=("",), hard_case="causal_chain", prepare=_prepare_bouncer)
 def pgbouncer_lookup(scene: Scene, variant: str) -> Verdict:
     """PgBouncer cannot resolve the database host: its clients only hear "pgbouncer cannot connect to server"."""
-    bouncer = scene.workload("pgbouncer")
-    assert bouncer is not None
+    bouncer = wanted(scene, "pgbouncer")
     upstream = dep(scene, "postgres", name="postgres")
     front = dep(scene, "postgres", name="pgbouncer")
     start = incident_start(scene, 0.15, 0.5)

@@ -16,6 +16,7 @@ from app.golden.scenarios.common import (
     restart_stateful_pod,
     want_api,
     want_store,
+    wanted,
 )
 from app.golden.scenarios.incidentals import (
     cert_renewal,
@@ -82,8 +83,7 @@ def job_retried(scene: Scene, family: str) -> Verdict:
 )
 def planned_restart(scene: Scene, variant: str) -> Verdict:
     """A datastore is restarted for a configuration change: a clean shutdown, a start, clients reconnect."""
-    workload = scene.workload(variant)
-    assert workload is not None
+    workload = wanted(scene, variant)
     proc = restart_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.7))
     run = proc.last_run()
     run.ready = run.start + scene.rng.uniform(1, 5)

@@ -10,7 +10,7 @@ node's platform.
 
 from __future__ import annotations
 
-from app.golden.scenarios.common import incident_start, prepare_cron
+from app.golden.scenarios.common import incident_start, prepare_cron, wanted
 from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Container, Pod, Workload
@@ -264,8 +264,7 @@ def sidecar_image(scene: Scene, variant: str) -> Verdict:
 @scenario("pull.cronjob_image", variants=("go", "python"), prepare=prepare_cron)
 def cronjob_image(scene: Scene, family: str) -> Verdict:
     """A CronJob's new image tag does not exist: its Jobs' pods never start and no run completes."""
-    cron = scene.workload("cron")
-    assert cron is not None
+    cron = wanted(scene, "cron")
     image = f"{cron.main.image.rsplit(':', 1)[0]}:{_new_tag(scene)}"
     error = _not_found(image)
     since = incident_start(scene, 0.0, 0.3)

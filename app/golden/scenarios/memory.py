@@ -26,6 +26,7 @@ from app.golden.scenarios.common import (
     want_rabbitmq,
     want_redis,
     want_worker,
+    wanted,
 )
 from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.events import ObjectRef
@@ -116,8 +117,7 @@ def batch_mid_work(scene: Scene, family: str) -> Verdict:
             f"{proc.pod.name} is OOM-killed while buffering its {job} batch (memory limit {proc.container.memory_limit_mi}Mi) and crash-loops.",
             "critical" if len(worker.pods) == 1 else "warning",
         )
-    cron = scene.workload("cron")
-    assert cron is not None
+    cron = wanted(scene, "cron")
     policy = scene.chance(0.5)
     cron.config.backoff_limit = 0 if policy else scene.rng.randint(1, 3)
     cron.config.cite_failure = True
@@ -199,8 +199,7 @@ def child_killed(scene: Scene, variant: str) -> Verdict:
             "warning",
         )
     if variant == "celery":
-        found = scene.workload("worker")
-        assert found is not None
+        found = wanted(scene, "worker")
         proc = scene.pick(main_procs(scene, found))
         celery: Celery = proc.logger
         for at in times:
@@ -230,8 +229,7 @@ def child_killed(scene: Scene, variant: str) -> Verdict:
             "warning",
         )
     if variant == "postgres":
-        found = scene.workload("postgres")
-        assert found is not None
+        found = wanted(scene, "postgres")
         proc = main_procs(scene, found)[0]
         pg = proc.logger
         for at in times[:2]:
@@ -250,8 +248,7 @@ def child_killed(scene: Scene, variant: str) -> Verdict:
             f"A PostgreSQL backend in {proc.pod.name} is killed by the OOM killer at the {proc.container.memory_limit_mi}Mi limit; the server restarts all sessions and recovers.",
             "critical",
         )
-    found = scene.workload("web")
-    assert found is not None
+    found = wanted(scene, "web")
     proc = scene.pick(main_procs(scene, found))
     nginx = proc.logger
     for at in times:
@@ -337,8 +334,7 @@ def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
 )
 def datastore_restart(scene: Scene, variant: str) -> Verdict:
     """A datastore container is killed at its memory limit: it restarts cold, and its clients fail meanwhile."""
-    found = scene.workload(variant)
-    assert found is not None
+    found = wanted(scene, variant)
     proc = main_procs(scene, found)[0]
     first = incident_start(scene, 0.2, 0.5)
     repeats = scene.rng.randint(1, 3)
@@ -368,8 +364,7 @@ def datastore_restart(scene: Scene, variant: str) -> Verdict:
 @scenario("oom.worker_leak", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=prepare_worker)
 def worker_leak(scene: Scene, family: str) -> Verdict:
     """A queue worker leaks memory per message: it is killed at its limit every few minutes, mid-message."""
-    found = scene.workload("worker")
-    assert found is not None
+    found = wanted(scene, "worker")
     found.config.load = max(2.0, found.config.load)
     victims, severity = split_victims(scene, main_procs(scene, found), all_share=0.4)
     first = incident_start(scene, 0.15, 0.45)

@@ -16,6 +16,7 @@ from app.golden.scenarios.common import (
     prepare_cron,
     want_api,
     want_store,
+    wanted,
 )
 from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.cluster import Pod
@@ -313,8 +314,7 @@ def pressure_taints_pending(scene: Scene, variant: str) -> Verdict:
 @scenario("node.datastore_evicted", variants=("postgres",), hard_case="causal_chain", prepare=want_store)
 def datastore_evicted(scene: Scene, variant: str) -> Verdict:
     """The database pod is evicted from a node under memory pressure; it restarts elsewhere while clients fail."""
-    workload = scene.workload(variant)
-    assert workload is not None
+    workload = wanted(scene, variant)
     proc = main_procs(scene, workload)[0]
     start = incident_start(scene, 0.2, 0.5)
     evict(scene, proc, start, _memory_message(scene, proc))
@@ -332,8 +332,7 @@ def datastore_evicted(scene: Scene, variant: str) -> Verdict:
 @scenario("node.job_evicted", variants=("go", "python"), hard_case="subtle", prepare=prepare_cron)
 def job_evicted(scene: Scene, family: str) -> Verdict:
     """A CronJob's pod writes scratch data to the node's disk until the node is under disk pressure and evicts it."""
-    cron = scene.workload("cron")
-    assert cron is not None
+    cron = wanted(scene, "cron")
     cron.config.backoff_limit = scene.rng.choice((1, 2))
     failing_from = incident_start(scene, 0.05, 0.4)
 

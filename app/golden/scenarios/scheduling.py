@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from app.golden.scenarios.common import incident_start, prepare_postgres, want_cron, want_postgres
+from app.golden.scenarios.common import incident_start, prepare_postgres, want_cron, want_postgres, wanted
 from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Workload, new_uid
@@ -120,8 +120,7 @@ def insufficient(scene: Scene, variant: str) -> Verdict:
             "warning",
         )
     if kind == "statefulset":
-        target = scene.workload("postgres")
-        assert target is not None
+        target = wanted(scene, "postgres")
         old = target.pods[0]
         delete_pod(scene, old, start)
         target.pods.remove(old)
@@ -139,8 +138,7 @@ def insufficient(scene: Scene, variant: str) -> Verdict:
             f"{pod.name} was rescheduled (its node drained) and stays Pending: {message.split('. preemption')[0]}; its clients cannot reach the database.",
             "critical",
         )
-    cron = scene.workload("cron")
-    assert cron is not None
+    cron = wanted(scene, "cron")
     first = {"done": False}
 
     def hook(
@@ -218,8 +216,7 @@ def autoscaler_max(scene: Scene, variant: str) -> Verdict:
 )
 def unbound_claim(scene: Scene, variant: str) -> Verdict:
     """A new database replica's claim never gets a volume: the pod has an unbound PVC and stays Pending."""
-    target = scene.workload("postgres")
-    assert target is not None
+    target = wanted(scene, "postgres")
     start = incident_start(scene, 0.1, 0.45)
     target.replicas += 1
     scene.event(

@@ -13,6 +13,7 @@ from app.golden.scenarios.common import (
     prepare_postgres,
     want_redis,
     want_store,
+    wanted,
 )
 from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.golden.schema import Severity
@@ -108,8 +109,7 @@ def multi_attach(scene: Scene, variant: str) -> Verdict:
             f"The new {target.name} pod cannot start: its ReadWriteOnce volume {pvc} is still used by the old pods on another node (Multi-Attach).",
             "warning",
         )
-    workload = scene.workload(variant)
-    assert workload is not None
+    workload = wanted(scene, variant)
     pod = reschedule_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     message = f'Multi-Attach error for volume "{pvc}" Volume is already exclusively attached to one node and can\'t be attached to another'
     proc = next(item for item in scene.procs_of_pod(pod) if item.container is workload.main)
@@ -125,8 +125,7 @@ def multi_attach(scene: Scene, variant: str) -> Verdict:
 @scenario("volume.attach_timeout", variants=("ebs", "longhorn"), hard_case="subtle", prepare=prepare_postgres)
 def attach_timeout(scene: Scene, variant: str) -> Verdict:
     """The CSI driver cannot attach the database's volume to its new node."""
-    workload = scene.workload("postgres")
-    assert workload is not None
+    workload = wanted(scene, "postgres")
     pod = reschedule_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     pvc = _pvc(scene)
     if variant == "ebs":
@@ -172,8 +171,7 @@ def nfs_mount(scene: Scene, variant: str) -> Verdict:
 @scenario("volume.rbd_map", variants=("",), hard_case="other_words", prepare=prepare_postgres)
 def rbd_map(scene: Scene, variant: str) -> Verdict:
     """Ceph RBD cannot map the database's image on the node: MountDevice fails with a timeout from rbd."""
-    workload = scene.workload("postgres")
-    assert workload is not None
+    workload = wanted(scene, "postgres")
     pod = reschedule_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     pvc = _pvc(scene)
     monitors = ",".join(f"10.0.{scene.rng.randint(0, 9)}.{scene.rng.randint(2, 250)}:6789" for _ in range(3))
@@ -198,8 +196,7 @@ def rbd_map(scene: Scene, variant: str) -> Verdict:
 )
 def bad_filesystem(scene: Scene, variant: str) -> Verdict:
     """The block device's filesystem does not mount (wrong type or a damaged superblock)."""
-    workload = scene.workload("redis")
-    assert workload is not None
+    workload = wanted(scene, "redis")
     pod = reschedule_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     pvc = _pvc(scene)
     device = scene.pick(("/dev/nvme2n1", "/dev/xvdbc", "/dev/sdc"))
