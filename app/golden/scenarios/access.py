@@ -69,9 +69,7 @@ def _hit(scene: Scene, target: Dep, start: float, failure: str, share: float = 1
                 force_requests(scene, proc, start + 1, scene.duration - 1, 2, through=target)
 
 
-@scenario(
-    "perm.database_password", variants=FAMILY_VARIANTS, prepare=api_on_postgres(("namespace", "external"))
-)
+@scenario("perm.database_password", FAMILY_VARIANTS, prepare=api_on_postgres(("namespace", "external")))
 def database_password(scene: Scene, family: str) -> Verdict:
     """The database password was rotated and the service still uses the old one: every login is refused."""
     target = dep(scene, "postgres")
@@ -95,7 +93,7 @@ def database_password(scene: Scene, family: str) -> Verdict:
 
 @scenario(
     "perm.table_grant",
-    variants=("go", "python"),
+    ("go", "python"),
     hard_case="other_words",
     prepare=api_on_postgres(("namespace", "external")),
 )
@@ -179,7 +177,7 @@ def _rbac_lines(scene: Scene, proc: Proc, verb: str, resource: str, group: str) 
     return logger.error("error", f"Failed to refresh {resource}", err)
 
 
-@scenario("perm.rbac_forbidden", variants=("go", "python", "jvm"), prepare=want_api)
+@scenario("perm.rbac_forbidden", ("go", "python", "jvm"), prepare=want_api)
 def rbac_forbidden(scene: Scene, family: str) -> Verdict:
     """A Role binding was narrowed: the service's calls to the Kubernetes API are forbidden."""
     target = api(scene, family)
@@ -251,7 +249,7 @@ def _eacces(proc: Proc, path: str, op: str) -> Err:
     return Err(folder if op == "mkdir" else path, "java.nio.file.AccessDeniedException", frames)
 
 
-@scenario("perm.volume_not_writable", variants=FAMILY_VARIANTS, hard_case="shared_symptom", prepare=want_api)
+@scenario("perm.volume_not_writable", FAMILY_VARIANTS, hard_case="shared_symptom", prepare=want_api)
 def volume_not_writable(scene: Scene, family: str) -> Verdict:
     """After a securityContext change the process runs as a user that may not write the mounted volume."""
     target = api(scene, family)
@@ -283,7 +281,7 @@ def _prepare_s3(spec: StackSpec, rng: random.Random, family: str) -> None:
     spec.s3 = True
 
 
-@scenario("perm.s3_access_denied", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_s3)
+@scenario("perm.s3_access_denied", FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_s3)
 def s3_access_denied(scene: Scene, family: str) -> Verdict:
     """The job's cloud role lost s3:PutObject: its export fails with AccessDenied and the Job fails."""
     target = dep(scene, "s3")
@@ -302,7 +300,7 @@ def _prepare_redis(spec: StackSpec, rng: random.Random, family: str) -> None:
     want_redis(spec, "namespace")
 
 
-@scenario("perm.redis_auth", variants=("jvm", "node"), hard_case="other_words", prepare=_prepare_redis)
+@scenario("perm.redis_auth", ("jvm", "node"), hard_case="other_words", prepare=_prepare_redis)
 def redis_auth(scene: Scene, family: str) -> Verdict:
     """Redis now requires a password the clients do not send (or a rotated one): WRONGPASS / NOAUTH."""
     target = dep(scene, "redis")
@@ -320,7 +318,7 @@ def _prepare_mq(spec: StackSpec, rng: random.Random, family: str) -> None:
     want_rabbitmq(spec, rng, family)
 
 
-@scenario("perm.rabbitmq_login", variants=("python", "jvm"), prepare=_prepare_mq)
+@scenario("perm.rabbitmq_login", ("python", "jvm"), prepare=_prepare_mq)
 def rabbitmq_login(scene: Scene, family: str) -> Verdict:
     """The broker user's password was changed: consumers' logins are refused (ACCESS_REFUSED)."""
     target = dep(scene, "rabbitmq")
@@ -346,7 +344,7 @@ def rabbitmq_login(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("perm.postgres_data_directory", variants=("",), hard_case="causal_chain", prepare=prepare_postgres)
+@scenario("perm.postgres_data_directory", ("",), hard_case="causal_chain", prepare=prepare_postgres)
 def postgres_data_directory(scene: Scene, variant: str) -> Verdict:
     """PostgreSQL restarted with a new securityContext and may not use its data directory: it exits at start."""
     workload = wanted(scene, "postgres")

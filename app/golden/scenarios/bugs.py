@@ -151,7 +151,7 @@ def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
 
 @scenario(
     "bug.crash_loop",
-    variants=("go_nil", "go_index", "jvm", "python", "node"),
+    ("go_nil", "go_index", "jvm", "python", "node"),
     hard_case="shared_symptom",
     prepare=_prepare,
 )
@@ -208,7 +208,7 @@ def crash_loop_bug(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("bug.request_errors", variants=FAMILY_VARIANTS, prepare=_prepare)
+@scenario("bug.request_errors", FAMILY_VARIANTS, prepare=_prepare)
 def request_errors(scene: Scene, family: str) -> Verdict:
     """A release throws on one route for part of its requests: 500s with the exception, the process lives on."""
     target = api(scene, family)
@@ -243,7 +243,7 @@ def force_requests_to(scene: Scene, proc: Proc, resource: str, start: float, end
             )
 
 
-@scenario("bug.poison_message", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=prepare_worker)
+@scenario("bug.poison_message", FAMILY_VARIANTS, hard_case="subtle", prepare=prepare_worker)
 def poison_message(scene: Scene, family: str) -> Verdict:
     """A new message shape makes the worker's handler throw: every such job fails and is retried."""
     target = wanted(scene, "worker")
@@ -302,7 +302,7 @@ def _undefined_column(proc: Proc, table: str, column: str) -> Err:
 
 @scenario(
     "bug.schema_mismatch",
-    variants=("go", "jvm", "python"),
+    ("go", "jvm", "python"),
     hard_case="other_words",
     prepare=api_on_postgres("namespace"),
 )
@@ -348,7 +348,7 @@ def schema_mismatch(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("bug.deadlock", variants=("go",), hard_case="subtle", prepare=_prepare)
+@scenario("bug.deadlock", ("go",), hard_case="subtle", prepare=_prepare)
 def deadlock(scene: Scene, family: str) -> Verdict:
     """Every goroutine ends up waiting on a channel no one writes: the runtime aborts with a deadlock."""
     target = api(scene, "go")
@@ -379,7 +379,7 @@ def deadlock(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("bug.unbounded_recursion", variants=("jvm", "python", "node"), prepare=_prepare)
+@scenario("bug.unbounded_recursion", ("jvm", "python", "node"), prepare=_prepare)
 def unbounded_recursion(scene: Scene, family: str) -> Verdict:
     """A cyclic parent reference in the data makes a recursive resolver never stop: stack overflow per request."""
     target = api(scene, family)

@@ -12,7 +12,9 @@ from collections.abc import Callable, Sequence
 from app.golden.scenarios.registry import Prepare
 from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Pod, Workload
+from app.logs.synthetic.events import ObjectRef, Reporter
 from app.logs.synthetic.faults import CertDates, Err, Frame, Target
+from app.logs.synthetic.formats import utc
 from app.logs.synthetic.scene import Bug, Dep, Outage, Proc, Run, Scene
 from app.logs.synthetic.stack import StackSpec
 from app.logs.synthetic.traffic import serve_request
@@ -315,9 +317,21 @@ def failing_rollout(
     return procs, "critical" if replace_all else "warning"
 
 
+def failing_jobs(
+    scene: Scene, cron: Workload, since: float, attempt: Callable[[ObjectRef, float], tuple[str, float]]
+) -> None:
+    """From ``since`` on, each attempt of a Job of ``cron`` is ``attempt(job, at)``: it writes the attempt and returns its outcome and end."""
+
+    def hook(
+        scene_: Scene, cron_: Workload, job: ObjectRef, at: float, number: int
+    ) -> tuple[str, float] | None:
+        return None if at < since else attempt(job, at)
+
+    scene.cron_hooks[cron.name] = hook
+
+
 def restart_stateful_pod(scene: Scene, workload: Workload, at: float) -> Proc:
     """The StatefulSet controller replacing ``<name>-0`` (a changed spec): the pod is deleted and created again."""
-    from app.logs.synthetic.events import Reporter
     from app.logs.synthetic.lifecycle import delete_pod, start_container
 
     pod = workload.pods[0]
@@ -354,8 +368,61 @@ def restart_stateful_pod(scene: Scene, workload: Workload, at: float) -> Proc:
     return proc
 
 
+def hpa_scale_up(
+    scene: Scene, workload: Workload, hpa: ObjectRef, at: float, count: int, *, schedule: bool = True
+) -> list[Pod]:
+    """The HPA adding ``count`` replicas: its event, the Deployment scaling up, and the new pods."""
+    from app.logs.synthetic.lifecycle import create_pod
+
+    before = len(workload.pods)
+    scene.event(
+        at,
+        hpa,
+        Reporter("horizontal-pod-autoscaler"),
+        "Normal",
+        "SuccessfulRescale",
+        f"New size: {before + count}; reason: cpu resource utilization (percentage of request) above target",
+    )
+    scene.event(
+        at + 0.2,
+        workload.ref,
+        Reporter("deployment-controller"),
+        "Normal",
+        "ScalingReplicaSet",
+        f"Scaled up replica set {workload.replicaset_ref().name} from {before} to {before + count}",
+    )
+    return [create_pod(scene, workload, at + 0.3 + index * 0.05, schedule=schedule) for index in range(count)]
+
+
 def upstream_weight(scene: Scene, target: Dep) -> bool:
     """Decide whether most requests need this upstream (core) or few do (a side feature); returns core."""
     core = scene.chance(0.5)
     target.use = scene.rng.uniform(0.7, 0.95) if core else scene.rng.uniform(0.1, 0.3)
     return core
+
+
+# --- cert-manager ----------------------------------------------------------------------------------
+
+
+def renewal_due(scene: Scene, cert: ObjectRef, at: float) -> None:
+    """cert-manager's trigger starting a scheduled renewal of ``cert``."""
+    scene.event(
+        at,
+        cert,
+        Reporter("cert-manager-certificates-trigger"),
+        "Normal",
+        "Issuing",
+        f"Renewing certificate as renewal was scheduled at {utc(scene.timeline.ns(at)):%Y-%m-%d %H:%M:%S} +0000 UTC",
+    )
+
+
+def renewal_requested(scene: Scene, cert: ObjectRef, at: float, request: str) -> None:
+    """cert-manager creating the CertificateRequest ``request`` for ``cert``."""
+    scene.event(
+        at,
+        cert,
+        Reporter("cert-manager-certificates-request-manager"),
+        "Normal",
+        "Requested",
+        f'Created new CertificateRequest resource "{request}"',
+    )

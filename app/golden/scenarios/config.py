@@ -166,7 +166,7 @@ def _pydantic(logger: AppLogger, text: str) -> list[Render]:
     return [fixed(line) for line in traceback_lines(Err(err.message, err.type, frames))]
 
 
-@scenario("config.missing_setting", variants=FAMILY_VARIANTS, hard_case=None, prepare=want_api)
+@scenario("config.missing_setting", FAMILY_VARIANTS, hard_case=None, prepare=want_api)
 def missing_setting(scene: Scene, family: str) -> Verdict:
     """A release drops a required setting: the new pods exit at start-up and crash-loop."""
     target = api(scene, family)
@@ -228,7 +228,7 @@ def _invalid_lines(scene: Scene, proc: Proc) -> tuple[list[Render], list[int], s
     )
 
 
-@scenario("config.invalid_value", variants=FAMILY_VARIANTS, hard_case="other_words", prepare=want_api)
+@scenario("config.invalid_value", FAMILY_VARIANTS, hard_case="other_words", prepare=want_api)
 def invalid_value(scene: Scene, family: str) -> Verdict:
     """A setting has a value the parser refuses (a duration without a unit, a malformed URL)."""
     target = api(scene, family)
@@ -254,7 +254,7 @@ def invalid_value(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("config.create_container_config", variants=("secret_key", "secret", "configmap"), prepare=None)
+@scenario("config.create_container_config", ("secret_key", "secret", "configmap"), prepare=None)
 def create_container_config(scene: Scene, variant: str) -> Verdict:
     """An env var refers to a Secret or ConfigMap key that does not exist: the kubelet cannot create the container."""
     target = scene.pick(scene.with_role("api", "worker"))
@@ -345,7 +345,7 @@ def _server_config_lines(scene: Scene, proc: Proc, variant: str) -> tuple[list[R
 
 @scenario(
     "config.server_config_file",
-    variants=("nginx", "postgres", "redis", "pgbouncer"),
+    ("nginx", "postgres", "redis", "pgbouncer"),
     hard_case="causal_chain",
     prepare=_prepare_server,
 )
@@ -387,7 +387,7 @@ def server_config_file(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("config.unknown_flag", variants=("go", "jvm"), hard_case=None, prepare=want_api)
+@scenario("config.unknown_flag", ("go", "jvm"), hard_case=None, prepare=want_api)
 def unknown_flag(scene: Scene, family: str) -> Verdict:
     """The release passes a flag (or JVM option) the binary does not know."""
     target = api(scene, family)
@@ -432,7 +432,7 @@ def unknown_flag(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("config.parse_error", variants=("go", "python", "node"), hard_case="other_words", prepare=want_api)
+@scenario("config.parse_error", ("go", "python", "node"), hard_case="other_words", prepare=want_api)
 def parse_error(scene: Scene, family: str) -> Verdict:
     """A mounted config file is not valid YAML/JSON after an edit: the parser's error, then exit."""
     target = api(scene, family)

@@ -54,7 +54,7 @@ def _severity(share: float, ongoing: bool) -> Severity:
     return "critical" if share >= 0.8 and ongoing else "warning"
 
 
-@scenario("dep.database_refused", variants=FAMILY_VARIANTS, prepare=api_on_postgres("external"))
+@scenario("dep.database_refused", FAMILY_VARIANTS, prepare=api_on_postgres("external"))
 def database_refused(scene: Scene, family: str) -> Verdict:
     """The managed PostgreSQL the service uses stops accepting connections (failover, maintenance)."""
     target = dep(scene, "postgres")
@@ -68,7 +68,7 @@ def database_refused(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("dep.kafka_unreachable", variants=FAMILY_VARIANTS, prepare=prepare_kafka_worker)
+@scenario("dep.kafka_unreachable", FAMILY_VARIANTS, prepare=prepare_kafka_worker)
 def kafka_unreachable(scene: Scene, family: str) -> Verdict:
     """The Kafka brokers stop answering: producers and consumers log their client library's reconnects."""
     target = dep(scene, "kafka")
@@ -87,7 +87,7 @@ def _prepare_mongo(spec: StackSpec, rng: random.Random, family: str) -> None:
     spec.mongodb = True
 
 
-@scenario("dep.mongodb_no_primary", variants=FAMILY_VARIANTS, hard_case="other_words", prepare=_prepare_mongo)
+@scenario("dep.mongodb_no_primary", FAMILY_VARIANTS, hard_case="other_words", prepare=_prepare_mongo)
 def mongodb_no_primary(scene: Scene, family: str) -> Verdict:
     """The MongoDB replica set has no reachable primary: server selection times out."""
     target = dep(scene, "mongodb")
@@ -100,10 +100,7 @@ def mongodb_no_primary(scene: Scene, family: str) -> Verdict:
 
 
 @scenario(
-    "dep.too_many_clients",
-    variants=FAMILY_VARIANTS,
-    hard_case="other_words",
-    prepare=api_on_postgres("external"),
+    "dep.too_many_clients", FAMILY_VARIANTS, hard_case="other_words", prepare=api_on_postgres("external")
 )
 def too_many_clients(scene: Scene, family: str) -> Verdict:
     """PostgreSQL has no connection slots left: new connections are refused with "too many clients"."""
@@ -127,7 +124,7 @@ def _upstream_outage(scene: Scene, failure: str) -> tuple[Dep, Severity]:
     return target, _severity(share if core else 0.0, ongoing)
 
 
-@scenario("dep.upstream_timeout", variants=FAMILY_VARIANTS, prepare=prepare_internal_upstream)
+@scenario("dep.upstream_timeout", FAMILY_VARIANTS, prepare=prepare_internal_upstream)
 def upstream_timeout(scene: Scene, family: str) -> Verdict:
     """Another team's API stops answering in time: calls hit the client timeout and the requests return 504."""
     target, severity = _upstream_outage(scene, "read_timeout")
@@ -138,10 +135,7 @@ def upstream_timeout(scene: Scene, family: str) -> Verdict:
 
 
 @scenario(
-    "dep.upstream_unavailable",
-    variants=FAMILY_VARIANTS,
-    hard_case="shared_symptom",
-    prepare=prepare_internal_upstream,
+    "dep.upstream_unavailable", FAMILY_VARIANTS, hard_case="shared_symptom", prepare=prepare_internal_upstream
 )
 def upstream_unavailable(scene: Scene, family: str) -> Verdict:
     """Another team's API answers 503 Service Unavailable."""
@@ -157,7 +151,7 @@ def _prepare_cache(spec: StackSpec, rng: random.Random, family: str) -> None:
     spec.redis = "external"
 
 
-@scenario("dep.cache_unreachable", variants=("jvm", "node"), hard_case="subtle", prepare=_prepare_cache)
+@scenario("dep.cache_unreachable", ("jvm", "node"), hard_case="subtle", prepare=_prepare_cache)
 def cache_unreachable(scene: Scene, family: str) -> Verdict:
     """The shared Redis cache is unreachable: the clients' watchdogs reconnect in a loop, requests fall back."""
     target = dep(scene, "redis")

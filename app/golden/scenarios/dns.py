@@ -48,7 +48,7 @@ def _hit_all_callers(
                 force_requests(scene, proc, start + 1, min(end, scene.duration) - 1, 2, through=target)
 
 
-@scenario("dns.service_renamed", variants=FAMILY_VARIANTS, prepare=prepare_internal_upstream)
+@scenario("dns.service_renamed", FAMILY_VARIANTS, prepare=prepare_internal_upstream)
 def service_renamed(scene: Scene, family: str) -> Verdict:
     """The Service another team's API was reached by is gone (renamed or deleted): the name is NXDOMAIN."""
     target = dep(scene, "http", name="internal")
@@ -67,7 +67,7 @@ def _prepare_any(spec: StackSpec, rng: random.Random, family: str) -> None:
         want_postgres(spec, "external", bouncer=False)
 
 
-@scenario("dns.cluster_dns_timeout", variants=FAMILY_VARIANTS, hard_case="other_words", prepare=_prepare_any)
+@scenario("dns.cluster_dns_timeout", FAMILY_VARIANTS, hard_case="other_words", prepare=_prepare_any)
 def cluster_dns_timeout(scene: Scene, family: str) -> Verdict:
     """The cluster DNS stops answering: lookups of every name time out, whatever the client calls it."""
     start = incident_start(scene, 0.15, 0.5)
@@ -90,9 +90,7 @@ def _prepare_external(spec: StackSpec, rng: random.Random, family: str) -> None:
     spec.internal_upstream = False
 
 
-@scenario(
-    "dns.external_host_typo", variants=FAMILY_VARIANTS, hard_case="shared_symptom", prepare=_prepare_external
-)
+@scenario("dns.external_host_typo", FAMILY_VARIANTS, hard_case="shared_symptom", prepare=_prepare_external)
 def external_host_typo(scene: Scene, family: str) -> Verdict:
     """A release changes a third-party API's host to one that does not exist: NXDOMAIN from the new pods."""
     target = next(item for item in scene.deps.values() if item.name.startswith("upstream"))
@@ -113,10 +111,7 @@ def external_host_typo(scene: Scene, family: str) -> Verdict:
 
 
 @scenario(
-    "dns.kafka_bootstrap",
-    variants=("jvm", "python", "node"),
-    hard_case="other_words",
-    prepare=prepare_kafka_worker,
+    "dns.kafka_bootstrap", ("jvm", "python", "node"), hard_case="other_words", prepare=prepare_kafka_worker
 )
 def kafka_bootstrap(scene: Scene, family: str) -> Verdict:
     """The Kafka bootstrap name stops resolving: each client library reports it in its own words."""
@@ -138,7 +133,7 @@ def _prepare_web(spec: StackSpec, rng: random.Random, variant: str) -> None:
     spec.web = True
 
 
-@scenario("dns.nginx_upstream_host", variants=("",), hard_case="other_words", prepare=_prepare_web)
+@scenario("dns.nginx_upstream_host", ("",), hard_case="other_words", prepare=_prepare_web)
 def nginx_upstream_host(scene: Scene, variant: str) -> Verdict:
     """The front end's new nginx config names an upstream host that does not resolve: nginx refuses to start."""
     web = wanted(scene, "web")
@@ -170,7 +165,7 @@ def _prepare_bouncer(spec: StackSpec, rng: random.Random, variant: str) -> None:
     want_postgres(spec, "external", bouncer=True)
 
 
-@scenario("dns.pgbouncer_lookup", variants=("",), hard_case="causal_chain", prepare=_prepare_bouncer)
+@scenario("dns.pgbouncer_lookup", ("",), hard_case="causal_chain", prepare=_prepare_bouncer)
 def pgbouncer_lookup(scene: Scene, variant: str) -> Verdict:
     """PgBouncer cannot resolve the database host: its clients only hear "pgbouncer cannot connect to server"."""
     bouncer = wanted(scene, "pgbouncer")

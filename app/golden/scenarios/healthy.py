@@ -33,7 +33,7 @@ from app.logs.synthetic.scene import Scene
 scenario = scenarios_of("healthy")
 
 
-@scenario("healthy.steady", variants=FAMILY_VARIANTS, prepare=want_api)
+@scenario("healthy.steady", FAMILY_VARIANTS, prepare=want_api)
 def steady(scene: Scene, family: str) -> Verdict:
     """An ordinary stretch of time: traffic, jobs and the datastores' routine."""
     return Verdict(
@@ -41,7 +41,7 @@ def steady(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("healthy.rollout", variants=FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=want_api)
+@scenario("healthy.rollout", FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=want_api)
 def healthy_rollout(scene: Scene, family: str) -> Verdict:
     """A rolling update: Killing and ScalingReplicaSet events, readiness refused while new pods start."""
     rollout_episode(scene, incident_start(scene, 0.1, 0.6))
@@ -51,7 +51,7 @@ def healthy_rollout(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("healthy.autoscaling", variants=("",), hard_case="healthy_alarming")
+@scenario("healthy.autoscaling", ("",), hard_case="healthy_alarming")
 def autoscaling(scene: Scene, variant: str) -> Verdict:
     """The HPA scales a Deployment up under load and back down later."""
     scaling_episode(scene)
@@ -61,12 +61,7 @@ def autoscaling(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario(
-    "healthy.job_retried",
-    variants=("go", "python", "node"),
-    hard_case="healthy_alarming",
-    prepare=prepare_cron,
-)
+@scenario("healthy.job_retried", ("go", "python", "node"), hard_case="healthy_alarming", prepare=prepare_cron)
 def job_retried(scene: Scene, family: str) -> Verdict:
     """A CronJob attempt fails on a transient error and the Job's retry succeeds."""
     cron_retry_episode(scene)
@@ -77,7 +72,7 @@ def job_retried(scene: Scene, family: str) -> Verdict:
 
 @scenario(
     "healthy.planned_restart",
-    variants=("postgres", "redis", "rabbitmq"),
+    ("postgres", "redis", "rabbitmq"),
     hard_case="healthy_alarming",
     prepare=want_store,
 )
@@ -93,7 +88,7 @@ def planned_restart(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("healthy.client_errors", variants=FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=want_api)
+@scenario("healthy.client_errors", FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=want_api)
 def client_errors(scene: Scene, family: str) -> Verdict:
     """Clients send bad requests (expired tokens, scanners, rate limits): 4xx answered correctly."""
     for _ in range(scene.rng.randint(1, 3)):
@@ -104,7 +99,7 @@ def client_errors(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("healthy.node_maintenance", variants=("",), hard_case="healthy_alarming")
+@scenario("healthy.node_maintenance", ("",), hard_case="healthy_alarming")
 def node_maintenance(scene: Scene, variant: str) -> Verdict:
     """A node is drained for maintenance; its pods restart elsewhere."""
     if not node_drain_episode(scene):
@@ -115,7 +110,7 @@ def node_maintenance(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("healthy.certificate_renewed", variants=("",))
+@scenario("healthy.certificate_renewed", ("",))
 def certificate_renewed(scene: Scene, variant: str) -> Verdict:
     """cert-manager renews a certificate well before it expires."""
     cert_renewal(scene)
@@ -125,7 +120,7 @@ def certificate_renewed(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("healthy.transient_blip", variants=FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=want_api)
+@scenario("healthy.transient_blip", FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=want_api)
 def healthy_blip(scene: Scene, family: str) -> Verdict:
     """A dependency fails for a few seconds; a couple of requests fail and are retried, then all is well."""
     for _ in range(scene.rng.randint(1, 2)):

@@ -138,7 +138,7 @@ def _new_tag(scene: Scene) -> str:
     )
 
 
-@scenario("pull.tag_not_found", variants=("dockerhub", "ecr", "gar"))
+@scenario("pull.tag_not_found", ("dockerhub", "ecr", "gar"))
 def tag_not_found(scene: Scene, registry: str) -> Verdict:
     """A release points at a tag that was never pushed."""
     target = _target(scene)
@@ -148,9 +148,7 @@ def tag_not_found(scene: Scene, registry: str) -> Verdict:
     return _fail_rollout(scene, target, image, error, summary)
 
 
-@scenario(
-    "pull.unauthorized", variants=("dockerhub", "ghcr", "ecr", "gar", "harbor"), hard_case="other_words"
-)
+@scenario("pull.unauthorized", ("dockerhub", "ghcr", "ecr", "gar", "harbor"), hard_case="other_words")
 def unauthorized(scene: Scene, registry: str) -> Verdict:
     """The registry refuses the node's credentials (a missing or expired pull secret, a lost IAM permission)."""
     target = _target(scene)
@@ -160,7 +158,7 @@ def unauthorized(scene: Scene, registry: str) -> Verdict:
     return _fail_rollout(scene, target, image, error, summary)
 
 
-@scenario("pull.rate_limited", variants=("dockerhub",))
+@scenario("pull.rate_limited", ("dockerhub",))
 def rate_limited(scene: Scene, registry: str) -> Verdict:
     """Anonymous pulls from Docker Hub hit the rate limit."""
     target = _target(scene)
@@ -173,7 +171,7 @@ def rate_limited(scene: Scene, registry: str) -> Verdict:
     return _fail_rollout(scene, target, image, error, summary)
 
 
-@scenario("pull.invalid_reference", variants=("",), hard_case="other_words")
+@scenario("pull.invalid_reference", ("",), hard_case="other_words")
 def invalid_reference(scene: Scene, variant: str) -> Verdict:
     """A templating slip leaves the image reference malformed: the kubelet refuses it before pulling."""
     target = _target(scene)
@@ -213,7 +211,7 @@ def invalid_reference(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("pull.registry_unreachable", variants=("timeout", "dns", "x509"), hard_case="other_words")
+@scenario("pull.registry_unreachable", ("timeout", "dns", "x509"), hard_case="other_words")
 def registry_unreachable(scene: Scene, failure: str) -> Verdict:
     """The private registry cannot be reached from the node, or is not trusted: a transport error in the pull."""
     target = _target(scene)
@@ -229,7 +227,7 @@ def registry_unreachable(scene: Scene, failure: str) -> Verdict:
     return _fail_rollout(scene, target, image, _resolve(image, detail), summary)
 
 
-@scenario("pull.wrong_platform", variants=("",))
+@scenario("pull.wrong_platform", ("",))
 def wrong_platform(scene: Scene, variant: str) -> Verdict:
     """The image was built for another architecture than the nodes' (arm64 only, amd64 nodes)."""
     target = _target(scene)
@@ -239,7 +237,7 @@ def wrong_platform(scene: Scene, variant: str) -> Verdict:
     return _fail_rollout(scene, target, image, error, summary)
 
 
-@scenario("pull.init_container", variants=("",), hard_case="subtle")
+@scenario("pull.init_container", ("",), hard_case="subtle")
 def init_container(scene: Scene, variant: str) -> Verdict:
     """A migration init container's image tag does not exist: pods stay in Init:ImagePullBackOff."""
     target = _target(scene)
@@ -251,7 +249,7 @@ def init_container(scene: Scene, variant: str) -> Verdict:
     return _fail_added_container(scene, target, init, summary, init=True)
 
 
-@scenario("pull.sidecar_image", variants=("",), hard_case="subtle")
+@scenario("pull.sidecar_image", ("",), hard_case="subtle")
 def sidecar_image(scene: Scene, variant: str) -> Verdict:
     """A log-shipping sidecar added by the release points at a mirror that does not have its image."""
     target = _target(scene)
@@ -261,7 +259,7 @@ def sidecar_image(scene: Scene, variant: str) -> Verdict:
     return _fail_added_container(scene, target, sidecar, summary, init=False)
 
 
-@scenario("pull.cronjob_image", variants=("go", "python"), prepare=prepare_cron)
+@scenario("pull.cronjob_image", ("go", "python"), prepare=prepare_cron)
 def cronjob_image(scene: Scene, family: str) -> Verdict:
     """A CronJob's new image tag does not exist: its Jobs' pods never start and no run completes."""
     cron = wanted(scene, "cron")

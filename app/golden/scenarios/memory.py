@@ -16,6 +16,7 @@ import random
 from app.golden.scenarios.common import (
     FAMILY_VARIANTS,
     api,
+    failing_jobs,
     incident_start,
     main_procs,
     prepare_worker,
@@ -42,7 +43,34 @@ from app.logs.synthetic.stack import StackSpec
 scenario = scenarios_of("oom_killed")
 
 
-@scenario("oom.leak_under_load", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=want_api)
+def _leak(
+    scene: Scene,
+    proc: Proc,
+    first: float,
+    interval: float,
+    *,
+    warn: bool,
+    warn_again: bool,
+    late: float = 0.0,
+) -> None:
+    """Memory climbs to the limit by ``first`` (up to ``late`` s more) and after each restart, killed every ``interval`` s or so."""
+    memory_climb(scene, proc, max(0.0, first - interval), first, warn=warn, evidence=True)
+
+    def climb_again(death: Proc, run: Run, at: float) -> None:
+        if run.start > 0:
+            memory_climb(scene, death, run.start + 20, at, warn=warn_again, evidence=False)
+
+    crash_loop(
+        scene,
+        proc,
+        first + scene.rng.uniform(0, late) if late else first,
+        run_length=lambda _n: interval * scene.rng.uniform(0.7, 1.2),
+        on_death=climb_again,
+        evidence_backoff=True,
+    )
+
+
+@scenario("oom.leak_under_load", FAMILY_VARIANTS, hard_case="subtle", prepare=want_api)
 def leak_under_load(scene: Scene, family: str) -> Verdict:
     """An API whose memory grows with traffic is OOM-killed again and again, a few minutes apart."""
     target = api(scene, family)
@@ -51,20 +79,7 @@ def leak_under_load(scene: Scene, family: str) -> Verdict:
     interval = scene.rng.uniform(150, 420)
     warn = scene.chance(0.6)
     for proc in victims:
-        memory_climb(scene, proc, max(0.0, first - interval), first, warn=warn, evidence=True)
-
-        def climb_again(death: Proc, run: Run, at: float) -> None:
-            if run.start > 0:
-                memory_climb(scene, death, run.start + 20, at, warn=warn, evidence=False)
-
-        crash_loop(
-            scene,
-            proc,
-            first + scene.rng.uniform(0, 30),
-            run_length=lambda _n: interval * scene.rng.uniform(0.7, 1.2),
-            on_death=climb_again,
-            evidence_backoff=True,
-        )
+        _leak(scene, proc, first, interval, warn=warn, warn_again=warn, late=30)
     limit = victims[0].container.memory_limit_mi
     who = victims[0].pod.name if len(victims) == 1 else f"all {len(victims)} pods of {target.name}"
     return Verdict(
@@ -90,7 +105,7 @@ def _batch_lines(scene: Scene, proc: Proc, start: float, end: float, job: str) -
         scene.log(at, proc, logger.log("info", f"{job}: buffered {rows} rows", partition=index))
 
 
-@scenario("oom.batch_mid_work", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_batch)
+@scenario("oom.batch_mid_work", FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_batch)
 def batch_mid_work(scene: Scene, family: str) -> Verdict:
     """A batch (worker or CronJob) buffers rows until the kernel kills it mid-batch; the retry dies too."""
     job = scene.pick(("export", "reindex", "rollup", "reconcile"))
@@ -123,11 +138,7 @@ def batch_mid_work(scene: Scene, family: str) -> Verdict:
     cron.config.cite_failure = True
     failing_from = incident_start(scene, 0.1, 0.5)
 
-    def hook(
-        scene_: Scene, cron_: object, job_ref: ObjectRef, at: float, attempt: int
-    ) -> tuple[str, float] | None:
-        if at < failing_from:
-            return None
+    def attempt(job_ref: ObjectRef, at: float) -> tuple[str, float]:
         proc = start_job_pod(scene, cron, job_ref, at)
         run = proc.last_run()
         begin = run.start + scene.rng.uniform(0.5, 2)
@@ -148,7 +159,7 @@ def batch_mid_work(scene: Scene, family: str) -> Verdict:
             )
         return "failed", death
 
-    scene.cron_hooks[cron.name] = hook
+    failing_jobs(scene, cron, failing_from, attempt)
     return Verdict(
         f"Since mid-window the {cron.name} CronJob's {job} run is OOM-killed mid-batch at its {cron.main.memory_limit_mi}Mi limit and the Job fails.",
         "warning",
@@ -167,7 +178,7 @@ def _prepare_child(spec: StackSpec, rng: random.Random, variant: str) -> None:
         spec.web = True
 
 
-@scenario("oom.child_killed", variants=("gunicorn", "celery", "postgres", "nginx"), prepare=_prepare_child)
+@scenario("oom.child_killed", ("gunicorn", "celery", "postgres", "nginx"), prepare=_prepare_child)
 def child_killed(scene: Scene, variant: str) -> Verdict:
     """The kernel kills the biggest process in the cgroup, a worker child; the parent says so and carries on."""
     start = incident_start(scene, 0.15, 0.6)
@@ -283,7 +294,7 @@ def _startup_lines(scene: Scene, proc: Proc) -> list[Render]:
     return logger.log("info", f"{what} ({entries} entries)")
 
 
-@scenario("oom.startup_crashloop", variants=FAMILY_VARIANTS, hard_case="shared_symptom", prepare=want_api)
+@scenario("oom.startup_crashloop", FAMILY_VARIANTS, hard_case="shared_symptom", prepare=want_api)
 def startup_crashloop(scene: Scene, family: str) -> Verdict:
     """A release loads more data at start-up than its limit holds: killed before it is ready, in a loop."""
     target = api(scene, family)
@@ -328,7 +339,7 @@ def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
 
 @scenario(
     "oom.datastore_restart",
-    variants=("redis", "postgres", "rabbitmq"),
+    ("redis", "postgres", "rabbitmq"),
     hard_case="causal_chain",
     prepare=_prepare_store,
 )
@@ -361,7 +372,7 @@ def datastore_restart(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("oom.worker_leak", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=prepare_worker)
+@scenario("oom.worker_leak", FAMILY_VARIANTS, hard_case="subtle", prepare=prepare_worker)
 def worker_leak(scene: Scene, family: str) -> Verdict:
     """A queue worker leaks memory per message: it is killed at its limit every few minutes, mid-message."""
     found = wanted(scene, "worker")
@@ -370,20 +381,7 @@ def worker_leak(scene: Scene, family: str) -> Verdict:
     first = incident_start(scene, 0.15, 0.45)
     interval = scene.rng.uniform(180, 480)
     for proc in victims:
-        memory_climb(scene, proc, max(0.0, first - interval), first, warn=scene.chance(0.5), evidence=True)
-
-        def again(death: Proc, run: Run, at: float) -> None:
-            if run.start > 0:
-                memory_climb(scene, death, run.start + 20, at, warn=False, evidence=False)
-
-        crash_loop(
-            scene,
-            proc,
-            first,
-            run_length=lambda _n: interval * scene.rng.uniform(0.7, 1.2),
-            on_death=again,
-            evidence_backoff=True,
-        )
+        _leak(scene, proc, first, interval, warn=scene.chance(0.5), warn_again=False)
     return Verdict(
         f"{found.name} grows with every message and is OOM-killed at its {found.main.memory_limit_mi}Mi limit every few minutes, losing the message in flight.",
         severity,

@@ -96,7 +96,7 @@ def _slow_lines(scene: Scene, proc: Proc, start: float, end: float) -> None:
         at += scene.rng.uniform(8, 40)
 
 
-@scenario("probe.liveness_timeout", variants=FAMILY_VARIANTS, hard_case="shared_symptom", prepare=want_api)
+@scenario("probe.liveness_timeout", FAMILY_VARIANTS, hard_case="shared_symptom", prepare=want_api)
 def liveness_timeout(scene: Scene, family: str) -> Verdict:
     """Under load the health endpoint answers slower than the probe's 1 s timeout: killed and restarted."""
     target = api(scene, family)
@@ -126,7 +126,7 @@ def liveness_timeout(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("probe.wrong_path", variants=FAMILY_VARIANTS, prepare=want_api)
+@scenario("probe.wrong_path", FAMILY_VARIANTS, prepare=want_api)
 def wrong_path(scene: Scene, family: str) -> Verdict:
     """The release moved the health endpoint; the liveness probe still asks the old path and gets 404."""
     target = api(scene, family)
@@ -158,7 +158,7 @@ def wrong_path(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("probe.wrong_port", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=want_api)
+@scenario("probe.wrong_port", FAMILY_VARIANTS, hard_case="subtle", prepare=want_api)
 def wrong_port(scene: Scene, family: str) -> Verdict:
     """The release changed the listen port but not the readiness probe: new pods run but never become ready."""
     target = api(scene, family)
@@ -186,7 +186,7 @@ def wrong_port(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("probe.startup_too_short", variants=("jvm", "python"), hard_case="shared_symptom", prepare=want_api)
+@scenario("probe.startup_too_short", ("jvm", "python"), hard_case="shared_symptom", prepare=want_api)
 def startup_too_short(scene: Scene, family: str) -> Verdict:
     """Start-up got slower than the startup probe allows (30 s): killed before it listens, again and again."""
     target = api(scene, family)
@@ -227,7 +227,7 @@ def startup_too_short(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("probe.exec_missing", variants=("",), prepare=lambda spec, rng, variant: want_api(spec, rng, "go"))
+@scenario("probe.exec_missing", ("",), prepare=lambda spec, rng, variant: want_api(spec, rng, "go"))
 def exec_missing(scene: Scene, variant: str) -> Verdict:
     """The new image dropped the binary the exec liveness probe runs: the probe errors and the kubelet restarts it."""
     target = api(scene, "go")
@@ -261,7 +261,7 @@ def exec_missing(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("probe.readiness_timeout", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=want_api)
+@scenario("probe.readiness_timeout", FAMILY_VARIANTS, hard_case="subtle", prepare=want_api)
 def readiness_timeout(scene: Scene, family: str) -> Verdict:
     """The readiness endpoint checks too much and answers slower than the probe's timeout: pods drop out of the Service."""
     target = api(scene, family)

@@ -96,13 +96,13 @@ def scenario(
 
 
 class Registrar(Protocol):
-    """The ``scenario`` decorator of one root cause's module: the cause is given once, per module."""
+    """The ``scenario`` decorator of one root cause's module: ``@scenario(mechanism, variants, ...)``."""
 
     def __call__(
         self,
         mechanism: str,
-        *,
         variants: Sequence[str] = ("",),
+        *,
         hard_case: HardCase | None = None,
         prepare: Prepare | None = None,
     ) -> Callable[[Build], Build]: ...
@@ -113,8 +113,8 @@ def scenarios_of(cause: RootCause) -> Registrar:
 
     def register(
         mechanism: str,
-        *,
         variants: Sequence[str] = ("",),
+        *,
         hard_case: HardCase | None = None,
         prepare: Prepare | None = None,
     ) -> Callable[[Build], Build]:

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import random
 
-from app.golden.scenarios.common import incident_start, prepare_postgres, want_cron, want_postgres, wanted
+from app.golden.scenarios.common import (
+    failing_jobs,
+    hpa_scale_up,
+    incident_start,
+    prepare_postgres,
+    want_cron,
+    want_postgres,
+    wanted,
+)
 from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Workload, new_uid
@@ -58,24 +66,7 @@ def _message(scene: Scene, reason: str) -> str:
 def _scale_up(scene: Scene, target: Workload, at: float, count: int) -> list:
     """An HPA adding replicas: its event, the Deployment scaling, and the new pods (not yet placed)."""
     hpa = ObjectRef("HorizontalPodAutoscaler", target.name, new_uid(scene.rng), "autoscaling/v2")
-    before = len(target.pods)
-    scene.event(
-        at,
-        hpa,
-        Reporter("horizontal-pod-autoscaler"),
-        "Normal",
-        "SuccessfulRescale",
-        f"New size: {before + count}; reason: cpu resource utilization (percentage of request) above target",
-    )
-    scene.event(
-        at + 0.2,
-        target.ref,
-        Reporter("deployment-controller"),
-        "Normal",
-        "ScalingReplicaSet",
-        f"Scaled up replica set {target.replicaset_ref().name} from {before} to {before + count}",
-    )
-    return [create_pod(scene, target, at + 0.3 + index * 0.05, schedule=False) for index in range(count)]
+    return hpa_scale_up(scene, target, hpa, at, count, schedule=False)
 
 
 def _pending(scene: Scene, pods: list, message: str, at: float) -> None:
@@ -96,7 +87,7 @@ def _prepare_kind(spec: StackSpec, rng: random.Random, variant: str) -> None:
 
 @scenario(
     "sched.insufficient",
-    variants=(
+    (
         "cpu.deployment",
         "memory.deployment",
         "cpu.statefulset",
@@ -141,11 +132,7 @@ def insufficient(scene: Scene, variant: str) -> Verdict:
     cron = wanted(scene, "cron")
     first = {"done": False}
 
-    def hook(
-        scene_: Scene, cron_: Workload, job: ObjectRef, at: float, attempt: int
-    ) -> tuple[str, float] | None:
-        if at < start:
-            return None
+    def attempt(job: ObjectRef, at: float) -> tuple[str, float]:
         pod = create_pod(scene, cron, at, job=job, schedule=False, start=False)
         schedule_failure_loop(
             scene, pod, at + scene.rng.uniform(0.01, 0.6), message, evidence=not first["done"]
@@ -153,7 +140,7 @@ def insufficient(scene: Scene, variant: str) -> Verdict:
         first["done"] = True
         return "pending", scene.duration + 1
 
-    scene.cron_hooks[cron.name] = hook
+    failing_jobs(scene, cron, start, attempt)
     return Verdict(
         f"Pods of the {cron.name} CronJob stay Pending and its runs do not happen: {message.split('. preemption')[0]}.",
         "warning",
@@ -177,7 +164,7 @@ def _one_pending(scene: Scene, reason: str, *, rollout: bool = True) -> tuple[Wo
 
 @scenario(
     "sched.constraint",
-    variants=("selector", "taint", "anti_affinity", "spread", "gpu", "pods", "ports", "volume_affinity"),
+    ("selector", "taint", "anti_affinity", "spread", "gpu", "pods", "ports", "volume_affinity"),
 )
 def constraint(scene: Scene, reason: str) -> Verdict:
     """The release's placement rules (selector, tolerations, affinity, spread, GPUs, host ports) fit no node."""
@@ -185,7 +172,7 @@ def constraint(scene: Scene, reason: str) -> Verdict:
     return Verdict(f"New {target.name} pods stay Pending: {message.split('. preemption')[0]}.", severity)
 
 
-@scenario("sched.autoscaler_max", variants=("",), hard_case="subtle")
+@scenario("sched.autoscaler_max", ("",), hard_case="subtle")
 def autoscaler_max(scene: Scene, variant: str) -> Verdict:
     """The cluster autoscaler would add a node, but its node group is at its maximum size."""
     target, message, severity, start = _one_pending(scene, "cpu_memory", rollout=False)
@@ -210,7 +197,7 @@ def autoscaler_max(scene: Scene, variant: str) -> Verdict:
 
 @scenario(
     "sched.unbound_claim",
-    variants=("storageclass_missing", "provisioner_denied"),
+    ("storageclass_missing", "provisioner_denied"),
     hard_case="causal_chain",
     prepare=prepare_postgres,
 )

@@ -22,6 +22,8 @@ from app.golden.scenarios.common import (
     main_procs,
     prepare_internal_upstream,
     prepare_kafka_worker,
+    renewal_due,
+    renewal_requested,
     upstream_weight,
     want_api,
 )
@@ -57,7 +59,7 @@ def _https(target: Dep) -> None:
     target.target = Target(old.kind, old.host, old.ip, 8443, scheme="https", san=old.san or (old.host,))
 
 
-@scenario("tls.upstream_expired", variants=FAMILY_VARIANTS, prepare=prepare_internal_upstream)
+@scenario("tls.upstream_expired", FAMILY_VARIANTS, prepare=prepare_internal_upstream)
 def upstream_expired(scene: Scene, family: str) -> Verdict:
     """The certificate of another team's API expired mid-window: every client handshake fails from then on."""
     target = dep(scene, "http", name="internal")
@@ -71,9 +73,7 @@ def upstream_expired(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario(
-    "tls.unknown_ca", variants=FAMILY_VARIANTS, hard_case="other_words", prepare=prepare_internal_upstream
-)
+@scenario("tls.unknown_ca", FAMILY_VARIANTS, hard_case="other_words", prepare=prepare_internal_upstream)
 def unknown_ca(scene: Scene, family: str) -> Verdict:
     """The upstream's certificate is now issued by a new internal CA the client does not trust."""
     target = dep(scene, "http", name="internal")
@@ -87,10 +87,7 @@ def unknown_ca(scene: Scene, family: str) -> Verdict:
 
 
 @scenario(
-    "tls.hostname_mismatch",
-    variants=FAMILY_VARIANTS,
-    hard_case="shared_symptom",
-    prepare=prepare_internal_upstream,
+    "tls.hostname_mismatch", FAMILY_VARIANTS, hard_case="shared_symptom", prepare=prepare_internal_upstream
 )
 def hostname_mismatch(scene: Scene, family: str) -> Verdict:
     """The service calls the upstream by a name its certificate does not cover."""
@@ -113,7 +110,7 @@ def hostname_mismatch(scene: Scene, family: str) -> Verdict:
 
 @scenario(
     "tls.database_certificate",
-    variants=("go", "jvm", "python"),
+    ("go", "jvm", "python"),
     hard_case="other_words",
     prepare=api_on_postgres("external"),
 )
@@ -132,7 +129,7 @@ def database_certificate(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("tls.kafka_ssl", variants=("jvm", "python"), hard_case="other_words", prepare=prepare_kafka_worker)
+@scenario("tls.kafka_ssl", ("jvm", "python"), hard_case="other_words", prepare=prepare_kafka_worker)
 def kafka_ssl(scene: Scene, family: str) -> Verdict:
     """The Kafka listener's certificate expired: clients report an SSL handshake failure, often worded as an authentication failure."""
     target = dep(scene, "kafka")
@@ -144,7 +141,7 @@ def kafka_ssl(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("tls.not_yet_valid", variants=("go", "node"), hard_case="subtle", prepare=prepare_internal_upstream)
+@scenario("tls.not_yet_valid", ("go", "node"), hard_case="subtle", prepare=prepare_internal_upstream)
 def not_yet_valid(scene: Scene, family: str) -> Verdict:
     """One node's clock lags behind: a freshly issued certificate is "not yet valid" for the pods on it."""
     target = dep(scene, "http", name="internal")
@@ -166,9 +163,7 @@ def _prepare_own(spec: StackSpec, rng: random.Random, variant: str) -> None:
         want_api(spec, rng, "go")
 
 
-@scenario(
-    "tls.own_certificate_expired", variants=("go", "nginx"), hard_case="causal_chain", prepare=_prepare_own
-)
+@scenario("tls.own_certificate_expired", ("go", "nginx"), hard_case="causal_chain", prepare=_prepare_own)
 def own_certificate_expired(scene: Scene, variant: str) -> Verdict:
     """The namespace's own serving certificate was not renewed (cert-manager failed) and expired; clients reject it."""
     target = api(scene, "go") if variant == "go" else scene.workload("web")
@@ -186,22 +181,8 @@ def own_certificate_expired(scene: Scene, variant: str) -> Verdict:
     host = f"{target.name}.{scene.org}.example"
     for number, at in enumerate(attempts, start=2):
         request = f"{secret}-{number}"
-        scene.event(
-            at,
-            cert,
-            Reporter("cert-manager-certificates-trigger"),
-            "Normal",
-            "Issuing",
-            f"Renewing certificate as renewal was scheduled at {iso_s(scene.timeline.ns(at))[:-1].replace('T', ' ')} +0000 UTC",
-        )
-        scene.event(
-            at + 0.3,
-            cert,
-            Reporter("cert-manager-certificates-request-manager"),
-            "Normal",
-            "Requested",
-            f'Created new CertificateRequest resource "{request}"',
-        )
+        renewal_due(scene, cert, at)
+        renewal_requested(scene, cert, at + 0.3, request)
         text = reason.format(name=f"{request}-{scene.rng.randint(10**9, 4 * 10**9)}", host=host)
         scene.event(
             at + scene.rng.uniform(5, 60),
@@ -242,7 +223,7 @@ def own_certificate_expired(scene: Scene, variant: str) -> Verdict:
 
 @scenario(
     "tls.client_certificate_rejected",
-    variants=("go", "python"),
+    ("go", "python"),
     hard_case="other_words",
     prepare=prepare_internal_upstream,
 )

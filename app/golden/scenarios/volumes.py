@@ -62,7 +62,7 @@ def _stuck_rollout(
     return "critical" if recreate else "warning"
 
 
-@scenario("volume.missing_object", variants=("configmap", "secret", "secret_key", "configmap_key"))
+@scenario("volume.missing_object", ("configmap", "secret", "secret_key", "configmap_key"))
 def missing_object(scene: Scene, variant: str) -> Verdict:
     """The release mounts a ConfigMap or Secret (or a key of one) that does not exist."""
     target = scene.pick(scene.with_role("api", "worker", "web"))
@@ -82,7 +82,7 @@ def missing_object(scene: Scene, variant: str) -> Verdict:
 
 @scenario(
     "volume.multi_attach",
-    variants=("postgres", "redis", "rabbitmq", "deployment"),
+    ("postgres", "redis", "rabbitmq", "deployment"),
     hard_case="causal_chain",
     prepare=want_store,
 )
@@ -122,7 +122,7 @@ def multi_attach(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("volume.attach_timeout", variants=("ebs", "longhorn"), hard_case="subtle", prepare=prepare_postgres)
+@scenario("volume.attach_timeout", ("ebs", "longhorn"), hard_case="subtle", prepare=prepare_postgres)
 def attach_timeout(scene: Scene, variant: str) -> Verdict:
     """The CSI driver cannot attach the database's volume to its new node."""
     workload = wanted(scene, "postgres")
@@ -148,7 +148,7 @@ def attach_timeout(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("volume.nfs_mount", variants=("access_denied", "timeout"), hard_case="other_words")
+@scenario("volume.nfs_mount", ("access_denied", "timeout"), hard_case="other_words")
 def nfs_mount(scene: Scene, variant: str) -> Verdict:
     """The release mounts an NFS export the server refuses or does not answer."""
     target = scene.pick(scene.with_role("api", "worker", "web"))
@@ -168,7 +168,7 @@ def nfs_mount(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("volume.rbd_map", variants=("",), hard_case="other_words", prepare=prepare_postgres)
+@scenario("volume.rbd_map", ("",), hard_case="other_words", prepare=prepare_postgres)
 def rbd_map(scene: Scene, variant: str) -> Verdict:
     """Ceph RBD cannot map the database's image on the node: MountDevice fails with a timeout from rbd."""
     workload = wanted(scene, "postgres")
@@ -190,7 +190,7 @@ def rbd_map(scene: Scene, variant: str) -> Verdict:
 
 @scenario(
     "volume.bad_filesystem",
-    variants=("",),
+    ("",),
     hard_case="other_words",
     prepare=lambda spec, rng, variant: want_redis(spec, "namespace"),
 )
@@ -214,7 +214,7 @@ def bad_filesystem(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("volume.csi_driver_missing", variants=("",))
+@scenario("volume.csi_driver_missing", ("",))
 def csi_driver_missing(scene: Scene, variant: str) -> Verdict:
     """The release mounts a secrets-store CSI volume on a cluster whose nodes run no such driver."""
     target = scene.pick(scene.with_role("api", "worker"))
@@ -226,7 +226,7 @@ def csi_driver_missing(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("volume.claim_missing", variants=("",), hard_case="other_words")
+@scenario("volume.claim_missing", ("",), hard_case="other_words")
 def claim_missing(scene: Scene, variant: str) -> Verdict:
     """The release mounts a PersistentVolumeClaim that was never created: the scheduler cannot place the pod."""
     target = scene.pick(scene.with_role("api", "worker"))
