@@ -1,7 +1,9 @@
-"""Building blocks the scenarios share: asking the stack for a part, picking targets, forcing traffic.
+"""Building blocks the scenarios share: asking the stack for a part, picking targets, forcing traffic,
+failing releases and Jobs, and the controllers' events several scenarios write alike.
 
 ``want_*`` adjust a drawn ``StackSpec`` so the namespace has what a scenario acts on (an API in Go,
 PostgreSQL in the namespace, a CronJob ...); everything else about the namespace stays as drawn.
+``prepare_*`` (and ``api_on_postgres``) are ready-made ``prepare`` functions built from them.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def want_store(
         want_rabbitmq(spec, rng, rng.choice(consumers))
 
 
-# --- preparations: the ``prepare`` of scenarios whose stack needs one part ---------------------------
+# --- preparations: ready-made ``prepare`` functions for a scenario decorator -------------------------
 
 
 def prepare_worker(spec: StackSpec, rng: random.Random, family: str) -> None:
@@ -152,16 +154,6 @@ def wanted(scene: Scene, name: str) -> Workload:
     found = scene.workload(name)
     assert found is not None, f"the scenario asked for {name}"
     return found
-
-
-def worker(scene: Scene) -> Workload:
-    """The worker workload."""
-    return wanted(scene, "worker")
-
-
-def cron(scene: Scene) -> Workload:
-    """The first CronJob."""
-    return wanted(scene, "cron")
 
 
 def _family(scene: Scene, workload: Workload) -> str:
