@@ -96,7 +96,7 @@ def want_store(
         want_rabbitmq(spec, rng, rng.choice(consumers))
 
 
-# --- preparations: ready-made ``prepare`` functions for a scenario decorator ------------------------
+# --- preparations: ready-made ``prepare`` functions for a scenario decorator -----------------------
 
 
 def prepare_worker(spec: StackSpec, rng: random.Random, family: str) -> None:
