@@ -12,40 +12,38 @@ import random
 
 from app.golden.scenarios.common import (
     FAMILY_VARIANTS,
+    add_bug,
     api,
+    api_on_postgres,
     dep,
+    force_creates,
     force_requests,
     host_of,
     incident_start,
     main_procs,
-    only_dependency,
     outage,
+    prepare_postgres,
     restart_stateful_pod,
     want_api,
     want_cron,
-    want_postgres,
     want_rabbitmq,
     want_redis,
+    wanted,
 )
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.code import snake
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, fixed, klog
 from app.logs.synthetic.lifecycle import crash_loop
-from app.logs.synthetic.parts import Bug, Dep, Proc, Run
+from app.logs.synthetic.parts import Dep, Proc, Run
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.runtimes.python import traceback_lines
 from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
-from app.logs.synthetic.traffic import serve_request
+
+scenario = scenarios_of("permission_denied")
 
 _SITE = "/usr/local/lib/python3.12/site-packages"
-
-
-def _prepare_db(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
-    want_postgres(spec, rng.choice(("namespace", "external")), bouncer=False)
-    only_dependency(spec, "postgres")
 
 
 def _server_side(scene: Scene, target: Dep, start: float, lines: list[str], *, every: float = 30.0) -> None:
@@ -72,7 +70,7 @@ def _hit(scene: Scene, target: Dep, start: float, failure: str, share: float = 1
                 force_requests(scene, proc, start + 1, scene.duration - 1, 2, through=target)
 
 
-@scenario("permission_denied", "perm.database_password", variants=FAMILY_VARIANTS, prepare=_prepare_db)
+@scenario("perm.database_password", FAMILY_VARIANTS, prepare=api_on_postgres(("namespace", "external")))
 def database_password(scene: Scene, family: str) -> Verdict:
     """The database password was rotated and the service still uses the old one: every login is refused."""
     target = dep(scene, "postgres")
@@ -95,11 +93,10 @@ def database_password(scene: Scene, family: str) -> Verdict:
 
 
 @scenario(
-    "permission_denied",
     "perm.table_grant",
-    variants=("go", "python"),
+    ("go", "python"),
     hard_case="other_words",
-    prepare=_prepare_db,
+    prepare=api_on_postgres(("namespace", "external")),
 )
 def table_grant(scene: Scene, family: str) -> Verdict:
     """A migration run as another role created a table the service's role has no grant on."""
@@ -181,12 +178,7 @@ def _rbac_lines(scene: Scene, proc: Proc, verb: str, resource: str, group: str) 
     return logger.error("error", f"Failed to refresh {resource}", err)
 
 
-@scenario(
-    "permission_denied",
-    "perm.rbac_forbidden",
-    variants=("go", "python", "jvm"),
-    prepare=lambda spec, rng, family: want_api(spec, rng, family),
-)
+@scenario("perm.rbac_forbidden", ("go", "python", "jvm"), prepare=want_api)
 def rbac_forbidden(scene: Scene, family: str) -> Verdict:
     """A Role binding was narrowed: the service's calls to the Kubernetes API are forbidden."""
     target = api(scene, family)
@@ -258,13 +250,7 @@ def _eacces(proc: Proc, path: str, op: str) -> Err:
     return Err(folder if op == "mkdir" else path, "java.nio.file.AccessDeniedException", frames)
 
 
-@scenario(
-    "permission_denied",
-    "perm.volume_not_writable",
-    variants=FAMILY_VARIANTS,
-    hard_case="shared_symptom",
-    prepare=lambda spec, rng, family: want_api(spec, rng, family),
-)
+@scenario("perm.volume_not_writable", FAMILY_VARIANTS, hard_case="shared_symptom", prepare=want_api)
 def volume_not_writable(scene: Scene, family: str) -> Verdict:
     """After a securityContext change the process runs as a user that may not write the mounted volume."""
     target = api(scene, family)
@@ -283,12 +269,8 @@ def volume_not_writable(scene: Scene, family: str) -> Verdict:
             proc.logger.ctx.code.frame("handler", resource, "upload"),
         )
 
-    scene.bugs.append(Bug(target.name, resource, start, scene.duration + 1, 1.0, err, frames, verb="create"))
-    for proc in main_procs(scene, target):
-        for index in range(2):
-            at = start + 5 + index * scene.rng.uniform(20, 90)
-            if at < scene.duration and proc.serving(at):
-                serve_request(scene, proc, at, route=("POST", f"/v1/{resource}", resource, "create"))
+    add_bug(scene, target, resource, start, 1.0, err, frames, verb="create")
+    force_creates(scene, target, resource, start + 5, (20, 90))
     return Verdict(
         f"{target.name} may not write to {folder} (permission denied) since its pods run as a new user; uploads to /v1/{resource} fail.",
         "warning",
@@ -300,18 +282,11 @@ def _prepare_s3(spec: StackSpec, rng: random.Random, family: str) -> None:
     spec.s3 = True
 
 
-@scenario(
-    "permission_denied",
-    "perm.s3_access_denied",
-    variants=FAMILY_VARIANTS,
-    hard_case="subtle",
-    prepare=_prepare_s3,
-)
+@scenario("perm.s3_access_denied", FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_s3)
 def s3_access_denied(scene: Scene, family: str) -> Verdict:
     """The job's cloud role lost s3:PutObject: its export fails with AccessDenied and the Job fails."""
     target = dep(scene, "s3")
-    cron = scene.workload("cron")
-    assert cron is not None
+    cron = wanted(scene, "cron")
     cron.config.cite_failure = True
     cron.config.backoff_limit = scene.rng.choice((0, 1, 2))
     outage(scene, target, incident_start(scene, 0.05, 0.35), scene.duration + 1, "forbidden")
@@ -326,13 +301,7 @@ def _prepare_redis(spec: StackSpec, rng: random.Random, family: str) -> None:
     want_redis(spec, "namespace")
 
 
-@scenario(
-    "permission_denied",
-    "perm.redis_auth",
-    variants=("jvm", "node"),
-    hard_case="other_words",
-    prepare=_prepare_redis,
-)
+@scenario("perm.redis_auth", ("jvm", "node"), hard_case="other_words", prepare=_prepare_redis)
 def redis_auth(scene: Scene, family: str) -> Verdict:
     """Redis now requires a password the clients do not send (or a rotated one): WRONGPASS / NOAUTH."""
     target = dep(scene, "redis")
@@ -350,7 +319,7 @@ def _prepare_mq(spec: StackSpec, rng: random.Random, family: str) -> None:
     want_rabbitmq(spec, rng, family)
 
 
-@scenario("permission_denied", "perm.rabbitmq_login", variants=("python", "jvm"), prepare=_prepare_mq)
+@scenario("perm.rabbitmq_login", ("python", "jvm"), prepare=_prepare_mq)
 def rabbitmq_login(scene: Scene, family: str) -> Verdict:
     """The broker user's password was changed: consumers' logins are refused (ACCESS_REFUSED)."""
     target = dep(scene, "rabbitmq")
@@ -376,17 +345,10 @@ def rabbitmq_login(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario(
-    "permission_denied",
-    "perm.postgres_data_directory",
-    variants=("",),
-    hard_case="causal_chain",
-    prepare=lambda spec, rng, variant: want_postgres(spec, "namespace", bouncer=False),
-)
+@scenario("perm.postgres_data_directory", ("",), hard_case="causal_chain", prepare=prepare_postgres)
 def postgres_data_directory(scene: Scene, variant: str) -> Verdict:
     """PostgreSQL restarted with a new securityContext and may not use its data directory: it exits at start."""
-    workload = scene.workload("postgres")
-    assert workload is not None
+    workload = wanted(scene, "postgres")
     proc = restart_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     wrong = scene.chance(0.5)
     cited = {"done": False}

@@ -10,28 +10,35 @@ the process (a crash loop) or fails the requests and jobs that reach the broken 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from functools import partial
 
 from app.golden.scenarios.common import (
     FAMILY_VARIANTS,
+    add_bug,
     api,
+    api_on_postgres,
     failing_rollout,
+    force_creates,
     incident_start,
     main_procs,
-    only_dependency,
+    prepare_worker,
     want_api,
-    want_postgres,
-    want_worker,
+    wanted,
 )
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
+from app.logs.synthetic.cluster import Workload
 from app.logs.synthetic.code import camel, singular, snake
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import fixed
-from app.logs.synthetic.parts import Bug, Proc, Run
+from app.logs.synthetic.parts import Proc, Run
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.runtimes.jvm import SpringBoot
 from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 from app.logs.synthetic.traffic import serve_request
+
+scenario = scenarios_of("application_exception")
 
 _SITE = "/usr/local/lib/python3.12/site-packages"
 
@@ -123,14 +130,30 @@ def _frames(proc: Proc, resource: str, verb: str, *, deep: bool = False) -> tupl
     return frames
 
 
+def _throw(
+    scene: Scene,
+    target: Workload,
+    resource: str,
+    start: float,
+    share: float,
+    err: Callable[[Proc], Err],
+    *,
+    verb: str,
+    step: str | None = None,
+    deep: bool = False,
+) -> None:
+    """From ``start`` on, ``share`` of the ``verb`` calls on ``resource`` raise ``err`` in the service's ``step`` code."""
+    frames = partial(_frames, resource=resource, verb=step or verb, deep=deep)
+    add_bug(scene, target, resource, start, share, err, frames, verb=verb)
+
+
 def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
     want_api(spec, rng, family.split("_")[0])
 
 
 @scenario(
-    "application_exception",
     "bug.crash_loop",
-    variants=("go_nil", "go_index", "jvm", "python", "node"),
+    ("go_nil", "go_index", "jvm", "python", "node"),
     hard_case="shared_symptom",
     prepare=_prepare,
 )
@@ -187,7 +210,7 @@ def crash_loop_bug(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("application_exception", "bug.request_errors", variants=FAMILY_VARIANTS, prepare=_prepare)
+@scenario("bug.request_errors", FAMILY_VARIANTS, prepare=_prepare)
 def request_errors(scene: Scene, family: str) -> Verdict:
     """A release throws on one route for part of its requests: 500s with the exception, the process lives on."""
     target = api(scene, family)
@@ -196,17 +219,8 @@ def request_errors(scene: Scene, family: str) -> Verdict:
     share = scene.rng.uniform(0.3, 1.0)
     kind = scene.pick(("nil", "index"))
     flavor = scene.rng.randrange(12)
-    scene.bugs.append(
-        Bug(
-            target.name,
-            resource,
-            start,
-            scene.duration + 1,
-            share,
-            lambda proc: _bug_err(proc, kind, resource, flavor),
-            lambda proc: _frames(proc, resource, "get"),
-            verb="get",
-        )
+    _throw(
+        scene, target, resource, start, share, lambda proc: _bug_err(proc, kind, resource, flavor), verb="get"
     )
     for proc in main_procs(scene, target):
         force_requests_to(scene, proc, resource, start + 2, scene.duration - 1, 3)
@@ -229,49 +243,22 @@ def force_requests_to(scene: Scene, proc: Proc, resource: str, start: float, end
             )
 
 
-def _prepare_worker(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_worker(spec, family)
-
-
-@scenario(
-    "application_exception",
-    "bug.poison_message",
-    variants=FAMILY_VARIANTS,
-    hard_case="subtle",
-    prepare=_prepare_worker,
-)
+@scenario("bug.poison_message", FAMILY_VARIANTS, hard_case="subtle", prepare=prepare_worker)
 def poison_message(scene: Scene, family: str) -> Verdict:
     """A new message shape makes the worker's handler throw: every such job fails and is retried."""
-    target = scene.workload("worker")
-    assert target is not None
+    target = wanted(scene, "worker")
     start = incident_start(scene, 0.1, 0.45)
     share = scene.rng.uniform(0.3, 0.8)
     kind = scene.pick(("nil", "index"))
     flavor = scene.rng.randrange(12)
     for resource in scene.domain:
-        scene.bugs.append(
-            Bug(
-                target.name,
-                resource,
-                start,
-                scene.duration + 1,
-                share,
-                lambda proc, resource=resource: _bug_err(proc, kind, resource, flavor),
-                lambda proc, resource=resource: _frames(proc, resource, "process"),
-                verb="consume",
-            )
-        )
+        err = partial(_bug_err, kind=kind, resource=resource, flavor=flavor)
+        _throw(scene, target, resource, start, share, err, verb="consume", step="process")
     target.config.load = max(2.0, target.config.load)
     return Verdict(
         f"{target.name}'s message handler throws on a new message shape; {share:.0%} of its jobs fail and are retried.",
         "warning",
     )
-
-
-def _prepare_schema(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
-    want_postgres(spec, "namespace", bouncer=False)
-    only_dependency(spec, "postgres")
 
 
 def _undefined_column(proc: Proc, table: str, column: str) -> Err:
@@ -314,11 +301,10 @@ def _undefined_column(proc: Proc, table: str, column: str) -> Err:
 
 
 @scenario(
-    "application_exception",
     "bug.schema_mismatch",
-    variants=("go", "jvm", "python"),
+    ("go", "jvm", "python"),
     hard_case="other_words",
-    prepare=_prepare_schema,
+    prepare=api_on_postgres("namespace"),
 )
 def schema_mismatch(scene: Scene, family: str) -> Verdict:
     """The release writes a column its migration never added: every insert fails; the database is healthy."""
@@ -327,17 +313,15 @@ def schema_mismatch(scene: Scene, family: str) -> Verdict:
     table = resource.replace("-", "_")
     column = scene.pick(("discount_code", "external_ref", "tax_region", "archived_at", "idempotency_key"))
     start = incident_start(scene, 0.1, 0.45)
-    scene.bugs.append(
-        Bug(
-            target.name,
-            resource,
-            start,
-            scene.duration + 1,
-            1.0,
-            lambda proc: _undefined_column(proc, table, column),
-            lambda proc: proc.logger.ctx.code.stack(resource, "create"),
-            verb="create",
-        )
+    add_bug(
+        scene,
+        target,
+        resource,
+        start,
+        1.0,
+        lambda proc: _undefined_column(proc, table, column),
+        lambda proc: proc.logger.ctx.code.stack(resource, "create"),
+        verb="create",
     )
     postgres = scene.workload("postgres")
     if postgres is not None:
@@ -357,18 +341,14 @@ def schema_mismatch(scene: Scene, family: str) -> Verdict:
             ]
             scene.log(at, server, lines)
             at += scene.rng.expovariate(1 / 60)
-    for proc in main_procs(scene, target):
-        for index in range(2):
-            at = start + 3 + index * scene.rng.uniform(30, 120)
-            if at < scene.duration and proc.serving(at):
-                serve_request(scene, proc, at, route=("POST", f"/v1/{resource}", resource, "create"))
+    force_creates(scene, target, resource, start + 3, (30, 120))
     return Verdict(
         f"{target.name}'s new release inserts into {table}.{column}, which the schema does not have; every POST /v1/{resource} fails.",
         "warning",
     )
 
 
-@scenario("application_exception", "bug.deadlock", variants=("go",), hard_case="subtle", prepare=_prepare)
+@scenario("bug.deadlock", ("go",), hard_case="subtle", prepare=_prepare)
 def deadlock(scene: Scene, family: str) -> Verdict:
     """Every goroutine ends up waiting on a channel no one writes: the runtime aborts with a deadlock."""
     target = api(scene, "go")
@@ -399,26 +379,22 @@ def deadlock(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario(
-    "application_exception", "bug.unbounded_recursion", variants=("jvm", "python", "node"), prepare=_prepare
-)
+@scenario("bug.unbounded_recursion", ("jvm", "python", "node"), prepare=_prepare)
 def unbounded_recursion(scene: Scene, family: str) -> Verdict:
     """A cyclic parent reference in the data makes a recursive resolver never stop: stack overflow per request."""
     target = api(scene, family)
     resource = scene.pick(scene.domain)
     start = incident_start(scene, 0.1, 0.45)
     share = scene.rng.uniform(0.2, 0.6)
-    scene.bugs.append(
-        Bug(
-            target.name,
-            resource,
-            start,
-            scene.duration + 1,
-            share,
-            lambda proc: _bug_err(proc, "recursion", resource),
-            lambda proc: _frames(proc, resource, "get", deep=True),
-            verb="get",
-        )
+    _throw(
+        scene,
+        target,
+        resource,
+        start,
+        share,
+        lambda proc: _bug_err(proc, "recursion", resource),
+        verb="get",
+        deep=True,
     )
     for proc in main_procs(scene, target):
         force_requests_to(scene, proc, resource, start + 2, scene.duration - 1, 3)

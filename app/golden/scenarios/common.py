@@ -1,7 +1,9 @@
-"""Building blocks the scenarios share: asking the stack for a part, picking targets, forcing traffic.
+"""Building blocks the scenarios share: asking the stack for a part, picking targets, forcing traffic,
+failing releases and Jobs, and the controllers' events several scenarios write alike.
 
 ``want_*`` adjust a drawn ``StackSpec`` so the namespace has what a scenario acts on (an API in Go,
 PostgreSQL in the namespace, a CronJob ...); everything else about the namespace stays as drawn.
+``prepare_*`` (and ``api_on_postgres``) are ready-made ``prepare`` functions built from them.
 """
 
 from __future__ import annotations
@@ -9,12 +11,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
+from app.golden.scenarios.registry import Prepare
 from app.golden.schema import Severity
-from app.logs.synthetic.cluster import Workload
-from app.logs.synthetic.events import Reporter
-from app.logs.synthetic.faults import CertDates, Target
-from app.logs.synthetic.lifecycle import begin_rollout, crash_loop, delete_pod, start_container
-from app.logs.synthetic.parts import Dep, Outage, Proc, Run
+from app.logs.synthetic.cluster import Pod, Workload
+from app.logs.synthetic.events import ObjectRef, Reporter
+from app.logs.synthetic.faults import CertDates, Err, Frame, Target
+from app.logs.synthetic.formats import utc
+from app.logs.synthetic.lifecycle import begin_rollout, crash_loop, create_pod, delete_pod, start_container
+from app.logs.synthetic.parts import Bug, Dep, Outage, Proc, Run
 from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 from app.logs.synthetic.traffic import serve_request
@@ -82,6 +86,61 @@ def only_dependency(spec: StackSpec, keep: str) -> None:
         spec.mongodb = False
 
 
+def want_store(
+    spec: StackSpec, rng: random.Random, store: str, *, consumers: Sequence[str] = FAMILY_VARIANTS
+) -> None:
+    """The datastore named ``store`` in the namespace (postgres, redis, rabbitmq with a worker of ``consumers``), else nothing."""
+    if store == "postgres":
+        want_postgres(spec, "namespace", bouncer=False)
+    elif store == "redis":
+        want_redis(spec, "namespace")
+    elif store == "rabbitmq":
+        want_rabbitmq(spec, rng, rng.choice(consumers))
+
+
+# --- preparations: ready-made ``prepare`` functions for a scenario decorator -----------------------
+
+
+def prepare_worker(spec: StackSpec, rng: random.Random, family: str) -> None:
+    """A worker in the variant's family."""
+    want_worker(spec, family)
+
+
+def prepare_cron(spec: StackSpec, rng: random.Random, family: str) -> None:
+    """A CronJob in the variant's family."""
+    want_cron(spec, family)
+
+
+def prepare_postgres(spec: StackSpec, rng: random.Random, variant: str) -> None:
+    """PostgreSQL in the namespace, reached directly (no PgBouncer)."""
+    want_postgres(spec, "namespace", bouncer=False)
+
+
+def prepare_kafka_worker(spec: StackSpec, rng: random.Random, family: str) -> None:
+    """A worker in the variant's family on Kafka (no RabbitMQ)."""
+    want_worker(spec, family)
+    want_kafka(spec)
+    spec.rabbitmq = False
+
+
+def prepare_internal_upstream(spec: StackSpec, rng: random.Random, family: str) -> None:
+    """An API in the variant's family whose only dependency is another team's HTTP API."""
+    want_api(spec, rng, family)
+    want_upstream(spec, internal=True)
+    only_dependency(spec, "http")
+
+
+def api_on_postgres(where: str | tuple[str, ...]) -> Prepare:
+    """Prepare an API in the variant's family whose only dependency is PostgreSQL ``where`` (drawn from several), unpooled."""
+
+    def prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
+        want_api(spec, rng, family)
+        want_postgres(spec, where if isinstance(where, str) else rng.choice(where), bouncer=False)
+        only_dependency(spec, "postgres")
+
+    return prepare
+
+
 # --- picking targets -------------------------------------------------------------------------------
 
 
@@ -92,17 +151,10 @@ def api(scene: Scene, family: str | None = None) -> Workload:
     return (matching or apis)[0]
 
 
-def worker(scene: Scene) -> Workload:
-    """The worker workload."""
-    found = scene.workload("worker")
-    assert found is not None, "the scenario asked for a worker"
-    return found
-
-
-def cron(scene: Scene) -> Workload:
-    """The first CronJob."""
-    found = scene.workload("cron")
-    assert found is not None, "the scenario asked for a CronJob"
+def wanted(scene: Scene, name: str) -> Workload:
+    """The workload the scenario's preparation asked for (``postgres``, ``worker``, ``cron`` ...)."""
+    found = scene.workload(name)
+    assert found is not None, f"the scenario asked for {name}"
     return found
 
 
@@ -114,6 +166,11 @@ def _family(scene: Scene, workload: Workload) -> str:
 def main_procs(scene: Scene, workload: Workload) -> list[Proc]:
     """The processes of a workload's main container."""
     return scene.procs_of(workload)
+
+
+def new_main_procs(scene: Scene, workload: Workload, pods: Sequence[Pod]) -> list[Proc]:
+    """The main-container process of each of a workload's (new) pods."""
+    return [next(proc for proc in scene.procs_of_pod(pod) if proc.container is workload.main) for pod in pods]
 
 
 def dep(scene: Scene, kind: str, *, name: str | None = None) -> Dep:
@@ -150,6 +207,32 @@ def force_requests(
         at = start + (end - start) * (index + scene.rng.uniform(0.1, 0.9)) / count
         if proc.serving(at):
             serve_request(scene, proc, at, through=through)
+
+
+def add_bug(
+    scene: Scene,
+    workload: Workload,
+    resource: str,
+    start: float,
+    share: float,
+    err: Callable[[Proc], Err],
+    frames: Callable[[Proc], tuple[Frame, ...]],
+    *,
+    verb: str,
+) -> None:
+    """From ``start`` to the window's end, ``share`` of the ``verb`` calls on ``resource`` raise ``err`` through ``frames``."""
+    scene.bugs.append(Bug(workload.name, resource, start, scene.duration + 1, share, err, frames, verb=verb))
+
+
+def force_creates(
+    scene: Scene, workload: Workload, resource: str, first: float, spacing: tuple[float, float]
+) -> None:
+    """Two POSTs creating a ``resource`` on each replica, ``spacing`` seconds apart from ``first`` (so a broken write meets traffic)."""
+    for proc in main_procs(scene, workload):
+        for index in range(2):
+            at = first + index * scene.rng.uniform(*spacing)
+            if at < scene.duration and proc.serving(at):
+                serve_request(scene, proc, at, route=("POST", f"/v1/{resource}", resource, "create"))
 
 
 def outage(
@@ -206,9 +289,7 @@ def failing_rollout(
     at = incident_start(scene, 0.1, 0.35) if start is None else start
     replace_all = scene.chance(replace_all_share)
     pods = begin_rollout(scene, workload, at, replace_all=replace_all)
-    procs = [
-        next(proc for proc in scene.procs_of_pod(pod) if proc.container is workload.main) for pod in pods
-    ]
+    procs = new_main_procs(scene, workload, pods)
     for proc in procs:
 
         def die(death: Proc, run: Run, when: float) -> None:
@@ -226,6 +307,19 @@ def failing_rollout(
             evidence_backoff=False,
         )
     return procs, "critical" if replace_all else "warning"
+
+
+def failing_jobs(
+    scene: Scene, cron: Workload, since: float, attempt: Callable[[ObjectRef, float], tuple[str, float]]
+) -> None:
+    """From ``since`` on, each attempt of a Job of ``cron`` is ``attempt(job, at)``: it writes the attempt and returns its outcome and end."""
+
+    def hook(
+        scene_: Scene, cron_: Workload, job: ObjectRef, at: float, number: int
+    ) -> tuple[str, float] | None:
+        return None if at < since else attempt(job, at)
+
+    scene.cron_hooks[cron.name] = hook
 
 
 def restart_stateful_pod(scene: Scene, workload: Workload, at: float) -> Proc:
@@ -264,8 +358,59 @@ def restart_stateful_pod(scene: Scene, workload: Workload, at: float) -> Proc:
     return proc
 
 
+def hpa_scale_up(
+    scene: Scene, workload: Workload, hpa: ObjectRef, at: float, count: int, *, schedule: bool = True
+) -> list[Pod]:
+    """The HPA adding ``count`` replicas: its event, the Deployment scaling up, and the new pods."""
+    before = len(workload.pods)
+    scene.event(
+        at,
+        hpa,
+        Reporter("horizontal-pod-autoscaler"),
+        "Normal",
+        "SuccessfulRescale",
+        f"New size: {before + count}; reason: cpu resource utilization (percentage of request) above target",
+    )
+    scene.event(
+        at + 0.2,
+        workload.ref,
+        Reporter("deployment-controller"),
+        "Normal",
+        "ScalingReplicaSet",
+        f"Scaled up replica set {workload.replicaset_ref().name} from {before} to {before + count}",
+    )
+    return [create_pod(scene, workload, at + 0.3 + index * 0.05, schedule=schedule) for index in range(count)]
+
+
 def upstream_weight(scene: Scene, target: Dep) -> bool:
     """Decide whether most requests need this upstream (core) or few do (a side feature); returns core."""
     core = scene.chance(0.5)
     target.use = scene.rng.uniform(0.7, 0.95) if core else scene.rng.uniform(0.1, 0.3)
     return core
+
+
+# --- cert-manager ----------------------------------------------------------------------------------
+
+
+def renewal_due(scene: Scene, cert: ObjectRef, at: float) -> None:
+    """cert-manager's trigger starting a scheduled renewal of ``cert``."""
+    scene.event(
+        at,
+        cert,
+        Reporter("cert-manager-certificates-trigger"),
+        "Normal",
+        "Issuing",
+        f"Renewing certificate as renewal was scheduled at {utc(scene.timeline.ns(at)):%Y-%m-%d %H:%M:%S} +0000 UTC",
+    )
+
+
+def renewal_requested(scene: Scene, cert: ObjectRef, at: float, request: str) -> None:
+    """cert-manager creating the CertificateRequest ``request`` for ``cert``."""
+    scene.event(
+        at,
+        cert,
+        Reporter("cert-manager-certificates-request-manager"),
+        "Normal",
+        "Requested",
+        f'Created new CertificateRequest resource "{request}"',
+    )

@@ -20,8 +20,9 @@ from app.golden.scenarios.common import (
     want_api,
     want_postgres,
     want_redis,
+    wanted,
 )
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.code import camel
 from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, fixed
@@ -34,6 +35,8 @@ from app.logs.synthetic.runtimes.node import NODE_VERSION
 from app.logs.synthetic.runtimes.python import Gunicorn, traceback_lines
 from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
+
+scenario = scenarios_of("crash_config_error")
 
 _SITE = "/usr/local/lib/python3.12/site-packages"
 _SETTINGS = (
@@ -48,10 +51,6 @@ _SETTINGS = (
     "PAYMENT_GATEWAY_URL",
     "ENCRYPTION_KEY",
 )
-
-
-def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
 
 
 def _go_fatal(logger: AppLogger, msg: str, error: str) -> list[Render]:
@@ -168,9 +167,7 @@ def _pydantic(logger: AppLogger, text: str) -> list[Render]:
     return [fixed(line) for line in traceback_lines(Err(err.message, err.type, frames))]
 
 
-@scenario(
-    "crash_config_error", "config.missing_setting", variants=FAMILY_VARIANTS, hard_case=None, prepare=_prepare
-)
+@scenario("config.missing_setting", FAMILY_VARIANTS, hard_case=None, prepare=want_api)
 def missing_setting(scene: Scene, family: str) -> Verdict:
     """A release drops a required setting: the new pods exit at start-up and crash-loop."""
     target = api(scene, family)
@@ -232,13 +229,7 @@ def _invalid_lines(scene: Scene, proc: Proc) -> tuple[list[Render], list[int], s
     )
 
 
-@scenario(
-    "crash_config_error",
-    "config.invalid_value",
-    variants=FAMILY_VARIANTS,
-    hard_case="other_words",
-    prepare=_prepare,
-)
+@scenario("config.invalid_value", FAMILY_VARIANTS, hard_case="other_words", prepare=want_api)
 def invalid_value(scene: Scene, family: str) -> Verdict:
     """A setting has a value the parser refuses (a duration without a unit, a malformed URL)."""
     target = api(scene, family)
@@ -264,12 +255,7 @@ def invalid_value(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario(
-    "crash_config_error",
-    "config.create_container_config",
-    variants=("secret_key", "secret", "configmap"),
-    prepare=None,
-)
+@scenario("config.create_container_config", ("secret_key", "secret", "configmap"), prepare=None)
 def create_container_config(scene: Scene, variant: str) -> Verdict:
     """An env var refers to a Secret or ConfigMap key that does not exist: the kubelet cannot create the container."""
     target = scene.pick(scene.with_role("api", "worker"))
@@ -359,17 +345,15 @@ def _server_config_lines(scene: Scene, proc: Proc, variant: str) -> tuple[list[R
 
 
 @scenario(
-    "crash_config_error",
     "config.server_config_file",
-    variants=("nginx", "postgres", "redis", "pgbouncer"),
+    ("nginx", "postgres", "redis", "pgbouncer"),
     hard_case="causal_chain",
     prepare=_prepare_server,
 )
 def server_config_file(scene: Scene, variant: str) -> Verdict:
     """A server's edited config file does not parse; it exits at start and its clients lose it."""
     role = {"nginx": "web"}.get(variant, variant)
-    workload = scene.workload(role)
-    assert workload is not None
+    workload = wanted(scene, role)
     cited = {"done": False}
 
     def write(proc: Proc, run: Run, death: float) -> None:
@@ -404,13 +388,7 @@ def server_config_file(scene: Scene, variant: str) -> Verdict:
     )
 
 
-def _prepare_flag(spec: StackSpec, rng: random.Random, variant: str) -> None:
-    want_api(spec, rng, variant)
-
-
-@scenario(
-    "crash_config_error", "config.unknown_flag", variants=("go", "jvm"), hard_case=None, prepare=_prepare_flag
-)
+@scenario("config.unknown_flag", ("go", "jvm"), hard_case=None, prepare=want_api)
 def unknown_flag(scene: Scene, family: str) -> Verdict:
     """The release passes a flag (or JVM option) the binary does not know."""
     target = api(scene, family)
@@ -455,13 +433,7 @@ def unknown_flag(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario(
-    "crash_config_error",
-    "config.parse_error",
-    variants=("go", "python", "node"),
-    hard_case="other_words",
-    prepare=_prepare,
-)
+@scenario("config.parse_error", ("go", "python", "node"), hard_case="other_words", prepare=want_api)
 def parse_error(scene: Scene, family: str) -> Verdict:
     """A mounted config file is not valid YAML/JSON after an edit: the parser's error, then exit."""
     target = api(scene, family)

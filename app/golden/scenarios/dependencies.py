@@ -12,25 +12,25 @@ import random
 from app.golden.scenarios.common import (
     FAMILY_VARIANTS,
     api,
+    api_on_postgres,
     dep,
     force_requests,
     host_of,
     incident_start,
     main_procs,
-    only_dependency,
     outage,
+    prepare_internal_upstream,
+    prepare_kafka_worker,
     upstream_weight,
     want_api,
-    want_kafka,
-    want_postgres,
-    want_upstream,
-    want_worker,
 )
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.golden.schema import Severity
 from app.logs.synthetic.parts import Dep
 from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
+
+scenario = scenarios_of("dependency_unavailable")
 
 
 def _window(scene: Scene) -> tuple[float, float, bool]:
@@ -55,15 +55,7 @@ def _severity(share: float, ongoing: bool) -> Severity:
     return "critical" if share >= 0.8 and ongoing else "warning"
 
 
-def _prepare_postgres(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
-    want_postgres(spec, "external", bouncer=False)
-    only_dependency(spec, "postgres")
-
-
-@scenario(
-    "dependency_unavailable", "dep.database_refused", variants=FAMILY_VARIANTS, prepare=_prepare_postgres
-)
+@scenario("dep.database_refused", FAMILY_VARIANTS, prepare=api_on_postgres("external"))
 def database_refused(scene: Scene, family: str) -> Verdict:
     """The managed PostgreSQL the service uses stops accepting connections (failover, maintenance)."""
     target = dep(scene, "postgres")
@@ -77,13 +69,7 @@ def database_refused(scene: Scene, family: str) -> Verdict:
     )
 
 
-def _prepare_kafka(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_worker(spec, family)
-    want_kafka(spec)
-    spec.rabbitmq = False
-
-
-@scenario("dependency_unavailable", "dep.kafka_unreachable", variants=FAMILY_VARIANTS, prepare=_prepare_kafka)
+@scenario("dep.kafka_unreachable", FAMILY_VARIANTS, prepare=prepare_kafka_worker)
 def kafka_unreachable(scene: Scene, family: str) -> Verdict:
     """The Kafka brokers stop answering: producers and consumers log their client library's reconnects."""
     target = dep(scene, "kafka")
@@ -102,13 +88,7 @@ def _prepare_mongo(spec: StackSpec, rng: random.Random, family: str) -> None:
     spec.mongodb = True
 
 
-@scenario(
-    "dependency_unavailable",
-    "dep.mongodb_no_primary",
-    variants=FAMILY_VARIANTS,
-    hard_case="other_words",
-    prepare=_prepare_mongo,
-)
+@scenario("dep.mongodb_no_primary", FAMILY_VARIANTS, hard_case="other_words", prepare=_prepare_mongo)
 def mongodb_no_primary(scene: Scene, family: str) -> Verdict:
     """The MongoDB replica set has no reachable primary: server selection times out."""
     target = dep(scene, "mongodb")
@@ -121,11 +101,7 @@ def mongodb_no_primary(scene: Scene, family: str) -> Verdict:
 
 
 @scenario(
-    "dependency_unavailable",
-    "dep.too_many_clients",
-    variants=FAMILY_VARIANTS,
-    hard_case="other_words",
-    prepare=_prepare_postgres,
+    "dep.too_many_clients", FAMILY_VARIANTS, hard_case="other_words", prepare=api_on_postgres("external")
 )
 def too_many_clients(scene: Scene, family: str) -> Verdict:
     """PostgreSQL has no connection slots left: new connections are refused with "too many clients"."""
@@ -139,43 +115,35 @@ def too_many_clients(scene: Scene, family: str) -> Verdict:
     )
 
 
-def _prepare_http(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
-    want_upstream(spec, internal=True)
-    only_dependency(spec, "http")
-
-
-@scenario("dependency_unavailable", "dep.upstream_timeout", variants=FAMILY_VARIANTS, prepare=_prepare_http)
-def upstream_timeout(scene: Scene, family: str) -> Verdict:
-    """Another team's API stops answering in time: calls hit the client timeout and the requests return 504."""
+def _upstream_outage(scene: Scene, failure: str) -> tuple[Dep, Severity]:
+    """Another team's API fails all or part of the calls (``failure``), as a core or a side dependency."""
     target = dep(scene, "http", name="internal")
     core = upstream_weight(scene, target)
     start, end, ongoing = _window(scene)
     share = 1.0 if scene.chance(0.5) else scene.rng.uniform(0.3, 0.7)
-    _hit(scene, target, start, end, "read_timeout", share)
+    _hit(scene, target, start, end, failure, share)
+    return target, _severity(share if core else 0.0, ongoing)
+
+
+@scenario("dep.upstream_timeout", FAMILY_VARIANTS, prepare=prepare_internal_upstream)
+def upstream_timeout(scene: Scene, family: str) -> Verdict:
+    """Another team's API stops answering in time: calls hit the client timeout and the requests return 504."""
+    target, severity = _upstream_outage(scene, "read_timeout")
     return Verdict(
         f"Calls from {api(scene, family).name} to {host_of(target.target)} time out; its requests fail with 504.",
-        _severity(share if core else 0.0, ongoing),
+        severity,
     )
 
 
 @scenario(
-    "dependency_unavailable",
-    "dep.upstream_unavailable",
-    variants=FAMILY_VARIANTS,
-    hard_case="shared_symptom",
-    prepare=_prepare_http,
+    "dep.upstream_unavailable", FAMILY_VARIANTS, hard_case="shared_symptom", prepare=prepare_internal_upstream
 )
 def upstream_unavailable(scene: Scene, family: str) -> Verdict:
     """Another team's API answers 503 Service Unavailable."""
-    target = dep(scene, "http", name="internal")
-    core = upstream_weight(scene, target)
-    start, end, ongoing = _window(scene)
-    share = 1.0 if scene.chance(0.5) else scene.rng.uniform(0.3, 0.7)
-    _hit(scene, target, start, end, "unavailable", share)
+    target, severity = _upstream_outage(scene, "unavailable")
     return Verdict(
         f"The upstream API {host_of(target.target)} answers 503 to {api(scene, family).name}, whose requests fail in turn.",
-        _severity(share if core else 0.0, ongoing),
+        severity,
     )
 
 
@@ -184,13 +152,7 @@ def _prepare_cache(spec: StackSpec, rng: random.Random, family: str) -> None:
     spec.redis = "external"
 
 
-@scenario(
-    "dependency_unavailable",
-    "dep.cache_unreachable",
-    variants=("jvm", "node"),
-    hard_case="subtle",
-    prepare=_prepare_cache,
-)
+@scenario("dep.cache_unreachable", ("jvm", "node"), hard_case="subtle", prepare=_prepare_cache)
 def cache_unreachable(scene: Scene, family: str) -> Verdict:
     """The shared Redis cache is unreachable: the clients' watchdogs reconnect in a loop, requests fall back."""
     target = dep(scene, "redis")

@@ -22,18 +22,21 @@ from app.golden.scenarios.common import (
     main_procs,
     only_dependency,
     outage,
+    prepare_internal_upstream,
+    prepare_kafka_worker,
     upstream_weight,
     want_api,
-    want_kafka,
     want_postgres,
     want_upstream,
-    want_worker,
+    wanted,
 )
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.faults import Target
 from app.logs.synthetic.parts import Dep, Proc, Run
 from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
+
+scenario = scenarios_of("dns_resolution_failure")
 
 
 def _hit_all_callers(
@@ -46,15 +49,7 @@ def _hit_all_callers(
                 force_requests(scene, proc, start + 1, min(end, scene.duration) - 1, 2, through=target)
 
 
-def _prepare_internal(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
-    want_upstream(spec, internal=True)
-    only_dependency(spec, "http")
-
-
-@scenario(
-    "dns_resolution_failure", "dns.service_renamed", variants=FAMILY_VARIANTS, prepare=_prepare_internal
-)
+@scenario("dns.service_renamed", FAMILY_VARIANTS, prepare=prepare_internal_upstream)
 def service_renamed(scene: Scene, family: str) -> Verdict:
     """The Service another team's API was reached by is gone (renamed or deleted): the name is NXDOMAIN."""
     target = dep(scene, "http", name="internal")
@@ -73,13 +68,7 @@ def _prepare_any(spec: StackSpec, rng: random.Random, family: str) -> None:
         want_postgres(spec, "external", bouncer=False)
 
 
-@scenario(
-    "dns_resolution_failure",
-    "dns.cluster_dns_timeout",
-    variants=FAMILY_VARIANTS,
-    hard_case="other_words",
-    prepare=_prepare_any,
-)
+@scenario("dns.cluster_dns_timeout", FAMILY_VARIANTS, hard_case="other_words", prepare=_prepare_any)
 def cluster_dns_timeout(scene: Scene, family: str) -> Verdict:
     """The cluster DNS stops answering: lookups of every name time out, whatever the client calls it."""
     start = incident_start(scene, 0.15, 0.5)
@@ -102,13 +91,7 @@ def _prepare_external(spec: StackSpec, rng: random.Random, family: str) -> None:
     spec.internal_upstream = False
 
 
-@scenario(
-    "dns_resolution_failure",
-    "dns.external_host_typo",
-    variants=FAMILY_VARIANTS,
-    hard_case="shared_symptom",
-    prepare=_prepare_external,
-)
+@scenario("dns.external_host_typo", FAMILY_VARIANTS, hard_case="shared_symptom", prepare=_prepare_external)
 def external_host_typo(scene: Scene, family: str) -> Verdict:
     """A release changes a third-party API's host to one that does not exist: NXDOMAIN from the new pods."""
     target = next(item for item in scene.deps.values() if item.name.startswith("upstream"))
@@ -128,18 +111,8 @@ def external_host_typo(scene: Scene, family: str) -> Verdict:
     )
 
 
-def _prepare_kafka(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_worker(spec, family)
-    want_kafka(spec)
-    spec.rabbitmq = False
-
-
 @scenario(
-    "dns_resolution_failure",
-    "dns.kafka_bootstrap",
-    variants=("jvm", "python", "node"),
-    hard_case="other_words",
-    prepare=_prepare_kafka,
+    "dns.kafka_bootstrap", ("jvm", "python", "node"), hard_case="other_words", prepare=prepare_kafka_worker
 )
 def kafka_bootstrap(scene: Scene, family: str) -> Verdict:
     """The Kafka bootstrap name stops resolving: each client library reports it in its own words."""
@@ -161,17 +134,10 @@ def _prepare_web(spec: StackSpec, rng: random.Random, variant: str) -> None:
     spec.web = True
 
 
-@scenario(
-    "dns_resolution_failure",
-    "dns.nginx_upstream_host",
-    variants=("",),
-    hard_case="other_words",
-    prepare=_prepare_web,
-)
+@scenario("dns.nginx_upstream_host", ("",), hard_case="other_words", prepare=_prepare_web)
 def nginx_upstream_host(scene: Scene, variant: str) -> Verdict:
     """The front end's new nginx config names an upstream host that does not resolve: nginx refuses to start."""
-    web = scene.workload("web")
-    assert web is not None
+    web = wanted(scene, "web")
     apis = scene.with_role("api")
     host = f"{apis[0].name if apis else 'backend'}-v2:{scene.pick((80, 8080))}"
     cited = {"done": False}
@@ -200,17 +166,10 @@ def _prepare_bouncer(spec: StackSpec, rng: random.Random, variant: str) -> None:
     want_postgres(spec, "external", bouncer=True)
 
 
-@scenario(
-    "dns_resolution_failure",
-    "dns.pgbouncer_lookup",
-    variants=("",),
-    hard_case="causal_chain",
-    prepare=_prepare_bouncer,
-)
+@scenario("dns.pgbouncer_lookup", ("",), hard_case="causal_chain", prepare=_prepare_bouncer)
 def pgbouncer_lookup(scene: Scene, variant: str) -> Verdict:
     """PgBouncer cannot resolve the database host: its clients only hear "pgbouncer cannot connect to server"."""
-    bouncer = scene.workload("pgbouncer")
-    assert bouncer is not None
+    bouncer = wanted(scene, "pgbouncer")
     upstream = dep(scene, "postgres", name="postgres")
     front = dep(scene, "postgres", name="pgbouncer")
     start = incident_start(scene, 0.15, 0.5)

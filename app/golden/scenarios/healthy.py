@@ -9,17 +9,14 @@ a certificate renewed early. Severity is always ``info``.
 
 from __future__ import annotations
 
-import random
-
 from app.golden.scenarios.common import (
     FAMILY_VARIANTS,
     incident_start,
+    prepare_cron,
     restart_stateful_pod,
     want_api,
-    want_cron,
-    want_postgres,
-    want_rabbitmq,
-    want_redis,
+    want_store,
+    wanted,
 )
 from app.golden.scenarios.incidentals import (
     cert_renewal,
@@ -30,16 +27,13 @@ from app.golden.scenarios.incidentals import (
     scaling_episode,
     transient_blip,
 )
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.scene import Scene
-from app.logs.synthetic.stack import StackSpec
+
+scenario = scenarios_of("healthy")
 
 
-def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
-
-
-@scenario("healthy", "healthy.steady", variants=FAMILY_VARIANTS, prepare=_prepare)
+@scenario("healthy.steady", FAMILY_VARIANTS, prepare=want_api)
 def steady(scene: Scene, family: str) -> Verdict:
     """An ordinary stretch of time: traffic, jobs and the datastores' routine."""
     return Verdict(
@@ -47,9 +41,7 @@ def steady(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario(
-    "healthy", "healthy.rollout", variants=FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=_prepare
-)
+@scenario("healthy.rollout", FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=want_api)
 def healthy_rollout(scene: Scene, family: str) -> Verdict:
     """A rolling update: Killing and ScalingReplicaSet events, readiness refused while new pods start."""
     rollout_episode(scene, incident_start(scene, 0.1, 0.6))
@@ -59,7 +51,7 @@ def healthy_rollout(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("healthy", "healthy.autoscaling", variants=("",), hard_case="healthy_alarming")
+@scenario("healthy.autoscaling", ("",), hard_case="healthy_alarming")
 def autoscaling(scene: Scene, variant: str) -> Verdict:
     """The HPA scales a Deployment up under load and back down later."""
     scaling_episode(scene)
@@ -69,13 +61,7 @@ def autoscaling(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario(
-    "healthy",
-    "healthy.job_retried",
-    variants=("go", "python", "node"),
-    hard_case="healthy_alarming",
-    prepare=lambda spec, rng, family: want_cron(spec, family),
-)
+@scenario("healthy.job_retried", ("go", "python", "node"), hard_case="healthy_alarming", prepare=prepare_cron)
 def job_retried(scene: Scene, family: str) -> Verdict:
     """A CronJob attempt fails on a transient error and the Job's retry succeeds."""
     cron_retry_episode(scene)
@@ -84,26 +70,15 @@ def job_retried(scene: Scene, family: str) -> Verdict:
     )
 
 
-def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
-    if variant == "postgres":
-        want_postgres(spec, "namespace", bouncer=False)
-    elif variant == "redis":
-        want_redis(spec, "namespace")
-    else:
-        want_rabbitmq(spec, rng, rng.choice(("go", "jvm", "python", "node")))
-
-
 @scenario(
-    "healthy",
     "healthy.planned_restart",
-    variants=("postgres", "redis", "rabbitmq"),
+    ("postgres", "redis", "rabbitmq"),
     hard_case="healthy_alarming",
-    prepare=_prepare_store,
+    prepare=want_store,
 )
 def planned_restart(scene: Scene, variant: str) -> Verdict:
     """A datastore is restarted for a configuration change: a clean shutdown, a start, clients reconnect."""
-    workload = scene.workload(variant)
-    assert workload is not None
+    workload = wanted(scene, variant)
     proc = restart_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.7))
     run = proc.last_run()
     run.ready = run.start + scene.rng.uniform(1, 5)
@@ -113,13 +88,7 @@ def planned_restart(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario(
-    "healthy",
-    "healthy.client_errors",
-    variants=FAMILY_VARIANTS,
-    hard_case="healthy_alarming",
-    prepare=_prepare,
-)
+@scenario("healthy.client_errors", FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=want_api)
 def client_errors(scene: Scene, family: str) -> Verdict:
     """Clients send bad requests (expired tokens, scanners, rate limits): 4xx answered correctly."""
     for _ in range(scene.rng.randint(1, 3)):
@@ -130,7 +99,7 @@ def client_errors(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("healthy", "healthy.node_maintenance", variants=("",), hard_case="healthy_alarming")
+@scenario("healthy.node_maintenance", ("",), hard_case="healthy_alarming")
 def node_maintenance(scene: Scene, variant: str) -> Verdict:
     """A node is drained for maintenance; its pods restart elsewhere."""
     if not node_drain_episode(scene):
@@ -141,7 +110,7 @@ def node_maintenance(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("healthy", "healthy.certificate_renewed", variants=("",))
+@scenario("healthy.certificate_renewed", ("",))
 def certificate_renewed(scene: Scene, variant: str) -> Verdict:
     """cert-manager renews a certificate well before it expires."""
     cert_renewal(scene)
@@ -151,13 +120,7 @@ def certificate_renewed(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario(
-    "healthy",
-    "healthy.transient_blip",
-    variants=FAMILY_VARIANTS,
-    hard_case="healthy_alarming",
-    prepare=_prepare,
-)
+@scenario("healthy.transient_blip", FAMILY_VARIANTS, hard_case="healthy_alarming", prepare=want_api)
 def healthy_blip(scene: Scene, family: str) -> Verdict:
     """A dependency fails for a few seconds; a couple of requests fail and are retried, then all is well."""
     for _ in range(scene.rng.randint(1, 2)):

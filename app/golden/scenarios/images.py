@@ -10,13 +10,15 @@ node's platform.
 
 from __future__ import annotations
 
-from app.golden.scenarios.common import incident_start
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.common import incident_start, prepare_cron, wanted
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.golden.schema import Severity
-from app.logs.synthetic.cluster import Container, Workload
+from app.logs.synthetic.cluster import Container, Pod, Workload
 from app.logs.synthetic.events import ObjectRef
 from app.logs.synthetic.lifecycle import begin_rollout, create_pod, pull_failure_loop
 from app.logs.synthetic.scene import Scene
+
+scenario = scenarios_of("image_pull_error")
 
 _REGISTRIES = {
     "dockerhub": "docker.io/{org}",
@@ -69,24 +71,56 @@ def _target(scene: Scene) -> Workload:
     return scene.pick(scene.with_role("api", "worker", "web"))
 
 
-def _fail_rollout(
-    scene: Scene, target: Workload, container: Container, image: str, error: str, *, init: bool = False
-) -> Severity:
-    """Roll ``target`` to ``image``; its new pods cannot pull it. Returns the severity."""
+def _not_found(image: str) -> str:
+    """The kubelet's message for a reference the registry does not have."""
+    return _resolve(image, f"{image}: not found").replace("code = Unknown", "code = NotFound")
+
+
+def _roll_out(scene: Scene, target: Workload) -> tuple[list[Pod], Severity]:
+    """Begin a rollout whose new pods are created but not started; a Recreate (critical) or rolling one."""
     recreate = scene.chance(0.25)
-    old_image = container.image
-    container.image = image
     pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.45), replace_all=recreate, start=False)
+    return pods, "critical" if recreate else "warning"
+
+
+def _fail_pulls(
+    scene: Scene, target: Workload, container: Container, error: str
+) -> tuple[list[Pod], Severity]:
+    """Roll ``target`` out; in its new pods (returned) ``container`` cannot pull its image."""
+    pods, severity = _roll_out(scene, target)
     for pod in pods:
         proc = next(proc for proc in scene.procs_of_pod(pod) if proc.container is container)
         pull_failure_loop(scene, proc, pod.started_at, error)
+    return pods, severity
+
+
+def _fail_rollout(scene: Scene, target: Workload, image: str, error: str, summary: str) -> Verdict:
+    """Roll ``target``'s main container to ``image``, which its new pods cannot pull."""
+    container = target.main
+    old_image = container.image
+    container.image = image
+    pods, severity = _fail_pulls(scene, target, container, error)
     # Old pods keep the image they were created with.
     for proc in scene.procs_of(target, container.name):
         if proc.pod not in pods:
             proc.container = Container(
                 container.name, container.component, old_image, container.memory_limit_mi, container.port
             )
-    return "critical" if recreate else "warning"
+    return Verdict(summary, severity)
+
+
+def _fail_added_container(
+    scene: Scene, target: Workload, added: Container, summary: str, *, init: bool
+) -> Verdict:
+    """Roll ``target`` out with ``added`` (an init container or a sidecar) whose image does not exist."""
+    if init:
+        target.containers.insert(0, added)
+    else:
+        target.containers.append(added)
+    _pods, severity = _fail_pulls(scene, target, added, _not_found(added.image))
+    target.containers.remove(added)
+    scene.procs[:] = [proc for proc in scene.procs if proc.container is not added]
+    return Verdict(summary, severity)
 
 
 def _image(scene: Scene, registry: str, repo: str, tag: str) -> str:
@@ -104,57 +138,40 @@ def _new_tag(scene: Scene) -> str:
     )
 
 
-@scenario("image_pull_error", "pull.tag_not_found", variants=("dockerhub", "ecr", "gar"))
+@scenario("pull.tag_not_found", ("dockerhub", "ecr", "gar"))
 def tag_not_found(scene: Scene, registry: str) -> Verdict:
     """A release points at a tag that was never pushed."""
     target = _target(scene)
-    container = target.main
     image = _image(scene, registry, target.name, _new_tag(scene))
-    error = _resolve(image, f"{image}: not found").replace("code = Unknown", "code = NotFound")
-    severity = _fail_rollout(scene, target, container, image, error)
-    return Verdict(
-        f"New {target.name} pods cannot start: the image {image} does not exist in the registry (ErrImagePull, ImagePullBackOff).",
-        severity,
-    )
+    error = _not_found(image)
+    summary = f"New {target.name} pods cannot start: the image {image} does not exist in the registry (ErrImagePull, ImagePullBackOff)."
+    return _fail_rollout(scene, target, image, error, summary)
 
 
-@scenario(
-    "image_pull_error",
-    "pull.unauthorized",
-    variants=("dockerhub", "ghcr", "ecr", "gar", "harbor"),
-    hard_case="other_words",
-)
+@scenario("pull.unauthorized", ("dockerhub", "ghcr", "ecr", "gar", "harbor"), hard_case="other_words")
 def unauthorized(scene: Scene, registry: str) -> Verdict:
     """The registry refuses the node's credentials (a missing or expired pull secret, a lost IAM permission)."""
     target = _target(scene)
-    container = target.main
     image = _image(scene, registry, target.name, _new_tag(scene))
     error = _unauthorized(registry, image, scene.org, target.name)
-    severity = _fail_rollout(scene, target, container, image, error)
-    return Verdict(
-        f"New {target.name} pods cannot pull {image}: the registry refuses the credentials (ImagePullBackOff).",
-        severity,
-    )
+    summary = f"New {target.name} pods cannot pull {image}: the registry refuses the credentials (ImagePullBackOff)."
+    return _fail_rollout(scene, target, image, error, summary)
 
 
-@scenario("image_pull_error", "pull.rate_limited", variants=("dockerhub",))
+@scenario("pull.rate_limited", ("dockerhub",))
 def rate_limited(scene: Scene, registry: str) -> Verdict:
     """Anonymous pulls from Docker Hub hit the rate limit."""
     target = _target(scene)
-    container = target.main
     image = f"docker.io/{scene.org}/{target.name}:{_new_tag(scene)}"
     error = _pull(
         image,
         f"failed to copy: httpReadSeeker: failed open: unexpected status code https://registry-1.docker.io/v2/{scene.org}/{target.name}/manifests/sha256:{scene.hexid(64)}: 429 Too Many Requests - Server message: toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit",
     )
-    severity = _fail_rollout(scene, target, container, image, error)
-    return Verdict(
-        f"New {target.name} pods cannot pull {image}: Docker Hub's pull rate limit was reached (429 toomanyrequests).",
-        severity,
-    )
+    summary = f"New {target.name} pods cannot pull {image}: Docker Hub's pull rate limit was reached (429 toomanyrequests)."
+    return _fail_rollout(scene, target, image, error, summary)
 
 
-@scenario("image_pull_error", "pull.invalid_reference", variants=("",), hard_case="other_words")
+@scenario("pull.invalid_reference", ("",), hard_case="other_words")
 def invalid_reference(scene: Scene, variant: str) -> Verdict:
     """A templating slip leaves the image reference malformed: the kubelet refuses it before pulling."""
     target = _target(scene)
@@ -168,9 +185,8 @@ def invalid_reference(scene: Scene, variant: str) -> Verdict:
             f"{base.upper()}:{_new_tag(scene)}",
         )
     )
-    recreate = scene.chance(0.25)
     container.image = image
-    pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.45), replace_all=recreate, start=False)
+    pods, severity = _roll_out(scene, target)
     cited = 0
     for pod in pods:
         at = pod.started_at
@@ -191,20 +207,14 @@ def invalid_reference(scene: Scene, variant: str) -> Verdict:
             at += scene.rng.uniform(8, 25)
     return Verdict(
         f"New {target.name} pods cannot start: the image reference {image!r} is malformed (InvalidImageName).",
-        "critical" if recreate else "warning",
+        severity,
     )
 
 
-@scenario(
-    "image_pull_error",
-    "pull.registry_unreachable",
-    variants=("timeout", "dns", "x509"),
-    hard_case="other_words",
-)
+@scenario("pull.registry_unreachable", ("timeout", "dns", "x509"), hard_case="other_words")
 def registry_unreachable(scene: Scene, failure: str) -> Verdict:
     """The private registry cannot be reached from the node, or is not trusted: a transport error in the pull."""
     target = _target(scene)
-    container = target.main
     image = _image(scene, "harbor", target.name, _new_tag(scene))
     host = image.split("/", 1)[0]
     url = f"https://{host}/v2/apps/{target.name}/manifests/{image.rsplit(':', 1)[1]}"
@@ -213,28 +223,21 @@ def registry_unreachable(scene: Scene, failure: str) -> Verdict:
         "dns": f'failed to do request: Head "{url}": dial tcp: lookup {host} on 169.254.169.253:53: no such host',
         "x509": f'failed to do request: Head "{url}": tls: failed to verify certificate: x509: certificate signed by unknown authority',
     }[failure]
-    severity = _fail_rollout(scene, target, container, image, _resolve(image, detail))
-    return Verdict(
-        f"New {target.name} pods cannot pull {image}: the node cannot reach or trust the registry ({failure}).",
-        severity,
-    )
+    summary = f"New {target.name} pods cannot pull {image}: the node cannot reach or trust the registry ({failure})."
+    return _fail_rollout(scene, target, image, _resolve(image, detail), summary)
 
 
-@scenario("image_pull_error", "pull.wrong_platform", variants=("",))
+@scenario("pull.wrong_platform", ("",))
 def wrong_platform(scene: Scene, variant: str) -> Verdict:
     """The image was built for another architecture than the nodes' (arm64 only, amd64 nodes)."""
     target = _target(scene)
-    container = target.main
-    image = f"{container.image.rsplit(':', 1)[0]}:{_new_tag(scene)}"
+    image = f"{target.main.image.rsplit(':', 1)[0]}:{_new_tag(scene)}"
     error = _pull(image, "no match for platform in manifest: not found")
-    severity = _fail_rollout(scene, target, container, image, error)
-    return Verdict(
-        f"New {target.name} pods cannot pull {image}: the image has no variant for the nodes' platform.",
-        severity,
-    )
+    summary = f"New {target.name} pods cannot pull {image}: the image has no variant for the nodes' platform."
+    return _fail_rollout(scene, target, image, error, summary)
 
 
-@scenario("image_pull_error", "pull.init_container", variants=("",), hard_case="subtle")
+@scenario("pull.init_container", ("",), hard_case="subtle")
 def init_container(scene: Scene, variant: str) -> Verdict:
     """A migration init container's image tag does not exist: pods stay in Init:ImagePullBackOff."""
     target = _target(scene)
@@ -242,54 +245,26 @@ def init_container(scene: Scene, variant: str) -> Verdict:
     init = Container(
         scene.pick(("migrate", "db-migrations", "wait-for-db")), target.main.component, image, 128, 0
     )
-    target.containers.insert(0, init)
-    error = _resolve(image, f"{image}: not found").replace("code = Unknown", "code = NotFound")
-    recreate = scene.chance(0.25)
-    pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.45), replace_all=recreate, start=False)
-    for pod in pods:
-        proc = next(proc for proc in scene.procs_of_pod(pod) if proc.container is init)
-        pull_failure_loop(scene, proc, pod.started_at, error)
-    target.containers.remove(init)
-    scene.procs[:] = [proc for proc in scene.procs if proc.container is not init]
-    return Verdict(
-        f"New {target.name} pods are stuck in Init:ImagePullBackOff: the {init.name} init container's image {image} does not exist.",
-        "critical" if recreate else "warning",
-    )
+    summary = f"New {target.name} pods are stuck in Init:ImagePullBackOff: the {init.name} init container's image {image} does not exist."
+    return _fail_added_container(scene, target, init, summary, init=True)
 
 
-@scenario("image_pull_error", "pull.sidecar_image", variants=("",), hard_case="subtle")
+@scenario("pull.sidecar_image", ("",), hard_case="subtle")
 def sidecar_image(scene: Scene, variant: str) -> Verdict:
     """A log-shipping sidecar added by the release points at a mirror that does not have its image."""
     target = _target(scene)
     image = f"{target.main.image.split('/', 1)[0]}/mirror/fluent/fluent-bit:{scene.pick(('3.1.9', '3.2.2', '2.2.3'))}"
     sidecar = Container("log-shipper", target.main.component, image, 64, 2020)
-    target.containers.append(sidecar)
-    error = _resolve(image, f"{image}: not found").replace("code = Unknown", "code = NotFound")
-    recreate = scene.chance(0.25)
-    pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.45), replace_all=recreate, start=False)
-    for pod in pods:
-        proc = next(proc for proc in scene.procs_of_pod(pod) if proc.container is sidecar)
-        pull_failure_loop(scene, proc, pod.started_at, error)
-    target.containers.remove(sidecar)
-    scene.procs[:] = [proc for proc in scene.procs if proc.container is not sidecar]
-    return Verdict(
-        f"New {target.name} pods cannot start: the log-shipper sidecar's image {image} is not in the mirror (ImagePullBackOff).",
-        "critical" if recreate else "warning",
-    )
+    summary = f"New {target.name} pods cannot start: the log-shipper sidecar's image {image} is not in the mirror (ImagePullBackOff)."
+    return _fail_added_container(scene, target, sidecar, summary, init=False)
 
 
-@scenario(
-    "image_pull_error",
-    "pull.cronjob_image",
-    variants=("go", "python"),
-    prepare=lambda spec, rng, family: setattr(spec, "crons", [family, *spec.crons[1:]]),
-)
+@scenario("pull.cronjob_image", ("go", "python"), prepare=prepare_cron)
 def cronjob_image(scene: Scene, family: str) -> Verdict:
     """A CronJob's new image tag does not exist: its Jobs' pods never start and no run completes."""
-    cron = scene.workload("cron")
-    assert cron is not None
+    cron = wanted(scene, "cron")
     image = f"{cron.main.image.rsplit(':', 1)[0]}:{_new_tag(scene)}"
-    error = _resolve(image, f"{image}: not found").replace("code = Unknown", "code = NotFound")
+    error = _not_found(image)
     since = incident_start(scene, 0.0, 0.3)
     old_image = cron.main.image
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from app.golden.scenarios.common import hpa_scale_up, renewal_due, renewal_requested
 from app.logs.synthetic.cluster import new_uid
 from app.logs.synthetic.events import ObjectRef, Reporter
-from app.logs.synthetic.formats import utc
 from app.logs.synthetic.jobs import start_job_pod
 from app.logs.synthetic.lifecycle import create_pod, delete_pod, probe_failed, rollout
 from app.logs.synthetic.parts import Outage
@@ -56,23 +56,7 @@ def scaling_episode(scene: Scene) -> bool:
     at = scene.between(0.05, 0.6)
     before = len(target.pods)
     extra = scene.rng.randint(1, 2)
-    scene.event(
-        at,
-        hpa,
-        Reporter("horizontal-pod-autoscaler"),
-        "Normal",
-        "SuccessfulRescale",
-        f"New size: {before + extra}; reason: cpu resource utilization (percentage of request) above target",
-    )
-    scene.event(
-        at + 0.2,
-        target.ref,
-        Reporter("deployment-controller"),
-        "Normal",
-        "ScalingReplicaSet",
-        f"Scaled up replica set {target.replicaset_ref().name} from {before} to {before + extra}",
-    )
-    pods = [create_pod(scene, target, at + 0.3 + index * 0.05) for index in range(extra)]
+    pods = hpa_scale_up(scene, target, hpa, at, extra)
     down = at + scene.rng.uniform(360, 900)
     if down < scene.duration:
         scene.event(
@@ -251,14 +235,7 @@ def cert_renewal(scene: Scene) -> bool:
     secret = f"{scene.pick(scene.with_role('api', 'web') or scene.workloads).name}-tls"
     cert = ObjectRef("Certificate", secret, new_uid(scene.rng), "cert-manager.io/v1")
     at = scene.between(0.05, 0.9)
-    scene.event(
-        at,
-        cert,
-        Reporter("cert-manager-certificates-trigger"),
-        "Normal",
-        "Issuing",
-        "Renewing certificate as renewal was scheduled at " + _when(scene, at),
-    )
+    renewal_due(scene, cert, at)
     scene.event(
         at + 0.2,
         cert,
@@ -267,14 +244,7 @@ def cert_renewal(scene: Scene) -> bool:
         "Reused",
         f'Reusing private key stored in existing Secret resource "{secret}"',
     )
-    scene.event(
-        at + 0.4,
-        cert,
-        Reporter("cert-manager-certificates-request-manager"),
-        "Normal",
-        "Requested",
-        f'Created new CertificateRequest resource "{secret}-{scene.rng.randint(2, 40)}"',
-    )
+    renewal_requested(scene, cert, at + 0.4, f"{secret}-{scene.rng.randint(2, 40)}")
     scene.event(
         at + scene.rng.uniform(3, 40),
         cert,
@@ -284,10 +254,6 @@ def cert_renewal(scene: Scene) -> bool:
         "The certificate has been successfully issued",
     )
     return True
-
-
-def _when(scene: Scene, at: float) -> str:
-    return f"{utc(scene.timeline.ns(at)):%Y-%m-%d %H:%M:%S} +0000 UTC"
 
 
 # Episodes and the classes whose evidence they could be mistaken to explain (never added to those).

@@ -16,8 +16,10 @@ import random
 from app.golden.scenarios.common import (
     FAMILY_VARIANTS,
     api,
+    failing_jobs,
     incident_start,
     main_procs,
+    prepare_worker,
     split_victims,
     want_api,
     want_cron,
@@ -25,8 +27,9 @@ from app.golden.scenarios.common import (
     want_rabbitmq,
     want_redis,
     want_worker,
+    wanted,
 )
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.events import ObjectRef
 from app.logs.synthetic.formats import Render, fixed
 from app.logs.synthetic.jobs import start_job_pod
@@ -38,14 +41,37 @@ from app.logs.synthetic.runtimes.python import Celery, Gunicorn
 from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
 
-
-def _prepare_family(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
+scenario = scenarios_of("oom_killed")
 
 
-@scenario(
-    "oom_killed", "oom.leak_under_load", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_family
-)
+def _leak(
+    scene: Scene,
+    proc: Proc,
+    first: float,
+    interval: float,
+    *,
+    warn: bool,
+    warn_again: bool,
+    late: float = 0.0,
+) -> None:
+    """Memory climbs to the limit by ``first`` (up to ``late`` s more) and after each restart, killed every ``interval`` s or so."""
+    memory_climb(scene, proc, max(0.0, first - interval), first, warn=warn, evidence=True)
+
+    def climb_again(death: Proc, run: Run, at: float) -> None:
+        if run.start > 0:
+            memory_climb(scene, death, run.start + 20, at, warn=warn_again, evidence=False)
+
+    crash_loop(
+        scene,
+        proc,
+        first + scene.rng.uniform(0, late) if late else first,
+        run_length=lambda _n: interval * scene.rng.uniform(0.7, 1.2),
+        on_death=climb_again,
+        evidence_backoff=True,
+    )
+
+
+@scenario("oom.leak_under_load", FAMILY_VARIANTS, hard_case="subtle", prepare=want_api)
 def leak_under_load(scene: Scene, family: str) -> Verdict:
     """An API whose memory grows with traffic is OOM-killed again and again, a few minutes apart."""
     target = api(scene, family)
@@ -54,20 +80,7 @@ def leak_under_load(scene: Scene, family: str) -> Verdict:
     interval = scene.rng.uniform(150, 420)
     warn = scene.chance(0.6)
     for proc in victims:
-        memory_climb(scene, proc, max(0.0, first - interval), first, warn=warn, evidence=True)
-
-        def climb_again(death: Proc, run: Run, at: float) -> None:
-            if run.start > 0:
-                memory_climb(scene, death, run.start + 20, at, warn=warn, evidence=False)
-
-        crash_loop(
-            scene,
-            proc,
-            first + scene.rng.uniform(0, 30),
-            run_length=lambda _n: interval * scene.rng.uniform(0.7, 1.2),
-            on_death=climb_again,
-            evidence_backoff=True,
-        )
+        _leak(scene, proc, first, interval, warn=warn, warn_again=warn, late=30)
     limit = victims[0].container.memory_limit_mi
     who = victims[0].pod.name if len(victims) == 1 else f"all {len(victims)} pods of {target.name}"
     return Verdict(
@@ -93,9 +106,7 @@ def _batch_lines(scene: Scene, proc: Proc, start: float, end: float, job: str) -
         scene.log(at, proc, logger.log("info", f"{job}: buffered {rows} rows", partition=index))
 
 
-@scenario(
-    "oom_killed", "oom.batch_mid_work", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_batch
-)
+@scenario("oom.batch_mid_work", FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_batch)
 def batch_mid_work(scene: Scene, family: str) -> Verdict:
     """A batch (worker or CronJob) buffers rows until the kernel kills it mid-batch; the retry dies too."""
     job = scene.pick(("export", "reindex", "rollup", "reconcile"))
@@ -122,18 +133,13 @@ def batch_mid_work(scene: Scene, family: str) -> Verdict:
             f"{proc.pod.name} is OOM-killed while buffering its {job} batch (memory limit {proc.container.memory_limit_mi}Mi) and crash-loops.",
             "critical" if len(worker.pods) == 1 else "warning",
         )
-    cron = scene.workload("cron")
-    assert cron is not None
+    cron = wanted(scene, "cron")
     policy = scene.chance(0.5)
     cron.config.backoff_limit = 0 if policy else scene.rng.randint(1, 3)
     cron.config.cite_failure = True
     failing_from = incident_start(scene, 0.1, 0.5)
 
-    def hook(
-        scene_: Scene, cron_: object, job_ref: ObjectRef, at: float, attempt: int
-    ) -> tuple[str, float] | None:
-        if at < failing_from:
-            return None
+    def attempt(job_ref: ObjectRef, at: float) -> tuple[str, float]:
         proc = start_job_pod(scene, cron, job_ref, at)
         run = proc.last_run()
         begin = run.start + scene.rng.uniform(0.5, 2)
@@ -154,7 +160,7 @@ def batch_mid_work(scene: Scene, family: str) -> Verdict:
             )
         return "failed", death
 
-    scene.cron_hooks[cron.name] = hook
+    failing_jobs(scene, cron, failing_from, attempt)
     return Verdict(
         f"Since mid-window the {cron.name} CronJob's {job} run is OOM-killed mid-batch at its {cron.main.memory_limit_mi}Mi limit and the Job fails.",
         "warning",
@@ -173,12 +179,7 @@ def _prepare_child(spec: StackSpec, rng: random.Random, variant: str) -> None:
         spec.web = True
 
 
-@scenario(
-    "oom_killed",
-    "oom.child_killed",
-    variants=("gunicorn", "celery", "postgres", "nginx"),
-    prepare=_prepare_child,
-)
+@scenario("oom.child_killed", ("gunicorn", "celery", "postgres", "nginx"), prepare=_prepare_child)
 def child_killed(scene: Scene, variant: str) -> Verdict:
     """The kernel kills the biggest process in the cgroup, a worker child; the parent says so and carries on."""
     start = incident_start(scene, 0.15, 0.6)
@@ -210,8 +211,7 @@ def child_killed(scene: Scene, variant: str) -> Verdict:
             "warning",
         )
     if variant == "celery":
-        found = scene.workload("worker")
-        assert found is not None
+        found = wanted(scene, "worker")
         proc = scene.pick(main_procs(scene, found))
         celery: Celery = proc.logger
         for at in times:
@@ -241,8 +241,7 @@ def child_killed(scene: Scene, variant: str) -> Verdict:
             "warning",
         )
     if variant == "postgres":
-        found = scene.workload("postgres")
-        assert found is not None
+        found = wanted(scene, "postgres")
         proc = main_procs(scene, found)[0]
         pg = proc.logger
         for at in times[:2]:
@@ -261,8 +260,7 @@ def child_killed(scene: Scene, variant: str) -> Verdict:
             f"A PostgreSQL backend in {proc.pod.name} is killed by the OOM killer at the {proc.container.memory_limit_mi}Mi limit; the server restarts all sessions and recovers.",
             "critical",
         )
-    found = scene.workload("web")
-    assert found is not None
+    found = wanted(scene, "web")
     proc = scene.pick(main_procs(scene, found))
     nginx = proc.logger
     for at in times:
@@ -297,13 +295,7 @@ def _startup_lines(scene: Scene, proc: Proc) -> list[Render]:
     return logger.log("info", f"{what} ({entries} entries)")
 
 
-@scenario(
-    "oom_killed",
-    "oom.startup_crashloop",
-    variants=FAMILY_VARIANTS,
-    hard_case="shared_symptom",
-    prepare=_prepare_family,
-)
+@scenario("oom.startup_crashloop", FAMILY_VARIANTS, hard_case="shared_symptom", prepare=want_api)
 def startup_crashloop(scene: Scene, family: str) -> Verdict:
     """A release loads more data at start-up than its limit holds: killed before it is ready, in a loop."""
     target = api(scene, family)
@@ -347,16 +339,14 @@ def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
 
 
 @scenario(
-    "oom_killed",
     "oom.datastore_restart",
-    variants=("redis", "postgres", "rabbitmq"),
+    ("redis", "postgres", "rabbitmq"),
     hard_case="causal_chain",
     prepare=_prepare_store,
 )
 def datastore_restart(scene: Scene, variant: str) -> Verdict:
     """A datastore container is killed at its memory limit: it restarts cold, and its clients fail meanwhile."""
-    found = scene.workload(variant)
-    assert found is not None
+    found = wanted(scene, variant)
     proc = main_procs(scene, found)[0]
     first = incident_start(scene, 0.2, 0.5)
     repeats = scene.rng.randint(1, 3)
@@ -383,36 +373,16 @@ def datastore_restart(scene: Scene, variant: str) -> Verdict:
     )
 
 
-def _prepare_worker(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_worker(spec, family)
-
-
-@scenario(
-    "oom_killed", "oom.worker_leak", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare_worker
-)
+@scenario("oom.worker_leak", FAMILY_VARIANTS, hard_case="subtle", prepare=prepare_worker)
 def worker_leak(scene: Scene, family: str) -> Verdict:
     """A queue worker leaks memory per message: it is killed at its limit every few minutes, mid-message."""
-    found = scene.workload("worker")
-    assert found is not None
+    found = wanted(scene, "worker")
     found.config.load = max(2.0, found.config.load)
     victims, severity = split_victims(scene, main_procs(scene, found), all_share=0.4)
     first = incident_start(scene, 0.15, 0.45)
     interval = scene.rng.uniform(180, 480)
     for proc in victims:
-        memory_climb(scene, proc, max(0.0, first - interval), first, warn=scene.chance(0.5), evidence=True)
-
-        def again(death: Proc, run: Run, at: float) -> None:
-            if run.start > 0:
-                memory_climb(scene, death, run.start + 20, at, warn=False, evidence=False)
-
-        crash_loop(
-            scene,
-            proc,
-            first,
-            run_length=lambda _n: interval * scene.rng.uniform(0.7, 1.2),
-            on_death=again,
-            evidence_backoff=True,
-        )
+        _leak(scene, proc, first, interval, warn=scene.chance(0.5), warn_again=False)
     return Verdict(
         f"{found.name} grows with every message and is OOM-killed at its {found.main.memory_limit_mi}Mi limit every few minutes, losing the message in flight.",
         severity,

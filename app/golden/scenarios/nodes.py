@@ -8,19 +8,18 @@ cannot write (``ENOSPC``) or start threads on a node out of disk or PIDs.
 
 from __future__ import annotations
 
-import random
-
 from app.golden.scenarios.common import (
     FAMILY_VARIANTS,
     api,
+    failing_jobs,
     incident_start,
     main_procs,
+    prepare_cron,
     want_api,
-    want_cron,
-    want_postgres,
-    want_redis,
+    want_store,
+    wanted,
 )
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.cluster import Pod
 from app.logs.synthetic.events import ObjectRef
 from app.logs.synthetic.faults import Err, Frame
@@ -37,11 +36,8 @@ from app.logs.synthetic.lifecycle import (
 from app.logs.synthetic.parts import Proc, Run
 from app.logs.synthetic.runtimes import AppLogger
 from app.logs.synthetic.scene import Scene
-from app.logs.synthetic.stack import StackSpec
 
-
-def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
+scenario = scenarios_of("node_resource_pressure")
 
 
 def _memory_message(scene: Scene, proc: Proc) -> str:
@@ -81,7 +77,7 @@ def _victims_on_node(scene: Scene, node: str, target_procs: list[Proc]) -> list[
     return target_procs + others[: scene.rng.randint(0, 2)]
 
 
-@scenario("node_resource_pressure", "node.memory_eviction", variants=FAMILY_VARIANTS, prepare=_prepare)
+@scenario("node.memory_eviction", FAMILY_VARIANTS, prepare=want_api)
 def memory_eviction(scene: Scene, family: str) -> Verdict:
     """A node runs low on memory: the kubelet evicts the pods using most above their request."""
     target = api(scene, family)
@@ -132,13 +128,7 @@ def _enospc(proc: Proc, path: str) -> Err:
     )
 
 
-@scenario(
-    "node_resource_pressure",
-    "node.disk_pressure",
-    variants=FAMILY_VARIANTS,
-    hard_case="other_words",
-    prepare=_prepare,
-)
+@scenario("node.disk_pressure", FAMILY_VARIANTS, hard_case="other_words", prepare=want_api)
 def disk_pressure(scene: Scene, family: str) -> Verdict:
     """The node's disk fills (images, logs, emptyDirs): writes to /tmp fail with ENOSPC, then evictions."""
     target = api(scene, family)
@@ -177,6 +167,15 @@ def disk_pressure(scene: Scene, family: str) -> Verdict:
     )
 
 
+_PY_LIB = "/usr/local/lib/python3.12"
+
+
+def _python_error(logger: AppLogger, message: str, err: Err) -> tuple[list[Render], list[int]]:
+    """A Python error logged with its traceback; the message and the exception line are the evidence."""
+    lines = logger.error("error", message, err)
+    return lines, [0, len(lines) - 1]
+
+
 def _thread_failure(scene: Scene, proc: Proc, fork: bool) -> tuple[list[Render], list[int]]:
     """A process that cannot start a thread (or, with ``fork``, a child process) on a node out of PIDs."""
     logger: AppLogger = proc.logger
@@ -197,20 +196,9 @@ def _thread_failure(scene: Scene, proc: Proc, fork: bool) -> tuple[list[Render],
             )
             return logger.error("error", "Export failed", err), [0, 1]
         if logger.family == "python":
-            err = Err(
-                "[Errno 11] Resource temporarily unavailable",
-                "BlockingIOError",
-                (
-                    Frame(
-                        "/usr/local/lib/python3.12/subprocess.py",
-                        "_execute_child",
-                        1885,
-                        "self.pid = _fork_exec(",
-                    ),
-                ),
-            )
-            lines = logger.error("error", "export subprocess could not start", err)
-            return lines, [0, len(lines) - 1]
+            frame = Frame(f"{_PY_LIB}/subprocess.py", "_execute_child", 1885, "self.pid = _fork_exec(")
+            err = Err("[Errno 11] Resource temporarily unavailable", "BlockingIOError", (frame,))
+            return _python_error(logger, "export subprocess could not start", err)
         err = Err(
             f"spawn {helper} EAGAIN",
             "Error",
@@ -241,20 +229,9 @@ def _thread_failure(scene: Scene, proc: Proc, fork: bool) -> tuple[list[Render],
         lines = logger.error("error", "Failed to submit task to executor", err)
         return lines, [0, 1]
     if logger.family == "python":
-        err = Err(
-            "can't start new thread",
-            "RuntimeError",
-            (
-                Frame(
-                    "/usr/local/lib/python3.12/threading.py",
-                    "start",
-                    992,
-                    "_start_new_thread(self._bootstrap, ())",
-                ),
-            ),
-        )
-        lines = logger.error("error", "failed to start background worker", err)
-        return lines, [0, len(lines) - 1]
+        frame = Frame(f"{_PY_LIB}/threading.py", "start", 992, "_start_new_thread(self._bootstrap, ())")
+        err = Err("can't start new thread", "RuntimeError", (frame,))
+        return _python_error(logger, "failed to start background worker", err)
     lines = [
         "node[1]: ../src/node_platform.cc:68:std::unique_ptr<long unsigned int> node::WorkerThreadsTaskRunner::DelayedTaskScheduler::Start(): Assertion `(0) == (uv_thread_create(t.get(), start_thread, this))' failed.",
         " 1: 0xb7a940 node::Abort() [node]",
@@ -263,13 +240,7 @@ def _thread_failure(scene: Scene, proc: Proc, fork: bool) -> tuple[list[Render],
     return [fixed(line) for line in lines], [0]
 
 
-@scenario(
-    "node_resource_pressure",
-    "node.pid_pressure",
-    variants=FAMILY_VARIANTS,
-    hard_case="other_words",
-    prepare=_prepare,
-)
+@scenario("node.pid_pressure", FAMILY_VARIANTS, hard_case="other_words", prepare=want_api)
 def pid_pressure(scene: Scene, family: str) -> Verdict:
     """A runaway workload on the node exhausts PIDs: other processes there cannot create threads."""
     target = api(scene, family)
@@ -311,7 +282,7 @@ def pid_pressure(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("node_resource_pressure", "node.pressure_taints_pending", variants=("",), hard_case="other_words")
+@scenario("node.pressure_taints_pending", ("",), hard_case="other_words")
 def pressure_taints_pending(scene: Scene, variant: str) -> Verdict:
     """Every node reports memory or disk pressure: new pods cannot be scheduled anywhere."""
     target = scene.pick(scene.with_role("api", "worker"))
@@ -329,24 +300,10 @@ def pressure_taints_pending(scene: Scene, variant: str) -> Verdict:
     )
 
 
-def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
-    if variant == "postgres":
-        want_postgres(spec, "namespace", bouncer=False)
-    else:
-        want_redis(spec, "namespace")
-
-
-@scenario(
-    "node_resource_pressure",
-    "node.datastore_evicted",
-    variants=("postgres",),
-    hard_case="causal_chain",
-    prepare=_prepare_store,
-)
+@scenario("node.datastore_evicted", ("postgres",), hard_case="causal_chain", prepare=want_store)
 def datastore_evicted(scene: Scene, variant: str) -> Verdict:
     """The database pod is evicted from a node under memory pressure; it restarts elsewhere while clients fail."""
-    workload = scene.workload(variant)
-    assert workload is not None
+    workload = wanted(scene, variant)
     proc = main_procs(scene, workload)[0]
     start = incident_start(scene, 0.2, 0.5)
     evict(scene, proc, start, _memory_message(scene, proc))
@@ -361,25 +318,14 @@ def datastore_evicted(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario(
-    "node_resource_pressure",
-    "node.job_evicted",
-    variants=("go", "python"),
-    hard_case="subtle",
-    prepare=lambda spec, rng, family: want_cron(spec, family),
-)
+@scenario("node.job_evicted", ("go", "python"), hard_case="subtle", prepare=prepare_cron)
 def job_evicted(scene: Scene, family: str) -> Verdict:
     """A CronJob's pod writes scratch data to the node's disk until the node is under disk pressure and evicts it."""
-    cron = scene.workload("cron")
-    assert cron is not None
+    cron = wanted(scene, "cron")
     cron.config.backoff_limit = scene.rng.choice((1, 2))
     failing_from = incident_start(scene, 0.05, 0.4)
 
-    def hook(
-        scene_: Scene, cron_: object, job: ObjectRef, at: float, attempt: int
-    ) -> tuple[str, float] | None:
-        if at < failing_from:
-            return None
+    def attempt(job: ObjectRef, at: float) -> tuple[str, float]:
         proc = start_job_pod(scene, cron, job, at)
         begin = proc.last_run().start + scene.rng.uniform(0.5, 2)
         scene.log(
@@ -391,7 +337,7 @@ def job_evicted(scene: Scene, family: str) -> Verdict:
         evict(scene, proc, evicted, _disk_message(scene, proc), evidence=True)
         return "failed", evicted + 3
 
-    scene.cron_hooks[cron.name] = hook
+    failing_jobs(scene, cron, failing_from, attempt)
     return Verdict(
         f"Pods of the {cron.name} CronJob are evicted for ephemeral storage on a node under disk pressure; the Job fails.",
         "warning",

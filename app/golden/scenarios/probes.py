@@ -9,19 +9,25 @@ probe allows, an exec probe whose binary is not in the image.
 
 from __future__ import annotations
 
-import random
+from collections.abc import Callable
 
-from app.golden.scenarios.common import FAMILY_VARIANTS, api, incident_start, main_procs, want_api
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.common import (
+    FAMILY_VARIANTS,
+    api,
+    incident_start,
+    main_procs,
+    new_main_procs,
+    want_api,
+)
+from app.golden.scenarios.registry import Verdict, scenarios_of
+from app.golden.schema import Severity
+from app.logs.synthetic.cluster import Workload
 from app.logs.synthetic.lifecycle import begin_rollout, crash_loop, liveness_restart, probe_failed
 from app.logs.synthetic.parts import Proc, Run
 from app.logs.synthetic.runtimes import AppLogger, Request
 from app.logs.synthetic.scene import Scene
-from app.logs.synthetic.stack import StackSpec
 
-
-def _prepare(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
+scenario = scenarios_of("probe_failure")
 
 
 def _fail_then_kill(
@@ -39,6 +45,26 @@ def _fail_then_kill(
         )
     liveness_restart(scene, proc, at, probe, evidence=cite)
     run.graceful = True
+
+
+def _release(scene: Scene, target: Workload) -> tuple[list[Proc], Severity]:
+    """A release of ``target``: its new pods' main processes; Recreate (critical) or rolling (warning)."""
+    recreate = scene.chance(0.3)
+    pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.35), replace_all=recreate)
+    return new_main_procs(scene, target, pods), "critical" if recreate else "warning"
+
+
+def _restart_each_period(
+    scene: Scene, proc: Proc, period: float, kill: Callable[[Proc, Run, float], None]
+) -> None:
+    """Restart ``proc`` each time three probes a period apart have failed after it started (``kill`` writes why)."""
+    crash_loop(
+        scene,
+        proc,
+        proc.last_run().start + 10 + 3 * period,
+        run_length=lambda _n: 10 + 3 * period + scene.rng.uniform(0.5, 2),
+        on_death=kill,
+    )
 
 
 def _slow_lines(scene: Scene, proc: Proc, start: float, end: float) -> None:
@@ -71,13 +97,7 @@ def _slow_lines(scene: Scene, proc: Proc, start: float, end: float) -> None:
         at += scene.rng.uniform(8, 40)
 
 
-@scenario(
-    "probe_failure",
-    "probe.liveness_timeout",
-    variants=FAMILY_VARIANTS,
-    hard_case="shared_symptom",
-    prepare=_prepare,
-)
+@scenario("probe.liveness_timeout", FAMILY_VARIANTS, hard_case="shared_symptom", prepare=want_api)
 def liveness_timeout(scene: Scene, family: str) -> Verdict:
     """Under load the health endpoint answers slower than the probe's 1 s timeout: killed and restarted."""
     target = api(scene, family)
@@ -107,16 +127,14 @@ def liveness_timeout(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario("probe_failure", "probe.wrong_path", variants=FAMILY_VARIANTS, prepare=_prepare)
+@scenario("probe.wrong_path", FAMILY_VARIANTS, prepare=want_api)
 def wrong_path(scene: Scene, family: str) -> Verdict:
     """The release moved the health endpoint; the liveness probe still asks the old path and gets 404."""
     target = api(scene, family)
     path = target.config.probe_paths[0]
     period = float(target.config.probe_period)
-    recreate = scene.chance(0.3)
-    pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.35), replace_all=recreate)
-    for pod in pods:
-        proc = next(item for item in scene.procs_of_pod(pod) if item.container is target.main)
+    procs, severity = _release(scene, target)
+    for proc in procs:
         cited = {"done": False}
 
         proc.probe_answers.append((0.0, scene.duration, 404, path))
@@ -134,39 +152,28 @@ def wrong_path(scene: Scene, family: str) -> Verdict:
             )
             cited["done"] = True
 
-        first_kill = proc.last_run().start + 10 + 3 * period
-        crash_loop(
-            scene,
-            proc,
-            first_kill,
-            run_length=lambda _n: 10 + 3 * period + scene.rng.uniform(0.5, 2),
-            on_death=kill,
-        )
+        _restart_each_period(scene, proc, period, kill)
     return Verdict(
         f"New {target.name} pods no longer serve {path}: the liveness probe gets 404 and the kubelet restarts them in a loop.",
-        "critical" if recreate else "warning",
+        severity,
     )
 
 
-@scenario("probe_failure", "probe.wrong_port", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare)
+@scenario("probe.wrong_port", FAMILY_VARIANTS, hard_case="subtle", prepare=want_api)
 def wrong_port(scene: Scene, family: str) -> Verdict:
     """The release changed the listen port but not the readiness probe: new pods run but never become ready."""
     target = api(scene, family)
     path = target.config.probe_paths[-1]
     period = float(target.config.probe_period)
-    recreate = scene.chance(0.3)
-    pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.35), replace_all=recreate)
+    procs, severity = _release(scene, target)
     wrong = target.main.port + scene.pick((1, 80, 1000))
-    for pod in pods:
-        proc = next(item for item in scene.procs_of_pod(pod) if item.container is target.main)
+    for proc in procs:
         run = proc.last_run()
         serving_ready = run.ready
         run.ready = float("inf")
         # The process starts and says it listens; it just never receives traffic.
         scene.log(serving_ready, proc, proc.logger.ready())
-        output = (
-            f'Get "http://{pod.ip}:{wrong}{path}": dial tcp {pod.ip}:{wrong}: connect: connection refused'
-        )
+        output = f'Get "http://{proc.pod.ip}:{wrong}{path}": dial tcp {proc.pod.ip}:{wrong}: connect: connection refused'
         proc.probe_answers.append((0.0, scene.duration, None, path))
         at = run.start + 5
         first = True
@@ -176,29 +183,17 @@ def wrong_port(scene: Scene, family: str) -> Verdict:
             at += period
     return Verdict(
         f"New {target.name} pods listen on another port than the readiness probe checks ({wrong}); they never become ready.",
-        "critical" if recreate else "warning",
+        severity,
     )
 
 
-def _prepare_slow(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
-
-
-@scenario(
-    "probe_failure",
-    "probe.startup_too_short",
-    variants=("jvm", "python"),
-    hard_case="shared_symptom",
-    prepare=_prepare_slow,
-)
+@scenario("probe.startup_too_short", ("jvm", "python"), hard_case="shared_symptom", prepare=want_api)
 def startup_too_short(scene: Scene, family: str) -> Verdict:
     """Start-up got slower than the startup probe allows (30 s): killed before it listens, again and again."""
     target = api(scene, family)
-    recreate = scene.chance(0.3)
-    pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.35), replace_all=recreate)
-    for pod in pods:
-        proc = next(item for item in scene.procs_of_pod(pod) if item.container is target.main)
-        output = f'Get "http://{pod.ip}:{proc.container.port}{target.config.probe_paths[0]}": dial tcp {pod.ip}:{proc.container.port}: connect: connection refused'
+    procs, severity = _release(scene, target)
+    for proc in procs:
+        output = f'Get "http://{proc.pod.ip}:{proc.container.port}{target.config.probe_paths[0]}": dial tcp {proc.pod.ip}:{proc.container.port}: connect: connection refused'
         cited = {"done": False}
 
         def kill(
@@ -229,25 +224,18 @@ def startup_too_short(scene: Scene, family: str) -> Verdict:
         )
     return Verdict(
         f"New {target.name} pods take longer to start than the startup probe allows and are killed before they listen, in a loop.",
-        "critical" if recreate else "warning",
+        severity,
     )
 
 
-@scenario(
-    "probe_failure",
-    "probe.exec_missing",
-    variants=("",),
-    prepare=lambda spec, rng, variant: want_api(spec, rng, "go"),
-)
+@scenario("probe.exec_missing", ("",), prepare=lambda spec, rng, variant: want_api(spec, rng, "go"))
 def exec_missing(scene: Scene, variant: str) -> Verdict:
     """The new image dropped the binary the exec liveness probe runs: the probe errors and the kubelet restarts it."""
     target = api(scene, "go")
     binary = scene.pick(("grpc_health_probe", "/bin/grpc_health_probe", "healthcheck"))
     period = float(target.config.probe_period)
-    recreate = scene.chance(0.3)
-    pods = begin_rollout(scene, target, incident_start(scene, 0.1, 0.35), replace_all=recreate)
-    for pod in pods:
-        proc = next(item for item in scene.procs_of_pod(pod) if item.container is target.main)
+    procs, severity = _release(scene, target)
+    for proc in procs:
         cited = {"done": False}
 
         def kill(dying: Proc, run: Run, at: float, cited: dict[str, bool] = cited) -> None:
@@ -267,22 +255,14 @@ def exec_missing(scene: Scene, variant: str) -> Verdict:
             run.graceful = True
             cited["done"] = True
 
-        crash_loop(
-            scene,
-            proc,
-            proc.last_run().start + 10 + 3 * period,
-            run_length=lambda _n: 10 + 3 * period + scene.rng.uniform(0.5, 2),
-            on_death=kill,
-        )
+        _restart_each_period(scene, proc, period, kill)
     return Verdict(
         f"New {target.name} pods fail their exec liveness probe ({binary} is not in the image) and are restarted in a loop.",
-        "critical" if recreate else "warning",
+        severity,
     )
 
 
-@scenario(
-    "probe_failure", "probe.readiness_timeout", variants=FAMILY_VARIANTS, hard_case="subtle", prepare=_prepare
-)
+@scenario("probe.readiness_timeout", FAMILY_VARIANTS, hard_case="subtle", prepare=want_api)
 def readiness_timeout(scene: Scene, family: str) -> Verdict:
     """The readiness endpoint checks too much and answers slower than the probe's timeout: pods drop out of the Service."""
     target = api(scene, family)

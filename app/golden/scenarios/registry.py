@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 from app.golden.schema import Severity
 from app.logs.synthetic.scene import Scene
@@ -91,5 +91,33 @@ def scenario(
                 raise ValueError(f"scenario {item.id!r} is registered twice")
             SCENARIOS.setdefault(cause, []).append(item)
         return build
+
+    return register
+
+
+class Registrar(Protocol):
+    """The ``scenario`` decorator of one root cause's module: ``@scenario(mechanism, variants, ...)``."""
+
+    def __call__(
+        self,
+        mechanism: str,
+        variants: Sequence[str] = ("",),
+        *,
+        hard_case: HardCase | None = None,
+        prepare: Prepare | None = None,
+    ) -> Callable[[Build], Build]: ...
+
+
+def scenarios_of(cause: RootCause) -> Registrar:
+    """A ``scenario`` decorator that registers its builders under ``cause``."""
+
+    def register(
+        mechanism: str,
+        variants: Sequence[str] = ("",),
+        *,
+        hard_case: HardCase | None = None,
+        prepare: Prepare | None = None,
+    ) -> Callable[[Build], Build]:
+        return scenario(cause, mechanism, variants=variants, hard_case=hard_case, prepare=prepare)
 
     return register

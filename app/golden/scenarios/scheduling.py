@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import random
 
-from app.golden.scenarios.common import incident_start, want_cron, want_postgres
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.common import (
+    failing_jobs,
+    hpa_scale_up,
+    incident_start,
+    prepare_postgres,
+    want_cron,
+    want_postgres,
+    wanted,
+)
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Workload, new_uid
 from app.logs.synthetic.events import ObjectRef, Reporter
 from app.logs.synthetic.lifecycle import begin_rollout, create_pod, delete_pod, schedule_failure_loop
 from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
+
+scenario = scenarios_of("scheduling_failure")
 
 _PREEMPT_NONE = "preemption: 0/{n} nodes are available: {n} No preemption victims found for incoming pod."
 _PREEMPT_USELESS = "preemption: 0/{n} nodes are available: {n} Preemption is not helpful for scheduling."
@@ -56,24 +66,7 @@ def _message(scene: Scene, reason: str) -> str:
 def _scale_up(scene: Scene, target: Workload, at: float, count: int) -> list:
     """An HPA adding replicas: its event, the Deployment scaling, and the new pods (not yet placed)."""
     hpa = ObjectRef("HorizontalPodAutoscaler", target.name, new_uid(scene.rng), "autoscaling/v2")
-    before = len(target.pods)
-    scene.event(
-        at,
-        hpa,
-        Reporter("horizontal-pod-autoscaler"),
-        "Normal",
-        "SuccessfulRescale",
-        f"New size: {before + count}; reason: cpu resource utilization (percentage of request) above target",
-    )
-    scene.event(
-        at + 0.2,
-        target.ref,
-        Reporter("deployment-controller"),
-        "Normal",
-        "ScalingReplicaSet",
-        f"Scaled up replica set {target.replicaset_ref().name} from {before} to {before + count}",
-    )
-    return [create_pod(scene, target, at + 0.3 + index * 0.05, schedule=False) for index in range(count)]
+    return hpa_scale_up(scene, target, hpa, at, count, schedule=False)
 
 
 def _pending(scene: Scene, pods: list, message: str, at: float) -> None:
@@ -93,9 +86,8 @@ def _prepare_kind(spec: StackSpec, rng: random.Random, variant: str) -> None:
 
 
 @scenario(
-    "scheduling_failure",
     "sched.insufficient",
-    variants=(
+    (
         "cpu.deployment",
         "memory.deployment",
         "cpu.statefulset",
@@ -119,8 +111,7 @@ def insufficient(scene: Scene, variant: str) -> Verdict:
             "warning",
         )
     if kind == "statefulset":
-        target = scene.workload("postgres")
-        assert target is not None
+        target = wanted(scene, "postgres")
         old = target.pods[0]
         delete_pod(scene, old, start)
         target.pods.remove(old)
@@ -138,15 +129,10 @@ def insufficient(scene: Scene, variant: str) -> Verdict:
             f"{pod.name} was rescheduled (its node drained) and stays Pending: {message.split('. preemption')[0]}; its clients cannot reach the database.",
             "critical",
         )
-    cron = scene.workload("cron")
-    assert cron is not None
+    cron = wanted(scene, "cron")
     first = {"done": False}
 
-    def hook(
-        scene_: Scene, cron_: Workload, job: ObjectRef, at: float, attempt: int
-    ) -> tuple[str, float] | None:
-        if at < start:
-            return None
+    def attempt(job: ObjectRef, at: float) -> tuple[str, float]:
         pod = create_pod(scene, cron, at, job=job, schedule=False, start=False)
         schedule_failure_loop(
             scene, pod, at + scene.rng.uniform(0.01, 0.6), message, evidence=not first["done"]
@@ -154,7 +140,7 @@ def insufficient(scene: Scene, variant: str) -> Verdict:
         first["done"] = True
         return "pending", scene.duration + 1
 
-    scene.cron_hooks[cron.name] = hook
+    failing_jobs(scene, cron, start, attempt)
     return Verdict(
         f"Pods of the {cron.name} CronJob stay Pending and its runs do not happen: {message.split('. preemption')[0]}.",
         "warning",
@@ -177,9 +163,8 @@ def _one_pending(scene: Scene, reason: str, *, rollout: bool = True) -> tuple[Wo
 
 
 @scenario(
-    "scheduling_failure",
     "sched.constraint",
-    variants=("selector", "taint", "anti_affinity", "spread", "gpu", "pods", "ports", "volume_affinity"),
+    ("selector", "taint", "anti_affinity", "spread", "gpu", "pods", "ports", "volume_affinity"),
 )
 def constraint(scene: Scene, reason: str) -> Verdict:
     """The release's placement rules (selector, tolerations, affinity, spread, GPUs, host ports) fit no node."""
@@ -187,7 +172,7 @@ def constraint(scene: Scene, reason: str) -> Verdict:
     return Verdict(f"New {target.name} pods stay Pending: {message.split('. preemption')[0]}.", severity)
 
 
-@scenario("scheduling_failure", "sched.autoscaler_max", variants=("",), hard_case="subtle")
+@scenario("sched.autoscaler_max", ("",), hard_case="subtle")
 def autoscaler_max(scene: Scene, variant: str) -> Verdict:
     """The cluster autoscaler would add a node, but its node group is at its maximum size."""
     target, message, severity, start = _one_pending(scene, "cpu_memory", rollout=False)
@@ -210,21 +195,15 @@ def autoscaler_max(scene: Scene, variant: str) -> Verdict:
     )
 
 
-def _prepare_pvc(spec: StackSpec, rng: random.Random, variant: str) -> None:
-    want_postgres(spec, "namespace", bouncer=False)
-
-
 @scenario(
-    "scheduling_failure",
     "sched.unbound_claim",
-    variants=("storageclass_missing", "provisioner_denied"),
+    ("storageclass_missing", "provisioner_denied"),
     hard_case="causal_chain",
-    prepare=_prepare_pvc,
+    prepare=prepare_postgres,
 )
 def unbound_claim(scene: Scene, variant: str) -> Verdict:
     """A new database replica's claim never gets a volume: the pod has an unbound PVC and stays Pending."""
-    target = scene.workload("postgres")
-    assert target is not None
+    target = wanted(scene, "postgres")
     start = incident_start(scene, 0.1, 0.45)
     target.replicas += 1
     scene.event(

@@ -14,26 +14,28 @@ import random
 from app.golden.scenarios.common import (
     FAMILY_VARIANTS,
     api,
+    api_on_postgres,
     dep,
     force_requests,
     host_of,
     incident_start,
     main_procs,
-    only_dependency,
+    prepare_internal_upstream,
+    prepare_kafka_worker,
+    renewal_due,
+    renewal_requested,
     upstream_weight,
     want_api,
-    want_kafka,
-    want_postgres,
-    want_upstream,
-    want_worker,
 )
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.logs.synthetic.events import ObjectRef, Reporter
 from app.logs.synthetic.faults import CertDates, Target
 from app.logs.synthetic.formats import iso_s
 from app.logs.synthetic.parts import Dep, Outage
 from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
+
+scenario = scenarios_of("tls_certificate_error")
 
 _DAY_NS = 86_400 * 1_000_000_000
 
@@ -53,20 +55,12 @@ def _break(
                 force_requests(scene, proc, start + 1, scene.duration - 1, 2, through=target)
 
 
-def _prepare_internal(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
-    want_upstream(spec, internal=True)
-    only_dependency(spec, "http")
-
-
 def _https(target: Dep) -> None:
     old = target.target
     target.target = Target(old.kind, old.host, old.ip, 8443, scheme="https", san=old.san or (old.host,))
 
 
-@scenario(
-    "tls_certificate_error", "tls.upstream_expired", variants=FAMILY_VARIANTS, prepare=_prepare_internal
-)
+@scenario("tls.upstream_expired", FAMILY_VARIANTS, prepare=prepare_internal_upstream)
 def upstream_expired(scene: Scene, family: str) -> Verdict:
     """The certificate of another team's API expired mid-window: every client handshake fails from then on."""
     target = dep(scene, "http", name="internal")
@@ -80,13 +74,7 @@ def upstream_expired(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario(
-    "tls_certificate_error",
-    "tls.unknown_ca",
-    variants=FAMILY_VARIANTS,
-    hard_case="other_words",
-    prepare=_prepare_internal,
-)
+@scenario("tls.unknown_ca", FAMILY_VARIANTS, hard_case="other_words", prepare=prepare_internal_upstream)
 def unknown_ca(scene: Scene, family: str) -> Verdict:
     """The upstream's certificate is now issued by a new internal CA the client does not trust."""
     target = dep(scene, "http", name="internal")
@@ -100,11 +88,7 @@ def unknown_ca(scene: Scene, family: str) -> Verdict:
 
 
 @scenario(
-    "tls_certificate_error",
-    "tls.hostname_mismatch",
-    variants=FAMILY_VARIANTS,
-    hard_case="shared_symptom",
-    prepare=_prepare_internal,
+    "tls.hostname_mismatch", FAMILY_VARIANTS, hard_case="shared_symptom", prepare=prepare_internal_upstream
 )
 def hostname_mismatch(scene: Scene, family: str) -> Verdict:
     """The service calls the upstream by a name its certificate does not cover."""
@@ -125,18 +109,11 @@ def hostname_mismatch(scene: Scene, family: str) -> Verdict:
     )
 
 
-def _prepare_db(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_api(spec, rng, family)
-    want_postgres(spec, "external", bouncer=False)
-    only_dependency(spec, "postgres")
-
-
 @scenario(
-    "tls_certificate_error",
     "tls.database_certificate",
-    variants=("go", "jvm", "python"),
+    ("go", "jvm", "python"),
     hard_case="other_words",
-    prepare=_prepare_db,
+    prepare=api_on_postgres("external"),
 )
 def database_certificate(scene: Scene, family: str) -> Verdict:
     """The database requires verified TLS (verify-full) and its server certificate no longer verifies."""
@@ -153,19 +130,7 @@ def database_certificate(scene: Scene, family: str) -> Verdict:
     )
 
 
-def _prepare_kafka(spec: StackSpec, rng: random.Random, family: str) -> None:
-    want_worker(spec, family)
-    want_kafka(spec)
-    spec.rabbitmq = False
-
-
-@scenario(
-    "tls_certificate_error",
-    "tls.kafka_ssl",
-    variants=("jvm", "python"),
-    hard_case="other_words",
-    prepare=_prepare_kafka,
-)
+@scenario("tls.kafka_ssl", ("jvm", "python"), hard_case="other_words", prepare=prepare_kafka_worker)
 def kafka_ssl(scene: Scene, family: str) -> Verdict:
     """The Kafka listener's certificate expired: clients report an SSL handshake failure, often worded as an authentication failure."""
     target = dep(scene, "kafka")
@@ -177,13 +142,7 @@ def kafka_ssl(scene: Scene, family: str) -> Verdict:
     )
 
 
-@scenario(
-    "tls_certificate_error",
-    "tls.not_yet_valid",
-    variants=("go", "node"),
-    hard_case="subtle",
-    prepare=_prepare_internal,
-)
+@scenario("tls.not_yet_valid", ("go", "node"), hard_case="subtle", prepare=prepare_internal_upstream)
 def not_yet_valid(scene: Scene, family: str) -> Verdict:
     """One node's clock lags behind: a freshly issued certificate is "not yet valid" for the pods on it."""
     target = dep(scene, "http", name="internal")
@@ -205,13 +164,7 @@ def _prepare_own(spec: StackSpec, rng: random.Random, variant: str) -> None:
         want_api(spec, rng, "go")
 
 
-@scenario(
-    "tls_certificate_error",
-    "tls.own_certificate_expired",
-    variants=("go", "nginx"),
-    hard_case="causal_chain",
-    prepare=_prepare_own,
-)
+@scenario("tls.own_certificate_expired", ("go", "nginx"), hard_case="causal_chain", prepare=_prepare_own)
 def own_certificate_expired(scene: Scene, variant: str) -> Verdict:
     """The namespace's own serving certificate was not renewed (cert-manager failed) and expired; clients reject it."""
     target = api(scene, "go") if variant == "go" else scene.workload("web")
@@ -229,22 +182,8 @@ def own_certificate_expired(scene: Scene, variant: str) -> Verdict:
     host = f"{target.name}.{scene.org}.example"
     for number, at in enumerate(attempts, start=2):
         request = f"{secret}-{number}"
-        scene.event(
-            at,
-            cert,
-            Reporter("cert-manager-certificates-trigger"),
-            "Normal",
-            "Issuing",
-            f"Renewing certificate as renewal was scheduled at {iso_s(scene.timeline.ns(at))[:-1].replace('T', ' ')} +0000 UTC",
-        )
-        scene.event(
-            at + 0.3,
-            cert,
-            Reporter("cert-manager-certificates-request-manager"),
-            "Normal",
-            "Requested",
-            f'Created new CertificateRequest resource "{request}"',
-        )
+        renewal_due(scene, cert, at)
+        renewal_requested(scene, cert, at + 0.3, request)
         text = reason.format(name=f"{request}-{scene.rng.randint(10**9, 4 * 10**9)}", host=host)
         scene.event(
             at + scene.rng.uniform(5, 60),
@@ -284,11 +223,10 @@ def own_certificate_expired(scene: Scene, variant: str) -> Verdict:
 
 
 @scenario(
-    "tls_certificate_error",
     "tls.client_certificate_rejected",
-    variants=("go", "python"),
+    ("go", "python"),
     hard_case="other_words",
-    prepare=_prepare_internal,
+    prepare=prepare_internal_upstream,
 )
 def client_certificate_rejected(scene: Scene, family: str) -> Verdict:
     """The upstream requires mutual TLS and rejects the client certificate the service presents (expired)."""

@@ -8,10 +8,14 @@ fail too, and that is a symptom.
 
 from __future__ import annotations
 
-import random
-
-from app.golden.scenarios.common import incident_start, want_postgres, want_rabbitmq, want_redis
-from app.golden.scenarios.registry import Verdict, scenario
+from app.golden.scenarios.common import (
+    incident_start,
+    prepare_postgres,
+    want_redis,
+    want_store,
+    wanted,
+)
+from app.golden.scenarios.registry import Verdict, scenarios_of
 from app.golden.schema import Severity
 from app.logs.synthetic.cluster import Workload, new_uid, safe_suffix
 from app.logs.synthetic.events import Reporter
@@ -22,7 +26,8 @@ from app.logs.synthetic.lifecycle import (
     schedule_failure_loop,
 )
 from app.logs.synthetic.scene import Scene
-from app.logs.synthetic.stack import StackSpec
+
+scenario = scenarios_of("volume_mount_failure")
 
 _ATTACHER = Reporter("attachdetach-controller")
 
@@ -57,11 +62,7 @@ def _stuck_rollout(
     return "critical" if recreate else "warning"
 
 
-@scenario(
-    "volume_mount_failure",
-    "volume.missing_object",
-    variants=("configmap", "secret", "secret_key", "configmap_key"),
-)
+@scenario("volume.missing_object", ("configmap", "secret", "secret_key", "configmap_key"))
 def missing_object(scene: Scene, variant: str) -> Verdict:
     """The release mounts a ConfigMap or Secret (or a key of one) that does not exist."""
     target = scene.pick(scene.with_role("api", "worker", "web"))
@@ -79,21 +80,11 @@ def missing_object(scene: Scene, variant: str) -> Verdict:
     )
 
 
-def _prepare_store(spec: StackSpec, rng: random.Random, variant: str) -> None:
-    if variant == "postgres":
-        want_postgres(spec, "namespace", bouncer=False)
-    elif variant == "redis":
-        want_redis(spec, "namespace")
-    elif variant == "rabbitmq":
-        want_rabbitmq(spec, rng, rng.choice(("go", "jvm", "python", "node")))
-
-
 @scenario(
-    "volume_mount_failure",
     "volume.multi_attach",
-    variants=("postgres", "redis", "rabbitmq", "deployment"),
+    ("postgres", "redis", "rabbitmq", "deployment"),
     hard_case="causal_chain",
-    prepare=_prepare_store,
+    prepare=want_store,
 )
 def multi_attach(scene: Scene, variant: str) -> Verdict:
     """A pod moved to another node while its ReadWriteOnce volume is still attached to the old one."""
@@ -118,8 +109,7 @@ def multi_attach(scene: Scene, variant: str) -> Verdict:
             f"The new {target.name} pod cannot start: its ReadWriteOnce volume {pvc} is still used by the old pods on another node (Multi-Attach).",
             "warning",
         )
-    workload = scene.workload(variant)
-    assert workload is not None
+    workload = wanted(scene, variant)
     pod = reschedule_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     message = f'Multi-Attach error for volume "{pvc}" Volume is already exclusively attached to one node and can\'t be attached to another'
     proc = next(item for item in scene.procs_of_pod(pod) if item.container is workload.main)
@@ -132,17 +122,10 @@ def multi_attach(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario(
-    "volume_mount_failure",
-    "volume.attach_timeout",
-    variants=("ebs", "longhorn"),
-    hard_case="subtle",
-    prepare=lambda spec, rng, variant: want_postgres(spec, "namespace", bouncer=False),
-)
+@scenario("volume.attach_timeout", ("ebs", "longhorn"), hard_case="subtle", prepare=prepare_postgres)
 def attach_timeout(scene: Scene, variant: str) -> Verdict:
     """The CSI driver cannot attach the database's volume to its new node."""
-    workload = scene.workload("postgres")
-    assert workload is not None
+    workload = wanted(scene, "postgres")
     pod = reschedule_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     pvc = _pvc(scene)
     if variant == "ebs":
@@ -165,9 +148,7 @@ def attach_timeout(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario(
-    "volume_mount_failure", "volume.nfs_mount", variants=("access_denied", "timeout"), hard_case="other_words"
-)
+@scenario("volume.nfs_mount", ("access_denied", "timeout"), hard_case="other_words")
 def nfs_mount(scene: Scene, variant: str) -> Verdict:
     """The release mounts an NFS export the server refuses or does not answer."""
     target = scene.pick(scene.with_role("api", "worker", "web"))
@@ -187,17 +168,10 @@ def nfs_mount(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario(
-    "volume_mount_failure",
-    "volume.rbd_map",
-    variants=("",),
-    hard_case="other_words",
-    prepare=lambda spec, rng, variant: want_postgres(spec, "namespace", bouncer=False),
-)
+@scenario("volume.rbd_map", ("",), hard_case="other_words", prepare=prepare_postgres)
 def rbd_map(scene: Scene, variant: str) -> Verdict:
     """Ceph RBD cannot map the database's image on the node: MountDevice fails with a timeout from rbd."""
-    workload = scene.workload("postgres")
-    assert workload is not None
+    workload = wanted(scene, "postgres")
     pod = reschedule_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     pvc = _pvc(scene)
     monitors = ",".join(f"10.0.{scene.rng.randint(0, 9)}.{scene.rng.randint(2, 250)}:6789" for _ in range(3))
@@ -215,16 +189,14 @@ def rbd_map(scene: Scene, variant: str) -> Verdict:
 
 
 @scenario(
-    "volume_mount_failure",
     "volume.bad_filesystem",
-    variants=("",),
+    ("",),
     hard_case="other_words",
     prepare=lambda spec, rng, variant: want_redis(spec, "namespace"),
 )
 def bad_filesystem(scene: Scene, variant: str) -> Verdict:
     """The block device's filesystem does not mount (wrong type or a damaged superblock)."""
-    workload = scene.workload("redis")
-    assert workload is not None
+    workload = wanted(scene, "redis")
     pod = reschedule_stateful_pod(scene, workload, incident_start(scene, 0.1, 0.4))
     pvc = _pvc(scene)
     device = scene.pick(("/dev/nvme2n1", "/dev/xvdbc", "/dev/sdc"))
@@ -242,7 +214,7 @@ def bad_filesystem(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("volume_mount_failure", "volume.csi_driver_missing", variants=("",))
+@scenario("volume.csi_driver_missing", ("",))
 def csi_driver_missing(scene: Scene, variant: str) -> Verdict:
     """The release mounts a secrets-store CSI volume on a cluster whose nodes run no such driver."""
     target = scene.pick(scene.with_role("api", "worker"))
@@ -254,7 +226,7 @@ def csi_driver_missing(scene: Scene, variant: str) -> Verdict:
     )
 
 
-@scenario("volume_mount_failure", "volume.claim_missing", variants=("",), hard_case="other_words")
+@scenario("volume.claim_missing", ("",), hard_case="other_words")
 def claim_missing(scene: Scene, variant: str) -> Verdict:
     """The release mounts a PersistentVolumeClaim that was never created: the scheduler cannot place the pod."""
     target = scene.pick(scene.with_role("api", "worker"))
