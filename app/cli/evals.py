@@ -480,6 +480,27 @@ def failing_items_table(items: list[ItemResult], limit: int = FAILING_SHOWN) -> 
     return table
 
 
+def copied_items_table(items: list[ItemResult], limit: int = FAILING_SHOWN) -> Table:
+    """The answers that copy a worked example of the prompt, and what they copy."""
+    checked = [item for item in items if item.copied_example is not None]
+    leaked = [item for item in checked if item.leaked]
+    table = Table(
+        "example",
+        "expected",
+        "predicted",
+        "copies from a worked example",
+        title=f"Answers copying a worked example ({len(leaked)} of {len(checked)} checked)",
+    )
+    for item in leaked[:limit]:
+        table.add_row(
+            Text(item.example_id + (f" #{item.repeat}" if item.repeat else "")),
+            Text(item.expected),
+            Text(item.predicted_label),
+            Text(", ".join(item.copied_example or [])[:160]),
+        )
+    return table
+
+
 def workers_table(workers: list[WorkerInfo]) -> Table:
     """The processes that worked on the run: shard, host and pid, status, results stored."""
     table = Table("worker", "shard", "host", "pid", "started", "status", "results", title="Workers")
@@ -537,6 +558,8 @@ def show_cmd(
         out.print(confusion_table(header.summary))
         out.print(latency_table(header.summary))
         out.print(failing_items_table(results))
+        if header.summary.leak_checked_items:  # the baseline, and runs stored before the check, have none
+            out.print(copied_items_table(results))
     if workers:
         out.print(workers_table(workers))
 
