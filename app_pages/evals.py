@@ -126,14 +126,20 @@ def headline_metrics(header: RunHeader, items: list[ItemResult]) -> None:
     """The run's scores in a row of metrics, then its outcome counts (and agreement across repeats)."""
     summary = header.summary
     assert summary is not None
-    cols = st.columns(7)
+    cols = st.columns(8)
     cols[0].metric("Accuracy", f"{summary.accuracy:.1%}")
     cols[1].metric("Macro-F1", f"{summary.macro_f1:.1%}")
     cols[2].metric("Micro-F1", f"{summary.micro_f1:.1%}")
     cols[3].metric("Invalid output", f"{summary.invalid_output_rate:.1%}")
-    cols[4].metric("Evidence recall", f"{summary.evidence_recall:.1%}")
-    cols[5].metric("Items", f"{summary.items:,}", help=f"{summary.cached_items} from the cache")
-    cols[6].metric(
+    cols[4].metric(
+        "Copies example",
+        f"{summary.leak_rate:.1%}" if summary.leak_checked_items else "—",
+        help=f"{summary.leaked_items} of {summary.leak_checked_items} answers copy a name or phrase of the "
+        "prompt's worked examples that their own logs lack (— : nothing checked, e.g. the baseline).",
+    )
+    cols[5].metric("Evidence recall", f"{summary.evidence_recall:.1%}")
+    cols[6].metric("Items", f"{summary.items:,}", help=f"{summary.cached_items} from the cache")
+    cols[7].metric(
         "Scenarios",
         f"{scenario_count(items):,}",
         help="Distinct golden scenarios the items come from (an example without one counts alone): the "
@@ -179,15 +185,26 @@ def run_detail(header: RunHeader) -> None:
         f" · {frames.format_rate(latency.tokens_per_s_mean)} · {latency.total_tokens:,} tokens"
     )
     ui.chart(charts.latency_figure([(header.model, items)]), key="evals.latency")
-    failing = [item for item in items if item.outcome != "correct"]
-    st.caption(f"Failing items ({len(failing)}); click one to see its logs and output")
+    # A correct answer that copies a worked example is listed too: it may be right by the example's luck.
+    failing = [item for item in items if item.outcome != "correct" or item.leaked]
+    leaked = sum(1 for item in failing if item.leaked)
+    st.caption(
+        f"Failing items ({sum(1 for item in failing if item.outcome != 'correct')})"
+        + (f" and answers copying a worked example ({leaked})" if leaked else "")
+        + "; click one to see its logs and output"
+    )
     event = st.dataframe(
         frames.items_frame(failing),
         key="evals.failing",
         hide_index=True,
         on_select="rerun",
         selection_mode="single-row",
-        column_config={"error": st.column_config.TextColumn("error", width="large")},
+        column_config={
+            "error": st.column_config.TextColumn("error", width="large"),
+            "copies example": st.column_config.TextColumn(
+                "copies example", help="Names and phrases of the prompt's worked examples the answer repeats"
+            ),
+        },
     )
     rows = event.selection.rows if event is not None else []
     if rows:

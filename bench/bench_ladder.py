@@ -9,7 +9,8 @@ stores the runs in the configured store, so the Compare page's accuracy-vs-laten
 The slice takes N examples of every class (seeded), so no class is missing and none dominates. Printed
 per rung and prompt: accuracy, macro-F1, invalid rate, p50/p95 latency (whole answer), prompt tokens/s
 (llama-server's own prompt_n / prompt_ms over the run), decode tokens/s (client-measured), the GGUF's size,
-and how many answers copy a worked example of the prompt (``app/prompts/leakage.py``).
+and how many answers copy a worked example of the prompt (the run's own count, ``leaked_items``, which
+the eval flags per item with ``app/prompts/leakage.py``).
 
 Run: ``uv run python bench/bench_ladder.py [--per-class 2] [--seed 7] [--rungs Q4_1,Q8_0,...]
 [--prompts rca-zero-shot,...]``. Uses the
@@ -30,18 +31,15 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.config import Settings, get_settings
-from app.evals.runner import EvalRequest, EvalRunner, load_items
+from app.evals.runner import EvalRequest, EvalRunner
 from app.golden.schema import GoldenExample
 from app.llm import smollm2
 from app.llm.server import serve_local_models
-from app.prompts.leakage import find_leaks
-from app.prompts.registry import PromptVersion, example_context, render_prompt
 from app.services import build_services
 from app.store.db import session_scope
 from app.store.tables import ModelPromptRateRow
 
 PROMPTS = ("rca-zero-shot", "rca-evidence-first")
-SHARED_PROMPT = "rca-zero-shot"  # its instructions and taxonomy are words any answer may repeat
 
 
 @dataclass
@@ -60,6 +58,7 @@ class Row:
     decode_tps: float
     size_mb: float
     leaks: int
+    checked: int
     items: int
     wall_s: float
 
@@ -97,28 +96,6 @@ def last_rate_id(runner: EvalRunner) -> int:
         return next(iter(rows), 0)
 
 
-def count_leaks(
-    runner: EvalRunner, run_id: str, version: PromptVersion, by_id: dict[str, GoldenExample], shared: str
-) -> int:
-    """Answers of a run whose summary or cited lines copy a worked example of its prompt."""
-    if not version.examples:
-        return 0
-    leaks = 0
-    for item in load_items(runner.engine, run_id):
-        if not item.parsed:
-            continue
-        window = "\n".join(entry.line for entry in by_id[item.example_id].to_log_entries())
-        report = find_leaks(
-            str(item.parsed.get("summary", "")),
-            list(item.parsed.get("evidence", [])),
-            version.examples,
-            window,
-            shared_text=shared,
-        )
-        leaks += report.leaked
-    return leaks
-
-
 def measure(
     runner: EvalRunner,
     settings: Settings,
@@ -130,13 +107,11 @@ def measure(
     """Both prompts on one rung, its server started for the purpose and stopped after."""
     model = smollm2.model_name(rung)
     size_mb = smollm2.rung_path(settings, rung).stat().st_size / 1e6
-    by_id = {example.id: example for example in chosen}
-    shared = render_prompt(runner.registry.resolve(SHARED_PROMPT), example_context()).system
     rows = []
     servers = serve_local_models(settings, only=[model], progress=lambda m: print(f"  {m}", file=sys.stderr))
     try:
         for prompt in prompts:
-            version = runner.registry.resolve(prompt)
+            few_shot = bool(runner.registry.resolve(prompt).examples)
             mark = last_rate_id(runner)
             began = time.perf_counter()
             header = runner.run(
@@ -160,7 +135,9 @@ def measure(
                     prompt_tps=prompt_rate(runner, model, mark),
                     decode_tps=latency.tokens_per_s_mean,
                     size_mb=size_mb,
-                    leaks=count_leaks(runner, header.id, version, by_id, shared),
+                    leaks=summary.leaked_items,
+                    # A prompt without worked examples has nothing to copy: no leak column for it.
+                    checked=summary.leak_checked_items if few_shot else 0,
                     items=summary.items,
                     wall_s=wall,
                 )
@@ -183,7 +160,7 @@ def print_table(rows: list[Row], chosen: list[GoldenExample], per_class: int, se
     )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        leaks = f"{r.leaks}/{r.items}" if r.prompt == "rca-evidence-first" else "-"
+        leaks = f"{r.leaks}/{r.checked}" if r.checked else "-"
         print(
             f"| {r.rung} | {r.prompt} | {r.accuracy:.3f} | {r.macro_f1:.3f} | {r.invalid_rate:.1%} | "
             f"{r.p50_s:.1f} s | {r.p95_s:.1f} s | {r.prompt_tps:.0f} | {r.decode_tps:.1f} | {r.size_mb:.1f} MB | {leaks} |"

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_ladder import SHARED_PROMPT, stratified
+from bench_ladder import stratified
 
 from app.config import PROJECT_ROOT, get_settings
 from app.evals.runner import EvalRequest, EvalRunner, load_items
@@ -32,6 +32,7 @@ from app.prompts.registry import PromptExample, PromptRegistry, example_context,
 from app.rca import RootCauseAnalysis
 from app.services import build_services
 
+SHARED_PROMPT = "rca-zero-shot"  # its instructions and taxonomy are words any answer may repeat
 BEFORE_REVISION = "1127747"  # the last commit with the inline, concrete examples
 WORKTREE = "worktree"
 PROMPT_FILE = "prompts/rca-evidence-first.j2"

@@ -137,3 +137,24 @@ def workers_table(workers: list[WorkerInfo]) -> Table:
             str(worker.items),
         )
     return table
+
+
+def copied_items_table(items: list[ItemResult], limit: int = FAILING_SHOWN) -> Table:
+    """The answers that copy a worked example of the prompt, and what they copy."""
+    checked = [item for item in items if item.copied_example is not None]
+    leaked = [item for item in checked if item.leaked]
+    table = Table(
+        "example",
+        "expected",
+        "predicted",
+        "copies from a worked example",
+        title=f"Answers copying a worked example ({len(leaked)} of {len(checked)} checked)",
+    )
+    for item in leaked[:limit]:
+        table.add_row(
+            Text(item.example_id + (f" #{item.repeat}" if item.repeat else "")),
+            Text(item.expected),
+            Text(item.predicted_label),
+            Text(", ".join(item.copied_example or [])[:160]),
+        )
+    return table

@@ -26,6 +26,7 @@ from app.cli.compare import compare_cmd
 from app.cli.console import JsonOpt, emit_json, err, out, services
 from app.cli.eval_tables import (
     confusion_table,
+    copied_items_table,
     failing_items_table,
     format_ms,
     format_pct,
@@ -414,6 +415,8 @@ def show_cmd(
         out.print(confusion_table(header.summary))
         out.print(latency_table(header.summary))
         out.print(failing_items_table(results))
+        if header.summary.leak_checked_items:  # the baseline, and runs stored before the check, have none
+            out.print(copied_items_table(results))
     if workers:
         out.print(workers_table(workers))
 

@@ -7,6 +7,10 @@ A transient fault of the model server (HTTP 429/502/503/504, e.g. llama-server's
 refused or reset connection, a stream cut short) is retried a bounded number of times with jittered
 exponential backoff: on a busy machine one such blip would otherwise count against the model. Timeouts,
 invalid output and other HTTP errors are answers about the model and are never retried.
+
+Every valid answer under a prompt is checked for few-shot leakage (``app.prompts.leakage``): what its
+summary and cited line numbers copy from the prompt's worked examples that the window's own logs and the
+prompt's instructions do not contain. A cached answer is checked again, like it is scored again.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from app.llm.client import DoneEvent, InferenceStats, LLMClient, SamplingParams
 from app.llm.models import ModelConfig
 from app.logs.compress import evidence_to_entries
 from app.logs.models import ns_to_datetime
+from app.prompts.leakage import find_leaks, shared_text, window_text
 from app.prompts.registry import PromptVersion
 from app.rca import parse_rca
 from app.store.tables import EvalCacheRow
@@ -84,6 +89,29 @@ class Analyzer:
     def __init__(self, triage: TriageService) -> None:
         self.triage = triage
         self._tracer = tr.get_tracer("logtriage.evals")
+        # Each version's shared text, rendered once (items of a run are answered on several threads;
+        # two threads rendering the same text at once is harmless).
+        self._shared: dict[str, str] = {}
+
+    def copied_example(
+        self, example: GoldenExample, version: PromptVersion | None, parsed: dict[str, Any]
+    ) -> list[str] | None:
+        """What a valid answer copies from the prompt's worked examples ([] for nothing; None: no prompt)."""
+        if version is None:
+            return None
+        if not version.examples:
+            return []
+        shared = self._shared.get(version.sha256)
+        if shared is None:
+            shared = self._shared[version.sha256] = shared_text(version)
+        report = find_leaks(
+            str(parsed.get("summary", "")),
+            [n for n in parsed.get("evidence", []) if isinstance(n, int)],
+            version.examples,
+            window_text(example.to_log_entries()),
+            shared_text=shared,
+        )
+        return report.copied()
 
     @staticmethod
     def _base_fields(example: GoldenExample, repeat: int) -> dict[str, Any]:
@@ -96,8 +124,15 @@ class Analyzer:
             "expected_evidence": list(example.label.evidence),
         }
 
-    def from_cache(self, example: GoldenExample, run_id: str, repeat: int, hit: EvalCacheRow) -> ItemResult:
-        """The item result of a cached answer: scored again, latency as first measured."""
+    def from_cache(
+        self,
+        example: GoldenExample,
+        run_id: str,
+        repeat: int,
+        hit: EvalCacheRow,
+        version: PromptVersion | None = None,
+    ) -> ItemResult:
+        """The item result of a cached answer: scored and checked for leakage again, latency as first measured."""
         stats = dict(hit.stats or {})
         expected = example.label.root_cause
         common: dict[str, Any] = {
@@ -120,11 +155,13 @@ class Analyzer:
             except InvalidOutputError as exc:  # cached by an older, laxer schema
                 item = ItemResult(outcome="invalid_output", error=exc.user_message(), **common)
             else:
+                parsed = rca.model_dump(mode="json")
                 item = ItemResult(
                     predicted=rca.root_cause,
                     outcome=outcome_for(expected, rca.root_cause),
-                    parsed=rca.model_dump(mode="json"),
+                    parsed=parsed,
                     cited_evidence=list(stats.get("cited_evidence") or []),
+                    copied_example=self.copied_example(example, version, parsed),
                     **common,
                 )
         with self._tracer.start_as_current_span("eval.item") as span:
@@ -247,12 +284,14 @@ class Analyzer:
                     **(stats_fields(stats) if stats else {}),
                 )
             else:
+                parsed = rca.model_dump(mode="json")
                 item = ItemResult(
                     predicted=rca.root_cause,
                     outcome=outcome_for(example.label.root_cause, rca.root_cause),
                     raw_output=raw,
-                    parsed=rca.model_dump(mode="json"),
+                    parsed=parsed,
                     cited_evidence=evidence_to_entries(prepared.budget, rca.evidence),
+                    copied_example=self.copied_example(example, version, parsed),
                     **base,
                     **(stats_fields(stats) if stats else {}),
                 )

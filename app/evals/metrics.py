@@ -14,6 +14,9 @@ Conventions, the same everywhere (tables, comparisons, the Pushgateway):
 * a run with repeats holds several results per example (``repeat`` 0..N-1); the scores here count every
   result, ``majority_answers`` reduces them to one answer per example (what comparisons use), and
   ``repeat_agreement`` says how often the repeats agree;
+* an answer that copies a worked example of its prompt (``copied_example``, from
+  ``app.prompts.leakage``) is counted in ``leaked_items``; ``leak_rate`` is its share of the answers that
+  were checked (valid answers under a prompt; the baseline's and runs stored before the check have none);
 * items of one golden scenario are variations of one situation, not independent evidence: ``cluster``
   names the unit a bootstrap resamples (the scenario, else the example).
 """
@@ -65,6 +68,16 @@ class ItemResult(BaseModel):
     scenario: str | None = Field(
         default=None, description="The golden example's scenario; None for examples without one (v1 runs)."
     )
+    copied_example: list[str] | None = Field(
+        default=None,
+        description="What the answer copies from the prompt's worked examples (identifiers, phrases); "
+        "empty when nothing, None when not checked (no valid answer, the baseline, runs stored before).",
+    )
+
+    @property
+    def leaked(self) -> bool:
+        """Whether the answer copies a worked example of its prompt."""
+        return bool(self.copied_example)
 
     @property
     def predicted_label(self) -> str:
@@ -145,6 +158,9 @@ class RunMetrics(BaseModel):
     evidence_recall: float
     evidence_items: int = Field(description="Items with labeled evidence (evidence recall's base).")
     cached_items: int
+    leak_checked_items: int = Field(default=0, description="Answers checked for copied worked examples.")
+    leaked_items: int = Field(default=0, description="Answers that copy a worked example of the prompt.")
+    leak_rate: float = Field(default=0.0, description="leaked_items / leak_checked_items.")
     per_class: list[ClassMetrics]
     confusion: ConfusionMatrix
     latency: LatencySummary
@@ -269,6 +285,12 @@ def evidence_recall(items: Sequence[ItemResult]) -> float:
     return ratio(cited, labeled)
 
 
+def leak_counts(items: Sequence[ItemResult]) -> tuple[int, int]:
+    """(answers that copy a worked example, answers checked for it)."""
+    checked = [item for item in items if item.copied_example is not None]
+    return sum(1 for item in checked if item.leaked), len(checked)
+
+
 def _quantiles(values: Sequence[float]) -> dict[str, float]:
     if not values:
         return {}
@@ -372,6 +394,7 @@ def repeat_agreement(items: Sequence[ItemResult], repeats: int | None = None) ->
 
 def score_run(items: Sequence[ItemResult]) -> RunMetrics:
     """Every metric of a run's items."""
+    leaked, checked = leak_counts(items)
     return RunMetrics(
         items=len(items),
         outcomes=outcome_counts(items),
@@ -383,6 +406,9 @@ def score_run(items: Sequence[ItemResult]) -> RunMetrics:
         evidence_recall=evidence_recall(items),
         evidence_items=sum(1 for item in items if item.expected_evidence),
         cached_items=sum(1 for item in items if item.cached),
+        leak_checked_items=checked,
+        leaked_items=leaked,
+        leak_rate=ratio(leaked, checked),
         per_class=precision_recall_by_class(items),
         confusion=confusion_matrix(items),
         latency=latency_summary(items),

@@ -82,6 +82,7 @@ def item_values(run_id: str, item: ItemResult) -> dict[str, Any]:
         "completion_tokens": item.completion_tokens,
         "trace_id": item.trace_id,
         "cached": item.cached,
+        "copied_example": list(item.copied_example) if item.copied_example is not None else None,
         "created_at": now(),
     }
 

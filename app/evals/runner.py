@@ -453,7 +453,9 @@ class EvalRunner:
                     if hit is None:
                         to_send.append(claim)
                         continue
-                    item = self.analyzer.from_cache(by_id[claim.example_id], header.id, claim.repeat, hit)
+                    item = self.analyzer.from_cache(
+                        by_id[claim.example_id], header.id, claim.repeat, hit, setup.version
+                    )
                     if recorder.commit(header.id, worker, claim, item, None):
                         yield item
                 if to_send and setup.model is not None and client is None:

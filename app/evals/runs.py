@@ -175,6 +175,7 @@ def item_from_row(row: EvalItemRow) -> ItemResult:
             "completion_tokens": row.completion_tokens,
             "trace_id": row.trace_id,
             "cached": row.cached,
+            "copied_example": row.copied_example,
         }
     )
 

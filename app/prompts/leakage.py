@@ -22,7 +22,9 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, Field
 
-from app.prompts.registry import PromptExample
+from app.errors import PromptError
+from app.logs.models import LogEntry
+from app.prompts.registry import PromptExample, PromptVersion, example_context, render_prompt
 
 PHRASE_WORDS = 4
 MIN_IDENTIFIER_CHARS = 3
@@ -68,6 +70,8 @@ _STOPWORDS = frozenset(
 )
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]*[A-Za-z0-9]|[A-Za-z0-9]")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+# Where the instructions break into sentences: after . ; ! ? followed by space, and at line ends.
+_SENTENCE_END = re.compile(r"(?<=[.;!?])\s+|\n+")
 
 
 class LeakReport(BaseModel):
@@ -94,6 +98,14 @@ class LeakReport(BaseModel):
         if self.same_evidence_as:
             parts.append("the evidence list of example " + ", ".join(map(str, self.same_evidence_as)))
         return "copies " + "; ".join(parts) if parts else "copies nothing from the worked examples"
+
+    def copied(self) -> list[str]:
+        """What was copied, one entry per unit: identifiers, phrases, then whole evidence lists."""
+        return [
+            *self.identifiers,
+            *self.phrases,
+            *(f"the evidence list of worked example {n}" for n in self.same_evidence_as),
+        ]
 
 
 def _is_identifier(token: str) -> bool:
@@ -167,3 +179,31 @@ def find_leaks(
         if len(example.answer.evidence) >= 2 and cited == list(example.answer.evidence):
             same.append(number)
     return LeakReport(identifiers=sorted(found_ids), phrases=sorted(found_phrases), same_evidence_as=same)
+
+
+def window_text(entries: Sequence[LogEntry]) -> str:
+    """A window's own text as the model sees it: each entry's label values (pod, container) and line."""
+    return "\n".join(" ".join([*entry.labels.values(), entry.line]) for entry in entries)
+
+
+def shared_text(version: PromptVersion) -> str:
+    """What any answer under ``version`` may repeat without copying: its instructions and taxonomy.
+
+    That is the version's system text rendered without its worked examples, less the sentences that name
+    one of the examples' identifiers: such a sentence talks about the examples ("app-a and the like are
+    placeholders"), and repeating its names is copying them.
+    """
+    context = example_context()
+    try:
+        system = render_prompt(version, {**context, "examples": []}).system
+    except PromptError:  # a template that needs its examples in the system text: render them, drop below
+        system = render_prompt(version, context).system
+    names: set[str] = set()
+    for example in version.examples:
+        names |= example_units(example)[0]
+    kept = [
+        sentence
+        for sentence in _SENTENCE_END.split(system)
+        if not any(_contains_identifier(sentence.lower(), name) for name in names)
+    ]
+    return "\n".join(kept)

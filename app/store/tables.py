@@ -211,6 +211,8 @@ class EvalItemRow(Base):
     completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
     trace_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the answer copies from the prompt's worked examples; NULL when not checked.
+    copied_example: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -128,7 +128,7 @@ def per_class_frame(metrics: RunMetrics) -> pd.DataFrame:
 
 
 def items_frame(items: Sequence[ItemResult]) -> pd.DataFrame:
-    """One row per item result: ids, expected, predicted, outcome, time and error."""
+    """One row per item result: ids, expected, predicted, outcome, time, what it copies and error."""
     repeated = any(item.repeat for item in items)
     rows = [
         {
@@ -140,15 +140,29 @@ def items_frame(items: Sequence[ItemResult]) -> pd.DataFrame:
             "outcome": item.outcome,
             "time": format_latency(item.total_ms),
             "cached": item.cached,
+            "copies example": ", ".join(item.copied_example or []),
             "error": item.error or "",
         }
         for item in items
     ]
-    columns = ["example", "repeat", "scenario", "expected", "predicted", "outcome", "time", "cached", "error"]
+    columns = [
+        "example",
+        "repeat",
+        "scenario",
+        "expected",
+        "predicted",
+        "outcome",
+        "time",
+        "cached",
+        "copies example",
+        "error",
+    ]
     if not repeated:
         columns.remove("repeat")
     if not any(item.scenario for item in items):
         columns.remove("scenario")  # a run stored before scenarios were recorded, or a set without them
+    if not any(item.leaked for item in items):
+        columns.remove("copies example")  # nothing copied, or nothing checked (the baseline, older runs)
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -404,6 +404,8 @@ def _output(name: str, item: ItemResult, repeats: Sequence[ItemResult], *, key: 
     )
     if item.error:
         st.text(item.error)
+    if item.leaked:
+        st.text(f"copies from the prompt's worked examples: {', '.join(item.copied_example or [])}")
     numbers = frames.model_numbers(item)
     if numbers:
         st.text(f"{name} cited lines {', '.join(map(str, numbers))}")

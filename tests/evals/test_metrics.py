@@ -279,3 +279,21 @@ def test_agreement_and_flips_across_repeats() -> None:
     assert metrics.repeat_agreement([answer(0, "healthy", "healthy")], repeats=3) == metrics.RepeatAgreement(
         repeats=3, examples=0, mean_agreement=0.0, flip_rate=0.0
     )
+
+
+def test_leaks_are_counted_over_the_answers_checked_for_them() -> None:
+    copied = item("oom_killed", "oom_killed", n=1).model_copy(update={"copied_example": ["app-a"]})
+    clean = item("healthy", "healthy", n=2).model_copy(update={"copied_example": []})
+    unchecked = item("healthy", None, "invalid_output", n=3)  # no answer to check
+    older = item("oom_killed", "healthy", n=4)  # stored before the check: None
+    scores = metrics.score_run([copied, clean, unchecked, older])
+    assert (scores.leaked_items, scores.leak_checked_items) == (1, 2)
+    assert scores.leak_rate == 0.5
+    assert copied.leaked
+    assert not clean.leaked
+    assert not older.leaked
+    nothing = metrics.score_run([older])
+    assert (nothing.leaked_items, nothing.leak_checked_items, nothing.leak_rate) == (0, 0, 0.0)
+    # A summary stored before the count existed reads back with none.
+    stored = scores.model_dump(mode="json", exclude={"leaked_items", "leak_checked_items", "leak_rate"})
+    assert metrics.RunMetrics.model_validate(stored).leaked_items == 0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from app.prompts.leakage import find_leaks, identifiers, phrases
-from app.prompts.registry import PromptExample
+import yaml
+
+from app.prompts.leakage import find_leaks, identifiers, phrases, shared_text
+from app.prompts.registry import PromptExample, PromptVersion, prompt_sha256
 from app.rca import RootCauseAnalysis
 
 # An example in the style of the shipped prompts before the fix, with a story a model can copy.
@@ -100,3 +102,38 @@ def test_units_of_text() -> None:
     }
     assert phrases("The cart JVM ran out") == {"the cart jvm ran", "cart jvm ran out"}
     assert phrases("it is in the of") == set()  # stopwords only
+
+
+def few_shot_version(system: str) -> PromptVersion:
+    """A prompt version with the CART example as its one worked example and ``system`` as its system block."""
+    front = {"name": "few-shot", "examples": [CART.model_dump(mode="json")]}
+    template = (
+        f"---\n{yaml.safe_dump(front)}---\n{{% block system %}}{system}{{% endblock %}}\n"
+        "{% block user %}{{ log_lines | join('\\n') }}{% endblock %}\n"
+    )
+    return PromptVersion(
+        name="few-shot", sha256=prompt_sha256(template.encode()), description="", params={}, template=template
+    )
+
+
+def test_the_shared_text_keeps_instructions_and_taxonomy_but_not_talk_about_the_examples() -> None:
+    version = few_shot_version(
+        "Classify with one id:\n{% for cause in taxonomy %}- {{ cause.id }}: {{ cause.definition }}\n{% endfor %}"
+        "The first exchange is a worked example; cart-5c8d-h2 is a placeholder. Answer about your own logs."
+        "{% for e in examples %}{{ e.answer }}{% endfor %}"
+    )
+    shared = shared_text(version)
+    assert "oom_killed: A container exceeded its memory limit" in shared
+    assert "Answer about your own logs." in shared
+    assert "cart-5c8d-h2" not in shared  # the sentence naming the example's pod is about the example
+    assert "JVM ran out" not in shared  # examples the system block would loop over are left out
+    # So an answer naming the example's pod is a copy, and the taxonomy's words are not.
+    report = find_leaks(
+        "cart-5c8d-h2 exceeded its memory limit and was killed",
+        [],
+        version.examples,
+        "java",
+        shared_text=shared,
+    )
+    assert report.identifiers == ["cart-5c8d-h2"]
+    assert not any("memory limit" in phrase for phrase in report.phrases)

@@ -68,3 +68,62 @@ def test_processes_starting_together_migrate_one_database_once(
     engine = get_engine(url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_copied_example_column_goes_up_and_down_keeping_the_items(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Revision 0008 adds eval_items.copied_example: items stored before read back as not checked."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from app.evals.runs import load_items
+    from app.store.db import MIGRATIONS_DIR
+
+    url = (
+        f"sqlite:///{tmp_path / 'store.db'}"
+        if kind == "sqlite"
+        else request.getfixturevalue("fresh_postgres_url")
+    )
+    engine = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+
+    def to(revision: str, *, down: bool = False) -> None:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(config, revision)
+
+    def columns() -> set[str]:
+        return {column["name"] for column in inspect(engine).get_columns("eval_items")}
+
+    to("0007")
+    assert "copied_example" not in columns()
+    insert = text(
+        "INSERT INTO eval_items (run_id, example_id, repeat, content_hash, expected, predicted, outcome, "
+        "raw_output, expected_evidence, cited_evidence, cached, created_at) VALUES ('r1', :example, 0, "
+        "'h', 'oom_killed', 'oom_killed', 'correct', '{}', '[]', '[]', false, CURRENT_TIMESTAMP)"
+    )
+    with engine.begin() as connection:
+        connection.execute(insert, {"example": "before"})
+    to("head")
+    assert "copied_example" in columns()
+    with engine.begin() as connection:
+        connection.execute(insert, {"example": "after"})
+        connection.execute(
+            text("UPDATE eval_items SET copied_example = :copied WHERE example_id = 'after'"),
+            {"copied": '["app-a"]'},
+        )
+    items = {item.example_id: item for item in load_items(engine, "r1")}
+    assert items["before"].copied_example is None
+    assert items["after"].copied_example == ["app-a"]
+    assert items["after"].leaked
+    to("0007", down=True)
+    assert "copied_example" not in columns()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM eval_items")).scalar() == 2
+    to("head")
+    assert "copied_example" in columns()
+    engine.dispose()

@@ -182,6 +182,48 @@ def test_a_run_shows_failing_items_with_the_models_evidence_numbers(world: FakeW
     assert triage_link(at) == f"/?example={item.example_id}"  # Triage is the app's root
 
 
+def test_answers_copying_a_worked_example_are_counted_and_listed(world: FakeWorld, golden: Path) -> None:
+    # Right class, but the few-shot prompt's first worked example's story: app-a is in no window.
+    world.answer = json.dumps(
+        {
+            "root_cause": "oom_killed",
+            "confidence": 0.9,
+            "evidence": [2],
+            "summary": "app-a reached its memory limit and was killed; the restarts follow from it.",
+        }
+    )
+    run_eval(
+        EvalRequest(
+            prompt="rca-evidence-first", model=MODEL_NAME, slice=parse_slice("ids=oom_killed-0,healthy-0")
+        )
+    )
+    at = page("evals").run()
+    select_rows(at, "evals.runs", [0])
+    at.run()
+    assert_no_exception(at)
+    assert metric(at, "Accuracy") == "50.0%"
+    assert metric(at, "Copies example") == "100.0%"
+    listed = at.dataframe(key="evals.failing").value
+    # The correct answer is listed too: it copies the example.
+    assert sorted(listed["example"]) == ["healthy-0", "oom_killed-0"]
+    assert all("app-a" in copied for copied in listed["copies example"])
+    assert any("answers copying a worked example (2)" in caption.value for caption in at.caption)
+    select_rows(at, "evals.failing", [listed["example"].tolist().index("oom_killed-0")])
+    at.run()
+    assert_no_exception(at)
+    (copied,) = [t.value for t in at.text if t.value.startswith("copies from the prompt's worked examples")]
+    assert "app-a" in copied
+
+
+def test_the_baseline_has_no_copies_to_count(world: FakeWorld, golden: Path) -> None:
+    run_eval(EvalRequest(model=BASELINE_MODEL_NAME, slice=parse_slice(limit=2)))
+    at = page("evals").run()
+    select_rows(at, "evals.runs", [0])
+    at.run()
+    assert_no_exception(at)
+    assert metric(at, "Copies example") == "—"
+
+
 def test_the_log_view_focuses_on_the_evidence_and_shows_all_lines_on_request(
     world: FakeWorld, golden: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
