@@ -9,9 +9,10 @@ Prints, all measured in one run:
 * the same for large held-out windows (``tests/fixtures/heldout``: 500-3,000 lines, mostly benign);
 * with no limit, the largest output/raw ratio;
 * throughput in lines per second on one 5,000- and one 50,000-line window;
-* with ``--base-url`` (an OpenAI-compatible llama-server, without ``/v1``): the same triages at the
-  default budget (``TriageService.prepare``) and at a tenth of raw, time to first token and to the
-  whole answer, with the server's prompt cache off for these requests.
+* with ``--base-url`` (an OpenAI-compatible llama-server, without ``/v1``): the same triages with the
+  whole context filled (no budget), at the default budget (``TriageService.prepare``, which takes a
+  tenth of raw and the server's tokenizer) and at a tenth of raw by the estimate: time to first token
+  and to the whole answer, with the server's prompt cache off for these requests.
 
 Run: ``uv run python bench/bench_budget.py [--heldout 60] [--base-url http://127.0.0.1:8080 --model NAME]``.
 Asserts nothing.
@@ -32,6 +33,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from app.budget import make_token_counter
 from app.config import Settings
 from app.golden.jsonl import load_golden_dir
 from app.llm.client import ChatMessage, build_chat_request
@@ -47,6 +49,7 @@ from tests.fixtures.heldout import make_window, make_windows
 PROMPT = "rca-evidence-first"
 FIXED_BUDGETS = (500, 1000, 2000, 4000)
 TENTH = "1/10 of raw, at most 2,000"
+WHOLE = "the whole context"
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,8 @@ def stream_once(base_url: str, body: dict[str, object], budget: str, log_tokens:
 def real_model_timings(
     base_url: str, model_name: str, context_length: int, windows: Sequence[Window], repeats: int = 1
 ) -> list[Timing]:
-    """Each window triaged at the default budget and at a tenth of raw, alternating, ``repeats`` times."""
+    """Each window triaged with the whole context, at the default budget and at a tenth of raw, in turn,
+    ``repeats`` times."""
     with tempfile.TemporaryDirectory(prefix="bench-budget-") as tmp:
         models_file = Path(tmp) / "models.yaml"
         entry = {
@@ -199,6 +203,7 @@ def real_model_timings(
             model = find_model(services.models, model_name)
             version = services.prompts.resolve(PROMPT)
             params = sampling_params(version)
+            count = make_token_counter(services.triage.llm_client(model)) or estimate_tokens
             timings: list[Timing] = []
             for window in windows:
                 start = datetime.fromtimestamp(window.entries[0].ts_ns / 1e9, UTC)
@@ -209,7 +214,17 @@ def real_model_timings(
                 )
                 tenth = fit_to_budget(window.entries, max_tokens=tenth_of_raw(window))
                 rendered_tenth = render_prompt(version, prompt_context(namespace, start, end, tenth))
+                # Without a budget a triage would fill the context: all of it but the prompt's own
+                # tokens and the answer's.
+                skeleton = render_prompt(
+                    version, prompt_context(namespace, start, end, fit_to_budget([], max_tokens=1))
+                )
+                overhead = sum(count(m["content"]) + 8 for m in skeleton.messages()) + 64
+                room = max(context_length - int(params.max_tokens or 0) - overhead, 1)
+                whole = fit_to_budget(window.entries, max_tokens=room, count_tokens=count)
+                rendered_whole = render_prompt(version, prompt_context(namespace, start, end, whole))
                 bodies = {
+                    WHOLE: (rendered_whole, whole.report.tokens_after),
                     "default": (default.rendered, default.budget.report.tokens_after),
                     TENTH: (rendered_tenth, tenth.report.tokens_after),
                 }
@@ -239,11 +254,11 @@ def server_context(base_url: str) -> int | None:
 
 def print_real_model(timings: Sequence[Timing], model_name: str) -> None:
     """Median time to first token and to the answer per budget, and their ratio."""
-    print(f"\nreal model {model_name}, {len(timings) // 2} triages per budget, prompt cache off")
+    print(f"\nreal model {model_name}, {len(timings) // 3} triages per budget, prompt cache off")
     print("| budget | log tokens | prompt tokens | time to first token | answer |")
     print("| --- | ---: | ---: | ---: | ---: |")
     medians: dict[str, tuple[float, float]] = {}
-    for label in ("default", TENTH):
+    for label in (WHOLE, "default", TENTH):
         rows = [t for t in timings if t.budget == label]
         ttft = statistics.median(t.ttft_ms for t in rows) / 1000
         total = statistics.median(t.total_ms for t in rows) / 1000
@@ -252,9 +267,10 @@ def print_real_model(timings: Sequence[Timing], model_name: str) -> None:
         prompt = [t.prompt_tokens for t in rows if t.prompt_tokens is not None]
         prompt_text = f"{statistics.median(prompt):,.0f}" if prompt else "-"
         print(f"| {label} | {log_tokens:,.0f} | {prompt_text} | {ttft:.1f} s | {total:.1f} s |")
-    (d_ttft, d_total), (t_ttft, t_total) = medians["default"], medians[TENTH]
+    (w_ttft, w_total), (t_ttft, t_total) = medians[WHOLE], medians[TENTH]
     print(
-        f"a tenth of raw: time to first token {d_ttft / max(t_ttft, 1e-9):.1f}x shorter, answer {d_total / max(t_total, 1e-9):.1f}x"
+        f"a tenth of raw vs the whole context: time to first token {w_ttft / max(t_ttft, 1e-9):.1f}x shorter,"
+        f" answer {w_total / max(t_total, 1e-9):.1f}x"
     )
 
 

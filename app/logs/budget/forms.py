@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from app.logs.budget.compact import compact_continuation, compact_text
-from app.logs.budget.groups import Group, Window, is_frame
+from app.logs.budget.groups import Group, Window, frame_flags
 
 FORM_CHARS = (40, 120)
 """Characters per physical line of the brief forms; the full form uses ``max_line_chars``."""
@@ -61,9 +61,9 @@ def _elide(lines: list[str], keep: list[bool]) -> list[str]:
     return shown
 
 
-def _trace_keep(lines: list[str]) -> list[bool]:
-    """Message lines, plus the frames right after and right before each (where the failure is)."""
-    frame = [is_frame(line) for line in lines]
+def _trace_keep(lines: list[str], frame: list[bool]) -> list[bool]:
+    """Message lines, plus the frames right after and right before each (where the failure is);
+    ``frame`` flags the stack-frame lines."""
     keep = [not framed for framed in frame]
     for i, framed in enumerate(frame):
         if framed:
@@ -85,9 +85,9 @@ def _trace_keep(lines: list[str]) -> list[bool]:
     return keep
 
 
-def _brief_keep(lines: list[str], messages: int) -> list[bool]:
+def _brief_keep(lines: list[str], frame: list[bool], messages: int) -> list[bool]:
     """The ``messages`` most telling non-frame lines (exceptions and failures first), in order."""
-    candidates = [i for i, line in enumerate(lines) if not is_frame(line)]
+    candidates = [i for i in range(len(lines)) if not frame[i]]
     candidates.sort(key=lambda i: (not _TELLING.search(lines[i]), i))
     chosen = set(candidates[:messages])
     return [i in chosen for i in range(len(lines))]
@@ -208,9 +208,18 @@ def group_forms(window: Window, group: Group, max_line_chars: int) -> list[str]:
             ranged = _with_ranges(texts)
         text = ranged
     record = window.records[head]
-    # Blank lines inside a trace carry nothing; they are not shown.
-    continuation = [names.rewrite(compact_continuation(entries[i].line)) for i in record[1:]]
-    continuation = [line for line in continuation if line]
+    # Blank lines inside a trace carry nothing; they are not shown. Frames are told apart as written
+    # (a Python source line by its indentation under its 'File' line).
+    raw = [entries[i].line for i in record[1:]]
+    pairs = [
+        (text, flag)
+        for text, flag in zip(
+            (names.rewrite(compact_continuation(line)) for line in raw), frame_flags(raw), strict=True
+        )
+        if text
+    ]
+    continuation = [text for text, _ in pairs]
+    frames = [flag for _, flag in pairs]
 
     forms: list[str] = []
     for chars, messages in zip(FORM_CHARS, FORM_MESSAGES, strict=True):
@@ -218,12 +227,15 @@ def group_forms(window: Window, group: Group, max_line_chars: int) -> list[str]:
         lines = [brief(text, limit)]
         if continuation:
             lines += [
-                brief(line, limit) for line in _elide(continuation, _brief_keep(continuation, messages))
+                brief(line, limit)
+                for line in _elide(continuation, _brief_keep(continuation, frames, messages))
             ]
         forms.append("\n".join(lines))
     lines = [shorten(text, max_line_chars)]
     if continuation:
-        lines += [shorten(line, max_line_chars) for line in _elide(continuation, _trace_keep(continuation))]
+        lines += [
+            shorten(line, max_line_chars) for line in _elide(continuation, _trace_keep(continuation, frames))
+        ]
     forms.append("\n".join(lines))
     distinct: list[str] = []
     for form in forms:

@@ -39,12 +39,16 @@ _CONTINUATION = re.compile(
     r"|[}\])]+[,;]?$"  # the end of a printed object
     r"|$)"  # an empty line inside a trace
 )
-# Lines that open a record of their own: a timestamp, a level word, a JSON object, a logfmt pair.
+# Lines that open a record of their own: a timestamp, a level word, a JSON object, a logfmt pair, an
+# IPv4 or IPv6 address (access logs).
 _HEADER = re.compile(
-    r"^(?:[{\[]|\d{4}[-/]\d{2}[-/]\d{2}|[IWEF]\d{4} |\d{1,3}(?:\.\d{1,3}){3}\b|[A-Z]{3,8}[:\s\]]|[\w.-]+=)"
+    r"^(?:[{\[]|\d{4}[-/]\d{2}[-/]\d{2}|[IWEF]\d{4} |\d{1,3}(?:\.\d{1,3}){3}\b|[\da-fA-F]*:[\da-fA-F]*:[\da-fA-F:.]*\s"
+    r"|[A-Z]{3,8}[:\s\]]|[\w.-]+=)"
 )
-# A header-less line this soon after a multi-line record of the same stream still belongs to it.
+# A header-less line this soon after a record of the same stream still belongs to it (a banner, a
+# config error's detail lines, a dumped object), as a shipper's multiline stage would join it.
 _BURST_GAP_NS = 10_000_000
+_LOGFMT_HEAD = re.compile(r"^[\w.-]+=\S*(?:\s+[\w.-]+=)")
 _BRACKETED_TOKEN = re.compile(r"\[\s*[\w.$@:/#-]*\s*\]")
 _FRAME = re.compile(
     r'^(?:at \S|File "|\.\.\. \d+ (?:more|common)|/\S+\.go:\d+|[\w./*()\[\]{}-]+\(.*\)$|exit status \d)'
@@ -107,6 +111,24 @@ def declared_level(line: str) -> Level | None:
 def is_frame(line: str) -> bool:
     """Whether a (stripped) line of a multi-line record is a stack frame rather than a message."""
     return bool(_FRAME.match(line))
+
+
+def frame_flags(lines: Sequence[str]) -> list[bool]:
+    """Which lines of a record (as written, indentation kept) are stack frames: frame lines, and the
+    source line Python prints under a ``File "..."`` line, indented deeper than it.
+
+    The source line names the call site, not the failure: two requests failing the same way through
+    different handlers differ only there, so it must not tell their traces apart.
+    """
+    flags: list[bool] = []
+    previous_file_indent = -1
+    for line in lines:
+        stripped = line.lstrip()
+        indent = len(line) - len(stripped)
+        flag = is_frame(stripped) or (0 <= previous_file_indent < indent and bool(stripped))
+        flags.append(flag)
+        previous_file_indent = indent if stripped.startswith('File "') else -1
+    return flags
 
 
 def mask(line: str) -> str:
@@ -202,6 +224,15 @@ def _stream_key(entry: LogEntry) -> tuple[str, str, str]:
     return (labels.get("namespace", ""), labels.get("job", ""), labels.get("node", ""))
 
 
+def _self_contained(head: str, lines: int) -> bool:
+    """Whether a one-line record is complete as written: a JSON object or a logfmt line does not run on
+    to header-less lines after it (those are other writers' lines, or lines of their own)."""
+    if lines > 1:
+        return False
+    head = head.rstrip()
+    return (head.startswith("{") and head.endswith("}")) or bool(_LOGFMT_HEAD.match(head))
+
+
 def _records(
     entries: Sequence[LogEntry], order: list[int]
 ) -> tuple[dict[int, list[int]], dict[int, tuple[str, str, str]]]:
@@ -221,9 +252,9 @@ def _records(
             and (
                 _CONTINUATION.match(entry.line)
                 or (
-                    len(records[previous[0]]) > 1
-                    and entry.ts_ns - previous[1] <= _BURST_GAP_NS
+                    entry.ts_ns - previous[1] <= _BURST_GAP_NS
                     and not _HEADER.match(entry.line)
+                    and not _self_contained(entries[previous[0]].line, len(records[previous[0]]))
                 )
             )
         ):
@@ -340,7 +371,13 @@ def build_window(entries: Sequence[LogEntry]) -> Window:
         entry = entries[head]
         # Records of one failure whose stack frames differ (other call paths) are one group; their
         # distinct frame sets are counted as variants.
-        masked_record = "\n".join([parts[0], *(part for part in parts[1:] if not is_frame(part.lstrip()))])
+        if len(parts) == 1:
+            masked_record = parts[0]
+        else:
+            framed = frame_flags(parts)
+            masked_record = "\n".join(
+                [parts[0], *(part for part, flag in zip(parts[1:], framed[1:], strict=True) if not flag)]
+            )
         full_record = "\n".join(parts)
         status = http_status_class(entry.line)
         namespace, stream, container = streams[head]

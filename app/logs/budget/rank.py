@@ -4,6 +4,8 @@ A group's score adds up:
 - salience (x2): its level, raised by what the text says: an HTTP 5xx, an exception class, a Kubernetes
   ``Warning`` event, failure words (refused, timeout, denied, evicted, ...), an exit code other than 0,
   an OOM kill;
+- trend: a repeated informational line whose resource figure (memory, queue, disk) climbs within a
+  stream ranks like a warning: exhaustion shows in ordinary lines before anything fails;
 - rarity: how few records of the window share its template (a line seen once among thousands is news);
 - onset: a repeated line that starts inside the window after a quiet stretch a steady process would
   almost never leave (the first occurrence of a new failure, not background noise);
@@ -18,6 +20,7 @@ import math
 import re
 
 from app.logs.budget.groups import SEVERITY_RANK, Group, Window
+from app.logs.budget.trend import rises
 
 # Failure words, matched on words split at case changes ('NodeHasInsufficientMemory' -> node, has,
 # insufficient, memory) so Kubernetes reasons read like prose. Set lookups keep this fast on long lines.
@@ -63,6 +66,13 @@ _FAILURE_WORDS = frozenset(
         "backoff",
         "crashloopbackoff",
         "notready",
+        # TLS and name resolution fail in words of their own.
+        "untrusted",
+        "revoked",
+        "unverified",
+        "gaierror",
+        "wrongpass",
+        "noauth",
     ]
 )
 _GENERIC_FAILURE_WORDS = frozenset({"error", "errors"})
@@ -86,10 +96,20 @@ _FAILURE_PHRASES = (
     "not found", "no such", "broken pipe", "shut down", "shutting down", "too many", "no space", "read-only",
     "not ready", "no healthy", "not set", "not defined", "low on", "didn't", "did not", "doesn't",
     "does not", "won't", "isn't", "no route", "not allowed", "not permitted", "back-off", "x509",
+    "no such host", "name resolution", "not known", "unknown authority", "self-signed", "self signed",
 )  # fmt: skip
+# C library and Node.js error names (ECONNREFUSED, ENOTFOUND, EAI_AGAIN, EACCES...): a failure whatever
+# the line's level.
+_ERRNO = r"\be(?:conn(?:refused|reset|aborted)|timedout|notfound|hostunreach|netunreach|addrinuse|acces|perm"
+_ERRNO += r"|pipe|nospc|mfile|nfile|rofs|ai_again|ai_noname|ai_fail)\b"
 # Stems at a word start and phrases, in one pass over the lowercased text.
 _FAILURE_TEXT = re.compile(
-    r"\b(?:" + "|".join(_FAILURE_STEMS) + ")|" + "|".join(re.escape(phrase) for phrase in _FAILURE_PHRASES)
+    r"\b(?:"
+    + "|".join(_FAILURE_STEMS)
+    + ")|"
+    + _ERRNO
+    + "|"
+    + "|".join(re.escape(phrase) for phrase in _FAILURE_PHRASES)
 )
 _SEVERE_WORDS = frozenset(
     [
@@ -203,6 +223,8 @@ _UNCOMMON_SHARE = 0.005
 _CASCADE_START = 0.75
 # A precursor ranks like a warning line: below lines that say themselves that something failed.
 _PRECURSOR_BASE = 3.0
+# What a climbing resource figure weighs: a warning's salience.
+_TREND = 2.0
 # A steady process with n occurrences leaves the first ``x`` of the window empty with chance (1-x)^n.
 _ONSET_CHANCE = 0.05
 
@@ -258,6 +280,8 @@ def score_groups(window: Window) -> dict[int, float]:
         text = "\n".join(entries[i].line for i in window.records[group.heads[0]][:8])
         found = cues(text)
         level = salience(group, text, found)
+        if level < 2 and rises(window, group):
+            level = _TREND
         template_records = window.template_records[group.template_id]
         rarity = min(max(-math.log10(template_records / records) - 0.3, 0.0), 2.0)
         score = 2.0 * level + rarity

@@ -160,3 +160,61 @@ def test_masking_keeps_words_and_hides_what_varies() -> None:
     assert mask(
         "pod api-7d9f8b6c5d-x2k4p id 7f452b69-98a6-1c0d-dbee-b6261269e07a at 10.0.0.12:8080 took 1.5s"
     ) == ("pod api-<pod> id # at #.#.#.#:# took #.#s")
+
+
+def test_python_traces_through_other_handlers_are_one_group_but_the_message_lines_still_count() -> None:
+    def trace(path: str, handler: str, cause: str) -> list[str]:
+        return [
+            f"2026-01-02 03:04:05,100 ERROR [django.request] Internal Server Error: {path}",
+            "Traceback (most recent call last):",
+            f'  File "/app/api/balances.py", line 12, in {handler}',
+            f"    return await service.{handler}(balance_id)",
+            f"httpx.ConnectError: {cause}",
+        ]
+
+    tls = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired"
+    entries: list[LogEntry] = []
+    for start, path, handler, cause in [
+        (1, "/v1/balances/bal_1", "get", tls),
+        (5, "/v1/balances", "create", tls),
+        (9, "/v1/balances", "update", "[Errno 111] Connection refused"),
+    ]:
+        entries += [entry(start + i * 0.0001, line) for i, line in enumerate(trace(path, handler, cause))]
+
+    groups = build_window(entries).groups
+
+    # The source line under 'File' names the call site: it does not split one failure; the
+    # exception line below it does.
+    assert sorted((group.repeats, group.variants) for group in groups) == [(1, 1), (2, 2)]
+
+
+def test_an_exception_line_right_after_a_file_line_is_a_message_not_source() -> None:
+    lines = [
+        "2026-01-02 03:04:05,100 ERROR [app] failed",
+        "Traceback (most recent call last):",
+        '  File "/app/a.py", line 1, in f',
+        "ValueError: bad port",
+    ]
+    other = [*lines[:3], "KeyError: 'port'"]
+    entries = [entry(1 + i * 0.0001, line) for i, line in enumerate(lines)]
+    entries += [entry(5 + i * 0.0001, line) for i, line in enumerate(other)]
+
+    assert len(build_window(entries).groups) == 2
+
+
+def test_header_less_detail_lines_written_with_a_line_join_its_record() -> None:
+    banner = [
+        "*** FATAL CONFIG FILE ERROR (Redis 7.2.5) ***",
+        "Reading the configuration file, at line 4",
+        ">>> 'maxmemory-policy allkeys-lfru'",
+        "argument(s) must be one of the following: volatile-lru, allkeys-lru",
+    ]
+    entries = [entry(1, line) for line in banner]
+    # A JSON line is complete as written; an access line from an IPv6 client opens a record.
+    entries += [
+        entry(3, '{"level":"error","msg":"call failed"}'),
+        entry(3.001, "plain detail written right after"),
+        entry(3.002, '::ffff:10.42.9.13 - - [04/Nov/2026:22:37:01 +0000] "POST /v1/accounts HTTP/1.1" 502 0'),
+    ]
+
+    assert records(entries) == [[0, 1, 2, 3], [4], [5], [6]]
