@@ -27,6 +27,8 @@ from app.evals.runner import (
 from app.golden.jsonl import dataset_version, load_golden_dir
 from app.golden.schema import GoldenExample
 from app.llm.server import LocalModelServer
+from app.logs.compress import evidence_to_entries, fit_to_budget
+from app.logs.models import LogEntry
 from app.store.db import session_scope
 from app.store.tables import EvalCacheRow
 from tests.evals.conftest import make_example, rca_json, small_golden_set
@@ -40,8 +42,8 @@ Runner = Callable[[], EvalRunner]
 def fake_model(
     fake_openai_server: FakeOpenAIServer, use_models_file: Callable[..., Path], golden_dir: Path
 ) -> FakeOpenAIServer:
-    """The fake server answering every example with oom_killed citing line 2, set as model fake-q4."""
-    fake_openai_server.script.tokens = [rca_json("oom_killed", [2])]
+    """The fake server answering every example with oom_killed citing line 1, set as model fake-q4."""
+    fake_openai_server.script.tokens = [rca_json("oom_killed", [1])]
     use_models_file(fake_openai_server.base_url)
     return fake_openai_server
 
@@ -175,7 +177,13 @@ def test_model_run_records_items_and_fingerprint(fake_model: FakeOpenAIServer, m
     items = {i.example_id: i for i in load_items(runner.engine, header.id)}
     oom = items["oom_killed-0"]
     assert (oom.outcome, oom.predicted) == ("correct", "oom_killed")
-    assert oom.cited_evidence == [1]  # prompt line 2 is the example's entry 1
+    # The cited prompt line maps back to the entries behind it through the budget the prompt was
+    # built with: here four short lines fold under line 1 (the 1.2x-raw bound), so line 1 is all four.
+    example = next(e for e in small_golden_set() if e.id == "oom_killed-0")
+    entries = [LogEntry(ts_ns=log.ts_ns, labels=log.labels, line=log.line) for log in example.logs]
+    expected = evidence_to_entries(fit_to_budget(entries, max_tokens=2000), [1])
+    assert expected
+    assert oom.cited_evidence == expected
     assert oom.expected_evidence == [1, 2]
     assert oom.trace_id is not None
     assert len(oom.trace_id) == 32
