@@ -26,9 +26,8 @@ from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Connection, Engine, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from app.errors import InputError, StoreError
+from app.errors import InputError
 from app.golden.agreement import ADJUDICATOR, Disagreement, find_disagreements, resolve
 from app.golden.schema import (
     GoldenExample,
@@ -37,6 +36,7 @@ from app.golden.schema import (
 )
 from app.store.db import session_scope
 from app.store.retry import run_in_transaction
+from app.store.sql import chunks, dialect_insert
 from app.store.tables import GoldenExampleRow, LabelHistoryRow, LabelRow
 from app.taxonomy import ROOT_CAUSES
 
@@ -47,7 +47,6 @@ MAX_LABELER_CHARS = 200
 # Window fields other than start/end are kept in ``extra`` under this key (``window`` itself can never
 # be an unknown top-level field, so it cannot clash).
 WINDOW_EXTRA_KEY = "window"
-CHUNK = 500  # ids per IN (...) clause
 
 T = TypeVar("T")
 
@@ -224,16 +223,6 @@ def run_with_retries(engine: Engine, work: Callable[[Connection], T], what: str)
     return run_in_transaction(engine, work, what, unique_violation=True)
 
 
-def dialect_insert(conn: Connection) -> Any:
-    """The dialect's INSERT construct (it has ON CONFLICT); StoreError for databases other than SQLite and PostgreSQL."""
-    name = conn.dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise StoreError(f"the golden set needs SQLite or PostgreSQL, not {name}")
-
-
 # --- examples ------------------------------------------------------------------------------------------
 
 
@@ -250,8 +239,8 @@ def import_examples(engine: Engine, examples: Iterable[GoldenExample]) -> Import
         report = ImportReport()
         stored: dict[str, dict[str, Any]] = {}
         ids = [example.id for example in incoming]
-        for start in range(0, len(ids), CHUNK):
-            query = select(GoldenExampleRow).where(GoldenExampleRow.id.in_(ids[start : start + CHUNK]))
+        for chunk in chunks(ids):
+            query = select(GoldenExampleRow).where(GoldenExampleRow.id.in_(chunk))
             for row in conn.execute(query).mappings():
                 stored[row["id"]] = dict(row)
         now = datetime.now(UTC)

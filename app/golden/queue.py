@@ -20,10 +20,8 @@ from sqlalchemy.orm import Session
 from app.errors import InputError
 from app.golden.agreement import resolve
 from app.golden.labels import (
-    CHUNK,
     LabelRecord,
     clean_labeler,
-    dialect_insert,
     fresh,
     labels_by_example,
     rfc3339,
@@ -31,7 +29,7 @@ from app.golden.labels import (
 )
 from app.golden.schema import GoldenExample, GoldenLabel, GoldenLog, GoldenWindow, describe_validation_error
 from app.store.db import session_scope
-from app.store.sql import chunks
+from app.store.sql import chunks, dialect_insert
 from app.store.tables import GoldenExampleRow, TriageRunRow
 
 log = logging.getLogger(__name__)
@@ -123,8 +121,7 @@ def sync_triage_runs(engine: Engine) -> int:
         now = datetime.now(UTC)
         insert = dialect_insert(conn)
         with Session(conn) as session:
-            for start in range(0, len(missing), CHUNK):
-                chunk = missing[start : start + CHUNK]
+            for chunk in chunks(missing):
                 for run in session.scalars(select(TriageRunRow).where(TriageRunRow.id.in_(chunk))):
                     values = _triage_run_values(run)
                     if values is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,6 +19,16 @@ T = TypeVar("T")
 
 IN_CHUNK = 500
 """Values per ``IN (...)``: far below SQLite's bound-parameter limit (32766) and PostgreSQL's (65535)."""
+
+
+def dialect_insert(bind: Connection | Engine) -> Any:
+    """The dialect's INSERT construct (it has ON CONFLICT); StoreError for databases other than SQLite and PostgreSQL."""
+    name = bind.dialect.name
+    if name == "postgresql":
+        return postgresql.insert
+    if name == "sqlite":
+        return sqlite.insert
+    raise StoreError(f"the store needs SQLite or PostgreSQL, not {name}")
 
 
 def upsert(
@@ -33,10 +43,7 @@ def upsert(
 
     Returns the number of rows written (0 when the row existed and ``update`` is False).
     """
-    dialect = session.get_bind().dialect.name
-    if dialect not in ("sqlite", "postgresql"):
-        raise StoreError(f"the store needs SQLite or PostgreSQL, not {dialect}")
-    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    insert = dialect_insert(session.get_bind())
     keys = list(conflict) if conflict is not None else [column.name for column in table.primary_key.columns]
     statement = insert(table).values(**values)
     if update:
