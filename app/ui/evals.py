@@ -14,14 +14,14 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.errors import InputError, LogTriageError, error_kind, user_message
+from app.errors import InputError
 from app.evals.compare import Claim, Comparison, ExampleOutcome, aligned, example_outcomes, shared_keys
 from app.evals.metrics import ItemResult
 from app.evals.runner import (
@@ -37,6 +37,7 @@ from app.evals.runner import (
 from app.golden.schema import GoldenExample
 from app.ui import cache, components
 from app.ui import eval_frames as frames
+from app.ui.jobs import BackgroundJob, JobFailure, Report, start_job
 
 log = logging.getLogger(__name__)
 
@@ -147,54 +148,71 @@ def eval_slice(
 
 @dataclass
 class LiveEval:
-    """A run started from the dashboard: its thread, cancel switch and progress."""
+    """A run started from the dashboard: its background job (shared machinery with live triage) and progress."""
 
     request: EvalRequest
-    cancel: threading.Event = field(default_factory=threading.Event)
+    job: BackgroundJob
     done: int = 0
     total: int = 0
     run_id: str | None = None
     header: RunHeader | None = None
-    failure: str | None = None
-    failure_kind: str = "other"
-    started: float = field(default_factory=time.perf_counter)
-    finished: float | None = None
     listed: bool = False
     announced: bool = False
 
     @property
+    def cancel(self) -> threading.Event:
+        """The run's cancel switch."""
+        return self.job.cancel
+
+    @property
     def active(self) -> bool:
-        """Whether the run is still going."""
-        return self.finished is None
+        """Whether the run is still going (what it reported is folded in first)."""
+        for item in self.job.drain():
+            if isinstance(item, _Started):
+                self.run_id, self.total = item.run_id, item.total
+            elif isinstance(item, _Progress):
+                self.done, self.total = item.done, item.total
+            elif isinstance(item, _Finished):
+                self.header = item.header
+        return not self.job.done
 
-    def on_progress(self, done: int, total: int) -> None:
-        """The runner's progress callback (called from the run's thread)."""
-        self.done, self.total = done, total
+    @property
+    def failure(self) -> JobFailure | None:
+        """How the run failed, when it did."""
+        return self.job.failure
 
 
-def _work(live: LiveEval) -> None:
-    try:
-        runner = cache.get_services().eval_runner
-        header = runner.start(live.request)
-        live.run_id, live.total = header.id, len(header.item_ids)
-        live.header = runner.execute(header.id, on_progress=live.on_progress, cancel=live.cancel)
-    except LogTriageError as exc:
-        live.failure, live.failure_kind = exc.user_message(), error_kind(exc)
-    except Exception as exc:
-        log.exception("eval run failed")
-        live.failure, live.failure_kind = user_message(exc), error_kind(exc)
-    finally:
-        live.finished = time.perf_counter()
+@dataclass(frozen=True)
+class _Started:
+    run_id: str
+    total: int
+
+
+@dataclass(frozen=True)
+class _Progress:
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class _Finished:
+    header: RunHeader
 
 
 def start_eval(request: EvalRequest) -> LiveEval:
-    """Start a run in a background thread and remember it in the session."""
-    previous = current_eval()
-    if previous is not None and previous.active:
-        previous.cancel.set()
-    live = LiveEval(request=request)
-    st.session_state[STATE_KEY] = live
-    threading.Thread(target=_work, args=(live,), name="eval-run", daemon=True).start()
+    """Start a run in a background job and remember it in the session (cancelling the one before)."""
+
+    def work(cancel: threading.Event, report: Report) -> None:
+        runner = cache.get_services().eval_runner
+        header = runner.start(request)
+        report(_Started(header.id, len(header.item_ids)))
+        finished = runner.execute(
+            header.id, on_progress=lambda done, total: report(_Progress(done, total)), cancel=cancel
+        )
+        report(_Finished(finished))
+
+    live = LiveEval(request=request, job=BackgroundJob(work, name="eval-run"))
+    start_job(STATE_KEY, live)
     return live
 
 
@@ -213,7 +231,7 @@ def progress_panel() -> None:
         return
     live.announced = True
     if live.failure is not None:
-        components.error_box(live.failure, live.failure_kind)
+        components.error_box(live.failure.message, live.failure.kind)
     elif live.header is not None:
         outcome = live.header.status
         message = f"Run {live.header.id[:8]} {outcome}: {live.header.label}"
@@ -238,7 +256,7 @@ def _panel() -> None:
         live.listed = True
         st.rerun()
     fraction = live.done / live.total if live.total else 0.0
-    elapsed = time.perf_counter() - live.started
+    elapsed = live.job.elapsed_s()
     run = f"run {live.run_id[:8]} · " if live.run_id else "starting · "
     st.progress(
         fraction,

@@ -1,6 +1,7 @@
 """A triage run in a background thread, and the live panel that follows it without rerunning the page.
 
-The thread iterates ``TriageService.stream`` and puts every event on a queue; the panel is an
+The run is a ``BackgroundJob`` (app/ui/jobs.py, shared with live evals) that iterates
+``TriageService.stream`` and reports every event; the panel is an
 ``st.fragment`` that reruns every ``POLL_S`` while the run is active, drains the queue into the run's
 state and redraws the tokens and the latency readout. The panel sits in ``st.bottom``, pinned to the
 foot of the window, so the readout and Cancel are in view wherever the page is scrolled. Cancel sets
@@ -14,16 +15,13 @@ cancelled or failed run still shows how far it got.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import streamlit as st
 
-from app.errors import LogTriageError, error_kind, user_message
 from app.llm.stream import decode_tokens_per_s
 from app.logs.models import LogQueryResult
 from app.triage import (
@@ -37,6 +35,7 @@ from app.triage import (
     TriageResult,
 )
 from app.ui import components
+from app.ui.jobs import BackgroundJob, JobFailure, Report, start_job
 
 log = logging.getLogger(__name__)
 
@@ -49,29 +48,14 @@ TAIL_CHARS = 600
 StreamFn = Callable[[TriageRequest, threading.Event], Iterator[TriageEvent]]
 
 
-@dataclass(frozen=True)
-class RunFailure:
-    """The run ended without a TriageResult (it failed before the pipeline could record one)."""
-
-    kind: str
-    message: str
-
-
-_END = object()
-
-
 @dataclass
 class LiveRun:
-    """One triage run: its thread, its queue and what has arrived so far."""
+    """One triage run: its background job and what has arrived so far."""
 
     request: TriageRequest
-    cancel: threading.Event
-    events: queue.SimpleQueue[object]
-    thread: threading.Thread
+    job: BackgroundJob
     example_id: str | None = None
     run_key: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
-    started: float = field(default_factory=time.perf_counter)
-    finished: float | None = None
     text: str = ""
     tokens: int = 0
     ttft_ms: float | None = None
@@ -80,22 +64,34 @@ class LiveRun:
     logs: LogQueryResult | None = None
     prepared: PreparedPrompt | None = None
     result: TriageResult | None = None
-    failure: RunFailure | None = None
     announced: bool = False
+
+    @property
+    def cancel(self) -> threading.Event:
+        """The run's cancel switch."""
+        return self.job.cancel
+
+    @property
+    def thread(self) -> threading.Thread:
+        """The thread the run works on."""
+        return self.job.thread
+
+    @property
+    def failure(self) -> JobFailure | None:
+        """How the run failed, when it ended without a TriageResult."""
+        return self.job.failure
 
     @property
     def done(self) -> bool:
         """Whether the run has ended (result, failure or crash) and its queue is drained."""
-        return self.finished is not None
+        return self.job.done
 
     def drain(self) -> None:
-        """Fold every queued event into the run's state."""
-        while True:
-            try:
-                item = self.events.get_nowait()
-            except queue.Empty:
-                return
+        """Fold every reported event into the run's state."""
+        for item in self.job.drain():
             self._apply(item)
+        if self.job.failure is not None:
+            self.phase = "error"
 
     def _apply(self, item: object) -> None:
         if isinstance(item, TokenStreamEvent):
@@ -114,17 +110,11 @@ class LiveRun:
         elif isinstance(item, ResultEvent):
             self.result = item.result
             self.phase = item.result.status
-        elif isinstance(item, RunFailure):
-            self.failure = item
-            self.phase = "error"
-        elif item is _END:
-            self.finished = time.perf_counter()
 
     @property
     def elapsed_ms(self) -> float:
         """Wall time since the run started (until it finished)."""
-        end = self.finished if self.finished is not None else time.perf_counter()
-        return (end - self.started) * 1000
+        return self.job.elapsed_s() * 1000
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -146,34 +136,15 @@ class LiveRun:
         return components.evidence_keys(self.result.evidence, self.logs.entries)
 
 
-def _work(
-    stream: StreamFn, request: TriageRequest, cancel: threading.Event, events: queue.SimpleQueue
-) -> None:
-    try:
-        for event in stream(request, cancel):
-            events.put(event)
-    except LogTriageError as exc:
-        events.put(RunFailure(error_kind(exc), exc.user_message()))
-    except Exception as exc:
-        log.exception("triage run failed")
-        events.put(RunFailure(error_kind(exc), user_message(exc)))
-    finally:
-        events.put(_END)
-
-
 def start_run(stream: StreamFn, request: TriageRequest, *, example_id: str | None = None) -> LiveRun:
-    """Start a run in a background thread and remember it in the session."""
-    previous = current_run()
-    if previous is not None and not previous.done:
-        previous.cancel.set()
-    cancel = threading.Event()
-    events: queue.SimpleQueue[object] = queue.SimpleQueue()
-    thread = threading.Thread(
-        target=_work, args=(stream, request, cancel, events), name="triage-run", daemon=True
-    )
-    run = LiveRun(request=request, cancel=cancel, events=events, thread=thread, example_id=example_id)
-    st.session_state[STATE_KEY] = run
-    thread.start()
+    """Start a run in a background job and remember it in the session (cancelling the one before)."""
+
+    def work(cancel: threading.Event, report: Report) -> None:
+        for event in stream(request, cancel):
+            report(event)
+
+    run = LiveRun(request=request, job=BackgroundJob(work, name="triage-run"), example_id=example_id)
+    start_job(STATE_KEY, run)
     return run
 
 
