@@ -168,12 +168,11 @@ class LiveEval:
     def active(self) -> bool:
         """Whether the run is still going (what it reported is folded in first)."""
         for item in self.job.drain():
-            if isinstance(item, _Started):
-                self.run_id, self.total = item.run_id, item.total
-            elif isinstance(item, _Progress):
-                self.done, self.total = item.done, item.total
-            elif isinstance(item, _Finished):
-                self.header = item.header
+            if isinstance(item, _Update):
+                self.run_id = item.run_id or self.run_id
+                self.done = self.done if item.done is None else item.done
+                self.total = self.total if item.total is None else item.total
+                self.header = item.header or self.header
         return not self.job.done
 
     @property
@@ -183,20 +182,13 @@ class LiveEval:
 
 
 @dataclass(frozen=True)
-class _Started:
-    run_id: str
-    total: int
+class _Update:
+    """What the eval's thread reports: the run once recorded, its progress, and the finished header."""
 
-
-@dataclass(frozen=True)
-class _Progress:
-    done: int
-    total: int
-
-
-@dataclass(frozen=True)
-class _Finished:
-    header: RunHeader
+    run_id: str | None = None
+    done: int | None = None
+    total: int | None = None
+    header: RunHeader | None = None
 
 
 def start_eval(request: EvalRequest) -> LiveEval:
@@ -205,11 +197,11 @@ def start_eval(request: EvalRequest) -> LiveEval:
     def work(cancel: threading.Event, report: Report) -> None:
         runner = cache.get_services().eval_runner
         header = runner.start(request)
-        report(_Started(header.id, len(header.item_ids)))
+        report(_Update(run_id=header.id, total=len(header.item_ids)))
         finished = runner.execute(
-            header.id, on_progress=lambda done, total: report(_Progress(done, total)), cancel=cancel
+            header.id, on_progress=lambda done, total: report(_Update(done=done, total=total)), cancel=cancel
         )
-        report(_Finished(finished))
+        report(_Update(header=finished))
 
     live = LiveEval(request=request, job=BackgroundJob(work, name="eval-run"))
     start_job(STATE_KEY, live)

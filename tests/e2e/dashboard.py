@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import yaml
 from playwright.sync_api import Browser, Page, Playwright, WebSocket, expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
@@ -159,3 +160,16 @@ class AppRuns:
         """Do ``action`` (a click, a key press) and wait for the rerun it causes."""
         with self.rerun():
             action()
+
+
+def start_modelless_dashboard(data_dir: Path) -> Dashboard:
+    """The dashboard on ``data_dir`` with a models file naming one unreachable model (pages that need none)."""
+    models_file = data_dir / "models.yaml"
+    entry = {
+        "name": "unused",
+        "base_url": "http://127.0.0.1:9",
+        "quantization": "Q4_K_M",
+        "context_length": 2048,
+    }
+    models_file.write_text(yaml.safe_dump({"models": [entry]}), encoding="utf-8")
+    return start_streamlit(ROOT / "streamlit_app.py", data_dir, {"MODELS_FILE": str(models_file)})

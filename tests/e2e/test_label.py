@@ -12,13 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from playwright.sync_api import Locator, Page, expect
 
 from app.golden import labels as golden_labels
 from app.store.db import get_engine
 from tests.e2e.conftest import WatchedPage
-from tests.e2e.dashboard import ROOT, AppRuns, Dashboard, start_streamlit, stop_streamlit
+from tests.e2e.dashboard import (
+    AppRuns,
+    Dashboard,
+    start_modelless_dashboard,
+    stop_streamlit,
+)
 from tests.golden.test_labels import add_triage_run
 
 pytestmark = pytest.mark.browser
@@ -45,15 +49,7 @@ def label_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[st
 def label_dashboard(label_store: tuple[Path, list[str]], chromium: Path) -> Iterator[Dashboard]:
     """The dashboard on the seeded store (no model is needed to label)."""
     data_dir, _ = label_store
-    models_file = data_dir / "models.yaml"
-    entry = {
-        "name": "unused",
-        "base_url": "http://127.0.0.1:9",
-        "quantization": "Q4_K_M",
-        "context_length": 2048,
-    }
-    models_file.write_text(yaml.safe_dump({"models": [entry]}), encoding="utf-8")
-    dashboard = start_streamlit(ROOT / "streamlit_app.py", data_dir, {"MODELS_FILE": str(models_file)})
+    dashboard = start_modelless_dashboard(data_dir)
     yield dashboard
     stop_streamlit(dashboard)
 

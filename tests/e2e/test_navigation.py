@@ -13,10 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.dashboard import ROOT, AppRuns, Dashboard, start_streamlit, stop_streamlit
+from tests.e2e.dashboard import (
+    AppRuns,
+    Dashboard,
+    start_modelless_dashboard,
+    stop_streamlit,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -36,15 +40,7 @@ new MutationObserver(record).observe(document, {subtree: true, childList: true, 
 def fresh_dashboard(tmp_path_factory: pytest.TempPathFactory, chromium: Path) -> Iterator[Dashboard]:
     """A dashboard server no browser has visited yet (no model is needed)."""
     data_dir = tmp_path_factory.mktemp("dashboard-fresh")
-    models_file = data_dir / "models.yaml"
-    entry = {
-        "name": "unused",
-        "base_url": "http://127.0.0.1:9",
-        "quantization": "Q4_K_M",
-        "context_length": 2048,
-    }
-    models_file.write_text(yaml.safe_dump({"models": [entry]}), encoding="utf-8")
-    dashboard = start_streamlit(ROOT / "streamlit_app.py", data_dir, {"MODELS_FILE": str(models_file)})
+    dashboard = start_modelless_dashboard(data_dir)
     yield dashboard
     stop_streamlit(dashboard)
 

@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import pandas as pd
-
-from app.logs.frame import entries_to_frame
-from app.logs.models import LogEntry
 from app.ui.components.charts import bucket_seconds, volume_counts
-
-NOW = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
-
-
-def frame() -> pd.DataFrame:
-    base = int(NOW.timestamp()) * 1_000_000_000
-    lines = ["ERROR dial tcp: connection refused", "INFO listening", "WARN retrying", "INFO listening"]
-    entries = [
-        LogEntry(
-            ts_ns=base - (len(lines) - i) * 60_000_000_000, labels={"namespace": "a", "pod": "p"}, line=line
-        )
-        for i, line in enumerate(lines)
-    ]
-    return entries_to_frame(entries)
+from tests.ui.components.sample import NOW, frame
 
 
 def test_volume_counts_lines_per_bucket_and_level() -> None:

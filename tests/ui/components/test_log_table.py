@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pandas as pd
 
-from app.logs.frame import entries_to_frame
 from app.logs.models import LogEntry
 from app.triage import EvidenceLine
 from app.ui.components.log_table import evidence_column, evidence_keys, filter_frame, shorten_lines
-
-NOW = datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
-
-
-def frame() -> pd.DataFrame:
-    base = int(NOW.timestamp()) * 1_000_000_000
-    lines = ["ERROR dial tcp: connection refused", "INFO listening", "WARN retrying", "INFO listening"]
-    entries = [
-        LogEntry(
-            ts_ns=base - (len(lines) - i) * 60_000_000_000, labels={"namespace": "a", "pod": "p"}, line=line
-        )
-        for i, line in enumerate(lines)
-    ]
-    return entries_to_frame(entries)
+from tests.ui.components.sample import frame
 
 
 def test_evidence_marks_exactly_the_cited_lines() -> None:
