@@ -162,12 +162,21 @@ def assert_cited_numbers_are_the_models(page: Page) -> None:
     assert sorted(shown) == sorted(evidence), (shown, evidence)
 
 
-def first_example_id(table: Locator) -> str:
-    """The example id in the first row of a table whose rows are examples (from the grid's cells)."""
-    cells = table.locator('[role="gridcell"]').evaluate_all("els => els.map(e => e.textContent.trim())")
-    ids = [cell for cell in cells if re.fullmatch(r"[a-z_]+-\d+", cell)]
-    assert ids, cells
-    return ids[0]
+def first_example_id(table: Locator, timeout_s: float = 60) -> str:
+    """The example id in the first row of a table whose rows are examples (from the grid's cells).
+
+    The grid draws only the cells in view, once it has laid out: bring it into view and wait for them.
+    """
+    table.scroll_into_view_if_needed()
+    deadline = time.monotonic() + timeout_s
+    cells: list[str] = []
+    while time.monotonic() < deadline:
+        cells = table.locator('[role="gridcell"]').evaluate_all("els => els.map(e => e.textContent.trim())")
+        ids = [cell for cell in cells if re.fullmatch(r"[a-z_]+-\d+", cell)]
+        if ids:
+            return ids[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no example id among the table's cells {cells}")
 
 
 def triage_link(page: Page) -> Locator:
