@@ -12,12 +12,16 @@ from pathlib import Path
 import pytest
 
 from app.llm import tethered
+from tests.conftest import require_component
 from tests.fixtures.llama import process_gone, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-pytestmark = pytest.mark.skipif(not tethered.supported(), reason="PR_SET_PDEATHSIG is Linux only")
+@pytest.fixture(autouse=True)
+def parent_death_signal() -> None:
+    """These tests need the kernel's parent death signal; on CI (Linux) its absence is a failure."""
+    require_component(tethered.supported(), "PR_SET_PDEATHSIG", "run on Linux")
 
 
 def test_the_child_runs_the_program_itself_with_its_arguments(tmp_path: Path) -> None:
