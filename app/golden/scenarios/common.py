@@ -17,7 +17,14 @@ from app.logs.synthetic.cluster import Pod, Workload
 from app.logs.synthetic.events import ObjectRef, Reporter
 from app.logs.synthetic.faults import CertDates, Err, Frame, Target
 from app.logs.synthetic.formats import utc
-from app.logs.synthetic.lifecycle import begin_rollout, crash_loop, create_pod, delete_pod, start_container
+from app.logs.synthetic.lifecycle import (
+    begin_rollout,
+    crash_loop,
+    create_pod,
+    delete_pod,
+    scheduled,
+    start_container,
+)
 from app.logs.synthetic.parts import Bug, Dep, Outage, Proc, Run
 from app.logs.synthetic.scene import Scene
 from app.logs.synthetic.stack import StackSpec
@@ -344,15 +351,7 @@ def restart_stateful_pod(scene: Scene, workload: Workload, at: float) -> Proc:
         "SuccessfulCreate",
         f"create Pod {pod.name} in StatefulSet {workload.name} successful",
     )
-    scene.event(
-        again + 0.2,
-        pod.ref,
-        scene.cluster.scheduler,
-        "Normal",
-        "Scheduled",
-        f"Successfully assigned {scene.namespace}/{pod.name} to {pod.node}",
-        action="Binding",
-    )
+    scheduled(scene, pod, again + 0.2)
     proc = scene.procs_of(workload)[0]
     start_container(scene, proc, again + scene.rng.uniform(1, 3))
     return proc

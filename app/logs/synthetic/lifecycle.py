@@ -192,6 +192,19 @@ def delete_pod(scene: Scene, pod: Pod, at: float, *, evidence: bool = False) -> 
         kill_for_stop(scene, proc, at, evidence=evidence)
 
 
+def scheduled(scene: Scene, pod: Pod, at: float) -> None:
+    """The scheduler's event for binding ``pod`` to its node."""
+    scene.event(
+        at,
+        pod.ref,
+        scene.cluster.scheduler,
+        "Normal",
+        "Scheduled",
+        f"Successfully assigned {scene.namespace}/{pod.name} to {pod.node}",
+        action="Binding",
+    )
+
+
 def create_pod(
     scene: Scene,
     workload: Workload,
@@ -221,15 +234,7 @@ def create_pod(
     add_procs(scene, pod)
     if schedule:
         bound = at + scene.rng.uniform(0.01, 0.4)
-        scene.event(
-            bound,
-            pod.ref,
-            scene.cluster.scheduler,
-            "Normal",
-            "Scheduled",
-            f"Successfully assigned {scene.namespace}/{pod.name} to {pod.node}",
-            action="Binding",
-        )
+        scheduled(scene, pod, bound)
         begin = bound + scene.rng.uniform(0.5, 2.0)
         pod.started_at = begin
         for proc in scene.procs_of_pod(pod) if start else ():
@@ -495,15 +500,7 @@ def reschedule_stateful_pod(scene: Scene, workload: Workload, at: float) -> Pod:
     pod = scene.cluster.new_pod(workload, scene.namespace, ordinal=int(old.name.rsplit("-", 1)[1]))
     pod.node = scene.pick([node for node in scene.cluster.nodes if node != old.node] or scene.cluster.nodes)
     pod.started_at = again + scene.rng.uniform(0.5, 2)
-    scene.event(
-        again + 0.3,
-        pod.ref,
-        scene.cluster.scheduler,
-        "Normal",
-        "Scheduled",
-        f"Successfully assigned {scene.namespace}/{pod.name} to {pod.node}",
-        action="Binding",
-    )
+    scheduled(scene, pod, again + 0.3)
     add_procs(scene, pod)
     return pod
 
