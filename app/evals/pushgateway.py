@@ -10,7 +10,8 @@ two latency families: quantiles of a distribution are a summary (``quantile`` la
 ``_count``), which is also what ``promtool check metrics`` insists on. Pushes use POST
 (``pushadd_to_gateway``), which replaces only the metric families pushed: a failed run pushes its partial
 results *without* ``logtriage_eval_last_success_timestamp_seconds``, so the last success stays on the
-gateway and the staleness alert fires when successes stop.
+gateway and the staleness alert fires when successes stop. ``logtriage_eval_leak_ratio`` is NaN when
+no answer of the run was checked for copied worked examples (a prompt without examples, the baseline).
 
 The HTTP request goes through an ``httpx.Client`` we are given (prometheus_client's handler hook), so its
 errors are translated here and tests can use ``httpx.MockTransport``.
@@ -18,6 +19,7 @@ errors are translated here and tests can use ``httpx.MockTransport``.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 
@@ -48,6 +50,11 @@ _HELP: dict[str, tuple[str, tuple[str, ...]]] = {
         (),
     ),
     "logtriage_eval_invalid_output_ratio": ("Share of items whose answer was not a valid RCA.", ()),
+    "logtriage_eval_leak_ratio": (
+        "Share of the answers checked for few-shot leakage that copy a worked example of the prompt "
+        "(NaN when none was checked).",
+        (),
+    ),
     "logtriage_eval_latency_seconds": (
         "Quantiles of the time per answered item in the latest eval run.",
         ("quantile",),
@@ -143,6 +150,9 @@ def build_registry(header: RunHeader, metrics: RunMetrics, *, now: float | None 
     gauges["logtriage_eval_micro_f1_ratio"].set(metrics.micro_f1)
     gauges["logtriage_eval_accuracy_ratio"].set(metrics.accuracy)
     gauges["logtriage_eval_invalid_output_ratio"].set(metrics.invalid_output_rate)
+    # NaN, not 0, when no answer was checked (no worked examples, the baseline, no valid answer): the family
+    # is still pushed, so it replaces an earlier version's figure in the group instead of leaving it behind.
+    gauges["logtriage_eval_leak_ratio"].set(metrics.leak_rate if metrics.leak_checked_items else math.nan)
     gauges["logtriage_eval_items"].set(metrics.items)
     gauges["logtriage_eval_duration_seconds"].set(header.duration_s or 0.0)
     if header.succeeded:

@@ -197,6 +197,7 @@ EVAL_METRIC_NAMES = (
     "logtriage_eval_micro_f1_ratio",
     "logtriage_eval_accuracy_ratio",
     "logtriage_eval_invalid_output_ratio",
+    "logtriage_eval_leak_ratio",
     "logtriage_eval_latency_seconds",
     "logtriage_eval_time_to_first_token_seconds",
     "logtriage_eval_items",

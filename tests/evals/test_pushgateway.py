@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -31,9 +32,9 @@ def header(
 ) -> RunHeader:
     """A finished run's header with a few scored items."""
     items = [
-        ItemResult(example_id="a", expected="oom_killed", predicted="oom_killed", outcome="correct", total_ms=1200, ttft_ms=300),
-        ItemResult(example_id="b", expected="oom_killed", predicted="healthy", outcome="wrong", total_ms=800, ttft_ms=200),
-        ItemResult(example_id="c", expected="healthy", predicted="healthy", outcome="correct", total_ms=1000, ttft_ms=250),
+        ItemResult(example_id="a", expected="oom_killed", predicted="oom_killed", outcome="correct", total_ms=1200, ttft_ms=300, copied_example=[]),
+        ItemResult(example_id="b", expected="oom_killed", predicted="healthy", outcome="wrong", total_ms=800, ttft_ms=200, copied_example=["app-a"]),
+        ItemResult(example_id="c", expected="healthy", predicted="healthy", outcome="correct", total_ms=1000, ttft_ms=250, copied_example=[]),
         ItemResult(example_id="d", expected="healthy", outcome="invalid_output", total_ms=900, ttft_ms=220),
     ]  # fmt: skip
     if error_rate:
@@ -91,6 +92,7 @@ def test_gauges_are_named_as_dashboards_and_alerts_expect() -> None:
     found = samples(text)
     assert value(found, "logtriage_eval_accuracy_ratio") == 0.5
     assert value(found, "logtriage_eval_invalid_output_ratio") == 0.25
+    assert value(found, "logtriage_eval_leak_ratio") == pytest.approx(1 / 3)  # of the 3 answers checked
     assert value(found, "logtriage_eval_f1_ratio", **{"class": "oom_killed"}) == pytest.approx(2 / 3)
     assert value(found, "logtriage_eval_precision_ratio", **{"class": "healthy"}) == 0.5
     assert value(found, "logtriage_eval_precision_ratio", **{"class": "oom_killed"}) == 1.0
@@ -115,6 +117,14 @@ def test_no_success_timestamp_without_success(run: RunHeader) -> None:
     found = samples(generate_latest(build_registry(run, run.summary)).decode())
     assert "logtriage_eval_last_success_timestamp_seconds" not in {name for name, _ in found}
     assert "logtriage_eval_macro_f1_ratio" in {name for name, _ in found}
+
+
+def test_a_run_with_nothing_checked_for_leakage_pushes_nan_not_zero() -> None:
+    run = header()
+    assert run.summary is not None
+    unchecked = run.summary.model_copy(update={"leak_checked_items": 0, "leaked_items": 0, "leak_rate": 0.0})
+    found = samples(generate_latest(build_registry(run, unchecked)).decode())
+    assert math.isnan(value(found, "logtriage_eval_leak_ratio"))  # "not measured", and still replaces old
 
 
 def test_promtool_accepts_what_is_pushed() -> None:
@@ -207,6 +217,7 @@ def test_push_to_a_real_pushgateway_and_read_it_back(pushgateway: Pushgateway) -
         assert value(found, "logtriage_eval_latency_seconds", **group, quantile="0.99") == pytest.approx(
             1.194
         )
+        assert value(found, "logtriage_eval_leak_ratio", **group) == pytest.approx(1 / 3)
         success = value(found, "logtriage_eval_last_success_timestamp_seconds", **group)
 
         # The next night's run fails: its numbers replace the old ones, the last success stays.

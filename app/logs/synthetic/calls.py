@@ -16,6 +16,7 @@ from app.logs.synthetic.faults import Err, Frame
 from app.logs.synthetic.formats import Render, fixed
 from app.logs.synthetic.parts import Bug, Dep, Outage, Proc
 from app.logs.synthetic.runtimes import AppLogger, Request
+from app.logs.synthetic.runtimes.base import Level
 from app.logs.synthetic.runtimes.go import _GoLogger
 from app.logs.synthetic.runtimes.jvm import SpringBoot
 from app.logs.synthetic.runtimes.node import Winston, inspect_lines
@@ -212,9 +213,9 @@ def reconnect_lines(
     err = error_for(scene, proc, dep, outage, at)
     if kind == "kafka":
         if logger.family == "jvm":
-            level = "error" if err.type else "warn"
+            level: Level = "error" if err.type else "warn"
             text = f"{err.type}: {err.message}" if err.type else err.message
-            return logger.library_line(level, "org.apache.kafka.clients.NetworkClient", text)  # type: ignore[arg-type]
+            return logger.library_line(level, "org.apache.kafka.clients.NetworkClient", text)
         if logger.family == "python":
             return [fixed(err.message)]
         if logger.family == "node":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from app.logs.synthetic.formats import utc
 
@@ -29,7 +29,7 @@ NetFailure = Literal[
     "tls_not_yet_valid",
     "tls_client_rejected",
 ]
-NET_FAILURES: tuple[str, ...] = NetFailure.__args__  # type: ignore[attr-defined]
+NET_FAILURES: tuple[str, ...] = get_args(NetFailure)
 CLUSTER_DNS = "10.96.0.10"
 
 
@@ -56,8 +56,10 @@ class Err:
     def chain(self) -> list[Err]:
         """This error and its causes, outermost first."""
         errs: list[Err] = [self]
-        while errs[-1].cause is not None:
-            errs.append(errs[-1].cause)  # type: ignore[arg-type]
+        cause = self.cause
+        while cause is not None:
+            errs.append(cause)
+            cause = cause.cause
         return errs
 
     def root(self) -> Err:
