@@ -125,12 +125,20 @@ class PreparedPrompt(BaseModel):
     estimate: latency.LatencyEstimate | None = Field(
         default=None, description="Expected time to first token; None before the model's first run."
     )
+    rate_measured_ms: float | None = Field(
+        default=None,
+        description="Time spent measuring the model's prompt rate before this prompt (its first triage).",
+    )
 
     def budget_line(self) -> str:
         """'1,150 log tokens (budget 1,200, latency target), about 6 s on smollm2-135m-q4_1'."""
         text = f"{self.budget.report.tokens_after:,} log tokens (budget {self.log_budget.describe()})"
         if self.estimate is not None:
             text += f", about {latency.format_seconds(self.estimate.seconds)} on {self.estimate.model}"
+        if self.rate_measured_ms is not None:
+            text += (
+                f", after {latency.format_seconds(self.rate_measured_ms / 1000)} measuring its prompt rate"
+            )
         return text
 
 
@@ -302,6 +310,9 @@ class TriageService:
         self.engine = engine
         self.http_client = http_client
         self._tracer = tr.get_tracer("logtriage.triage")
+        # Models whose prompt rate this process has measured before a triage (at most once each: a
+        # server that reports no timings, such as a non-llama.cpp endpoint, is not probed on every run).
+        self._rate_probed: set[str] = set()
 
     def llm_client(self, model: ModelConfig) -> LLMClient:
         """A streaming client for one model endpoint."""
@@ -451,6 +462,11 @@ class TriageService:
                 base.update(log_lines=len(logs.entries), truncated=logs.truncated, log_warnings=logs.warnings)
                 yield LogsEvent(logs)
                 client = self.llm_client(model)
+                measured_ms = None
+                if target and self._rate_unknown(model):
+                    began = time.perf_counter()
+                    self._measure_rate(client, model, version)
+                    measured_ms = round((time.perf_counter() - began) * 1000, 1)
                 prepared = self.prepare(
                     logs.entries,
                     namespace=request.filter.namespace,
@@ -461,6 +477,7 @@ class TriageService:
                     client=client,
                     latency_target_s=target,
                 )
+                prepared.rate_measured_ms = measured_ms
                 base["budget"] = prepared.budget.report.summary()
                 if prepared.estimate is not None:
                     base["estimated_ttft_ms"] = round(prepared.estimate.seconds * 1000, 1)
@@ -555,16 +572,32 @@ class TriageService:
         latency target from the start.
         """
         model = find_model(self.models, model_name)
-        version = self.registry.resolve(prompt)
-        client = self.llm_client(model)
-        now = datetime.now(UTC)
-        prepared = self.prepare(
-            [], namespace="warm-up", start=now - timedelta(minutes=1), end=now, version=version, model=model,
-            client=client, latency_target_s=0,
-        )  # fmt: skip
-        messages = [ChatMessage.model_validate(m) for m in prepared.rendered.messages()]
-        _, stats = client.complete_chat(messages, SamplingParams(temperature=0.0, max_tokens=1))
-        self._record_rate(model, prepared, stats)
+        self._measure_rate(self.llm_client(model), model, self.registry.resolve(prompt))
+
+    def _rate_unknown(self, model: ModelConfig) -> bool:
+        """Whether no prompt rate of ``model`` is on record and this process has not tried to measure one."""
+        if model.name in self._rate_probed:
+            return False
+        return latency.recent_rate_or_none(self.engine, model.name) is None
+
+    def _measure_rate(self, client: LLMClient, model: ModelConfig, version: PromptVersion) -> None:
+        """Send a prompt version's fixed part (one answer token) and keep the prompt rate the server reports.
+
+        Before a model's first triage this costs about what that triage would pay for the same prefix
+        anyway (llama-server then serves it from its cache), and lets the budget follow the latency target
+        from the first run instead of sending the whole log cap to a server of unknown speed.
+        """
+        with self._tracer.start_as_current_span("prompt_rate.measure") as span:
+            span.set_attribute("logtriage.model", model.name)
+            now = datetime.now(UTC)
+            prepared = self.prepare(
+                [], namespace="warm-up", start=now - timedelta(minutes=1), end=now, version=version,
+                model=model, client=client, latency_target_s=0,
+            )  # fmt: skip
+            messages = [ChatMessage.model_validate(m) for m in prepared.rendered.messages()]
+            _, stats = client.complete_chat(messages, SamplingParams(temperature=0.0, max_tokens=1))
+            self._rate_probed.add(model.name)  # answered: not again, even if it reported no timings
+            self._record_rate(model, prepared, stats)
 
     def _record_rate(self, model: ModelConfig, prepared: PreparedPrompt, stats: InferenceStats) -> None:
         """Keep the prompt rate the server reported (prompts with a latency target are triage's)."""

@@ -353,9 +353,13 @@ def test_ctrl_c_during_a_triage_stores_it_as_cancelled_with_its_partial_figures(
     )
     try:
         deadline = time.monotonic() + CLI_TIMEOUT
-        while not fake_openai_server.chat_requests() and time.monotonic() < deadline:
+
+        def answering() -> bool:  # past the one-token measurement of the prompt rate, if any
+            return any(r.body.get("max_tokens", 0) > 1 for r in fake_openai_server.chat_requests())
+
+        while not answering() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert fake_openai_server.chat_requests(), "the CLI never asked the model"
+        assert answering(), "the CLI never asked the model"
         time.sleep(3.0)  # the four tokens reach the client; then the user presses Ctrl-C
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=CLI_TIMEOUT)

@@ -313,12 +313,16 @@ class LocalModelServer:
             command += ["--threads", str(self.threads)]
         return command
 
+    def running_elsewhere(self) -> bool:
+        """Whether a healthy llama-server of this very model already listens on the port."""
+        return _port_open(self.host, self.port) and self._healthy() and self._serves_this_model()
+
     def start(self, *, timeout_s: float = 120.0, reuse_running: bool = False) -> LocalModelServer:
         """Start the server and wait until /health says the model is loaded."""
         if self._process is not None:
             return self
         if _port_open(self.host, self.port):
-            if reuse_running and self._healthy() and self._serves_this_model():
+            if reuse_running and self.running_elsewhere():
                 self.owned = False
                 return self
             raise ModelServerError(
@@ -453,7 +457,10 @@ def serve_local_models(
                 alias=model.name,
                 log_path=settings.data_dir / "logs" / f"llama-server-{model.name}.log",
             )
-            say(progress, f"starting {model.name} on {server.base_url}")
+            reused = server.running_elsewhere()
+            say(
+                progress, f"{'using the running' if reused else 'starting'} {model.name} on {server.base_url}"
+            )
             servers.append(server.start(timeout_s=timeout_s, reuse_running=True))
     except BaseException:
         for server in servers:

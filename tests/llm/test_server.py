@@ -312,6 +312,16 @@ def test_serve_local_models_runs_one_server_per_rung_of_the_ladder(
         assert [m for m in messages if m.startswith("starting")] == [
             f"starting {m.name} on {m.base_url}" for m in wanted
         ]
+        # Another command (a dashboard, a triage) reuses them, says so, and leaves them running.
+        again: list[str] = []
+        reused = serve_local_models(settings, only={m.name for m in wanted}, progress=again.append)
+        assert not any(s.owned for s in reused)
+        assert [m for m in again if m.startswith(("starting", "using"))] == [
+            f"using the running {m.name} on {m.base_url}" for m in wanted
+        ]
+        for server in reused:
+            server.stop()
+        assert all(port_open(s.port) for s in servers)
     finally:
         for server in servers:
             server.stop()
