@@ -15,7 +15,7 @@ from app.logs.models import LogEntry, parse_rfc3339_ns
 from app.prompts.registry import SHORT_HASH
 from app.store.db import session_scope
 from app.store.tables import TriageRunRow
-from app.triage import EvidenceLine, TriageResult
+from app.triage_models import EvidenceLine, TriageResult
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import streamlit as st
 from app.evals.metrics import ItemResult, repeat_agreement, scenario_count
 from app.evals.runner import BASELINE_MODEL_NAME, MAX_CONCURRENCY, EvalRequest, RunHeader
 from app.taxonomy import ROOT_CAUSES
-from app.triage import DEFAULT_PROMPT
+from app.triage_models import DEFAULT_PROMPT
 from app.ui import components
 from app.ui import eval_charts as charts
 from app.ui import eval_frames as frames

@@ -59,7 +59,7 @@ from app.evals.spec import (
 from app.golden.schema import GoldenExample
 from app.services import Services
 from app.telemetry.tracing import flush_tracing
-from app.triage import DEFAULT_PROMPT
+from app.triage_models import DEFAULT_PROMPT
 
 eval_cli = typer.Typer(
     help="Evaluate prompts and models on the golden set, and compare runs.",

@@ -19,7 +19,7 @@ from app.errors import InputError
 from app.evals import baseline
 from app.golden.schema import GoldenExample, Source
 from app.taxonomy import ROOT_CAUSES
-from app.triage import DEFAULT_PROMPT
+from app.triage_models import DEFAULT_PROMPT
 
 BASELINE_MODEL_NAME = baseline.BASELINE_MODEL_NAME
 BASELINE_QUANTIZATION = "none"

@@ -6,8 +6,8 @@ import streamlit as st
 
 from app.logs.frame import entries_to_frame
 from app.telemetry import grafana
-from app.triage import TriageResult
 from app.triage_history import StoredRun
+from app.triage_models import TriageResult
 from app.ui import cache, components, links
 
 QUEUED_KEY = "triage.queued"

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app.logs.models import LEVELS, LogEntry
-from app.triage import EvidenceLine
+from app.triage_models import EvidenceLine
 
 TABLE_HEIGHT = 420
 TABLE_AUTO_ROWS = 10

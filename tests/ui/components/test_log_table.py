@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from app.logs.models import LogEntry
-from app.triage import EvidenceLine
+from app.triage_models import EvidenceLine
 from app.ui.components.log_table import evidence_column, evidence_keys, filter_frame, shorten_lines
 from tests.ui.components.sample import frame
 
