@@ -189,8 +189,9 @@ class TriageService:
         self.engine = engine
         self.http_client = http_client
         self._tracer = tr.get_tracer("logtriage.triage")
-        # Models whose prompt rate this process has measured before a triage (at most once each: a
-        # server that reports no timings, such as a non-llama.cpp endpoint, is not probed on every run).
+        # Models whose prompt rate is on record or was measured by this process: each is measured before
+        # a triage at most once (a server that reports no timings, such as a non-llama.cpp endpoint, is
+        # not probed on every run), and the store is asked at most until a rate is found.
         self._rate_probed: set[str] = set()
 
     def llm_client(self, model: ModelConfig) -> LLMClient:
@@ -457,7 +458,10 @@ class TriageService:
         """Whether no prompt rate of ``model`` is on record and this process has not tried to measure one."""
         if model.name in self._rate_probed:
             return False
-        return latency.recent_rate_or_none(self.engine, model.name) is None
+        if latency.recent_rate_or_none(self.engine, model.name) is not None:
+            self._rate_probed.add(model.name)  # samples are kept: no need to ask the store again
+            return False
+        return True
 
     def _measure_rate(self, client: LLMClient, model: ModelConfig, version: PromptVersion) -> None:
         """Send a prompt version's fixed part (one answer token) and keep the prompt rate the server reports.
