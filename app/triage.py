@@ -189,10 +189,6 @@ class TriageService:
         self.engine = engine
         self.http_client = http_client
         self._tracer = tr.get_tracer("logtriage.triage")
-        # Models whose prompt rate is on record or was measured by this process: each is measured before
-        # a triage at most once (a server that reports no timings, such as a non-llama.cpp endpoint, is
-        # not probed on every run), and the store is asked at most until a rate is found.
-        self._rate_probed: set[str] = set()
 
     def llm_client(self, model: ModelConfig) -> LLMClient:
         """A streaming client for one model endpoint."""
@@ -342,11 +338,6 @@ class TriageService:
                 base.update(log_lines=len(logs.entries), truncated=logs.truncated, log_warnings=logs.warnings)
                 yield LogsEvent(logs)
                 client = self.llm_client(model)
-                measured_ms = None
-                if target and self._rate_unknown(model):
-                    began = time.perf_counter()
-                    self._measure_rate(client, model, version)
-                    measured_ms = round((time.perf_counter() - began) * 1000, 1)
                 prepared = self.prepare(
                     logs.entries,
                     namespace=request.filter.namespace,
@@ -357,7 +348,6 @@ class TriageService:
                     client=client,
                     latency_target_s=target,
                 )
-                prepared.rate_measured_ms = measured_ms
                 base["budget"] = prepared.budget.report.summary()
                 if prepared.estimate is not None:
                     base["estimated_ttft_ms"] = round(prepared.estimate.seconds * 1000, 1)
@@ -454,22 +444,8 @@ class TriageService:
         model = find_model(self.models, model_name)
         self._measure_rate(self.llm_client(model), model, self.registry.resolve(prompt))
 
-    def _rate_unknown(self, model: ModelConfig) -> bool:
-        """Whether no prompt rate of ``model`` is on record and this process has not tried to measure one."""
-        if model.name in self._rate_probed:
-            return False
-        if latency.recent_rate_or_none(self.engine, model.name) is not None:
-            self._rate_probed.add(model.name)  # samples are kept: no need to ask the store again
-            return False
-        return True
-
     def _measure_rate(self, client: LLMClient, model: ModelConfig, version: PromptVersion) -> None:
-        """Send a prompt version's fixed part (one answer token) and keep the prompt rate the server reports.
-
-        Before a model's first triage this costs about what that triage would pay for the same prefix
-        anyway (llama-server then serves it from its cache), and lets the budget follow the latency target
-        from the first run instead of sending the whole log cap to a server of unknown speed.
-        """
+        """Send a prompt version's fixed part (one answer token) and keep the prompt rate the server reports."""
         with self._tracer.start_as_current_span("prompt_rate.measure") as span:
             span.set_attribute("logtriage.model", model.name)
             now = datetime.now(UTC)
@@ -479,7 +455,6 @@ class TriageService:
             )  # fmt: skip
             messages = [ChatMessage.model_validate(m) for m in prepared.rendered.messages()]
             _, stats = client.complete_chat(messages, SamplingParams(temperature=0.0, max_tokens=1))
-            self._rate_probed.add(model.name)  # answered: not again, even if it reported no timings
             self._record_rate(model, prepared, stats)
 
     def _record_rate(self, model: ModelConfig, prepared: PreparedPrompt, stats: InferenceStats) -> None:

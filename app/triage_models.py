@@ -102,20 +102,12 @@ class PreparedPrompt(BaseModel):
     estimate: latency.LatencyEstimate | None = Field(
         default=None, description="Expected time to first token; None before the model's first run."
     )
-    rate_measured_ms: float | None = Field(
-        default=None,
-        description="Time spent measuring the model's prompt rate before this prompt (its first triage).",
-    )
 
     def budget_line(self) -> str:
         """'1,150 log tokens (budget 1,200, latency target), about 6 s on smollm2-135m-q4_1'."""
         text = f"{self.budget.report.tokens_after:,} log tokens (budget {self.log_budget.describe()})"
         if self.estimate is not None:
             text += f", about {latency.format_seconds(self.estimate.seconds)} on {self.estimate.model}"
-        if self.rate_measured_ms is not None:
-            text += (
-                f", after {latency.format_seconds(self.rate_measured_ms / 1000)} measuring its prompt rate"
-            )
         return text
 
 

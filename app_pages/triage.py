@@ -397,10 +397,7 @@ def budget_section(prepared: PreparedPrompt) -> None:
     )
     estimate = prepared.estimate
     if estimate is None:
-        st.caption(
-            "No prompt rate measured for this model yet: with a latency target, the run first sends the "
-            "prompt's fixed part alone to measure it, then fits the logs to the target."
-        )
+        st.caption("No prompt rate measured for this model yet: its first run measures it.")
     elif estimate.is_slow(prepared.latency_target_s):
         st.warning(
             components.escape_markdown(

@@ -284,12 +284,7 @@ def test_a_latency_target_budgets_by_the_rate_the_server_reported(
     # llama-server's timings: 1,000 prompt tokens evaluated in 1 s.
     fake_openai_server.script.timings = {"prompt_n": 1000.0, "prompt_ms": 1000.0, "cache_n": 0.0}
     first = service.run(request())
-    # Nothing was on record: the first run measured the rate with the prompt's fixed part (one answer
-    # token), then budgeted and estimated by it.
-    probe, answer = fake_openai_server.chat_requests()
-    assert probe.body["max_tokens"] == 1
-    assert answer.body["max_tokens"] > 1
-    assert first.estimated_ttft_ms is not None
+    assert first.estimated_ttft_ms is None  # nothing measured before the first run
     assert first.latency_target_s == 5.0  # LATENCY_TARGET_SECONDS
 
     events = list(service.stream(request(latency_target_s=2.0)))
@@ -315,39 +310,6 @@ def test_a_latency_target_budgets_by_the_rate_the_server_reported(
     assert result.estimate_error_ms == pytest.approx(result.ttft_ms - result.estimated_ttft_ms, abs=0.2)
     row = stored(service, result.run_id)
     assert (row.latency_target_s, row.estimated_ttft_ms) == (2.0, result.estimated_ttft_ms)
-
-
-def test_the_first_triage_on_an_unmeasured_server_follows_the_target(
-    service: TriageService, fake_openai_server: FakeOpenAIServer
-) -> None:
-    fake_openai_server.script.tokens = answer_tokens(ANSWER)
-    # 100 tokens/s: the whole log cap would take 20 s before the first token.
-    fake_openai_server.script.timings = {"prompt_n": 1000.0, "prompt_ms": 10_000.0, "cache_n": 0.0}
-    prepared = prepared_of(list(service.stream(request(latency_target_s=5.0))))
-    assert prepared.log_budget.limit in ("latency target", "floor")
-    assert prepared.estimate is not None
-    assert prepared.estimate.seconds <= 5.0 or prepared.log_budget.limit == "floor"
-    assert len(fake_openai_server.chat_requests()) == 2  # the measurement, then the triage
-    assert prepared.rate_measured_ms is not None
-    assert prepared.budget_line().endswith(" measuring its prompt rate")
-
-    again = prepared_of(list(service.stream(request(latency_target_s=5.0))))
-    assert len(fake_openai_server.chat_requests()) == 3  # measured once: the rate is on record
-    assert again.rate_measured_ms is None
-
-
-def test_no_target_or_no_timings_means_no_extra_request(
-    service: TriageService, fake_openai_server: FakeOpenAIServer
-) -> None:
-    fake_openai_server.script.tokens = answer_tokens(ANSWER)
-    service.run(request(latency_target_s=0))  # LATENCY_TARGET_SECONDS=0: no target, nothing to measure
-    assert [r.body["max_tokens"] > 1 for r in fake_openai_server.chat_requests()] == [True]
-
-    # A server that reports no timings (vLLM, a proxy) is probed once by this process, not every run.
-    fake_openai_server.script.timings = None
-    service.run(request())
-    service.run(request())
-    assert [r.body["max_tokens"] > 1 for r in fake_openai_server.chat_requests()] == [True, False, True, True]
 
 
 def test_prompts_prepared_without_a_target_never_depend_on_measured_rates(
