@@ -442,10 +442,8 @@ class TriageService:
         latency target from the start.
         """
         model = find_model(self.models, model_name)
-        self._measure_rate(self.llm_client(model), model, self.registry.resolve(prompt))
-
-    def _measure_rate(self, client: LLMClient, model: ModelConfig, version: PromptVersion) -> None:
-        """Send a prompt version's fixed part (one answer token) and keep the prompt rate the server reports."""
+        version = self.registry.resolve(prompt)
+        client = self.llm_client(model)
         with self._tracer.start_as_current_span("prompt_rate.measure") as span:
             span.set_attribute("logtriage.model", model.name)
             now = datetime.now(UTC)
